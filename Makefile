@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# ringloop: one non-recursive Makefile. Per-area fragments live in mk/*.mk and
+# are included here; every object goes out of tree under build/.
+#
+#   make            build/efi/ringloop.efi + build/efi/esp.img (the image)
+#   make host       the hosted build in build/host/
+#   make run        install deps, build, boot the image (tools/run)
+#   make test       install deps, check-host + check-image
+#   make bench      benchmarks (numbers printed, never asserted)
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+BUILD    := build
+VERSION  := 0.1.0
+GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+PYTHON   := /usr/bin/python3
+
+WARN := -Wall -Wextra -Werror
+
+include mk/newlib.mk
+include mk/efi.mk
+include mk/host.mk
+include mk/test.mk
+
+.PHONY: all host deps run test check-host check-image bench bench-boot fuzz clean
+
+all: $(EFI_IMAGE) $(ESP_IMAGE)
+
+deps:
+	tools/deps.sh
+
+run: deps
+	$(MAKE) all
+	tools/run $(RUN_ARGS)
+
+clean:
+	rm -rf $(BUILD)
