@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: Apache-2.0
+"""ringloop_qemu - how ringloop boots under QEMU, in one place.
+
+tools/run (the command line), tests/ (the pytest console fixture) and
+tools/bench-boot all build their QEMU command here, so a test boots exactly
+what `make run` boots.
+
+Exit status contract: the kernel writes status N to isa-debug-exit (port
+0xf4); QEMU then exits with (N << 1) | 1. decode_exit() turns an odd code back
+into N and passes even codes (QEMU's own, e.g. 0 after SIGINT) through. QEMU
+also exits 1 when it fails to start; that is indistinguishable from guest
+status 0 by the code alone, so callers that see 1 look at QEMU's stderr (see
+is_qemu_error()) and report QEMU_FAILED instead.
+
+Machines are rows in MACHINES: add microvm there (its own firmware/kernel
+arguments) without touching the callers.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(REPO, "build")
+DEFAULT_IMAGE = os.path.join(BUILD, "efi", "esp.img")
+FLOOR_IMAGE = os.path.join(BUILD, "efi", "floor-esp.img")
+PROBE_CACHE = os.path.join(BUILD, ".accel-probe")
+
+QEMU = "qemu-system-x86_64"
+# Debian's OVMF. The combined image as -bios boots measurably faster under TCG
+# than split CODE/VARS pflash (about 3.5 s vs 5.5 s to the first line of an
+# EFI app on our machines); variables then live in memory only, which is all a
+# test boot needs. --pflash selects the split layout (a private VARS copy).
+OVMF_BIOS = "/usr/share/ovmf/OVMF.fd"
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+DEBUG_EXIT_PORT = 0xF4
+PANIC_EXIT_STATUS = 99  # kernel/kernel.h
+QEMU_FAILED = 125  # tools/run's own "QEMU did not start" status
+TIMED_OUT = 124  # like timeout(1)
+
+DEFAULT_SMP = 2
+DEFAULT_MEM_MB = 512
+KVM_PROBE_SECONDS = 6.0  # TCG reaches the first line in ~3 s: KVM must beat that
+
+
+class Options:
+    """What a caller may choose; everything else is fixed policy."""
+
+    def __init__(self, machine="q35", accel="auto", smp=DEFAULT_SMP, mem=DEFAULT_MEM_MB,
+                 image=DEFAULT_IMAGE, pflash=False, extra=()):
+        self.machine = machine
+        self.accel = accel
+        self.smp = smp
+        self.mem = mem
+        self.image = image
+        self.pflash = pflash
+        self.extra = list(extra)
+
+
+def _q35_args(opts, tmpdir):
+    args = ["-M", "q35"]
+    if opts.pflash:
+        vars_copy = os.path.join(tmpdir, "OVMF_VARS.fd")
+        shutil.copyfile(OVMF_VARS, vars_copy)
+        args += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
+                 "-drive", "if=pflash,format=raw,unit=1,file=" + vars_copy]
+    else:
+        args += ["-bios", OVMF_BIOS]
+    # The ESP on q35's AHCI controller (not virtio: the virtio devices on the
+    # bus are the ones tests attach). snapshot=on: writes go to a throw-away
+    # overlay, so several QEMUs (a test run and `make run`) can share the
+    # image and a rebuild never sees it locked.
+    args += ["-drive", "file=%s,format=raw,if=ide,media=disk,snapshot=on" % opts.image]
+    return args
+
+
+MACHINES = {
+    "q35": _q35_args,
+}
+
+
+def accel_args(accel):
+    if accel == "kvm":
+        return ["-accel", "kvm"]
+    if accel == "tcg":
+        return ["-accel", "tcg,thread=multi"]
+    raise ValueError("accel must be kvm or tcg after resolution, not %r" % accel)
+
+
+def build_command(opts, tmpdir, accel):
+    """The QEMU argv for `opts` with a resolved accelerator ('kvm' or 'tcg')."""
+    if opts.machine not in MACHINES:
+        raise ValueError("unknown machine %r (have: %s)" % (opts.machine, ", ".join(MACHINES)))
+    argv = [QEMU]
+    argv += MACHINES[opts.machine](opts, tmpdir)
+    argv += accel_args(accel)
+    argv += ["-cpu", "max", "-smp", str(opts.smp), "-m", str(opts.mem)]
+    argv += [
+        # -nodefaults: no VGA, no empty CD-ROM for the firmware to try first;
+        # the machine's own devices (host bridge, LPC, AHCI, SMBus) remain.
+        "-nodefaults",
+        "-serial", "stdio", "-display", "none", "-monitor", "none",
+        "-device", "isa-debug-exit,iobase=0x%x,iosize=0x04" % DEBUG_EXIT_PORT,
+        "-nic", "none",  # no NIC, so no PXE option ROM delaying the boot
+        "-no-reboot",    # a triple fault exits instead of looping
+    ]
+    argv += opts.extra
+    return argv
+
+
+def decode_exit(code):
+    """QEMU's exit code -> the guest's status (odd codes) or the code itself."""
+    if code is not None and code > 0 and code & 1:
+        return code >> 1
+    return code
+
+
+def is_qemu_error(stderr_text):
+    """True when QEMU's stderr says it failed (as opposed to warned)."""
+    for line in stderr_text.splitlines():
+        if line.startswith(QEMU + ":") and "warning:" not in line:
+            return True
+    return False
+
+
+def qemu_version():
+    try:
+        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True, check=False)
+        return out.stdout.splitlines()[0] if out.stdout else "unknown"
+    except OSError:
+        return "missing"
+
+
+def _probe_key(machine):
+    u = platform.uname()
+    parts = [u.release, u.version, qemu_version(), machine, OVMF_BIOS]
+    try:
+        parts.append(str(os.stat(OVMF_BIOS).st_mtime_ns))
+    except OSError:
+        pass
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _probe_kvm(opts):
+    """Boot once under KVM with a deadline; True if an EFI app got to print.
+
+    Boots the firmware-floor image when it exists (it does not change with
+    the kernel), else the image being run. Success is a line starting with
+    "ringloop" (both the floor and the kernel banner print one).
+    """
+    image = FLOOR_IMAGE if os.path.exists(FLOOR_IMAGE) else opts.image
+    probe = Options(machine=opts.machine, smp=1, mem=opts.mem, image=image)
+    with tempfile.TemporaryDirectory(prefix="ringloop-probe-") as tmp:
+        argv = build_command(probe, tmp, "kvm")
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        out = b""
+        err = b""
+        ok = False
+        deadline = time.monotonic() + KVM_PROBE_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([p.stdout, p.stderr], [], [], 0.1)
+                for f in r:
+                    chunk = os.read(f.fileno(), 4096)
+                    if f is p.stdout:
+                        out += chunk
+                    else:
+                        err += chunk
+                if b"\nringloop" in b"\n" + out.replace(b"\r", b""):
+                    ok = True
+                    break
+                if b"KVM internal error" in err or b"emulation failure" in err:
+                    break
+                if p.poll() is not None and not r:
+                    break
+        finally:
+            p.kill()
+            p.wait()
+        return ok, err.decode(errors="replace").strip().splitlines()[:1]
+
+
+def resolve_accel(opts, log=None):
+    """'auto' -> 'kvm' if a short KVM boot works here (verdict cached), else 'tcg'."""
+    if opts.accel in ("kvm", "tcg"):
+        return opts.accel
+    if opts.accel != "auto":
+        raise ValueError("accel must be auto, kvm or tcg, not %r" % opts.accel)
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    key = _probe_key(opts.machine)
+    try:
+        with open(PROBE_CACHE) as f:
+            cached = json.load(f)
+        if cached.get("key") == key and cached.get("accel") in ("kvm", "tcg"):
+            return cached["accel"]
+    except (OSError, ValueError):
+        pass
+    if log:
+        log("probing KVM with a %.0f s boot (once; verdict cached in %s)"
+            % (KVM_PROBE_SECONDS, os.path.relpath(PROBE_CACHE, os.getcwd())))
+    ok, why = _probe_kvm(opts)
+    accel = "kvm" if ok else "tcg"
+    if log:
+        log("KVM %s: using %s%s" % ("works" if ok else "is not usable", accel,
+                                    (" (" + why[0] + ")") if why and not ok else ""))
+    os.makedirs(os.path.dirname(PROBE_CACHE), exist_ok=True)
+    tmp = PROBE_CACHE + ".%d" % os.getpid()
+    with open(tmp, "w") as f:
+        json.dump({"key": key, "accel": accel, "machine": opts.machine,
+                   "qemu": qemu_version(), "host_kernel": platform.release()}, f)
+        f.write("\n")
+    os.replace(tmp, PROBE_CACHE)
+    return accel
+
+
+def add_arguments(parser):
+    """The options tools/run and tools/bench-boot share (argparse)."""
+    parser.add_argument("--machine", default="q35", choices=sorted(MACHINES),
+                        help="QEMU machine (default q35)")
+    parser.add_argument("--accel", default=os.environ.get("ACCEL", "auto"),
+                        choices=["auto", "kvm", "tcg"],
+                        help="accelerator; auto probes KVM once and falls back to TCG "
+                             "(default: $ACCEL or auto)")
+    parser.add_argument("--smp", type=int, default=DEFAULT_SMP,
+                        help="CPUs (default %d)" % DEFAULT_SMP)
+    parser.add_argument("--mem", type=int, default=DEFAULT_MEM_MB,
+                        help="memory in MiB (default %d)" % DEFAULT_MEM_MB)
+    parser.add_argument("--image", default=DEFAULT_IMAGE,
+                        help="ESP image to boot (default build/efi/esp.img)")
+    parser.add_argument("--pflash", action="store_true",
+                        help="split OVMF CODE/VARS pflash instead of -bios (slower)")
+
+
+def options_from_args(args, extra=()):
+    return Options(machine=args.machine, accel=args.accel, smp=args.smp, mem=args.mem,
+                   image=args.image, pflash=args.pflash, extra=extra)
