@@ -2,8 +2,9 @@
 /*
  * ktest.h - in-image test suites, reported as KTAP v1 on the console.
  *
- * A suite is a named array of cases; suites are listed in the table in
- * kernel/ktest.c (add yours there). A case gets a `struct ktest` and reports
+ * A suite is a named array of cases. KTEST_SUITE() defines it and registers
+ * it in the suite table (the .ktest_suites section, gathered by the linker
+ * script), so adding a suite is adding one file under kernel/tests/. A case gets a `struct ktest` and reports
  * failure through KT_ASSERT/KT_FAIL, which record the reason and return.
  * Diagnostics go out with ktest_diag() as "# ..." lines, as KTAP wants.
  */
@@ -33,7 +34,9 @@ struct ktest_suite {
 #define KTEST_SUITE(var, sname, ...)                                                  \
     static const struct ktest_case var##_cases[] = {__VA_ARGS__};                    \
     const struct ktest_suite var = {sname, var##_cases,                              \
-                                    sizeof(var##_cases) / sizeof(var##_cases[0])}
+                                    sizeof(var##_cases) / sizeof(var##_cases[0])};   \
+    static const struct ktest_suite *const var##_reg                                 \
+        __attribute__((section(".ktest_suites"), used)) = &var
 
 void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

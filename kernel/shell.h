@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * shell.h - the serial shell. Commands are rows in the table in kernel/shell.c.
+ * shell.h - the serial shell. SHELL_COMMAND() registers a command from any
+ * file (the .shell_cmds section, gathered by the linker script); BENCH()
+ * does the same for `bench NAME`.
  * A command gets argc/argv (argv[0] is the command) and returns 0 or prints
  * one "error: ..." line and returns non-zero; the shell always carries on.
  */
@@ -21,11 +23,25 @@ struct shell_cmd {
 void shell_run(void) __attribute__((noreturn));
 int shell_exec(char *line);
 
-/* Benchmarks runnable with `bench NAME`, table in kernel/bench.c. */
+#define SHELL_COMMAND(id, cname, cusage, chelp, cfn)                                 \
+    static const struct shell_cmd shell_cmd_##id = {cname, cusage, chelp, cfn};      \
+    static const struct shell_cmd *const shell_cmd_##id##_reg                        \
+        __attribute__((section(".shell_cmds"), used)) = &shell_cmd_##id
+
+/* Benchmarks runnable with `bench NAME [args]`. */
 struct bench_entry {
     const char *name;
     const char *help;
     int (*fn)(int argc, char **argv);
 };
+
+#define BENCH(id, bname, bhelp, bfn)                                                  \
+    static const struct bench_entry bench_##id = {bname, bhelp, bfn};                \
+    static const struct bench_entry *const bench_##id##_reg                          \
+        __attribute__((section(".benches"), used)) = &bench_##id
+
+/* Parse an unsigned number (decimal or 0x hex) in [0, max]; prints the error. */
+int shell_parse_u64(const char *what, const char *s, unsigned long long max,
+                    unsigned long long *out);
 
 #endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - kernel_main(): brings the machine up after the firmware has gone
+ * (boot/efi_main.c) and starts the shell. Order matters: exceptions first so
+ * every later fault is reported, then memory, then time, then the devices.
+ */
+#include <stdio.h>
+
+#include "boot_info.h"
+#include "init.h"
+#include "kernel.h"
+#include "shell.h"
+#include "trap.h"
+
+#define HEAP_MAX (256ULL << 20)
+
+void kernel_main(void)
+{
+    idt_init();
+    cpu_tables_init(0);
+    mm_init();
+    paging_init();
+
+    size_t heap = page_free_count() * PAGE_SIZE / 4;
+    if (heap > HEAP_MAX)
+        heap = HEAP_MAX;
+    heap &= ~(PAGE_SIZE - 1);
+    if (heap_init(heap))
+        panic("heap: cannot reserve %zu bytes", heap);
+
+    timer_init();
+    acpi_init(boot_info.rsdp);
+    apic_init();
+    smp_init();
+    pci_init();
+
+    printf("ringloop: %u cpu(s), %zu MiB free, TSC %lu MHz\n", cpu_count(),
+           page_free_count() * PAGE_SIZE >> 20, (unsigned long)(tsc_hz() / 1000000));
+    shell_run();
+}
