@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtqueue.c - driver side of a split virtqueue (virtio 1.2 section 2.7).
+ *
+ * What it does: hands scatter-gather requests to the device through the
+ * descriptor table and available ring (2.7.13), decides whether the device
+ * needs a kick (2.7.10), takes completed requests from the used ring
+ * (2.7.14) and asks for / suppresses used-buffer notifications (2.7.7).
+ *
+ * Invariants:
+ *  - Shared memory (struct virtq_desc/avail/used) is only ever *written* by
+ *    us in the descriptor table and available ring, and only *read* by us in
+ *    the used ring, each field once per use, and every value read there is
+ *    checked before it is used (the device is not trusted).
+ *  - Private shadows (avail_idx_shadow, last_used_idx, the free list in
+ *    next[], state[]) are never re-read from shared memory.
+ *  - A head descriptor is in flight iff state[head].token != NULL. Free
+ *    descriptors form a list through next[], starting at free_head, num_free
+ *    long. num_free + descriptors held by in-flight chains == num.
+ *  - Once broken, nothing touches the rings again until vq_destroy().
+ *
+ * Indirect tables (2.7.5.3) are preallocated, one per possible head, so
+ * adding never allocates: head h uses indir[h * indirect_max ...]. We use
+ * one when it was negotiated and the request has more than one segment (it
+ * then costs one ring slot instead of n, like Linux).
+ */
+#include "virtqueue.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virtio_platform.h"
+
+#define VQ_INDIRECT_DEFAULT 16
+#define VQ_INDIRECT_LIMIT 256
+#define VQ_RING_ALIGN 64 /* keep avail and used on different cache lines */
+
+/* Per head descriptor; private. */
+struct vq_desc_state {
+    void *token;     /* NULL: this head is not in flight */
+    uint32_t in_len; /* device-writable bytes of the chain (used len bound) */
+    uint16_t ndescs; /* ring descriptors the chain holds */
+    uint16_t last;   /* its last ring descriptor */
+};
+
+struct virtqueue {
+    /* Shared with the device. */
+    struct virtq_desc *desc;   /* written by driver */
+    struct virtq_avail *avail; /* written by driver */
+    struct virtq_used *used;   /* written by device: read and check */
+    __le16 *used_event;        /* in the avail area: written by driver */
+    __le16 *avail_event;       /* in the used area: written by device */
+
+    /* Private. */
+    uint32_t num;
+    uint32_t num_free;
+    uint32_t num_added; /* published since the last vq_kick_prepare() */
+    uint16_t mask;
+    uint16_t free_head;
+    uint16_t avail_idx_shadow; /* our copy of avail->idx */
+    uint16_t last_used_idx;    /* next used entry we will read */
+    uint16_t avail_flags_shadow;
+    uint16_t indirect_max;
+    bool event_idx;
+    bool indirect;
+    bool broken;
+    bool cb_disabled;
+    uint16_t *next; /* free-list links, private (never desc[].next) */
+    struct vq_desc_state *state;
+    struct virtq_desc *indir; /* num * indirect_max entries, or NULL */
+    uint64_t indir_dma;
+    void *ring_mem;
+    size_t ring_bytes;
+    size_t indir_bytes;
+    uint64_t ring_dma;
+    uint64_t avail_dma;
+    uint64_t used_dma;
+    void (*notify)(struct virtqueue *vq, void *priv);
+    void *priv;
+    struct vq_stats stats;
+};
+
+static size_t align_up(size_t x, size_t a)
+{
+    return (x + a - 1) & ~(a - 1);
+}
+
+static void vq_set_broken(struct virtqueue *vq, const char *why, uint32_t a, uint32_t b)
+{
+    if (!vq->broken)
+        virt_log(VIRT_LOG_ERR, "virtqueue %p broken: %s (%u, %u)", (void *)vq, why, a, b);
+    vq->broken = true;
+}
+
+/* Fresh ring state: all descriptors free, indices at 0. */
+static void vq_reset_rings(struct virtqueue *vq)
+{
+    uint32_t i;
+
+    memset(vq->ring_mem, 0, vq->ring_bytes);
+    for (i = 0; i < vq->num; i++) {
+        vq->next[i] = (uint16_t)(i + 1); /* last one wraps to 0: never followed */
+        vq->state[i].token = NULL;
+    }
+    vq->free_head = 0;
+    vq->num_free = vq->num;
+    vq->num_added = 0;
+    vq->avail_idx_shadow = 0;
+    vq->last_used_idx = 0;
+    vq->avail_flags_shadow = 0;
+    vq->cb_disabled = false;
+}
+
+int vq_create(const struct vq_config *cfg, struct virtqueue **out)
+{
+    struct virtqueue *vq;
+    size_t desc_sz, avail_off, used_off;
+    int err = -ENOMEM;
+
+    if (!cfg || !out || !virtq_is_valid_size(cfg->num))
+        return -EINVAL;
+    if (cfg->indirect_max > VQ_INDIRECT_LIMIT)
+        return -EINVAL;
+    vq = virt_zalloc(sizeof(*vq));
+    if (!vq)
+        return -ENOMEM;
+    vq->num = cfg->num;
+    vq->mask = (uint16_t)(cfg->num - 1);
+    vq->event_idx = cfg->event_idx;
+    vq->indirect = cfg->indirect;
+    vq->indirect_max = cfg->indirect_max ? cfg->indirect_max : VQ_INDIRECT_DEFAULT;
+    vq->notify = cfg->notify;
+    vq->priv = cfg->priv;
+
+    /* 2.7: desc 16-aligned, avail 2, used 4; we use more to split lines. */
+    desc_sz = (size_t)virtq_desc_size(vq->num);
+    avail_off = align_up(desc_sz, VQ_RING_ALIGN);
+    used_off = align_up(avail_off + (size_t)virtq_avail_size(vq->num), VQ_RING_ALIGN);
+    vq->ring_bytes = align_up(used_off + (size_t)virtq_used_size(vq->num), VQ_RING_ALIGN);
+    vq->ring_mem = virt_dma_alloc(vq->ring_bytes, &vq->ring_dma);
+    if (!vq->ring_mem)
+        goto err_free_vq;
+    vq->desc = vq->ring_mem;
+    vq->avail = (struct virtq_avail *)(void *)((uint8_t *)vq->ring_mem + avail_off);
+    vq->used = (struct virtq_used *)(void *)((uint8_t *)vq->ring_mem + used_off);
+    vq->avail_dma = vq->ring_dma + avail_off;
+    vq->used_dma = vq->ring_dma + used_off;
+    vq->used_event = virtq_used_event(vq->avail, vq->num);
+    vq->avail_event = virtq_avail_event(vq->used, vq->num);
+
+    vq->next = virt_zalloc(sizeof(*vq->next) * vq->num);
+    vq->state = virt_zalloc(sizeof(*vq->state) * vq->num);
+    if (!vq->next || !vq->state)
+        goto err_free_ring;
+    if (vq->indirect) {
+        vq->indir_bytes = sizeof(struct virtq_desc) * vq->num * vq->indirect_max;
+        vq->indir = virt_dma_alloc(vq->indir_bytes, &vq->indir_dma);
+        if (!vq->indir)
+            goto err_free_ring;
+    }
+    vq_reset_rings(vq);
+    *out = vq;
+    return 0;
+
+err_free_ring:
+    virt_free(vq->next);
+    virt_free(vq->state);
+    virt_dma_free(vq->ring_mem, vq->ring_bytes);
+err_free_vq:
+    virt_free(vq);
+    return err;
+}
+
+void vq_destroy(struct virtqueue *vq)
+{
+    if (!vq)
+        return;
+    if (vq->indir)
+        virt_dma_free(vq->indir, vq->indir_bytes);
+    virt_free(vq->next);
+    virt_free(vq->state);
+    virt_dma_free(vq->ring_mem, vq->ring_bytes);
+    virt_free(vq);
+}
+
+static void desc_fill(struct virtq_desc *d, const struct vq_sg *sg, uint16_t flags, uint16_t next)
+{
+    d->addr = vr_cpu_to_le64(virt_to_dma(sg->buf));
+    d->len = vr_cpu_to_le32(sg->len);
+    d->flags = vr_cpu_to_le16(flags);
+    d->next = vr_cpu_to_le16(next);
+}
+
+/* Chain through a preallocated indirect table; takes one ring slot. */
+static uint16_t vq_add_indirect(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
+                                unsigned out_sgs, unsigned total)
+{
+    struct virtq_desc *table = vq->indir + (size_t)head * vq->indirect_max;
+    unsigned i;
+
+    for (i = 0; i < total; i++) {
+        uint16_t flags = (i >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) |
+                         (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        desc_fill(&table[i], &sgs[i], flags, (uint16_t)(i + 1));
+    }
+    vq->desc[head].addr = vr_cpu_to_le64(vq->indir_dma + (uint64_t)head * vq->indirect_max * 16);
+    vq->desc[head].len = vr_cpu_to_le32((uint32_t)(total * sizeof(struct virtq_desc)));
+    vq->desc[head].flags = vr_cpu_to_le16(VIRTQ_DESC_F_INDIRECT);
+    vq->desc[head].next = 0;
+    vq->free_head = vq->next[head];
+    return head;
+}
+
+/* Chain through ring descriptors taken from the free list; returns the last. */
+static uint16_t vq_add_direct(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
+                              unsigned out_sgs, unsigned total)
+{
+    uint16_t i = head, last = head;
+    unsigned n;
+
+    for (n = 0; n < total; n++) {
+        uint16_t flags = (n >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) |
+                         (n + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        desc_fill(&vq->desc[i], &sgs[n], flags, vq->next[i]);
+        last = i;
+        i = vq->next[i];
+    }
+    vq->free_head = i;
+    return last;
+}
+
+int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs,
+               unsigned in_sgs, void *token)
+{
+    unsigned total = out_sgs + in_sgs, i;
+    uint64_t in_len = 0;
+    bool use_indirect;
+    uint16_t head, last;
+    uint32_t ndescs;
+
+    if (vq->broken)
+        return -EIO;
+    if (!token || !sgs || total == 0 || total < out_sgs)
+        return -EINVAL;
+    for (i = out_sgs; i < total; i++)
+        in_len += sgs[i].len;
+    if (in_len > UINT32_MAX) /* 2.7.8: used len is 32-bit */
+        return -EINVAL;
+    use_indirect = vq->indirect && total > 1 && total <= vq->indirect_max;
+    ndescs = use_indirect ? 1 : total;
+    if (ndescs > vq->num)
+        return -EINVAL; /* can never fit */
+    if (ndescs > vq->num_free)
+        return -ENOSPC;
+
+    head = vq->free_head;
+    if (use_indirect)
+        last = vq_add_indirect(vq, head, sgs, out_sgs, total);
+    else
+        last = vq_add_direct(vq, head, sgs, out_sgs, total);
+    vq->num_free -= ndescs;
+    vq->state[head].token = token;
+    vq->state[head].in_len = (uint32_t)in_len;
+    vq->state[head].ndescs = (uint16_t)ndescs;
+    vq->state[head].last = last;
+
+    /* 2.7.13.2: put the head in the next ring entry, then bump idx. */
+    virt_write_once16(&vq->avail->ring[vq->avail_idx_shadow & vq->mask], vr_cpu_to_le16(head));
+    vq->avail_idx_shadow++;
+    /* 2.7.13.3: descriptors and ring entry must be visible before the new
+     * idx: store-release; pairs with the load-acquire of avail->idx in
+     * vdq_pop() (device side). */
+    virt_store_release16(&vq->avail->idx, vr_cpu_to_le16(vq->avail_idx_shadow));
+    vq->num_added++;
+    vq->stats.adds++;
+    if (use_indirect)
+        vq->stats.indirect_adds++;
+    return 0;
+}
+
+bool vq_kick_prepare(struct virtqueue *vq)
+{
+    uint16_t new_idx, old_idx;
+    bool needs;
+
+    if (vq->broken || vq->num_added == 0)
+        return false;
+    /* 2.7.13.4: full fence. Our avail->idx store (vq_add_sgs) must be
+     * visible before we read avail_event / used->flags, otherwise the device
+     * may re-enable notifications, re-check a stale avail->idx and sleep
+     * while we read its old event index and skip the kick. Store->load, so
+     * only a full barrier does it. Pairs with the virt_mb() in
+     * vdq_enable_notify() (device publishes avail_event/flags, then re-reads
+     * avail->idx). */
+    virt_mb();
+    new_idx = vq->avail_idx_shadow;
+    old_idx = (uint16_t)(new_idx - vq->num_added);
+    if (vq->num_added > 0xffff) {
+        needs = true; /* window wider than the index space: always kick */
+    } else if (vq->event_idx) {
+        /* 2.7.10: avail_event is written by the device; any value is safe. */
+        uint16_t event = vr_le16_to_cpu(virt_read_once16(vq->avail_event));
+        needs = vring_need_event(event, new_idx, old_idx);
+    } else {
+        needs = !(vr_le16_to_cpu(virt_read_once16(&vq->used->flags)) & VIRTQ_USED_F_NO_NOTIFY);
+    }
+    vq->num_added = 0;
+    if (needs)
+        vq->stats.kicks++;
+    else
+        vq->stats.kicks_saved++;
+    return needs;
+}
+
+int vq_notify(struct virtqueue *vq)
+{
+    if (vq->broken)
+        return -EIO;
+    if (vq->notify)
+        vq->notify(vq, vq->priv);
+    return 0;
+}
+
+int vq_kick(struct virtqueue *vq)
+{
+    if (vq_kick_prepare(vq))
+        return vq_notify(vq);
+    return vq->broken ? -EIO : 0;
+}
+
+/* Read used->idx and check it: -EIO (broken) when it moved more than num. */
+static int vq_used_pending(struct virtqueue *vq, uint16_t *pending)
+{
+    /* Load-acquire: the used element we read next is at least as new as
+     * this idx; pairs with the store-release of used->idx in vdq_push(). */
+    uint16_t used_idx = vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
+    uint16_t n = (uint16_t)(used_idx - vq->last_used_idx);
+
+    if (n > vq->num) {
+        vq_set_broken(vq, "used idx moved more than the queue size", used_idx,
+                      vq->last_used_idx);
+        return -EIO;
+    }
+    *pending = n;
+    return 0;
+}
+
+static void vq_free_chain(struct virtqueue *vq, uint16_t head)
+{
+    struct vq_desc_state *st = &vq->state[head];
+
+    st->token = NULL;
+    vq->next[st->last] = vq->free_head;
+    vq->free_head = head;
+    vq->num_free += st->ndescs;
+}
+
+int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
+{
+    struct virtq_used_elem *e;
+    uint16_t pending;
+    uint32_t id, ulen;
+
+    if (vq->broken)
+        return -EIO;
+    if (vq_used_pending(vq, &pending) < 0)
+        return -EIO;
+    if (pending == 0)
+        return -EAGAIN;
+    /* 2.7.8: read the element once, then check it. */
+    e = &vq->used->ring[vq->last_used_idx & vq->mask];
+    id = vr_le32_to_cpu(virt_read_once32(&e->id));
+    ulen = vr_le32_to_cpu(virt_read_once32(&e->len));
+    if (id >= vq->num) {
+        vq_set_broken(vq, "used id out of range", id, vq->num);
+        return -EIO;
+    }
+    if (!vq->state[id].token) {
+        vq_set_broken(vq, "used id not in flight", id, vq->last_used_idx);
+        return -EIO;
+    }
+    if (ulen > vq->state[id].in_len) {
+        vq_set_broken(vq, "used len larger than the writable buffer", ulen,
+                      vq->state[id].in_len);
+        return -EIO;
+    }
+    *token = vq->state[id].token;
+    *len = ulen;
+    vq_free_chain(vq, (uint16_t)id);
+    vq->last_used_idx++;
+    vq->stats.used++;
+    if (vq->event_idx && !vq->cb_disabled) {
+        /* 2.7.7: callbacks are on, so ask for an interrupt at the next
+         * entry. The full fence orders this store before the used->idx load
+         * of the next vq_get_buf()/vq_has_used(), so a buffer the device
+         * uses meanwhile either is seen there or gets an interrupt; pairs
+         * with the virt_mb() in vdq_interrupt_prepare(). */
+        virt_write_once16(vq->used_event, vr_cpu_to_le16(vq->last_used_idx));
+        virt_mb();
+    }
+    return 0;
+}
+
+bool vq_has_used(struct virtqueue *vq)
+{
+    uint16_t pending;
+
+    if (vq->broken || vq_used_pending(vq, &pending) < 0)
+        return false;
+    return pending != 0;
+}
+
+void vq_disable_cb(struct virtqueue *vq)
+{
+    if (vq->broken || vq->cb_disabled)
+        return;
+    vq->cb_disabled = true;
+    if (vq->event_idx) {
+        /* 2.7.7.1: with EVENT_IDX the flags stay 0; move used_event half the
+         * index space away. At worst one spurious interrupt after 32768
+         * completions, which is harmless. */
+        virt_write_once16(vq->used_event, vr_cpu_to_le16((uint16_t)(vq->last_used_idx + 0x8000)));
+    } else {
+        vq->avail_flags_shadow |= VIRTQ_AVAIL_F_NO_INTERRUPT;
+        virt_write_once16(&vq->avail->flags, vr_cpu_to_le16(vq->avail_flags_shadow));
+    }
+}
+
+int vq_enable_cb(struct virtqueue *vq)
+{
+    uint16_t pending;
+
+    if (vq->broken)
+        return -EIO;
+    vq->cb_disabled = false;
+    if (vq->event_idx) {
+        /* 2.7.7: interrupt me when the device uses entry last_used_idx. */
+        virt_write_once16(vq->used_event, vr_cpu_to_le16(vq->last_used_idx));
+    } else {
+        vq->avail_flags_shadow &= (uint16_t)~VIRTQ_AVAIL_F_NO_INTERRUPT;
+        virt_write_once16(&vq->avail->flags, vr_cpu_to_le16(vq->avail_flags_shadow));
+    }
+    /* Full fence: the used_event/flags store must be visible before we
+     * re-read used->idx (store->load). Otherwise the device could publish a
+     * used entry, read our old used_event/flags and skip the interrupt while
+     * we read the old used->idx: a lost wakeup. Pairs with the virt_mb() in
+     * vdq_interrupt_prepare(). */
+    virt_mb();
+    if (vq_used_pending(vq, &pending) < 0)
+        return -EIO;
+    return pending ? -EAGAIN : 0;
+}
+
+void *vq_detach_unused(struct virtqueue *vq)
+{
+    uint32_t i;
+
+    for (i = 0; i < vq->num; i++) {
+        void *token = vq->state[i].token;
+
+        if (token) {
+            vq_free_chain(vq, (uint16_t)i);
+            return token;
+        }
+    }
+    /* Nothing left in flight: the device was reset, start the rings anew. */
+    if (!vq->broken)
+        vq_reset_rings(vq);
+    return NULL;
+}
+
+bool vq_is_broken(const struct virtqueue *vq)
+{
+    return vq->broken;
+}
+
+unsigned vq_num_free(const struct virtqueue *vq)
+{
+    return vq->num_free;
+}
+
+uint32_t vq_get_size(const struct virtqueue *vq)
+{
+    return vq->num;
+}
+
+void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail,
+                       uint64_t *used)
+{
+    *desc = vq->ring_dma;
+    *avail = vq->avail_dma;
+    *used = vq->used_dma;
+}
+
+const struct vq_stats *vq_get_stats(const struct virtqueue *vq)
+{
+    return &vq->stats;
+}

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vdq.c - device side of a split virtqueue (virtio 1.2 section 2.7).
+ *
+ * The driver is not trusted: every value read from the descriptor table,
+ * the available ring and indirect tables is read once into a private copy
+ * and checked before use, and every guest address goes through
+ * vdq_mem_translate() with bounds checks.
+ *
+ * Invariants:
+ *  - next_avail, next_used and num_added are private shadows; used->idx is
+ *    written only by vdq_push() and always equals next_used after it.
+ *  - (uint16_t)(avail->idx - next_avail) <= num, otherwise the ring is
+ *    corrupt and the queue is broken.
+ *  - once broken, no shared memory is touched again.
+ *
+ * Bad-chain policy. A chain is "bad" when walking it hits any of (each one
+ * a vdq_bad reason, counted in stats.bad[]):
+ *  - a next index outside the descriptor table or indirect table (2.7.5);
+ *  - a loop: more descriptors than the table holds (2.7.5.1: a chain of
+ *    exactly num descriptors is legal, one more is not);
+ *  - an indirect table whose length is 0 or not a multiple of 16, or that
+ *    holds more than 65535 entries (2.7.5.3);
+ *  - INDIRECT inside an indirect table, INDIRECT together with NEXT, or
+ *    INDIRECT when VIRTIO_F_INDIRECT_DESC was not negotiated (2.7.5.3.1);
+ *  - a device-readable descriptor after a device-writable one (2.7.5.1);
+ *  - an address/length outside guest memory, or wrapping around;
+ *  - more segments than the caller's iov array (a device limit), or more
+ *    than 4 GiB in either direction.
+ * A bad chain is returned to the driver at once with used len 0, counted,
+ * and the queue goes on with the next chain: one buggy request must not
+ * take the device down, and the driver gets its descriptors back.
+ * A corrupt ring is different: if avail->idx is more than num ahead of
+ * next_avail (this includes avail->idx going backwards) or a head index
+ * is outside the table, there is no chain we could return, so the queue is
+ * marked broken (the device model sets DEVICE_NEEDS_RESET) and every later
+ * call returns -EIO.
+ */
+#include "vdq.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virtio_platform.h"
+
+void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len)
+{
+    uint32_t i;
+
+    if (len > UINT64_MAX - gpa) /* wraps around the address space */
+        return NULL;
+    for (i = 0; i < mem->nregions; i++) {
+        const struct vdq_mem_region *r = &mem->regions[i];
+        uint64_t off;
+
+        if (gpa < r->gpa)
+            continue;
+        off = gpa - r->gpa;
+        if (off > r->size || len > r->size - off)
+            continue;
+        return (uint8_t *)r->hva + off;
+    }
+    return NULL;
+}
+
+static void vdq_set_broken(struct vdq *q, const char *why, uint32_t a, uint32_t b)
+{
+    if (!q->broken)
+        virt_log(VIRT_LOG_ERR, "vdq %p broken: %s (%u, %u)", (void *)q, why, a, b);
+    q->broken = true;
+}
+
+static int vdq_map_rings(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg)
+{
+    uint64_t ev = cfg->event_idx ? 2 : 0; /* 2.7: event words only with EVENT_IDX */
+    void *desc, *avail, *used;
+
+    if (!virtq_is_valid_size(cfg->num))
+        return -EINVAL;
+    if (cfg->desc_gpa % VIRTQ_DESC_ALIGN || cfg->avail_gpa % VIRTQ_AVAIL_ALIGN ||
+        cfg->used_gpa % VIRTQ_USED_ALIGN)
+        return -EINVAL;
+    desc = vdq_mem_translate(mem, cfg->desc_gpa, virtq_desc_size(cfg->num));
+    avail = vdq_mem_translate(mem, cfg->avail_gpa, virtq_avail_size(cfg->num) - 2 + ev);
+    used = vdq_mem_translate(mem, cfg->used_gpa, virtq_used_size(cfg->num) - 2 + ev);
+    if (!desc || !avail || !used)
+        return -EINVAL;
+    memset(q, 0, sizeof(*q));
+    q->mem = *mem;
+    q->cfg = *cfg;
+    q->mask = (uint16_t)(cfg->num - 1);
+    q->desc = desc;
+    q->avail = avail;
+    q->used = used;
+    q->used_event = &q->avail->ring[cfg->num];
+    q->avail_event = virtq_avail_event(q->used, cfg->num);
+    q->notify_enabled = true;
+    return 0;
+}
+
+int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg)
+{
+    return vdq_map_rings(q, mem, cfg);
+}
+
+int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st)
+{
+    struct vdq_config cfg = {
+        .num = st->size,
+        .desc_gpa = st->desc_gpa,
+        .avail_gpa = st->avail_gpa,
+        .used_gpa = st->used_gpa,
+        .event_idx = st->event_idx != 0,
+        .indirect = st->indirect != 0,
+    };
+    struct vdq tmp;
+    uint16_t avail_idx;
+    int err;
+
+    err = vdq_map_rings(&tmp, mem, &cfg);
+    if (err)
+        return err;
+    /* Check everything before touching q: avail ahead of next_avail by at
+     * most size, and at most size chains in flight. */
+    avail_idx = vr_le16_to_cpu(virt_load_acquire16(&tmp.avail->idx));
+    if ((uint16_t)(avail_idx - st->next_avail) > st->size ||
+        (uint16_t)(st->next_avail - st->next_used) > st->size)
+        return -EINVAL;
+    tmp.next_avail = st->next_avail;
+    tmp.next_used = st->next_used;
+    tmp.num_added = st->num_added;
+    *q = tmp;
+    return 0;
+}
+
+void vdq_get_state(const struct vdq *q, struct vdq_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->size = q->cfg.num;
+    st->desc_gpa = q->cfg.desc_gpa;
+    st->avail_gpa = q->cfg.avail_gpa;
+    st->used_gpa = q->cfg.used_gpa;
+    st->next_avail = q->next_avail;
+    st->next_used = q->next_used;
+    st->num_added = (uint16_t)q->num_added;
+    st->event_idx = q->cfg.event_idx;
+    st->indirect = q->cfg.indirect;
+    st->broken = q->broken;
+}
+
+/* Copy one descriptor out of shared memory, each byte read once. Indirect
+ * tables need not be aligned, so fall back to bytes when they are not. */
+static void vdq_desc_read(const struct virtq_desc *src, struct virtq_desc *d)
+{
+    if (((uintptr_t)src & 7) == 0) {
+        d->addr = vr_le64_to_cpu(virt_read_once64(&src->addr));
+        d->len = vr_le32_to_cpu(virt_read_once32(&src->len));
+        d->flags = vr_le16_to_cpu(virt_read_once16(&src->flags));
+        d->next = vr_le16_to_cpu(virt_read_once16(&src->next));
+    } else {
+        const volatile uint8_t *s = (const volatile uint8_t *)src;
+        uint8_t buf[sizeof(*d)];
+        size_t i;
+
+        for (i = 0; i < sizeof(buf); i++)
+            buf[i] = s[i];
+        memcpy(d, buf, sizeof(*d));
+    }
+}
+
+/* Number of chains waiting, or -EIO (broken) if avail->idx is impossible. */
+static int vdq_avail_pending(struct vdq *q)
+{
+    /* Load-acquire: the ring entry and descriptors the driver wrote before
+     * this idx are visible to our later loads; pairs with the store-release
+     * of avail->idx in vq_add_sgs(). */
+    uint16_t avail_idx = vr_le16_to_cpu(virt_load_acquire16(&q->avail->idx));
+    uint16_t n = (uint16_t)(avail_idx - q->next_avail);
+
+    if (n > q->cfg.num) {
+        vdq_set_broken(q, "avail idx more than the queue size ahead", avail_idx,
+                       q->next_avail);
+        return -EIO;
+    }
+    return n;
+}
+
+/* Walk chain `head`, filling c. Returns 0 or a vdq_bad reason + 1. */
+static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
+{
+    const struct virtq_desc *table = q->desc;
+    uint32_t table_len = q->cfg.num, seen = 0, i = head, nseg = 0;
+    uint64_t out_len = 0, in_len = 0;
+    bool in_indirect = false, seen_write = false;
+    struct virtq_desc d;
+
+    c->head = head;
+    c->ndesc = 0;
+    for (;;) {
+        if (seen >= table_len)
+            return VDQ_BAD_LOOP + 1;
+        seen++;
+        c->ndesc++;
+        vdq_desc_read(&table[i], &d);
+        if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+            /* 2.7.5.3.1: the WRITE flag of this descriptor is ignored. */
+            if (in_indirect)
+                return VDQ_BAD_INDIRECT_NESTED + 1;
+            if (!q->cfg.indirect)
+                return VDQ_BAD_INDIRECT_FEATURE + 1;
+            if (d.flags & VIRTQ_DESC_F_NEXT)
+                return VDQ_BAD_INDIRECT_NEXT + 1;
+            if (d.len == 0 || d.len % sizeof(struct virtq_desc))
+                return VDQ_BAD_INDIRECT_LEN + 1;
+            if (d.len / sizeof(struct virtq_desc) > VIRTQ_INDIRECT_MAX)
+                return VDQ_BAD_INDIRECT_SIZE + 1;
+            table = vdq_mem_translate(&q->mem, d.addr, d.len);
+            if (!table)
+                return VDQ_BAD_ADDR + 1;
+            table_len = d.len / sizeof(struct virtq_desc);
+            in_indirect = true;
+            seen = 0;
+            i = 0;
+            continue;
+        }
+        if (d.flags & VIRTQ_DESC_F_WRITE)
+            seen_write = true;
+        else if (seen_write)
+            return VDQ_BAD_WRITE_ORDER + 1;
+        if (nseg >= c->max_iov)
+            return VDQ_BAD_TOO_MANY_SEGS + 1;
+        c->iov[nseg].base = vdq_mem_translate(&q->mem, d.addr, d.len);
+        if (!c->iov[nseg].base)
+            return VDQ_BAD_ADDR + 1;
+        c->iov[nseg].len = d.len;
+        c->iov[nseg].pad = 0;
+        nseg++;
+        if (d.flags & VIRTQ_DESC_F_WRITE) {
+            in_len += d.len;
+            c->nin++;
+        } else {
+            out_len += d.len;
+            c->nout++;
+        }
+        if (out_len > UINT32_MAX || in_len > UINT32_MAX)
+            return VDQ_BAD_TOO_LONG + 1;
+        if (!(d.flags & VIRTQ_DESC_F_NEXT))
+            break;
+        i = d.next;
+        if (i >= table_len)
+            return VDQ_BAD_NEXT_RANGE + 1;
+    }
+    c->out_len = (uint32_t)out_len;
+    c->in_len = (uint32_t)in_len;
+    return 0;
+}
+
+int vdq_pop(struct vdq *q, struct vdq_chain *c)
+{
+    for (;;) {
+        int n, bad;
+        uint16_t head;
+
+        if (q->broken)
+            return -EIO;
+        n = vdq_avail_pending(q);
+        if (n <= 0)
+            return n < 0 ? n : -EAGAIN;
+        head = vr_le16_to_cpu(virt_read_once16(&q->avail->ring[q->next_avail & q->mask]));
+        if (head >= q->cfg.num) {
+            vdq_set_broken(q, "avail ring head out of range", head, q->cfg.num);
+            return -EIO;
+        }
+        q->next_avail++;
+        if (q->cfg.event_idx && q->notify_enabled) {
+            /* 2.7.10: kick me for the entry after this one. No fence: going
+             * to sleep goes through vdq_enable_notify(), which has it. */
+            virt_write_once16(q->avail_event, vr_cpu_to_le16(q->next_avail));
+        }
+        c->nout = c->nin = 0;
+        bad = vdq_walk(q, head, c);
+        if (!bad) {
+            q->stats.popped++;
+            return 0;
+        }
+        /* Bad chain: hand it back empty and go on (policy at the top). */
+        q->stats.bad_chains++;
+        q->stats.bad[bad - 1]++;
+        virt_log(VIRT_LOG_DEBUG, "vdq %p: bad chain head %u reason %d", (void *)q, head, bad - 1);
+        c->nout = c->nin = 0;
+        vdq_push(q, head, 0);
+    }
+}
+
+int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
+{
+    struct virtq_used_elem *e;
+
+    if (q->broken)
+        return -EIO;
+    if (head >= q->cfg.num)
+        return -EINVAL;
+    e = &q->used->ring[q->next_used & q->mask];
+    virt_write_once32(&e->id, vr_cpu_to_le32(head));
+    virt_write_once32(&e->len, vr_cpu_to_le32(len));
+    q->next_used++;
+    q->num_added++;
+    q->stats.pushed++;
+    /* 2.7.8: the element must be visible before the new idx: store-release;
+     * pairs with the load-acquire of used->idx in vq_get_buf(). */
+    virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+    return 0;
+}
+
+bool vdq_interrupt_prepare(struct vdq *q)
+{
+    uint16_t new_idx, old_idx;
+    bool needs;
+
+    if (q->broken || q->num_added == 0)
+        return false;
+    /* 2.7.7: full fence. Our used->idx store (vdq_push) must be visible
+     * before we read used_event / avail->flags (store->load), or the driver
+     * may enable callbacks, re-check a stale used->idx and sleep while we
+     * read its old used_event and skip the interrupt. Pairs with the
+     * virt_mb() in vq_enable_cb() and in vq_get_buf(). */
+    virt_mb();
+    new_idx = q->next_used;
+    old_idx = (uint16_t)(new_idx - q->num_added);
+    if (q->num_added > 0xffff) {
+        needs = true;
+    } else if (q->cfg.event_idx) {
+        uint16_t event = vr_le16_to_cpu(virt_read_once16(q->used_event));
+        needs = vring_need_event(event, new_idx, old_idx);
+    } else {
+        needs = !(vr_le16_to_cpu(virt_read_once16(&q->avail->flags)) &
+                  VIRTQ_AVAIL_F_NO_INTERRUPT);
+    }
+    q->num_added = 0;
+    if (needs)
+        q->stats.interrupts++;
+    else
+        q->stats.interrupts_saved++;
+    return needs;
+}
+
+void vdq_disable_notify(struct vdq *q)
+{
+    if (q->broken || !q->notify_enabled)
+        return;
+    q->notify_enabled = false;
+    /* 2.7.10: with EVENT_IDX the flags stay 0 and avail_event simply stops
+     * moving, so the driver kicks at most once more. */
+    if (!q->cfg.event_idx)
+        virt_write_once16(&q->used->flags, vr_cpu_to_le16(VIRTQ_USED_F_NO_NOTIFY));
+}
+
+int vdq_enable_notify(struct vdq *q)
+{
+    int n;
+
+    if (q->broken)
+        return -EIO;
+    q->notify_enabled = true;
+    if (q->cfg.event_idx)
+        virt_write_once16(q->avail_event, vr_cpu_to_le16(q->next_avail));
+    else
+        virt_write_once16(&q->used->flags, 0);
+    /* Full fence: avail_event / flags must be visible before we re-read
+     * avail->idx (store->load), otherwise the driver may publish a chain,
+     * read our old avail_event/flags and skip the kick while we read the
+     * old avail->idx and go to sleep. Pairs with the virt_mb() in
+     * vq_kick_prepare(). */
+    virt_mb();
+    n = vdq_avail_pending(q);
+    if (n < 0)
+        return n;
+    return n ? -EAGAIN : 0;
+}
+
+bool vdq_has_avail(struct vdq *q)
+{
+    return !q->broken && vdq_avail_pending(q) > 0;
+}
+
+bool vdq_is_broken(const struct vdq *q)
+{
+    return q->broken;
+}
+
+static uint32_t vdq_chain_copy(const struct vdq_iov *iov, uint32_t n, uint32_t off, void *flat,
+                               uint32_t len, bool to_chain)
+{
+    uint32_t i, done = 0;
+
+    for (i = 0; i < n && done < len; i++) {
+        uint32_t chunk;
+
+        if (off >= iov[i].len) {
+            off -= iov[i].len;
+            continue;
+        }
+        chunk = iov[i].len - off;
+        if (chunk > len - done)
+            chunk = len - done;
+        if (to_chain)
+            memcpy((uint8_t *)iov[i].base + off, (const uint8_t *)flat + done, chunk);
+        else
+            memcpy((uint8_t *)flat + done, (const uint8_t *)iov[i].base + off, chunk);
+        done += chunk;
+        off = 0;
+    }
+    return done;
+}
+
+uint32_t vdq_chain_read(const struct vdq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+    return vdq_chain_copy(c->iov, c->nout, off, dst, len, false);
+}
+
+uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *src, uint32_t len)
+{
+    return vdq_chain_copy(c->iov + c->nout, c->nin, off, (void *)(uintptr_t)src, len, true);
+}

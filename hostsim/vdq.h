@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vdq.h - device side of a split virtqueue (virtio 1.2 section 2.7): what a
+ * device model uses to take requests from a driver and return them.
+ *
+ * Concurrency: one device-side user per queue at a time (the caller
+ * serialises); the driver runs concurrently on the other side of the rings.
+ *
+ * Guest memory is described by a table of regions (guest-physical address
+ * -> pointer in our address space). Every address read from the rings is
+ * translated through it with bounds checks; nothing outside a region is
+ * ever touched.
+ *
+ * Policy for what the driver gets wrong (see vdq.c for the full catalogue):
+ *  - a bad chain (malformed descriptors, addresses outside guest memory, ...)
+ *    is returned to the driver in the used ring with len 0, counted in
+ *    vdq_stats.bad_chains (and per reason), and the queue keeps running;
+ *  - a corrupt ring (avail->idx more than the queue size ahead of next_avail,
+ *    which includes avail->idx moving backwards, or a head index outside the
+ *    table) leaves no chain to return: the queue becomes broken (the device
+ *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO.
+ */
+#ifndef RINGLOOP_VDQ_H
+#define RINGLOOP_VDQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio_ring.h"
+
+struct vdq_mem_region {
+    uint64_t gpa;  /* guest-physical start */
+    uint64_t size; /* bytes */
+    void *hva;     /* where we see it */
+};
+
+struct vdq_mem {
+    const struct vdq_mem_region *regions;
+    uint32_t nregions;
+    uint32_t pad;
+};
+
+struct vdq_config {
+    uint32_t num; /* power of two 1..32768, else -EINVAL */
+    uint32_t pad;
+    uint64_t desc_gpa;  /* 16-aligned */
+    uint64_t avail_gpa; /* 2-aligned */
+    uint64_t used_gpa;  /* 4-aligned */
+    bool event_idx;     /* VIRTIO_F_EVENT_IDX negotiated */
+    bool indirect;      /* VIRTIO_F_INDIRECT_DESC negotiated */
+    uint8_t pad2[6];
+};
+
+/* Why a chain was refused (index into vdq_stats.bad[]). */
+enum vdq_bad {
+    VDQ_BAD_NEXT_RANGE,       /* next index outside the (indirect) table */
+    VDQ_BAD_LOOP,             /* more descriptors than the table holds */
+    VDQ_BAD_INDIRECT_LEN,     /* indirect table empty or not a multiple of 16 */
+    VDQ_BAD_INDIRECT_SIZE,    /* indirect table above 65535 entries */
+    VDQ_BAD_INDIRECT_NESTED,  /* INDIRECT inside an indirect table */
+    VDQ_BAD_INDIRECT_NEXT,    /* INDIRECT together with NEXT */
+    VDQ_BAD_INDIRECT_FEATURE, /* INDIRECT without VIRTIO_F_INDIRECT_DESC */
+    VDQ_BAD_WRITE_ORDER,      /* readable descriptor after a writable one */
+    VDQ_BAD_ADDR,             /* address/length outside guest memory or wrapping */
+    VDQ_BAD_TOO_MANY_SEGS,    /* more segments than the caller's iov array */
+    VDQ_BAD_TOO_LONG,         /* total length does not fit 32 bits */
+    VDQ_BAD_COUNT
+};
+
+struct vdq_stats {
+    uint64_t popped;     /* good chains handed to the caller */
+    uint64_t pushed;     /* used entries written (good + bad) */
+    uint64_t bad_chains; /* chains returned with len 0 */
+    uint64_t bad[VDQ_BAD_COUNT];
+    uint64_t interrupts;       /* vdq_interrupt_prepare() said yes */
+    uint64_t interrupts_saved; /* ... said no */
+};
+
+/* One segment of a chain, in our address space. */
+struct vdq_iov {
+    void *base;
+    uint32_t len;
+    uint32_t pad;
+};
+
+/*
+ * A popped chain. The caller points iov at max_iov entries before
+ * vdq_pop(); on success iov[0..nout) are device-readable and
+ * iov[nout..nout+nin) device-writable.
+ */
+struct vdq_chain {
+    struct vdq_iov *iov;
+    uint32_t max_iov;
+    uint32_t nout;
+    uint32_t nin;
+    uint16_t head;
+    uint16_t ndesc; /* descriptors walked (ring + indirect) */
+    uint32_t out_len;
+    uint32_t in_len;
+};
+
+/* The state a snapshot needs (Firecracker's QueueState fields). */
+struct vdq_state {
+    uint32_t size;
+    uint32_t pad;
+    uint64_t desc_gpa;
+    uint64_t avail_gpa;
+    uint64_t used_gpa;
+    uint16_t next_avail;
+    uint16_t next_used;
+    uint16_t num_added; /* used entries since the last interrupt decision */
+    uint8_t event_idx;  /* VIRTIO_F_EVENT_IDX */
+    uint8_t indirect;   /* VIRTIO_F_INDIRECT_DESC */
+    uint8_t broken;
+    uint8_t pad2[7];
+};
+
+struct vdq {
+    /* Shared with the driver (pointers into guest memory). */
+    const struct virtq_desc *desc;   /* written by driver: read once, check */
+    const struct virtq_avail *avail; /* written by driver: read once, check */
+    struct virtq_used *used;         /* written by device (us) */
+    const __le16 *used_event;        /* in avail area: written by driver */
+    __le16 *avail_event;             /* in used area: written by device */
+
+    /* Private. */
+    struct vdq_mem mem;
+    struct vdq_config cfg;
+    uint16_t mask;
+    uint16_t next_avail; /* next avail entry to pop */
+    uint16_t next_used;  /* our copy of used->idx */
+    uint16_t pad;
+    uint32_t num_added;  /* pushed since last vdq_interrupt_prepare() */
+    bool notify_enabled; /* driver kicks wanted (we publish avail_event) */
+    bool broken;
+    uint8_t pad2[2];
+    struct vdq_stats stats;
+};
+
+/* Translate [gpa, gpa+len) to a pointer, NULL if not inside one region. */
+void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Set up a queue over guest memory (mem->regions must stay valid). Checks
+ * size, alignment and that the three areas lie inside guest memory. */
+int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg);
+/* Resume at given indices (snapshot restore); same checks as vdq_init. */
+int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st);
+void vdq_get_state(const struct vdq *q, struct vdq_state *st);
+
+/*
+ * Pop the next good chain into c. Bad chains met on the way are returned
+ * (len 0) and counted, and the next one is tried. Returns 0, -EAGAIN when
+ * no chain is available, -EIO when the ring is corrupt (queue broken).
+ * After a run of pops/pushes call vdq_interrupt_prepare() (bad chains are
+ * pushes too).
+ */
+int vdq_pop(struct vdq *q, struct vdq_chain *c);
+/* Return chain head with len bytes written. -EINVAL if head is out of
+ * range, -EIO when broken. Publishes used->idx at once. */
+int vdq_push(struct vdq *q, uint16_t head, uint32_t len);
+/* Does the driver want an interrupt for what was pushed since the last
+ * call? (2.7.7: EVENT_IDX used_event, or VIRTQ_AVAIL_F_NO_INTERRUPT.) */
+bool vdq_interrupt_prepare(struct vdq *q);
+/* Ask the driver not to kick (a hint). */
+void vdq_disable_notify(struct vdq *q);
+/* Ask for kicks again and re-check: 0 when the avail ring is empty,
+ * -EAGAIN when chains arrived meanwhile (pop them), -EIO when broken. */
+int vdq_enable_notify(struct vdq *q);
+bool vdq_has_avail(struct vdq *q);
+bool vdq_is_broken(const struct vdq *q);
+
+/* Copy between a chain's readable / writable segments and flat memory;
+ * return bytes copied (stops at the end of the segments). */
+uint32_t vdq_chain_read(const struct vdq_chain *c, uint32_t off, void *dst, uint32_t len);
+uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *src, uint32_t len);
+
+#endif
