@@ -147,7 +147,7 @@ static int cmd_panic(int argc, char **argv)
     (void)argc;
     (void)argv;
     /* A real CPU exception, so the whole trap path is what gets tested. */
-    volatile uint64_t *bad = (volatile uint64_t *)0xdead00000000ULL;
+    volatile uint64_t *bad = (volatile uint64_t *)0x400000000000ULL; /* unmapped: #PF */
     printf("about to fault on purpose\n");
     return (int)*bad;
 }

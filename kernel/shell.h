@@ -36,9 +36,9 @@ struct bench_entry {
 };
 
 #define BENCH(id, bname, bhelp, bfn)                                                  \
-    static const struct bench_entry bench_##id = {bname, bhelp, bfn};                \
-    static const struct bench_entry *const bench_##id##_reg                          \
-        __attribute__((section(".benches"), used)) = &bench_##id
+    static const struct bench_entry bench_entry_##id = {bname, bhelp, bfn};          \
+    static const struct bench_entry *const bench_entry_##id##_reg                    \
+        __attribute__((section(".benches"), used)) = &bench_entry_##id
 
 /* Parse an unsigned number (decimal or 0x hex) in [0, max]; prints the error. */
 int shell_parse_u64(const char *what, const char *s, unsigned long long max,
