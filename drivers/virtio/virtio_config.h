@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio_config.h - spec constants and wire layouts shared by the drivers
+ * (drivers/virtio/) and the device models (hostsim/): device status bits,
+ * device IDs, feature bits, and each device type's config space and request
+ * headers. Source: Virtual I/O Device (VIRTIO) Version 1.2: 2.1 device
+ * status, 5 device types (5.1 net, 5.2 block, 5.3 console, 5.4 entropy),
+ * 5.19 PMEM. Names follow the spec; multi-byte fields are little-endian.
+ */
+#ifndef RINGLOOP_VIRTIO_CONFIG_H
+#define RINGLOOP_VIRTIO_CONFIG_H
+
+#include <stdint.h>
+
+#include "virtio_ring.h"
+
+/* 2.1 Device Status Field */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* 5 Device Types */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_PMEM 27
+
+/* Interrupt status bits (4.2.2 InterruptStatus, 4.1.4.5 ISR status) */
+#define VIRTIO_INT_USED_BUFFER 1
+#define VIRTIO_INT_CONFIG_CHANGE 2
+
+/* 6 Reserved feature bits not already in virtio_ring.h */
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_RING_PACKED 34
+
+/* ---- 5.2 Block Device ---- */
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_ID_BYTES 20
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_SECTOR_SIZE 512
+
+struct virtio_blk_config {
+    __le64 capacity; /* in 512-byte sectors */
+    __le32 size_max;
+    __le32 seg_max;
+    struct {
+        __le16 cylinders;
+        uint8_t heads;
+        uint8_t sectors;
+    } geometry;
+    __le32 blk_size;
+    uint8_t physical_block_exp;
+    uint8_t alignment_offset;
+    __le16 min_io_size;
+    __le32 opt_io_size;
+    uint8_t writeback;
+    uint8_t unused0[3];
+    __le32 max_discard_sectors;
+    __le32 max_discard_seg;
+    __le32 discard_sector_alignment;
+    __le32 max_write_zeroes_sectors;
+    __le32 max_write_zeroes_seg;
+    uint8_t write_zeroes_may_unmap;
+    uint8_t unused1[3];
+} __attribute__((packed)); /* 60 bytes in the spec; no tail padding to 64 */
+_Static_assert(__builtin_offsetof(struct virtio_blk_config, blk_size) == 20, "5.2.4");
+_Static_assert(sizeof(struct virtio_blk_config) == 60, "5.2.4 virtio_blk_config");
+
+/* 5.2.6: the request header (device-readable), data, then one status byte. */
+struct virtio_blk_req_hdr {
+    __le32 type;
+    __le32 reserved;
+    __le64 sector;
+};
+_Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "5.2.6");
+
+/* ---- 5.1 Network Device ---- */
+#define VIRTIO_NET_F_MTU 3
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+
+#define VIRTIO_NET_S_LINK_UP 1
+
+struct virtio_net_config {
+    uint8_t mac[6];
+    __le16 status;
+    __le16 max_virtqueue_pairs;
+    __le16 mtu;
+};
+_Static_assert(sizeof(struct virtio_net_config) == 12, "5.1.4");
+
+/* 5.1.6: with VIRTIO_F_VERSION_1 the header always has num_buffers (12 bytes). */
+struct virtio_net_hdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    __le16 hdr_len;
+    __le16 gso_size;
+    __le16 csum_start;
+    __le16 csum_offset;
+    __le16 num_buffers;
+};
+_Static_assert(sizeof(struct virtio_net_hdr) == 12, "5.1.6");
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+
+/* ---- 5.3 Console Device ---- */
+#define VIRTIO_CONSOLE_F_SIZE 0
+#define VIRTIO_CONSOLE_F_MULTIPORT 1
+#define VIRTIO_CONSOLE_RXQ0 0 /* receiveq(port0): device -> driver */
+#define VIRTIO_CONSOLE_TXQ0 1 /* transmitq(port0): driver -> device */
+
+struct virtio_console_config {
+    __le16 cols;
+    __le16 rows;
+    __le32 max_nr_ports;
+    __le32 emerg_wr;
+};
+_Static_assert(sizeof(struct virtio_console_config) == 12, "5.3.4");
+
+/* ---- 5.4 Entropy Device: no features, no config, one requestq ---- */
+
+/* ---- 5.19 PMEM Device ---- */
+#define VIRTIO_PMEM_REQ_TYPE_FLUSH 0
+#define VIRTIO_PMEM_ALIGN (2u << 20) /* Firecracker: 2 MiB-aligned region */
+
+struct virtio_pmem_config {
+    __le64 start;
+    __le64 size;
+};
+_Static_assert(sizeof(struct virtio_pmem_config) == 16, "5.19.4");
+
+struct virtio_pmem_req {
+    __le32 type;
+};
+struct virtio_pmem_resp {
+    __le32 ret; /* 0 success, 1 (EIO-like) failure */
+};
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vdev.h - a device model on the device side (hostsim/), in the shape of
+ * Firecracker's VirtioDevice: the generic state every virtio device has
+ * (available/acked features, queues, interrupt status, activated) plus an
+ * ops table each model (blk, net, rng, console, pmem) fills in.
+ *
+ * The transport in front of it (hostsim/vmmio.c, a virtio-mmio v2 register
+ * file) owns the register-level state and calls into this API; a snapshot
+ * (issue 6) saves exactly these fields. Device models never see the
+ * transport: they pop chains from their queues, complete them, and call
+ * vdev_signal_used() when they have pushed something.
+ *
+ * Concurrency: all vdev_* calls for one device are serialised by the
+ * caller (the transport's lock); the driver runs concurrently on the other
+ * side of the rings.
+ */
+#ifndef RINGLOOP_VDEV_H
+#define RINGLOOP_VDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vdq.h"
+#include "virtio_config.h"
+
+#define VDEV_MAX_QUEUES 8
+
+struct vdev;
+
+struct vdev_queue_stats {
+    uint64_t requests;   /* chains completed (good ones) */
+    uint64_t kicks;      /* driver notifications received */
+    uint64_t interrupts; /* used-buffer interrupts raised */
+    uint64_t bad_chains; /* chains refused (vdq policy) + requests the model refused */
+};
+
+struct vdev_queue {
+    /* Set up by the driver through the transport, kept for snapshots. */
+    uint16_t max_size;
+    uint16_t size;
+    bool ready;
+    uint8_t pad[3];
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    struct vdq q; /* valid while the device is activated */
+    struct vdev_queue_stats stats;
+};
+
+struct vdev_ops {
+    const char *type;       /* "blk", "net", "rng", "console", "pmem" */
+    uint32_t device_id;     /* VIRTIO_ID_* */
+    uint16_t num_queues;
+    uint16_t queue_max_size;
+    uint32_t config_size;   /* bytes of device config space */
+    /* Config space access; offsets/lengths already bounds-checked. */
+    void (*read_config)(struct vdev *d, uint32_t off, void *buf, uint32_t len);
+    void (*write_config)(struct vdev *d, uint32_t off, const void *buf, uint32_t len);
+    /* Queues are set up and features acked; return 0 or -errno (the
+     * transport then sets DEVICE_NEEDS_RESET). */
+    int (*activate)(struct vdev *d);
+    /* Back to the just-created state (device content such as a RAM disk
+     * survives; in-flight chains are dropped). */
+    void (*reset)(struct vdev *d);
+    /* Handle what queue qi has available; returns chains completed or -EIO. */
+    int (*process_queue)(struct vdev *d, unsigned qi);
+};
+
+/* Who to tell when the device wants an interrupt (set by the transport). */
+typedef void (*vdev_irq_fn)(struct vdev *d, uint32_t int_status_bits, void *ctx);
+
+struct vdev {
+    const struct vdev_ops *ops;
+    void *priv;                /* model state */
+    uint64_t avail_features;   /* offered by the device */
+    uint64_t acked_features;   /* written by the driver */
+    uint32_t interrupt_status; /* VIRTIO_INT_* bits not yet acked */
+    bool activated;
+    bool needs_reset;          /* DEVICE_NEEDS_RESET raised */
+    uint8_t pad[2];
+    struct vdev_queue queues[VDEV_MAX_QUEUES];
+    struct vdq_mem mem;        /* guest memory the rings and buffers live in */
+    vdev_irq_fn irq;
+    void *irq_ctx;
+};
+
+void vdev_init(struct vdev *d, const struct vdev_ops *ops, void *priv, uint64_t features,
+               const struct vdq_mem *mem);
+/* Activate: builds each ready queue's vdq from the saved addresses (with
+ * EVENT_IDX/INDIRECT from the acked features) and calls ops->activate. */
+int vdev_activate(struct vdev *d);
+void vdev_reset(struct vdev *d);
+/* After pushing to queue qi: raise an interrupt if the driver wants one. */
+void vdev_signal_used(struct vdev *d, unsigned qi);
+void vdev_signal_config(struct vdev *d);
+bool vdev_has_feature(const struct vdev *d, unsigned bit);
+
+#endif
