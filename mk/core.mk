@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # The portable core: compiled unchanged into the image (mk/efi.mk) and into the
 # hosted build (mk/host.mk). Nothing here may include x86, EFI or libc-specific
-# headers beyond the freestanding C ones; platform needs go through
-# drivers/virtio/virtio_platform.h.
-CORE_SRCS :=
+# headers beyond the freestanding C ones (plus string.h and errno.h, which both
+# builds have); platform needs go through drivers/virtio/virtio_platform.h.
+CORE_SRCS := drivers/virtio/virtqueue.c hostsim/vdq.c
 CORE_INCLUDES := -Idrivers/virtio -Ihostsim
+# Kernel-only glue: the kernel's virtio_platform.h and the in-image ring suite.
+CORE_KERNEL_SRCS := kernel/virtio_platform_kernel.c kernel/tests/test_vring.c
+# Issue 4 fragments: the device models and the drivers add their core sources
+# (CORE_SRCS += ...) in their own files so parallel work does not collide.
+-include mk/core-devices.mk mk/core-drivers.mk
