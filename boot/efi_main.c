@@ -80,6 +80,7 @@ static uint8_t efi_map_buf[64 * 1024] __attribute__((aligned(16)));
 /* Called by GNU-EFI's crt0 (after _relocate) with the SysV ABI, so no EFIAPI. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
+    boot_info.entry_tsc = __builtin_ia32_rdtsc();
     serial_init();
     /* Unbuffered: no malloc before the heap exists, and every printf reaches
      * the UART at once (a panic loses nothing). */

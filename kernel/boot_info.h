@@ -32,6 +32,7 @@ struct boot_info {
     uint64_t image_base; /* where the firmware loaded us (for backtraces) */
     uint64_t image_size;
     const char *entry;   /* "efi" or "pvh" */
+    uint64_t entry_tsc;  /* TSC when the entry point ran (boot-time report) */
 };
 
 extern struct boot_info boot_info;

@@ -59,6 +59,7 @@ void *mmio_map(uint64_t pa, uint64_t len);
 /* ---- time ---- */
 uint64_t timer_ns(void);     /* monotonic ns since boot, from the calibrated TSC */
 uint64_t tsc_hz(void);
+uint64_t timer_tsc_to_ns(uint64_t tsc_delta);
 void udelay(uint64_t us);
 
 /* ---- locks ---- */

@@ -34,7 +34,9 @@ void kernel_main(void)
     smp_init();
     pci_init();
 
-    printf("ringloop: %u cpu(s), %zu MiB free, TSC %lu MHz\n", cpu_count(),
-           page_free_count() * PAGE_SIZE >> 20, (unsigned long)(tsc_hz() / 1000000));
+    uint64_t init_us = timer_tsc_to_ns(__builtin_ia32_rdtsc() - boot_info.entry_tsc) / 1000;
+    printf("ringloop: %u cpu(s), %zu MiB free, TSC %lu MHz, kernel up in %lu.%03lu ms\n",
+           cpu_count(), page_free_count() * PAGE_SIZE >> 20, (unsigned long)(tsc_hz() / 1000000),
+           (unsigned long)(init_us / 1000), (unsigned long)(init_us % 1000));
     shell_run();
 }

@@ -4,15 +4,17 @@
  *
  * The i8254 PIT runs at a fixed 1.193182 MHz whatever the host does, so
  * channel 2 (gate via port 0x61, OUT2 readable at bit 5) in mode 0 gives a
- * known interval; the TSC ticks counted across it give tsc_hz. Three runs,
- * the shortest TSC count wins (interference only ever lengthens a run).
+ * known interval; the TSC ticks counted across it give tsc_hz. Two runs of
+ * 20 ms, the shortest TSC count wins (interference only ever lengthens a
+ * run); boot time matters, and the `timer` suite checks the result against
+ * the HPET over 200 ms.
  * timer_ns() scales with a 32.32 fixed-point multiplier, no division.
  */
 #include "kernel.h"
 #include "x86.h"
 
 #define PIT_HZ 1193182ULL
-#define PIT_CAL_TICKS 59659 /* 50 ms */
+#define PIT_CAL_TICKS 23864 /* 20 ms: the test suite checks 5% against the HPET */
 
 static uint64_t tsc_at_boot, hz, ns_mult; /* ns = (tsc * ns_mult) >> 32 */
 
@@ -40,7 +42,7 @@ static uint64_t pit_measure(void)
 void timer_init(void)
 {
     uint64_t best = ~0ULL;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         uint64_t d = pit_measure();
         if (d && d < best)
             best = d;
@@ -55,6 +57,12 @@ void timer_init(void)
 uint64_t tsc_hz(void)
 {
     return hz;
+}
+
+/* Nanoseconds from an earlier raw TSC value (e.g. taken before timer_init). */
+uint64_t timer_tsc_to_ns(uint64_t tsc_delta)
+{
+    return hz ? (uint64_t)(((unsigned __int128)tsc_delta * ns_mult) >> 32) : 0;
 }
 
 uint64_t timer_ns(void)
