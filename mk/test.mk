@@ -7,6 +7,11 @@
 #   make bench-boot    median ms from QEMU start to the prompt vs the firmware floor
 
 TEST_LOG_DIR := $(BUILD)/test-logs
+FLOOR_SRC := tools/floor/floor.c
+FLOOR_OBJ := $(EFI_DIR)/floor/floor.o
+FLOOR_SO  := $(EFI_DIR)/floor/floor.so
+FLOOR_EFI := $(EFI_DIR)/floor.efi
+FLOOR_ESP := $(EFI_DIR)/floor-esp.img
 PYTEST_ARGS  ?=
 
 test: deps
@@ -15,16 +20,11 @@ test: deps
 
 # pytest exits 5 when it collected nothing; that is a failure here too (it
 # would mean the harness lost its tests), and it is non-zero, so make stops.
-check-image: all
+check-image: all $(FLOOR_ESP)
 	@mkdir -p $(TEST_LOG_DIR)
 	$(PYTHON) -m pytest -q -rfEs tests $(PYTEST_ARGS)
 
 # ---- the firmware floor: a trivial EFI app built with the kernel's flags ----
-FLOOR_SRC := tools/floor/floor.c
-FLOOR_OBJ := $(EFI_DIR)/floor/floor.o
-FLOOR_SO  := $(EFI_DIR)/floor/floor.so
-FLOOR_EFI := $(EFI_DIR)/floor.efi
-FLOOR_ESP := $(EFI_DIR)/floor-esp.img
 
 $(FLOOR_OBJ): $(FLOOR_SRC)
 	@mkdir -p $(dir $@)
