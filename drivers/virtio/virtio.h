@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio.h - the virtio core, driver side: one ops table every transport
+ * (loopback, PCI modern, MMIO) implements, the device object drivers work
+ * on, device initialisation (VIRTIO 1.2 3.1.1), feature negotiation (2.2),
+ * config-space reads with generation checks (2.5, 4.2.2), interrupt
+ * dispatch, and a registry of devices for the shell.
+ *
+ * Drivers include this header and virtqueue.h, nothing else of a transport.
+ *
+ * Invariants:
+ *  - dev->features is a subset of what the device offered and of what the
+ *    core plus the driver accept, always contains VIRTIO_F_VERSION_1 once
+ *    virtio_device_init() succeeded, never VIRTIO_F_RING_PACKED.
+ *  - vqs[0..nvqs) are set up (vq_create + queue_setup + queue_enable) or
+ *    nvqs is 0; virtio_del_vqs() destroys them only after a reset, so the
+ *    device never touches freed rings.
+ *  - Completion model: an interrupt only *wakes*: virtio_handle_interrupt()
+ *    bumps the per-queue irq_count and calls the driver's queue callback,
+ *    which must be short and lock-free (it may run in interrupt context or
+ *    on another thread). Drivers take used buffers in thread context, under
+ *    their own lock, through virtio_vq_wait(). In polled mode callbacks are
+ *    disabled on every queue and virtio_vq_wait() spins on the used ring.
+ *
+ * Concurrency: init/teardown of one device is single-threaded; the
+ * registry is not locked (devices are registered at boot / test setup).
+ */
+#ifndef RINGLOOP_VIRTIO_H
+#define RINGLOOP_VIRTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio_config.h"
+#include "virtqueue.h"
+
+#define VIRTIO_MAX_VQS 8
+#define VIRTIO_NAME_MAX 16
+/* Bounds for the waits the core does on the device's behalf. */
+#define VIRTIO_RESET_TIMEOUT_NS 100000000ull /* 100 ms for status to read 0 */
+#define VIRTIO_CONFIG_RETRIES 64             /* config generation changes */
+
+struct virtio_device;
+
+/*
+ * What a transport provides. Everything may sleep/spin briefly but never
+ * blocks forever. Queue indices are < VIRTIO_MAX_VQS.
+ */
+struct virtio_transport_ops {
+    const char *name; /* "loopback", "pci", "mmio" */
+    uint64_t (*get_features)(struct virtio_device *dev);
+    void (*set_features)(struct virtio_device *dev, uint64_t features);
+    uint8_t (*get_status)(struct virtio_device *dev);
+    void (*set_status)(struct virtio_device *dev, uint8_t status);
+    /* Write 0 to status and wait (bounded) until it reads 0 (4.2.3.1):
+     * 0 or -ETIMEDOUT. */
+    int (*reset)(struct virtio_device *dev);
+    uint32_t (*config_generation)(struct virtio_device *dev);
+    void (*read_config)(struct virtio_device *dev, uint32_t off, void *buf, uint32_t len);
+    void (*write_config)(struct virtio_device *dev, uint32_t off, const void *buf,
+                         uint32_t len);
+    /* Largest size the device allows for queue q; 0: no such queue. */
+    uint32_t (*queue_max)(struct virtio_device *dev, unsigned q);
+    int (*queue_setup)(struct virtio_device *dev, unsigned q, uint32_t size, uint64_t desc,
+                       uint64_t avail, uint64_t used);
+    int (*queue_enable)(struct virtio_device *dev, unsigned q);
+    int (*queue_reset)(struct virtio_device *dev, unsigned q); /* optional (NULL) */
+    void (*notify)(struct virtio_device *dev, unsigned q);
+    /* Read the interrupt status (ISR) bits and acknowledge them. */
+    uint32_t (*interrupt_ack)(struct virtio_device *dev);
+    /* Optional (PCI MSI-X): route queue q (or the config, q == -1) to a
+     * vector; NULL for transports with one interrupt. */
+    int (*set_vector)(struct virtio_device *dev, int q, uint16_t vector);
+};
+
+struct virtio_vq {
+    struct virtqueue *vq;
+    struct virtio_device *dev;
+    unsigned index;
+    uint32_t size;
+    /* Called from virtio_handle_interrupt(); keep it short, no locks. */
+    void (*callback)(struct virtio_device *dev, unsigned q);
+    uint32_t irq_count; /* bumped (atomically) per used-buffer interrupt */
+    uint32_t pad;
+};
+
+/* What a driver asks for, per queue. */
+struct virtio_vq_spec {
+    uint32_t max_size; /* 0: whatever the device allows */
+    uint32_t pad;
+    void (*callback)(struct virtio_device *dev, unsigned q);
+};
+
+struct virtio_device {
+    char name[VIRTIO_NAME_MAX];  /* "lblk0" */
+    uint32_t device_id;          /* VIRTIO_ID_* (0: none) */
+    uint32_t nvqs;
+    const struct virtio_transport_ops *ops;
+    void *transport_priv;
+    uint64_t device_features;    /* offered (read at init) */
+    uint64_t features;           /* negotiated */
+    struct virtio_vq vqs[VIRTIO_MAX_VQS];
+    bool polled;                 /* no interrupts: drivers spin on used rings */
+    bool needs_reset;            /* DEVICE_NEEDS_RESET seen: I/O fails until re-init */
+    /* Test hooks: refuse these features even when offered. */
+    bool no_event_idx;
+    bool no_indirect;
+    uint32_t queue_size_limit;   /* 0: none; else cap every queue (depth tests) */
+    /* Config change (not NEEDS_RESET) from virtio_handle_interrupt(). */
+    void (*config_changed)(struct virtio_device *dev);
+    void *driver_priv;           /* the bound driver's state */
+    uint64_t interrupts;         /* virtio_handle_interrupt() calls with bits set */
+    uint64_t config_interrupts;
+    struct virtio_device *next;  /* registry link */
+};
+
+static inline bool virtio_has_feature(const struct virtio_device *dev, unsigned bit)
+{
+    return bit < 64 && (dev->features >> bit) & 1;
+}
+
+const char *virtio_type_name(uint32_t device_id); /* "blk", "net", ..., "unknown" */
+
+/*
+ * 3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device features,
+ * accept (device & (driver_features | the core's)), write them, set
+ * FEATURES_OK and re-read it. The core accepts VERSION_1 (required),
+ * EVENT_IDX and INDIRECT_DESC (unless the test hooks say no). Errors:
+ * -ENODEV (no VERSION_1, or FEATURES_OK refused: status FAILED is set),
+ * -ETIMEDOUT (reset did not complete).
+ */
+int virtio_device_init(struct virtio_device *dev, uint64_t driver_features);
+/* 3.1.1 step 7 (queue part): create and enable queues 0..nvqs. On error
+ * every queue created is destroyed again (after a reset). */
+int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs,
+                    const struct virtio_vq_spec *specs);
+/* 3.1.1 step 8: DRIVER_OK. In polled mode, disables every queue's callbacks. */
+void virtio_device_ready(struct virtio_device *dev);
+/* Set FAILED (3.1.1: "something went wrong"). */
+void virtio_device_fail(struct virtio_device *dev);
+/* Reset the device (it stops using every ring and buffer). 0 / -ETIMEDOUT. */
+int virtio_reset(struct virtio_device *dev);
+/* Destroy every queue. Only after virtio_reset() (or before DRIVER_OK). */
+void virtio_del_vqs(struct virtio_device *dev);
+
+static inline struct virtqueue *virtio_vq(struct virtio_device *dev, unsigned q)
+{
+    return q < dev->nvqs ? dev->vqs[q].vq : NULL;
+}
+
+/* 2.5.1: read config bytes [off, off+len), retrying while the generation
+ * changes. 0 or -EAGAIN (it never settled). */
+int virtio_cread(struct virtio_device *dev, uint32_t off, void *buf, uint32_t len);
+void virtio_cwrite(struct virtio_device *dev, uint32_t off, const void *buf, uint32_t len);
+
+/*
+ * The interrupt entry point (4.2.2 InterruptStatus, 4.1.4.5 ISR): reads and
+ * acks the status; USED_BUFFER -> each queue's irq_count++ and callback;
+ * CONFIG_CHANGE -> re-read the device status: DEVICE_NEEDS_RESET -> flag
+ * + log, else the config_changed callback. Returns the bits it saw (0: not
+ * ours / spurious).
+ */
+uint32_t virtio_handle_interrupt(struct virtio_device *dev);
+
+/*
+ * Wait for a driver condition on queue q. poll(ctx) is called in thread
+ * context; it takes used buffers and returns >0 when the wait is over, 0 to
+ * keep waiting, <0 for an error (returned as is). In interrupt mode the
+ * wait re-arms callbacks (vq_enable_cb, with its re-check) and then waits
+ * for the queue's irq_count to move, so a lost interrupt shows up as a
+ * timeout; in polled mode it spins. Returns poll's >0 value, its error,
+ * -EIO when the queue is broken or the device needs a reset, -ETIMEDOUT.
+ */
+int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx), void *ctx,
+                   uint64_t timeout_ns);
+
+/* ---- registry (for the shell's `devices` and lookups by name) ---- */
+int virtio_register(struct virtio_device *dev);   /* -EEXIST: name taken */
+void virtio_unregister(struct virtio_device *dev);
+struct virtio_device *virtio_find(const char *name);
+/* First device (prev NULL) or the one after prev; NULL at the end. */
+struct virtio_device *virtio_next(struct virtio_device *prev);
+
+#endif

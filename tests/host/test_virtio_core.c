@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_virtio_core.c - cmocka tests of the virtio core (drivers/virtio/
+ * virtio.c) through the loopback transport (transport_loopback.c), against
+ * a small fake virtio-mmio v2 register file defined here: vmmio_read()/
+ * vmmio_write() below stand in for hostsim/vmmio.c, so this binary links
+ * the core, the transport and the platform only.
+ *
+ * What is checked: the 3.1.1 status sequence, feature negotiation (VERSION_1
+ * missing, FEATURES_OK refused, test hooks, packed ring never accepted),
+ * queue set-up registers (4.2.3.2), reset timeout, config generation retry
+ * (2.5.1), config access widths, interrupt dispatch (used buffer, config
+ * change, DEVICE_NEEDS_RESET), virtio_vq_wait() timeouts, the registry.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "platform_host.h"
+#include "transport_loopback.h"
+#include "virtio.h"
+#include "virtio_mmio.h"
+#include "vmmio.h"
+
+/* ---- the fake register file ---- */
+
+#define FAKE_MAX_LOG 64
+
+struct vmmio {
+    uint32_t device_id;
+    uint32_t magic;
+    uint64_t offered;
+    uint64_t driver_features;
+    uint32_t dev_sel, drv_sel, queue_sel;
+    uint32_t status;
+    bool refuse_features;  /* FEATURES_OK does not stick */
+    bool reset_stuck;      /* status never reads 0 */
+    uint32_t num_max[8];
+    uint32_t num[8];
+    uint32_t ready[8];
+    uint64_t desc[8], avail[8], used[8];
+    uint32_t notifies[8];
+    uint32_t isr;
+    uint32_t acked;
+    uint32_t generation;
+    unsigned gen_bumps_left; /* bump the generation on this many config reads */
+    uint8_t config[64];
+    uint32_t status_log[FAKE_MAX_LOG];
+    unsigned nstatus;
+    unsigned config_reads;
+    unsigned sizes_log[FAKE_MAX_LOG];
+};
+
+static void set64(uint64_t *v, bool high, uint32_t val)
+{
+    if (high)
+        *v = (*v & 0xffffffffull) | (uint64_t)val << 32;
+    else
+        *v = (*v & ~0xffffffffull) | val;
+}
+
+uint32_t vmmio_read(struct vmmio *m, uint32_t off, unsigned size)
+{
+    unsigned q = m->queue_sel < 8 ? m->queue_sel : 0;
+
+    if (off >= VIRTIO_MMIO_CONFIG) {
+        uint32_t v = 0, co = off - VIRTIO_MMIO_CONFIG;
+
+        if (m->config_reads < FAKE_MAX_LOG)
+            m->sizes_log[m->config_reads] = size;
+        m->config_reads++;
+        if (m->gen_bumps_left) {
+            m->gen_bumps_left--;
+            m->generation++;
+            m->config[0]++; /* the device is changing it under us */
+        }
+        if (co + size <= sizeof(m->config))
+            memcpy(&v, &m->config[co], size);
+        return v;
+    }
+    assert_int_equal(size, 4);
+    switch (off) {
+    case VIRTIO_MMIO_MAGIC_VALUE:
+        return m->magic;
+    case VIRTIO_MMIO_VERSION:
+        return 2;
+    case VIRTIO_MMIO_DEVICE_ID:
+        return m->device_id;
+    case VIRTIO_MMIO_DEVICE_FEATURES:
+        return m->dev_sel == 0 ? (uint32_t)m->offered
+                               : m->dev_sel == 1 ? (uint32_t)(m->offered >> 32) : 0;
+    case VIRTIO_MMIO_QUEUE_NUM_MAX:
+        return m->num_max[q];
+    case VIRTIO_MMIO_QUEUE_READY:
+        return m->ready[q];
+    case VIRTIO_MMIO_INTERRUPT_STATUS:
+        return m->isr;
+    case VIRTIO_MMIO_STATUS:
+        return m->reset_stuck ? 1 : m->status;
+    case VIRTIO_MMIO_CONFIG_GENERATION:
+        return m->generation;
+    default:
+        return 0;
+    }
+}
+
+void vmmio_write(struct vmmio *m, uint32_t off, uint32_t val, unsigned size)
+{
+    unsigned q = m->queue_sel < 8 ? m->queue_sel : 0;
+
+    if (off >= VIRTIO_MMIO_CONFIG)
+        return;
+    assert_int_equal(size, 4);
+    switch (off) {
+    case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+        m->dev_sel = val;
+        break;
+    case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+        m->drv_sel = val;
+        break;
+    case VIRTIO_MMIO_DRIVER_FEATURES:
+        set64(&m->driver_features, m->drv_sel == 1, val);
+        break;
+    case VIRTIO_MMIO_QUEUE_SEL:
+        m->queue_sel = val;
+        break;
+    case VIRTIO_MMIO_QUEUE_NUM:
+        m->num[q] = val;
+        break;
+    case VIRTIO_MMIO_QUEUE_READY:
+        m->ready[q] = val;
+        break;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW:
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+        set64(&m->desc[q], off == VIRTIO_MMIO_QUEUE_DESC_HIGH, val);
+        break;
+    case VIRTIO_MMIO_QUEUE_DRIVER_LOW:
+    case VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
+        set64(&m->avail[q], off == VIRTIO_MMIO_QUEUE_DRIVER_HIGH, val);
+        break;
+    case VIRTIO_MMIO_QUEUE_DEVICE_LOW:
+    case VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
+        set64(&m->used[q], off == VIRTIO_MMIO_QUEUE_DEVICE_HIGH, val);
+        break;
+    case VIRTIO_MMIO_QUEUE_NOTIFY:
+        if (val < 8)
+            m->notifies[val]++;
+        break;
+    case VIRTIO_MMIO_INTERRUPT_ACK:
+        m->acked |= val;
+        m->isr &= ~val;
+        break;
+    case VIRTIO_MMIO_STATUS:
+        if (m->nstatus < FAKE_MAX_LOG)
+            m->status_log[m->nstatus++] = val;
+        if (val == 0) {
+            memset(m->ready, 0, sizeof(m->ready));
+            m->status = 0;
+        } else if ((val & VIRTIO_STATUS_FEATURES_OK) && m->refuse_features) {
+            m->status = val & ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+        } else {
+            m->status = val;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- fixture ---- */
+
+struct core_fx {
+    struct vmmio regs;
+    struct virtio_device *dev;
+    unsigned callbacks[VIRTIO_MAX_VQS];
+    unsigned config_changes;
+};
+
+static struct core_fx fx;
+
+#define OFFER_MODERN                                                                     \
+    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
+     (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_PACKED) |                 \
+     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX))
+
+static int setup(void **state)
+{
+    unsigned i;
+
+    memset(&fx, 0, sizeof(fx));
+    fx.regs.magic = VIRTIO_MMIO_MAGIC;
+    fx.regs.device_id = VIRTIO_ID_BLOCK;
+    fx.regs.offered = OFFER_MODERN;
+    for (i = 0; i < 8; i++)
+        fx.regs.num_max[i] = 256;
+    host_log_level_set(-1);
+    assert_int_equal(loopback_device_create(&fx.regs, "lblk0", &fx.dev), 0);
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    virtio_unregister(fx.dev);
+    loopback_device_destroy(fx.dev);
+    return 0;
+}
+
+static void vq_cb(struct virtio_device *dev, unsigned q)
+{
+    (void)dev;
+    fx.callbacks[q]++;
+}
+
+static void config_cb(struct virtio_device *dev)
+{
+    (void)dev;
+    fx.config_changes++;
+}
+
+static const struct virtio_vq_spec two_specs[2] = {
+    {.max_size = 0, .callback = vq_cb},
+    {.max_size = 16, .callback = vq_cb},
+};
+
+/* ---- tests ---- */
+
+static void test_probe_rejects_bad_magic(void **state)
+{
+    struct vmmio regs = {.magic = 0x12345678, .device_id = 2};
+    struct virtio_device *dev = NULL;
+
+    (void)state;
+    assert_int_equal(loopback_device_create(&regs, "x", &dev), -ENODEV);
+    regs.magic = VIRTIO_MMIO_MAGIC;
+    regs.device_id = 0; /* 4.2.3.1.1: placeholder device, ignore */
+    assert_int_equal(loopback_device_create(&regs, "x", &dev), -ENODEV);
+    assert_null(dev);
+}
+
+static void test_init_status_order(void **state)
+{
+    struct core_fx *f = *state;
+    static const uint32_t want[] = {
+        0,
+        VIRTIO_STATUS_ACKNOWLEDGE,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+            VIRTIO_STATUS_DRIVER_OK,
+    };
+    unsigned i;
+
+    assert_int_equal(virtio_device_init(f->dev, 1ull << VIRTIO_BLK_F_FLUSH), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    virtio_device_ready(f->dev);
+    assert_int_equal(f->regs.nstatus, 5);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(f->regs.status_log[i], want[i]);
+    /* Features: offered & (core | driver); never the packed ring, never an
+     * unasked device feature (SEG_MAX). */
+    assert_int_equal(f->regs.driver_features,
+                     (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+                         (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_FLUSH));
+    assert_int_equal(f->dev->features, f->regs.driver_features);
+    assert_true(virtio_has_feature(f->dev, VIRTIO_BLK_F_FLUSH));
+    assert_false(virtio_has_feature(f->dev, VIRTIO_F_RING_PACKED));
+}
+
+static void test_queue_registers(void **state)
+{
+    struct core_fx *f = *state;
+    uint64_t d, a, u;
+
+    f->regs.num_max[0] = 1000; /* not a power of two: round down */
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    assert_int_equal(f->dev->nvqs, 2);
+    assert_int_equal(f->regs.num[0], 512);
+    assert_int_equal(f->regs.num[1], 16); /* spec max_size */
+    assert_int_equal(f->regs.ready[0], 1);
+    assert_int_equal(f->regs.ready[1], 1);
+    vq_get_ring_addrs(virtio_vq(f->dev, 1), &d, &a, &u);
+    assert_int_equal(f->regs.desc[1], d);
+    assert_int_equal(f->regs.avail[1], a);
+    assert_int_equal(f->regs.used[1], u);
+    assert_int_equal(d % 16, 0);
+    /* Doorbell: QueueNotify gets the queue index. */
+    virtio_device_ready(f->dev);
+    assert_int_equal(vq_notify(virtio_vq(f->dev, 1)), 0);
+    assert_int_equal(f->regs.notifies[1], 1);
+    /* Reset clears the device's queues; del_vqs frees ours. */
+    assert_int_equal(virtio_reset(f->dev), 0);
+    assert_int_equal(f->regs.ready[0], 0);
+    virtio_del_vqs(f->dev);
+    assert_int_equal(f->dev->nvqs, 0);
+}
+
+static void test_queue_size_limit_hook(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->dev->queue_size_limit = 4;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    assert_int_equal(f->regs.num[0], 4);
+    assert_int_equal(vq_get_size(virtio_vq(f->dev, 1)), 4);
+}
+
+static void test_missing_queue(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->regs.num_max[1] = 0;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), -ENOENT);
+    assert_int_equal(f->dev->nvqs, 0);
+    assert_null(f->dev->vqs[0].vq);
+    /* The half-configured device was reset before rings were freed. */
+    assert_int_equal(f->regs.status_log[f->regs.nstatus - 1], 0);
+}
+
+static void test_version1_missing(void **state)
+{
+    struct core_fx *f = *state;
+    unsigned i;
+
+    f->regs.offered = (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_BLK_F_FLUSH);
+    assert_int_equal(virtio_device_init(f->dev, 1ull << VIRTIO_BLK_F_FLUSH), -ENODEV);
+    assert_true(f->regs.status & VIRTIO_STATUS_FAILED);
+    for (i = 0; i < f->regs.nstatus; i++)
+        assert_false(f->regs.status_log[i] & VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(f->dev->features, 0);
+}
+
+static void test_features_ok_refused(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->regs.refuse_features = true;
+    assert_int_equal(virtio_device_init(f->dev, 0), -ENODEV);
+    assert_true(f->regs.status & VIRTIO_STATUS_FAILED);
+    assert_false(f->regs.status & VIRTIO_STATUS_DRIVER_OK);
+    /* A later init starts again from reset and can succeed. */
+    f->regs.refuse_features = false;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(f->regs.status, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                         VIRTIO_STATUS_FEATURES_OK);
+}
+
+static void test_feature_hooks(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->dev->no_event_idx = true;
+    f->dev->no_indirect = true;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(f->regs.driver_features, 1ull << VIRTIO_F_VERSION_1);
+    assert_false(virtio_has_feature(f->dev, VIRTIO_F_EVENT_IDX));
+}
+
+static void test_reset_timeout(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->regs.reset_stuck = true;
+    assert_int_equal(virtio_device_init(f->dev, 0), -ETIMEDOUT);
+    f->regs.reset_stuck = false;
+    assert_int_equal(virtio_reset(f->dev), 0);
+}
+
+static void test_config_generation_retry(void **state)
+{
+    struct core_fx *f = *state;
+    uint64_t v = 0, want;
+
+    memcpy(f->regs.config, "\x10\x20\x30\x40\x50\x60\x70\x80", 8);
+    f->regs.gen_bumps_left = 3; /* the first reads see a changing config */
+    assert_int_equal(virtio_cread(f->dev, 0, &v, 8), 0);
+    memcpy(&want, f->regs.config, 8);
+    assert_int_equal(v, want);
+    assert_int_equal(f->regs.config[0], 0x13);
+    assert_true(f->regs.config_reads > 2);
+    /* A config that never settles is reported, not spun on forever. */
+    f->regs.gen_bumps_left = 100000;
+    assert_int_equal(virtio_cread(f->dev, 0, &v, 8), -EAGAIN);
+}
+
+static void test_config_access_widths(void **state)
+{
+    struct core_fx *f = *state;
+    uint8_t buf[7];
+
+    /* 4.2.2: aligned 1/2/4-byte accesses; 7 bytes at 1 -> 1, 2, 4. */
+    assert_int_equal(virtio_cread(f->dev, 1, buf, 7), 0);
+    assert_int_equal(f->regs.config_reads, 3);
+    assert_int_equal(f->regs.sizes_log[0], 1);
+    assert_int_equal(f->regs.sizes_log[1], 2);
+    assert_int_equal(f->regs.sizes_log[2], 4);
+}
+
+static void test_interrupt_used_buffer(void **state)
+{
+    struct core_fx *f = *state;
+
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    virtio_device_ready(f->dev);
+    assert_int_equal(virtio_handle_interrupt(f->dev), 0); /* spurious */
+    assert_int_equal(f->callbacks[0], 0);
+    f->regs.isr = VIRTIO_INT_USED_BUFFER;
+    assert_int_equal(virtio_handle_interrupt(f->dev), VIRTIO_INT_USED_BUFFER);
+    assert_int_equal(f->regs.acked, VIRTIO_INT_USED_BUFFER);
+    assert_int_equal(f->regs.isr, 0);
+    assert_int_equal(f->callbacks[0], 1);
+    assert_int_equal(f->callbacks[1], 1);
+    assert_int_equal(f->dev->vqs[1].irq_count, 1);
+    assert_int_equal(f->dev->interrupts, 1);
+}
+
+static void test_interrupt_config_change(void **state)
+{
+    struct core_fx *f = *state;
+
+    f->dev->config_changed = config_cb;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 1, two_specs), 0);
+    virtio_device_ready(f->dev);
+    f->regs.isr = VIRTIO_INT_CONFIG_CHANGE;
+    assert_int_equal(virtio_handle_interrupt(f->dev), VIRTIO_INT_CONFIG_CHANGE);
+    assert_int_equal(f->config_changes, 1);
+    assert_int_equal(f->callbacks[0], 0);
+    assert_false(f->dev->needs_reset);
+    /* 2.1.2: DEVICE_NEEDS_RESET arrives as a config change. */
+    f->regs.status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    f->regs.isr = VIRTIO_INT_CONFIG_CHANGE;
+    virtio_handle_interrupt(f->dev);
+    assert_true(f->dev->needs_reset);
+    assert_int_equal(f->config_changes, 1);
+    /* ... and I/O waits fail fast until the driver re-initialises. */
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_false(f->dev->needs_reset);
+}
+
+static int never_done(void *ctx)
+{
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+static int fails(void *ctx)
+{
+    (void)ctx;
+    return -EIO;
+}
+
+static void test_vq_wait(void **state)
+{
+    struct core_fx *f = *state;
+    unsigned calls = 0;
+
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_find_vqs(f->dev, 1, two_specs), 0);
+    f->dev->polled = true;
+    virtio_device_ready(f->dev);
+    assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 2000000), -ETIMEDOUT);
+    assert_true(calls > 1);
+    assert_int_equal(virtio_vq_wait(f->dev, 0, fails, NULL, 2000000), -EIO);
+    assert_int_equal(virtio_vq_wait(f->dev, 5, fails, NULL, 2000000), -EINVAL);
+    /* Interrupt mode: with no interrupt, poll runs once (+ a last look). */
+    f->dev->polled = false;
+    calls = 0;
+    assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 2000000), -ETIMEDOUT);
+    assert_int_equal(calls, 2);
+    /* needs_reset: fail fast. */
+    f->dev->needs_reset = true;
+    assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 1000000000ull), -EIO);
+}
+
+static void test_registry(void **state)
+{
+    struct core_fx *f = *state;
+    struct virtio_device other = {.name = "lrng0", .device_id = VIRTIO_ID_RNG};
+    struct virtio_device dup = {.name = "lblk0"};
+
+    assert_null(virtio_next(NULL));
+    assert_int_equal(virtio_register(f->dev), 0);
+    assert_int_equal(virtio_register(&other), 0);
+    assert_int_equal(virtio_register(&dup), -EEXIST);
+    assert_ptr_equal(virtio_find("lrng0"), &other);
+    assert_ptr_equal(virtio_find("lblk0"), f->dev);
+    assert_null(virtio_find("nope"));
+    assert_ptr_equal(virtio_next(NULL), f->dev);
+    assert_ptr_equal(virtio_next(f->dev), &other);
+    assert_null(virtio_next(&other));
+    virtio_unregister(&other);
+    assert_null(virtio_find("lrng0"));
+    assert_string_equal(virtio_type_name(f->dev->device_id), "blk");
+    assert_string_equal(virtio_type_name(VIRTIO_ID_PMEM), "pmem");
+    assert_string_equal(f->dev->ops->name, "loopback");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_rejects_bad_magic),
+        cmocka_unit_test_setup_teardown(test_init_status_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_size_limit_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version1_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feature_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_generation_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_access_widths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_used_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_config_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vq_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
