@@ -127,6 +127,7 @@ int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_st
         (uint16_t)(st->next_avail - st->next_used) > st->size)
         return -EINVAL;
     tmp.next_avail = st->next_avail;
+    tmp.avail_idx_seen = st->next_avail;
     tmp.next_used = st->next_used;
     tmp.num_added = st->num_added;
     *q = tmp;
@@ -168,20 +169,29 @@ static void vdq_desc_read(const struct virtq_desc *src, struct virtq_desc *d)
     }
 }
 
-/* Number of chains waiting, or -EIO (broken) if avail->idx is impossible. */
-static int vdq_avail_pending(struct vdq *q)
+/*
+ * Number of chains waiting, or -EIO (broken) if avail->idx is impossible.
+ * Chains up to the avail->idx we saw last time are known without touching
+ * the shared line; only when they are used up (or `fresh` is asked for,
+ * after a fence) is avail->idx re-read.
+ */
+static int vdq_avail_pending(struct vdq *q, bool fresh)
 {
+    uint16_t avail_idx, n;
+
+    if (!fresh && q->avail_idx_seen != q->next_avail)
+        return (uint16_t)(q->avail_idx_seen - q->next_avail);
     /* Load-acquire: the ring entry and descriptors the driver wrote before
      * this idx are visible to our later loads; pairs with the store-release
      * of avail->idx in vq_add_sgs(). */
-    uint16_t avail_idx = vr_le16_to_cpu(virt_load_acquire16(&q->avail->idx));
-    uint16_t n = (uint16_t)(avail_idx - q->next_avail);
-
+    avail_idx = vr_le16_to_cpu(virt_load_acquire16(&q->avail->idx));
+    n = (uint16_t)(avail_idx - q->next_avail);
     if (n > q->cfg.num) {
         vdq_set_broken(q, "avail idx more than the queue size ahead", avail_idx,
                        q->next_avail);
         return -EIO;
     }
+    q->avail_idx_seen = avail_idx;
     return n;
 }
 
@@ -263,7 +273,7 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
 
         if (q->broken)
             return -EIO;
-        n = vdq_avail_pending(q);
+        n = vdq_avail_pending(q, false);
         if (n <= 0)
             return n < 0 ? n : -EAGAIN;
         head = vr_le16_to_cpu(virt_read_once16(&q->avail->ring[q->next_avail & q->mask]));
@@ -372,7 +382,7 @@ int vdq_enable_notify(struct vdq *q)
      * old avail->idx and go to sleep. Pairs with the virt_mb() in
      * vq_kick_prepare(). */
     virt_mb();
-    n = vdq_avail_pending(q);
+    n = vdq_avail_pending(q, true);
     if (n < 0)
         return n;
     return n ? -EAGAIN : 0;
@@ -380,7 +390,7 @@ int vdq_enable_notify(struct vdq *q)
 
 bool vdq_has_avail(struct vdq *q)
 {
-    return !q->broken && vdq_avail_pending(q) > 0;
+    return !q->broken && vdq_avail_pending(q, false) > 0;
 }
 
 bool vdq_is_broken(const struct vdq *q)

@@ -130,7 +130,7 @@ struct vdq {
     uint16_t mask;
     uint16_t next_avail; /* next avail entry to pop */
     uint16_t next_used;  /* our copy of used->idx */
-    uint16_t pad;
+    uint16_t avail_idx_seen; /* avail->idx as last read (checked) */
     uint32_t num_added;  /* pushed since last vdq_interrupt_prepare() */
     bool notify_enabled; /* driver kicks wanted (we publish avail_event) */
     bool broken;

@@ -59,6 +59,7 @@ struct virtqueue {
     uint16_t free_head;
     uint16_t avail_idx_shadow; /* our copy of avail->idx */
     uint16_t last_used_idx;    /* next used entry we will read */
+    uint16_t used_idx_seen;    /* used->idx as last read (checked) */
     uint16_t avail_flags_shadow;
     uint16_t indirect_max;
     bool event_idx;
@@ -107,6 +108,7 @@ static void vq_reset_rings(struct virtqueue *vq)
     vq->num_added = 0;
     vq->avail_idx_shadow = 0;
     vq->last_used_idx = 0;
+    vq->used_idx_seen = 0;
     vq->avail_flags_shadow = 0;
     vq->cb_disabled = false;
 }
@@ -328,19 +330,30 @@ int vq_kick(struct virtqueue *vq)
     return vq->broken ? -EIO : 0;
 }
 
-/* Read used->idx and check it: -EIO (broken) when it moved more than num. */
-static int vq_used_pending(struct virtqueue *vq, uint16_t *pending)
+/*
+ * Number of used entries waiting. Entries up to the used->idx we saw last
+ * time are known without touching the shared line again; only when they are
+ * used up (or `fresh` is asked for, after a fence) is used->idx re-read.
+ * -EIO (broken) when it moved more than num.
+ */
+static int vq_used_pending(struct virtqueue *vq, uint16_t *pending, bool fresh)
 {
-    /* Load-acquire: the used element we read next is at least as new as
-     * this idx; pairs with the store-release of used->idx in vdq_push(). */
-    uint16_t used_idx = vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
-    uint16_t n = (uint16_t)(used_idx - vq->last_used_idx);
+    uint16_t used_idx, n;
 
+    if (!fresh && vq->used_idx_seen != vq->last_used_idx) {
+        *pending = (uint16_t)(vq->used_idx_seen - vq->last_used_idx);
+        return 0;
+    }
+    /* Load-acquire: the used elements we read next are at least as new as
+     * this idx; pairs with the store-release of used->idx in vdq_push(). */
+    used_idx = vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
+    n = (uint16_t)(used_idx - vq->last_used_idx);
     if (n > vq->num) {
         vq_set_broken(vq, "used idx moved more than the queue size", used_idx,
                       vq->last_used_idx);
         return -EIO;
     }
+    vq->used_idx_seen = used_idx;
     *pending = n;
     return 0;
 }
@@ -363,7 +376,7 @@ int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
 
     if (vq->broken)
         return -EIO;
-    if (vq_used_pending(vq, &pending) < 0)
+    if (vq_used_pending(vq, &pending, false) < 0)
         return -EIO;
     if (pending == 0)
         return -EAGAIN;
@@ -405,7 +418,7 @@ bool vq_has_used(struct virtqueue *vq)
 {
     uint16_t pending;
 
-    if (vq->broken || vq_used_pending(vq, &pending) < 0)
+    if (vq->broken || vq_used_pending(vq, &pending, false) < 0)
         return false;
     return pending != 0;
 }
@@ -446,9 +459,29 @@ int vq_enable_cb(struct virtqueue *vq)
      * we read the old used->idx: a lost wakeup. Pairs with the virt_mb() in
      * vdq_interrupt_prepare(). */
     virt_mb();
-    if (vq_used_pending(vq, &pending) < 0)
+    if (vq_used_pending(vq, &pending, true) < 0)
         return -EIO;
     return pending ? -EAGAIN : 0;
+}
+
+int vq_enable_cb_delayed(struct virtqueue *vq)
+{
+    uint16_t pending, bufs;
+
+    if (vq->broken)
+        return -EIO;
+    if (!vq->event_idx)
+        return vq_enable_cb(vq);
+    vq->cb_disabled = false;
+    bufs = (uint16_t)((uint16_t)(vq->avail_idx_shadow - vq->last_used_idx) * 3 / 4);
+    /* 2.7.7: interrupt me when the device uses entry last_used_idx + bufs. */
+    virt_write_once16(vq->used_event, vr_cpu_to_le16((uint16_t)(vq->last_used_idx + bufs)));
+    /* Full fence, as in vq_enable_cb(): used_event store before the
+     * used->idx load; pairs with the virt_mb() in vdq_interrupt_prepare(). */
+    virt_mb();
+    if (vq_used_pending(vq, &pending, true) < 0)
+        return -EIO;
+    return pending > bufs ? -EAGAIN : 0;
 }
 
 void *vq_detach_unused(struct virtqueue *vq)

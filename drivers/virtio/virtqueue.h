@@ -95,6 +95,13 @@ void vq_disable_cb(struct virtqueue *vq);
  * -EIO when broken.
  */
 int vq_enable_cb(struct virtqueue *vq);
+/*
+ * Like vq_enable_cb(), but with EVENT_IDX ask for the interrupt only after
+ * about 3/4 of the buffers in flight were used (fewer wakeups for a driver
+ * that waits for room). Same return values; -EAGAIN when that many are
+ * already used. Without EVENT_IDX it is vq_enable_cb().
+ */
+int vq_enable_cb_delayed(struct virtqueue *vq);
 
 /* After the device was reset: take back one unused chain, its token, or
  * NULL when none is left in flight. */
