@@ -29,7 +29,7 @@ include mk/test.mk
 
 .PHONY: all host deps run test check-host check-image bench bench-boot fuzz clean
 
-all: $(EFI_IMAGE) $(ESP_IMAGE)
+all: $(EFI_IMAGE) $(ESP_IMAGE) $(PVH_ELF)
 
 deps:
 	tools/deps.sh

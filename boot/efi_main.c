@@ -17,7 +17,7 @@
 #include "boot_info.h"
 #include "kernel.h"
 
-struct boot_info boot_info;
+
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;

@@ -38,6 +38,7 @@ __attribute__((noreturn)) void machine_exit(int status);
 /* ---- physical pages (page allocator over the EFI memory map) ---- */
 void *page_alloc(size_t npages);           /* zeroed, 4 KiB aligned, NULL when out */
 void *page_alloc_below(size_t npages, uint64_t limit); /* whole block below limit */
+void *page_alloc_raw(size_t npages);       /* like page_alloc, NOT zeroed */
 void page_free(void *p, size_t npages);
 size_t page_free_count(void);
 size_t page_total_count(void);

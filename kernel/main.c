@@ -14,6 +14,8 @@
 
 #define HEAP_MAX (256ULL << 20)
 
+struct boot_info boot_info; /* filled by the entry point: efi_main() or pvh_main() */
+
 void kernel_main(void)
 {
     idt_init();

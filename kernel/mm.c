@@ -128,6 +128,16 @@ static void *alloc_locked(size_t npages, size_t lo, size_t hi)
     return NULL;
 }
 
+/* Not zeroed: for the heap reservation, where zeroing 100+ MiB at boot would
+ * cost more than the rest of the boot (malloc does not promise zeroes). */
+void *page_alloc_raw(size_t npages)
+{
+    spin_lock(&mm_lock);
+    void *p = alloc_locked(npages, 1, bitmap_pages);
+    spin_unlock(&mm_lock);
+    return p;
+}
+
 void *page_alloc_below(size_t npages, uint64_t limit)
 {
     size_t hi = limit / PAGE_SIZE;

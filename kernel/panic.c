@@ -56,8 +56,9 @@ static const char *const exc_names[32] = {
 static void backtrace(uint64_t rip, uint64_t rbp)
 {
     uint64_t base = boot_info.image_base;
-    pout("backtrace (image base 0x%lx; addr2line -e build/efi/ringloop.so OFFSET):\n",
-         (unsigned long)base);
+    pout("backtrace (image base 0x%lx; addr2line -e build/efi/%s OFFSET):\n",
+         (unsigned long)base,
+         boot_info.entry && boot_info.entry[0] == 'p' ? "ringloop.elf" : "ringloop.so");
     pout("  #0 0x%016lx (+0x%lx)\n", (unsigned long)rip, (unsigned long)(rip - base));
     for (int i = 1; i < 20; i++) {
         /* Only follow frame pointers that look like stack memory we can read. */

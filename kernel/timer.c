@@ -3,7 +3,7 @@
  * timer.c - timer_ns() from the TSC, calibrated against the PIT.
  *
  * The i8254 PIT runs at a fixed 1.193182 MHz whatever the host does, so
- * channel 2 (gate via port 0x61, OUT2 readable at bit 5) in mode 0 gives a
+ * counting its ticks (channel 0 read back with the latch command) gives a
  * known interval; the TSC ticks counted across it give tsc_hz. Two runs of
  * 20 ms, the shortest TSC count wins (interference only ever lengthens a
  * run); boot time matters, and the `timer` suite checks the result against
@@ -18,25 +18,45 @@
 
 static uint64_t tsc_at_boot, hz, ns_mult; /* ns = (tsc * ns_mult) >> 32 */
 
+/* Read PIT channel 0's current count (counts down) with a latch command. */
+static uint16_t pit_read0(void)
+{
+    outb(0x43, 0x00); /* latch channel 0 */
+    uint8_t lo = inb(0x40);
+    uint8_t hi = inb(0x40);
+    return (uint16_t)(lo | (hi << 8));
+}
+
+/*
+ * Count TSC ticks across PIT_CAL_TICKS PIT ticks. Channel 0 in mode 2 (rate
+ * generator) with the full 65536 count is read back through the latch
+ * command, so no speaker gate (port 0x61) is needed: microvm has a PIT but
+ * no port 0x61. Its interrupt line stays masked (IOAPIC and 8259 both).
+ */
 static uint64_t pit_measure(void)
 {
-    uint8_t ctl = inb(0x61);
-    outb(0x61, (ctl & ~0x02) | 0x01); /* gate 2 on, speaker off */
-    outb(0x43, 0xb0);                 /* channel 2, lo/hi byte, mode 0, binary */
-    outb(0x42, PIT_CAL_TICKS & 0xff);
-    outb(0x42, PIT_CAL_TICKS >> 8);
-    /* Mode 0 starts counting after the count is written; restart the gate so
-     * the start is right here. */
-    ctl = inb(0x61) & ~0x01;
-    outb(0x61, ctl);
-    outb(0x61, ctl | 0x01);
-    uint64_t t0 = rdtsc();
+    outb(0x43, 0x34); /* channel 0, lo/hi byte, mode 2, binary */
+    outb(0x40, 0);
+    outb(0x40, 0); /* 0 = 65536 */
+    uint16_t prev = pit_read0();
+    /* Wait for the first change so the start is at a tick edge. */
+    uint16_t cur;
     uint64_t spins = 0;
-    while (!(inb(0x61) & 0x20)) {
-        if (++spins > 100000000ULL)
-            return 0; /* no PIT (microvm without one): caller falls back */
+    while ((cur = pit_read0()) == prev) {
+        if (++spins > 10000000ULL)
+            return 0; /* no PIT: the caller gives up */
     }
-    return rdtsc() - t0;
+    uint64_t t0 = rdtsc();
+    uint32_t elapsed = 0;
+    prev = cur;
+    while (elapsed < PIT_CAL_TICKS) {
+        cur = pit_read0();
+        elapsed += (uint16_t)(prev - cur); /* mod 65536: reads are far apart less than 55 ms */
+        prev = cur;
+    }
+    uint64_t t1 = rdtsc();
+    /* Scale to exactly PIT_CAL_TICKS (the last read may overshoot). */
+    return (t1 - t0) * PIT_CAL_TICKS / elapsed;
 }
 
 void timer_init(void)

@@ -29,7 +29,7 @@ static char *heap_base, *heap_end, *heap_brk;
 
 int heap_init(size_t bytes)
 {
-    heap_base = page_alloc(bytes / PAGE_SIZE);
+    heap_base = page_alloc_raw(bytes / PAGE_SIZE);
     if (!heap_base)
         return -ENOMEM;
     heap_brk = heap_base;

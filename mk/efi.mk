@@ -25,13 +25,21 @@ LIBGCC := $(shell gcc -print-libgcc-file-name)
 EFI_LDFLAGS := -nostdlib -znocombreloc -znoexecstack -T $(EFI_LDS) -shared -Bsymbolic \
 	--no-undefined -L$(GNUEFI_LIB)
 
-BOOT_SRCS   := $(wildcard boot/*.c) $(wildcard boot/*.S)
+# Entry points: boot/efi_main.c for the EFI image, boot/pvh* for the PVH ELF;
+# everything else is shared by both images.
+EFI_ENTRY_SRCS := boot/efi_main.c
+PVH_ENTRY_SRCS := boot/pvh.S boot/pvh_main.c
+BOOT_SRCS   := $(filter-out $(EFI_ENTRY_SRCS) $(PVH_ENTRY_SRCS),$(wildcard boot/*.c) $(wildcard boot/*.S))
 KERNEL_SRCS := $(wildcard kernel/*.c) $(wildcard kernel/tests/*.c)
 LIBC_SRCS   := $(wildcard libc/*.c)
 # wildcard: sources another engineer has not written yet are skipped, not fatal.
 IMAGE_SRCS  := $(BOOT_SRCS) $(sort $(KERNEL_SRCS) $(wildcard $(CORE_KERNEL_SRCS))) $(LIBC_SRCS) \
 	$(wildcard $(CORE_SRCS))
 IMAGE_OBJS  := $(patsubst %,$(EFI_DIR)/obj/%.o,$(IMAGE_SRCS))
+EFI_ENTRY_OBJS := $(patsubst %,$(EFI_DIR)/obj/%.o,$(EFI_ENTRY_SRCS))
+PVH_ENTRY_OBJS := $(patsubst %,$(EFI_DIR)/obj/%.o,$(PVH_ENTRY_SRCS))
+PVH_ELF := $(EFI_DIR)/ringloop.elf
+PVH_LDS := linker/pvh.lds
 
 # The banner carries the git hash; regenerate version.h only when it changes
 # so an unchanged tree does not relink.
@@ -53,8 +61,8 @@ $(EFI_DIR)/obj/%.S.o: %.S
 	gcc $(EFI_ASFLAGS) -c $< -o $@
 $(EFI_DIR)/obj/kernel/version.c.o: $(VERSION_H)
 
-$(EFI_SO): $(IMAGE_OBJS) $(EFI_LDS) $(NEWLIB_STAMP)
-	ld $(EFI_LDFLAGS) $(GNUEFI_LIB)/crt0-efi-x86_64.o $(IMAGE_OBJS) \
+$(EFI_SO): $(EFI_ENTRY_OBJS) $(IMAGE_OBJS) $(EFI_LDS) $(NEWLIB_STAMP)
+	ld $(EFI_LDFLAGS) $(GNUEFI_LIB)/crt0-efi-x86_64.o $(EFI_ENTRY_OBJS) $(IMAGE_OBJS) \
 		--start-group $(NEWLIB_LIBS) -lgnuefi -lefi $(LIBGCC) --end-group -o $@
 
 # The sections GNU-EFI's own Makefiles copy into the PE image.
@@ -70,4 +78,10 @@ $(ESP_IMAGE): $(EFI_IMAGE)
 	mmd -i $@ ::/EFI ::/EFI/BOOT
 	mcopy -i $@ $< ::/EFI/BOOT/BOOTX64.EFI
 
--include $(IMAGE_OBJS:.o=.d)
+# The PVH ELF for -M microvm: the same objects, static, at a fixed address.
+$(PVH_ELF): $(PVH_ENTRY_OBJS) $(IMAGE_OBJS) $(PVH_LDS) $(NEWLIB_STAMP)
+	ld -static -nostdlib -znoexecstack -znorelro --no-dynamic-linker --no-warn-rwx-segments -T $(PVH_LDS) \
+		$(PVH_ENTRY_OBJS) $(IMAGE_OBJS) \
+		--start-group $(NEWLIB_LIBS) $(LIBGCC) --end-group -o $@
+
+-include $(IMAGE_OBJS:.o=.d) $(EFI_ENTRY_OBJS:.o=.d) $(PVH_ENTRY_OBJS:.o=.d)
