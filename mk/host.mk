@@ -31,6 +31,10 @@ FUZZ_CHECK_SECONDS ?= 15
 HOST_LIB_SRCS := $(CORE_SRCS) host/platform_host.c
 HOST_OPT_OBJS := $(HOST_LIB_SRCS:%.c=$(HOST_DIR)/opt/%.o)
 HOST_SAN_OBJS := $(HOST_LIB_SRCS:%.c=$(HOST_DIR)/san/%.o)
+# Linked as archives, so a binary pulls in only the core objects it uses.
+HOST_OPT_LIB  := $(HOST_DIR)/libringloop-opt.a
+HOST_SAN_LIB  := $(HOST_DIR)/libringloop-san.a
+FUZZ_LIB      := $(FUZZ_DIR)/libringloop-fuzz.a
 
 HOST_UNIT_TESTS := test_virtqueue test_vdq
 HOST_UNIT_BINS  := $(HOST_UNIT_TESTS:%=$(HOST_DIR)/%)
@@ -47,23 +51,35 @@ $(HOST_DIR)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(HOST_SAN) -c $< -o $@
 
-$(HOST_DIR)/test_%: $(HOST_DIR)/san/tests/host/test_%.o $(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_SAN_OBJS)
+$(HOST_OPT_LIB): $(HOST_OPT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(HOST_SAN_LIB): $(HOST_SAN_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_LIB): $(HOST_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(HOST_DIR)/test_%: $(HOST_DIR)/san/tests/host/test_%.o $(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
-$(HOST_DIR)/vring_2thread: $(HOST_DIR)/opt/tests/host/vring_2thread.o $(HOST_OPT_OBJS)
+$(HOST_DIR)/vring_2thread: $(HOST_DIR)/opt/tests/host/vring_2thread.o $(HOST_OPT_LIB)
 	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(HOST_LIBS)
 
-$(HOST_DIR)/vring_2thread-asan: $(HOST_DIR)/san/tests/host/vring_2thread.o $(HOST_SAN_OBJS)
+$(HOST_DIR)/vring_2thread-asan: $(HOST_DIR)/san/tests/host/vring_2thread.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS)
 
-$(HOST_DIR)/ringbench: $(HOST_DIR)/opt/host/ringbench.o $(HOST_OPT_OBJS)
+$(HOST_DIR)/ringbench: $(HOST_DIR)/opt/host/ringbench.o $(HOST_OPT_LIB)
 	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(HOST_LIBS)
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(HOST_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
 
 .PRECIOUS: $(HOST_DIR)/opt/%.o $(HOST_DIR)/san/%.o $(FUZZ_DIR)/obj/%.o

@@ -534,6 +534,46 @@ static void test_cb_event_idx(void **state)
     assert_true(vdq_interrupt_prepare(&fx->q));
 }
 
+static void test_cb_delayed(void **state)
+{
+    struct ring_fixture *fx = *state;
+    __le16 *used_event = virtq_used_event(fx_vq_avail(fx), fx->num);
+    void *t;
+    uint32_t len;
+    int i;
+
+    /* 8 in flight: interrupt wanted after 3/4 of them, at entry 6. */
+    vq_disable_cb(fx->vq);
+    for (i = 0; i < 8; i++)
+        assert_int_equal(add(fx, 1, 0, i), 0);
+    assert_int_equal(vq_enable_cb_delayed(fx->vq), 0);
+    assert_int_equal(*used_event, 6);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(vdq_pop(&fx->q, &fx->chain), 0);
+        vdq_push(&fx->q, fx->chain.head, 0);
+    }
+    assert_false(vdq_interrupt_prepare(&fx->q)); /* entries 0..5 */
+    assert_int_equal(vdq_pop(&fx->q, &fx->chain), 0);
+    vdq_push(&fx->q, fx->chain.head, 0);
+    assert_true(vdq_interrupt_prepare(&fx->q)); /* entry 6 crossed */
+    /* 7 used of 8 in flight: more than 3/4 already, so "process now" */
+    vq_disable_cb(fx->vq);
+    assert_int_equal(vq_enable_cb_delayed(fx->vq), -EAGAIN);
+    for (i = 0; i < 7; i++)
+        assert_int_equal(vq_get_buf(fx->vq, &t, &len), 0);
+    assert_int_equal(vq_enable_cb_delayed(fx->vq), 0); /* 1 in flight: at once */
+    assert_int_equal(*used_event, 7);
+}
+
+static void test_cb_delayed_no_event_idx(void **state)
+{
+    struct ring_fixture *fx = *state;
+
+    vq_disable_cb(fx->vq);
+    assert_int_equal(vq_enable_cb_delayed(fx->vq), 0);
+    assert_int_equal(fx_vq_avail(fx)->flags, 0);
+}
+
 /* ---- detach after reset ---- */
 
 static void test_detach_unused(void **state)
@@ -595,6 +635,8 @@ int main(void)
         T(test_broken_used_idx_backwards, setup8),
         T(test_cb_flags, setup8),
         T(test_cb_event_idx, setup8_event),
+        T(test_cb_delayed, setup8_event),
+        T(test_cb_delayed_no_event_idx, setup8),
         T(test_detach_unused, setup8),
     };
 
