@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio_blk.c - virtio-blk driver (VIRTIO 1.2 5.2; see virtio_blk.h).
+ *
+ * A request is one chain (5.2.6): the 16-byte header (device-readable),
+ * the data segments (readable for OUT, writable for IN and GET_ID), one
+ * status byte (writable). Header and status live in a DMA slot owned by the
+ * driver, one slot per queue entry; the chain's token is the slot.
+ *
+ * Invariants:
+ *  - a slot is free iff slot->req == NULL; free slots form a stack in
+ *    free_slots[0..nfree);
+ *  - in_flight == number of slots with a request, all under lock;
+ *  - the status byte and used len are untrusted: a len that does not cover
+ *    the status byte, a short IN, or an unknown status is -EIO.
+ */
+#include "virtio_blk.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virtio_platform.h"
+
+#define BLK_REQUESTQ 0
+#define BLK_DRIVER_FEATURES                                                              \
+    ((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                     \
+     (1ull << VIRTIO_BLK_F_BLK_SIZE))
+
+/* Device-visible part of a slot. */
+struct blk_slot_dma {
+    struct virtio_blk_req_hdr hdr; /* written by driver */
+    uint8_t status;                /* written by device */
+    uint8_t pad[15];
+};
+_Static_assert(sizeof(struct blk_slot_dma) == 32, "blk slot layout");
+
+struct blk_slot {
+    struct virtio_blk_req *req; /* NULL: free */
+    struct blk_slot_dma *dma;
+    uint32_t data_len;
+    uint32_t pad;
+};
+
+struct virtio_blk {
+    struct virtio_device *dev;
+    struct virt_lock lock;
+    uint32_t nslots;
+    uint32_t nfree;
+    struct blk_slot *slots;
+    uint32_t *free_slots;
+    struct blk_slot_dma *slot_mem;
+    size_t slot_mem_bytes;
+    uint64_t capacity; /* sectors; updated on config change */
+    uint32_t blk_size;
+    uint32_t seg_max;
+    unsigned in_flight;
+    struct virtio_blk_stats stats;
+};
+
+/* ---- completion ---- */
+
+static int blk_status_to_errno(uint8_t st)
+{
+    switch (st) {
+    case VIRTIO_BLK_S_OK:
+        return 0;
+    case VIRTIO_BLK_S_UNSUPP:
+        return -EOPNOTSUPP;
+    default:
+        return -EIO; /* IOERR, or a value the spec does not define */
+    }
+}
+
+/* Under lock: end the request of slot s with result, free the slot. */
+static struct virtio_blk_req *blk_slot_finish(struct virtio_blk *blk, struct blk_slot *s,
+                                              int result, uint32_t len)
+{
+    struct virtio_blk_req *req = s->req;
+
+    s->req = NULL;
+    blk->free_slots[blk->nfree++] = (uint32_t)(s - blk->slots);
+    blk->in_flight--;
+    blk->stats.completed++;
+    if (result)
+        blk->stats.errors++;
+    req->len = len;
+    /* Release: whoever sees result also sees len and the data. */
+    __atomic_store_n(&req->result, result, __ATOMIC_RELEASE);
+    return req;
+}
+
+static int blk_used_result(const struct blk_slot *s, uint32_t len)
+{
+    uint8_t st;
+
+    /* 5.2.6: the status byte is the last byte written; len must cover it. */
+    if (len < 1)
+        return -EIO;
+    st = __atomic_load_n(&s->dma->status, __ATOMIC_RELAXED);
+    if (st == VIRTIO_BLK_S_OK && s->req->type == VIRTIO_BLK_T_IN && len != s->data_len + 1)
+        return -EIO; /* short read: never hand back stale bytes as data */
+    return blk_status_to_errno(st);
+}
+
+#define BLK_DONE_BATCH 32
+
+int virtio_blk_poll(struct virtio_blk *blk)
+{
+    struct virtio_blk_req *done[BLK_DONE_BATCH];
+    unsigned n, i;
+    int total = 0, err = 0;
+
+    do {
+        n = 0;
+        virt_lock_acquire(&blk->lock);
+        while (n < BLK_DONE_BATCH) {
+            struct virtqueue *vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+            void *token;
+            uint32_t len;
+            int r;
+
+            if (!vq) {
+                err = -EIO;
+                break;
+            }
+            r = vq_get_buf(vq, &token, &len);
+            if (r == -EAGAIN)
+                break;
+            if (r < 0) {
+                err = r;
+                break;
+            }
+            done[n++] = blk_slot_finish(blk, token, blk_used_result(token, len), len);
+        }
+        virt_lock_release(&blk->lock);
+        for (i = 0; i < n; i++) {
+            if (done[i]->done)
+                done[i]->done(done[i]);
+        }
+        total += (int)n;
+    } while (n == BLK_DONE_BATCH && !err);
+    return err ? err : total;
+}
+
+/* ---- submission ---- */
+
+static bool blk_is_data_writable(uint32_t type)
+{
+    return type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+}
+
+static int blk_check_req(const struct virtio_blk *blk, const struct virtio_blk_req *req,
+                         uint32_t *data_len)
+{
+    uint64_t total = 0;
+    uint32_t i;
+
+    switch (req->type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        if (req->nsegs == 0)
+            return -EINVAL;
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        /* 5.2.6.2: no FLUSH unless VIRTIO_BLK_F_FLUSH was negotiated. */
+        if (!virtio_has_feature(blk->dev, VIRTIO_BLK_F_FLUSH))
+            return -EOPNOTSUPP;
+        if (req->nsegs != 0)
+            return -EINVAL;
+        break;
+    case VIRTIO_BLK_T_GET_ID:
+        if (req->nsegs != 1 || req->segs[0].len < VIRTIO_BLK_ID_BYTES)
+            return -EINVAL;
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (req->nsegs > VIRTIO_BLK_MAX_SEGS || (blk->seg_max && req->nsegs > blk->seg_max))
+        return -EINVAL;
+    for (i = 0; i < req->nsegs; i++) {
+        if (req->segs[i].len == 0)
+            return -EINVAL;
+        total += req->segs[i].len;
+    }
+    /* 5.2.6.2: IN/OUT data is a multiple of 512 bytes. */
+    if ((req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT) &&
+        total % VIRTIO_BLK_SECTOR_SIZE)
+        return -EINVAL;
+    if (total >= UINT32_MAX)
+        return -EINVAL;
+    *data_len = (uint32_t)total;
+    return 0;
+}
+
+int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
+{
+    struct vq_sg sgs[VIRTIO_BLK_MAX_SEGS + 2];
+    struct virtqueue *vq;
+    struct blk_slot *s;
+    uint32_t data_len, i;
+    unsigned nout, nin;
+    int err;
+
+    err = blk_check_req(blk, req, &data_len);
+    if (err < 0)
+        return err;
+    virt_lock_acquire(&blk->lock);
+    vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+    if (!vq || blk->dev->needs_reset || vq_is_broken(vq)) {
+        err = -EIO;
+        goto out_unlock;
+    }
+    if (blk->nfree == 0) {
+        err = -ENOSPC;
+        goto out_unlock;
+    }
+    s = &blk->slots[blk->free_slots[blk->nfree - 1]];
+    s->dma->hdr.type = vr_cpu_to_le32(req->type);
+    s->dma->hdr.reserved = 0;
+    /* 5.2.6.1: sector is 0 for FLUSH and GET_ID. */
+    s->dma->hdr.sector = vr_cpu_to_le64(
+        req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT ? req->sector : 0);
+    s->dma->status = 0xff; /* not a valid status: a device that skips it is caught */
+    s->data_len = data_len;
+
+    sgs[0].buf = &s->dma->hdr;
+    sgs[0].len = sizeof(s->dma->hdr);
+    for (i = 0; i < req->nsegs; i++)
+        sgs[1 + i] = req->segs[i];
+    sgs[1 + req->nsegs].buf = &s->dma->status;
+    sgs[1 + req->nsegs].len = 1;
+    nout = 1 + (blk_is_data_writable(req->type) ? 0 : req->nsegs);
+    nin = 1 + req->nsegs + 1 - nout;
+
+    req->len = 0;
+    req->result = -EINPROGRESS;
+    s->req = req;
+    err = vq_add_sgs(vq, sgs, nout, nin, s);
+    if (err < 0) {
+        s->req = NULL;
+        req->result = err;
+        goto out_unlock;
+    }
+    blk->nfree--;
+    blk->in_flight++;
+    blk->stats.submitted++;
+    err = vq_kick(vq);
+out_unlock:
+    virt_lock_release(&blk->lock);
+    return err;
+}
+
+/* ---- waiting ---- */
+
+static bool blk_is_device_failed(struct virtio_blk *blk)
+{
+    struct virtqueue *vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+
+    return !vq || vq_is_broken(vq) || __atomic_load_n(&blk->dev->needs_reset, __ATOMIC_ACQUIRE);
+}
+
+struct blk_wait_ctx {
+    struct virtio_blk *blk;
+    struct virtio_blk_req *req; /* NULL: until nothing is in flight */
+};
+
+static int blk_wait_poll(void *ctx)
+{
+    struct blk_wait_ctx *w = ctx;
+    int r = virtio_blk_poll(w->blk);
+
+    if (r < 0)
+        return r;
+    if (w->req)
+        return __atomic_load_n(&w->req->result, __ATOMIC_ACQUIRE) != -EINPROGRESS;
+    return __atomic_load_n(&w->blk->in_flight, __ATOMIC_ACQUIRE) == 0;
+}
+
+static int blk_wait_cond(struct virtio_blk *blk, struct virtio_blk_req *req,
+                         uint64_t timeout_ns)
+{
+    struct blk_wait_ctx w = {blk, req};
+    int r;
+
+    if (!virtio_vq(blk->dev, BLK_REQUESTQ))
+        return -EIO;
+    r = virtio_vq_wait(blk->dev, BLK_REQUESTQ, blk_wait_poll, &w, timeout_ns);
+    if (r == -ETIMEDOUT || (r == -EIO && blk_is_device_failed(blk))) {
+        /* The device may still write into the buffers: stop it before the
+         * caller reuses them, and bring it back for the next request
+         * (3.1.1: re-initialise after DEVICE_NEEDS_RESET or a broken ring). */
+        virt_log(VIRT_LOG_ERR, "%s: %s, resetting", blk->dev->name,
+                 r == -ETIMEDOUT ? "request timed out" : "device failed");
+        (void)virtio_blk_reinit(blk);
+        return r;
+    }
+    return r < 0 ? r : 0;
+}
+
+int virtio_blk_wait(struct virtio_blk *blk, struct virtio_blk_req *req, uint64_t timeout_ns)
+{
+    int r = blk_wait_cond(blk, req, timeout_ns);
+    int result = __atomic_load_n(&req->result, __ATOMIC_ACQUIRE);
+
+    if (r < 0 && (result == -EINPROGRESS || result == -ECANCELED))
+        return r;
+    return result;
+}
+
+int virtio_blk_drain(struct virtio_blk *blk, uint64_t timeout_ns)
+{
+    return blk_wait_cond(blk, NULL, timeout_ns);
+}
+
+static int blk_do_sync(struct virtio_blk *blk, uint32_t type, uint64_t sector, void *buf,
+                       uint32_t len)
+{
+    struct vq_sg sg = {.buf = buf, .len = len};
+    struct virtio_blk_req req = {
+        .type = type, .nsegs = len ? 1 : 0, .sector = sector, .segs = &sg,
+    };
+    int err = virtio_blk_submit(blk, &req);
+
+    if (err == -ENOSPC) {
+        /* Full ring: let what is in flight finish, then try once more. */
+        err = virtio_blk_drain(blk, VIRTIO_BLK_TIMEOUT_NS);
+        if (err == 0)
+            err = virtio_blk_submit(blk, &req);
+    }
+    if (err < 0)
+        return err;
+    return virtio_blk_wait(blk, &req, VIRTIO_BLK_TIMEOUT_NS);
+}
+
+int virtio_blk_read(struct virtio_blk *blk, uint64_t sector, void *buf, uint32_t nsectors)
+{
+    if (nsectors == 0 || nsectors > UINT32_MAX / VIRTIO_BLK_SECTOR_SIZE)
+        return -EINVAL;
+    return blk_do_sync(blk, VIRTIO_BLK_T_IN, sector, buf, nsectors * VIRTIO_BLK_SECTOR_SIZE);
+}
+
+int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf,
+                     uint32_t nsectors)
+{
+    if (nsectors == 0 || nsectors > UINT32_MAX / VIRTIO_BLK_SECTOR_SIZE)
+        return -EINVAL;
+    /* The device only reads an OUT buffer; the sg type is not const. */
+    return blk_do_sync(blk, VIRTIO_BLK_T_OUT, sector, (void *)(uintptr_t)buf,
+                       nsectors * VIRTIO_BLK_SECTOR_SIZE);
+}
+
+int virtio_blk_flush(struct virtio_blk *blk)
+{
+    return blk_do_sync(blk, VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
+}
+
+int virtio_blk_get_id(struct virtio_blk *blk, char *id)
+{
+    uint64_t dma;
+    char *buf = virt_dma_alloc(VIRTIO_BLK_ID_BYTES, &dma);
+    int err;
+
+    if (!buf)
+        return -ENOMEM;
+    err = blk_do_sync(blk, VIRTIO_BLK_T_GET_ID, 0, buf, VIRTIO_BLK_ID_BYTES);
+    if (err == 0) {
+        /* 5.2.6: the id is NUL-padded, not NUL-terminated when 20 long. */
+        memcpy(id, buf, VIRTIO_BLK_ID_BYTES);
+        id[VIRTIO_BLK_ID_BYTES] = '\0';
+    }
+    virt_dma_free(buf, VIRTIO_BLK_ID_BYTES);
+    return err;
+}
+
+/* ---- config ---- */
+
+static void blk_read_capacity(struct virtio_blk *blk)
+{
+    uint64_t cap;
+
+    if (virtio_cread(blk->dev, offsetof(struct virtio_blk_config, capacity), &cap,
+                     sizeof(cap)) == 0)
+        __atomic_store_n(&blk->capacity, vr_le64_to_cpu(cap), __ATOMIC_RELAXED);
+}
+
+static void blk_read_config(struct virtio_blk *blk)
+{
+    uint32_t v;
+
+    blk_read_capacity(blk);
+    blk->seg_max = 0;
+    blk->blk_size = VIRTIO_BLK_SECTOR_SIZE;
+    if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_SEG_MAX) &&
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, seg_max), &v,
+                     sizeof(v)) == 0)
+        blk->seg_max = vr_le32_to_cpu(v); /* 0 would be odd: treated as no limit */
+    if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_BLK_SIZE) &&
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, blk_size), &v,
+                     sizeof(v)) == 0) {
+        v = vr_le32_to_cpu(v);
+        /* Only a sane power of two >= 512 is believed. */
+        if (v >= VIRTIO_BLK_SECTOR_SIZE && v <= 65536 && (v & (v - 1)) == 0)
+            blk->blk_size = v;
+    }
+}
+
+/* 5.2.5: a capacity change arrives as a config change interrupt. */
+static void blk_config_changed(struct virtio_device *dev)
+{
+    blk_read_capacity(dev->driver_priv);
+}
+
+/* ---- set-up and teardown ---- */
+
+static void blk_free_slots(struct virtio_blk *blk)
+{
+    if (blk->slot_mem)
+        virt_dma_free(blk->slot_mem, blk->slot_mem_bytes);
+    virt_free(blk->slots);
+    virt_free(blk->free_slots);
+    blk->slot_mem = NULL;
+    blk->slots = NULL;
+    blk->free_slots = NULL;
+    blk->nslots = blk->nfree = 0;
+}
+
+static int blk_alloc_slots(struct virtio_blk *blk, uint32_t n)
+{
+    uint64_t dma;
+    uint32_t i;
+
+    blk->slot_mem_bytes = sizeof(struct blk_slot_dma) * n;
+    blk->slot_mem = virt_dma_alloc(blk->slot_mem_bytes, &dma);
+    blk->slots = virt_zalloc(sizeof(*blk->slots) * n);
+    blk->free_slots = virt_zalloc(sizeof(*blk->free_slots) * n);
+    if (!blk->slot_mem || !blk->slots || !blk->free_slots) {
+        blk_free_slots(blk);
+        return -ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        blk->slots[i].dma = &blk->slot_mem[i];
+        blk->free_slots[i] = n - 1 - i;
+    }
+    blk->nslots = blk->nfree = n;
+    return 0;
+}
+
+static int blk_start(struct virtio_blk *blk)
+{
+    static const struct virtio_vq_spec spec = {.max_size = 0, .callback = NULL};
+    struct virtio_device *dev = blk->dev;
+    int err;
+
+    err = virtio_device_init(dev, BLK_DRIVER_FEATURES);
+    if (err < 0)
+        return err;
+    blk_read_config(blk);
+    err = virtio_find_vqs(dev, 1, &spec);
+    if (err < 0)
+        goto err_fail;
+    err = blk_alloc_slots(blk, vq_get_size(virtio_vq(dev, BLK_REQUESTQ)));
+    if (err < 0)
+        goto err_del;
+    dev->config_changed = blk_config_changed;
+    virtio_device_ready(dev);
+    return 0;
+
+err_del:
+    (void)virtio_reset(dev);
+    virtio_del_vqs(dev);
+err_fail:
+    virtio_device_fail(dev);
+    return err;
+}
+
+/* Reset the device, then end every request still in flight. */
+static void blk_stop(struct virtio_blk *blk)
+{
+    struct virtio_blk_req *req;
+    struct virtqueue *vq;
+    void *token;
+
+    /* After the reset the device no longer touches rings or buffers. */
+    (void)virtio_reset(blk->dev);
+    blk->dev->config_changed = NULL;
+    for (;;) {
+        virt_lock_acquire(&blk->lock);
+        vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+        token = vq ? vq_detach_unused(vq) : NULL;
+        req = token ? blk_slot_finish(blk, token, -ECANCELED, 0) : NULL;
+        virt_lock_release(&blk->lock);
+        if (!req)
+            break;
+        if (req->done)
+            req->done(req);
+    }
+    virt_lock_acquire(&blk->lock);
+    virtio_del_vqs(blk->dev);
+    blk_free_slots(blk);
+    blk->in_flight = 0;
+    virt_lock_release(&blk->lock);
+}
+
+int virtio_blk_probe(struct virtio_device *dev, struct virtio_blk **out)
+{
+    struct virtio_blk *blk;
+    int err;
+
+    if (dev->device_id != VIRTIO_ID_BLOCK)
+        return -ENODEV;
+    blk = virt_zalloc(sizeof(*blk));
+    if (!blk)
+        return -ENOMEM;
+    blk->dev = dev;
+    dev->driver_priv = blk;
+    err = blk_start(blk);
+    if (err < 0) {
+        dev->driver_priv = NULL;
+        virt_free(blk);
+        return err;
+    }
+    *out = blk;
+    return 0;
+}
+
+void virtio_blk_remove(struct virtio_blk *blk)
+{
+    if (!blk)
+        return;
+    blk_stop(blk);
+    blk->dev->driver_priv = NULL;
+    virt_free(blk);
+}
+
+int virtio_blk_reinit(struct virtio_blk *blk)
+{
+    blk_stop(blk);
+    blk->stats.reinits++;
+    return blk_start(blk);
+}
+
+uint64_t virtio_blk_capacity(const struct virtio_blk *blk)
+{
+    return __atomic_load_n(&blk->capacity, __ATOMIC_RELAXED);
+}
+
+uint32_t virtio_blk_block_size(const struct virtio_blk *blk)
+{
+    return blk->blk_size;
+}
+
+uint32_t virtio_blk_seg_max(const struct virtio_blk *blk)
+{
+    return blk->seg_max;
+}
+
+unsigned virtio_blk_in_flight(const struct virtio_blk *blk)
+{
+    return __atomic_load_n(&blk->in_flight, __ATOMIC_RELAXED);
+}
+
+struct virtio_device *virtio_blk_device(struct virtio_blk *blk)
+{
+    return blk->dev;
+}
+
+const struct virtio_blk_stats *virtio_blk_get_stats(const struct virtio_blk *blk)
+{
+    return &blk->stats;
+}
