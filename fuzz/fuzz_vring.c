@@ -26,10 +26,10 @@
 #define MAX_IOV 64
 
 struct fuzz_hdr {
-    uint8_t log2num;    /* ring size 1 << (log2num % 10) */
-    uint8_t flags;      /* bit0 event_idx, bit1 indirect, bit2 driver part */
+    uint8_t log2num;     /* ring size 1 << (log2num % 10) */
+    uint8_t flags;       /* bit0 event_idx, bit1 indirect, bit2 driver part */
     uint16_t next_avail; /* device starts here (as after a restore) */
-    uint16_t desc_off;  /* ring placement inside guest memory */
+    uint16_t desc_off;   /* ring placement inside guest memory */
     uint16_t avail_off;
     uint16_t used_off;
     uint16_t ops; /* bit pattern driving enable/disable/interrupt calls */

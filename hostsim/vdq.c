@@ -187,8 +187,7 @@ static int vdq_avail_pending(struct vdq *q, bool fresh)
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&q->avail->idx));
     n = (uint16_t)(avail_idx - q->next_avail);
     if (n > q->cfg.num) {
-        vdq_set_broken(q, "avail idx more than the queue size ahead", avail_idx,
-                       q->next_avail);
+        vdq_set_broken(q, "avail idx more than the queue size ahead", avail_idx, q->next_avail);
         return -EIO;
     }
     q->avail_idx_seen = avail_idx;
@@ -343,8 +342,7 @@ bool vdq_interrupt_prepare(struct vdq *q)
         uint16_t event = vr_le16_to_cpu(virt_read_once16(q->used_event));
         needs = vring_need_event(event, new_idx, old_idx);
     } else {
-        needs = !(vr_le16_to_cpu(virt_read_once16(&q->avail->flags)) &
-                  VIRTQ_AVAIL_F_NO_INTERRUPT);
+        needs = !(vr_le16_to_cpu(virt_read_once16(&q->avail->flags)) & VIRTQ_AVAIL_F_NO_INTERRUPT);
     }
     q->num_added = 0;
     if (needs)

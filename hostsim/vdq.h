@@ -128,11 +128,11 @@ struct vdq {
     struct vdq_mem mem;
     struct vdq_config cfg;
     uint16_t mask;
-    uint16_t next_avail; /* next avail entry to pop */
-    uint16_t next_used;  /* our copy of used->idx */
+    uint16_t next_avail;     /* next avail entry to pop */
+    uint16_t next_used;      /* our copy of used->idx */
     uint16_t avail_idx_seen; /* avail->idx as last read (checked) */
-    uint32_t num_added;  /* pushed since last vdq_interrupt_prepare() */
-    bool notify_enabled; /* driver kicks wanted (we publish avail_event) */
+    uint32_t num_added;      /* pushed since last vdq_interrupt_prepare() */
+    bool notify_enabled;     /* driver kicks wanted (we publish avail_event) */
     bool broken;
     uint8_t pad2[2];
     struct vdq_stats stats;

@@ -102,7 +102,10 @@ void virt_free(void *p);
 struct virt_lock {
     uint32_t word; /* 0 free, 1 held; only the platform code touches it */
 };
-#define VIRT_LOCK_INIT {0}
+#define VIRT_LOCK_INIT                                                                             \
+    {                                                                                              \
+        0                                                                                          \
+    }
 void virt_lock_acquire(struct virt_lock *l);
 void virt_lock_release(struct virt_lock *l);
 

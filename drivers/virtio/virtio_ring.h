@@ -88,7 +88,7 @@ struct virtq_used_elem {
 
 struct virtq_used {
     __le16 flags;
-    __le16 idx; /* where the device puts the next entry (mod 2^16) */
+    __le16 idx;                    /* where the device puts the next entry (mod 2^16) */
     struct virtq_used_elem ring[]; /* [num], then __le16 avail_event */
 };
 

@@ -201,8 +201,8 @@ static uint16_t vq_add_indirect(struct virtqueue *vq, uint16_t head, const struc
     unsigned i;
 
     for (i = 0; i < total; i++) {
-        uint16_t flags = (i >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) |
-                         (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        uint16_t flags =
+            (i >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
         desc_fill(&table[i], &sgs[i], flags, (uint16_t)(i + 1));
     }
     vq->desc[head].addr = vr_cpu_to_le64(vq->indir_dma + (uint64_t)head * vq->indirect_max * 16);
@@ -221,8 +221,8 @@ static uint16_t vq_add_direct(struct virtqueue *vq, uint16_t head, const struct 
     unsigned n;
 
     for (n = 0; n < total; n++) {
-        uint16_t flags = (n >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) |
-                         (n + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        uint16_t flags =
+            (n >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) | (n + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
         desc_fill(&vq->desc[i], &sgs[n], flags, vq->next[i]);
         last = i;
         i = vq->next[i];
@@ -231,8 +231,8 @@ static uint16_t vq_add_direct(struct virtqueue *vq, uint16_t head, const struct 
     return last;
 }
 
-int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs,
-               unsigned in_sgs, void *token)
+int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, unsigned in_sgs,
+               void *token)
 {
     unsigned total = out_sgs + in_sgs, i;
     uint64_t in_len = 0;
@@ -349,8 +349,7 @@ static int vq_used_pending(struct virtqueue *vq, uint16_t *pending, bool fresh)
     used_idx = vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
     n = (uint16_t)(used_idx - vq->last_used_idx);
     if (n > vq->num) {
-        vq_set_broken(vq, "used idx moved more than the queue size", used_idx,
-                      vq->last_used_idx);
+        vq_set_broken(vq, "used idx moved more than the queue size", used_idx, vq->last_used_idx);
         return -EIO;
     }
     vq->used_idx_seen = used_idx;
@@ -393,8 +392,7 @@ int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
         return -EIO;
     }
     if (ulen > vq->state[id].in_len) {
-        vq_set_broken(vq, "used len larger than the writable buffer", ulen,
-                      vq->state[id].in_len);
+        vq_set_broken(vq, "used len larger than the writable buffer", ulen, vq->state[id].in_len);
         return -EIO;
     }
     *token = vq->state[id].token;
@@ -517,8 +515,7 @@ uint32_t vq_get_size(const struct virtqueue *vq)
     return vq->num;
 }
 
-void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail,
-                       uint64_t *used)
+void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail, uint64_t *used)
 {
     *desc = vq->ring_dma;
     *avail = vq->avail_dma;

@@ -52,8 +52,8 @@ struct vq_config {
 struct vq_stats {
     uint64_t adds;
     uint64_t indirect_adds;
-    uint64_t kicks;        /* vq_kick_prepare() returned true */
-    uint64_t kicks_saved;  /* ... returned false (suppressed) */
+    uint64_t kicks;       /* vq_kick_prepare() returned true */
+    uint64_t kicks_saved; /* ... returned false (suppressed) */
     uint64_t used;
 };
 
@@ -67,8 +67,8 @@ void vq_destroy(struct virtqueue *vq);
  * any kick. Returns 0, -EINVAL (bad arguments), -ENOSPC (not enough free
  * descriptors), -EIO (broken).
  */
-int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs,
-               unsigned in_sgs, void *token);
+int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, unsigned in_sgs,
+               void *token);
 /* Does the device want a notification for what was added since the last
  * call? Applies EVENT_IDX (2.7.10) or VIRTQ_USED_F_NO_NOTIFY. */
 bool vq_kick_prepare(struct virtqueue *vq);
@@ -111,8 +111,7 @@ bool vq_is_broken(const struct virtqueue *vq);
 unsigned vq_num_free(const struct virtqueue *vq);
 uint32_t vq_get_size(const struct virtqueue *vq);
 /* Ring addresses for the transport (device-visible). */
-void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail,
-                       uint64_t *used);
+void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail, uint64_t *used);
 const struct vq_stats *vq_get_stats(const struct virtqueue *vq);
 
 #endif

@@ -63,8 +63,8 @@ static uint8_t vr_pat(uint32_t seq, uint32_t off, uint8_t salt)
 
 static int vr_setup(struct vr_loop *l, uint32_t num, bool event_idx, bool indirect)
 {
-    struct vq_config cfg = {.num = num, .event_idx = event_idx, .indirect = indirect,
-                            .indirect_max = VR_MAX_SEGS};
+    struct vq_config cfg = {
+        .num = num, .event_idx = event_idx, .indirect = indirect, .indirect_max = VR_MAX_SEGS};
     struct vdq_config dcfg = {.num = num, .event_idx = event_idx, .indirect = indirect};
     int err, i;
 
@@ -286,8 +286,8 @@ static void t_malformed(struct ktest *t)
     struct virtq_desc *desc = (struct virtq_desc *)(void *)mem;
     struct virtq_avail *avail = (struct virtq_avail *)(void *)(mem + 256);
     struct virtq_used *used = (struct virtq_used *)(void *)(mem + 512);
-    struct vdq_config cfg = {.num = num, .desc_gpa = dma, .avail_gpa = dma + 256,
-                             .used_gpa = dma + 512};
+    struct vdq_config cfg = {
+        .num = num, .desc_gpa = dma, .avail_gpa = dma + 256, .used_gpa = dma + 512};
     struct vdq_iov iov[4];
     struct vdq_chain c = {.iov = iov, .max_iov = 4};
     struct vdq q;
@@ -296,8 +296,10 @@ static void t_malformed(struct ktest *t)
     KT_ASSERT(t, mem != NULL);
     KT_ASSERT_EQ(t, vdq_init(&q, &vr_mem, &cfg), 0);
     /* head 0: 0 -> 1 -> 0 loop; head 2: one good readable descriptor */
-    desc[0] = (struct virtq_desc){.addr = dma + 1024, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 1};
-    desc[1] = (struct virtq_desc){.addr = dma + 1024, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 0};
+    desc[0] =
+        (struct virtq_desc){.addr = dma + 1024, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 1};
+    desc[1] =
+        (struct virtq_desc){.addr = dma + 1024, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 0};
     desc[2] = (struct virtq_desc){.addr = dma + 2048, .len = 16, .flags = 0, .next = 0};
     avail->ring[0] = 0;
     avail->ring[1] = 2;
@@ -321,10 +323,6 @@ static void t_malformed(struct ktest *t)
     virt_dma_free(mem, PAGE_SIZE);
 }
 
-KTEST_SUITE(ktest_vring, "vring",
-            {"plain", t_plain},
-            {"event_idx_wrap", t_event_idx},
-            {"indirect", t_indirect},
-            {"sizes", t_sizes},
-            {"bad_sizes", t_bad_sizes},
+KTEST_SUITE(ktest_vring, "vring", {"plain", t_plain}, {"event_idx_wrap", t_event_idx},
+            {"indirect", t_indirect}, {"sizes", t_sizes}, {"bad_sizes", t_bad_sizes},
             {"malformed_chain", t_malformed});

@@ -59,8 +59,11 @@ uint64_t fx_gpa(struct ring_fixture *fx, const void *p)
 void fx_setup(struct ring_fixture *fx, uint32_t num, bool event_idx, bool indirect)
 {
     struct vq_config cfg = {
-        .num = num, .event_idx = event_idx, .indirect = indirect,
-        .notify = fx_notify, .priv = fx,
+        .num = num,
+        .event_idx = event_idx,
+        .indirect = indirect,
+        .notify = fx_notify,
+        .priv = fx,
     };
     struct vdq_config dcfg = {.num = num, .event_idx = event_idx, .indirect = indirect};
 

@@ -97,11 +97,11 @@ static void test_translate(void **state)
 
     assert_ptr_equal(vdq_mem_translate(&m, 0x1000, 0x1000), fx->arena);
     assert_ptr_equal(vdq_mem_translate(&m, 0x1ff0, 0x10), fx->arena + 0xff0);
-    assert_null(vdq_mem_translate(&m, 0x1ff0, 0x11));  /* crosses the end */
-    assert_null(vdq_mem_translate(&m, 0xfff, 2));      /* starts before */
+    assert_null(vdq_mem_translate(&m, 0x1ff0, 0x11)); /* crosses the end */
+    assert_null(vdq_mem_translate(&m, 0xfff, 2));     /* starts before */
     assert_ptr_equal(vdq_mem_translate(&m, 0x10080, 0x80), fx->arena + 0x2080);
-    assert_null(vdq_mem_translate(&m, 0x5000, 1));     /* hole */
-    assert_null(vdq_mem_translate(&m, UINT64_MAX - 4, 16)); /* wraps */
+    assert_null(vdq_mem_translate(&m, 0x5000, 1));                          /* hole */
+    assert_null(vdq_mem_translate(&m, UINT64_MAX - 4, 16));                 /* wraps */
     assert_ptr_equal(vdq_mem_translate(&m, 0x2000, 0), fx->arena + 0x1000); /* empty at end */
 }
 
@@ -111,7 +111,8 @@ static void test_init_sizes(void **state)
 {
     struct ring_fixture *fx = *state;
     struct vdq q;
-    struct vdq_config c = {.desc_gpa = FX_GPA_BASE, .avail_gpa = FX_GPA_BASE + 0x100000,
+    struct vdq_config c = {.desc_gpa = FX_GPA_BASE,
+                           .avail_gpa = FX_GPA_BASE + 0x100000,
                            .used_gpa = FX_GPA_BASE + 0x200000};
     uint32_t bad[] = {0, 3, 6, 100, 32767, 32769, 65536, 1u << 20};
     uint32_t n;
@@ -130,7 +131,9 @@ static void test_init_placement(void **state)
 {
     struct ring_fixture *fx = *state;
     struct vdq q;
-    struct vdq_config c = {.num = 8, .desc_gpa = FX_GPA_BASE, .avail_gpa = FX_GPA_BASE + 0x1000,
+    struct vdq_config c = {.num = 8,
+                           .desc_gpa = FX_GPA_BASE,
+                           .avail_gpa = FX_GPA_BASE + 0x1000,
                            .used_gpa = FX_GPA_BASE + 0x2000};
 
     assert_int_equal(vdq_init(&q, &fx->mem, &c), 0);
@@ -471,7 +474,8 @@ static void test_bad_total_too_long(void **state)
     struct ring_fixture *fx = *state;
     struct vdq_mem_region r = {.gpa = 0, .size = UINT64_MAX, .hva = fx->arena};
     struct vdq_mem m = {.regions = &r, .nregions = 1};
-    struct vdq_config c = {.num = 8, .desc_gpa = fx->desc_gpa - FX_GPA_BASE,
+    struct vdq_config c = {.num = 8,
+                           .desc_gpa = fx->desc_gpa - FX_GPA_BASE,
                            .avail_gpa = fx->avail_gpa - FX_GPA_BASE,
                            .used_gpa = fx->used_gpa - FX_GPA_BASE};
 

@@ -161,7 +161,7 @@ static void test_add_args(void **state)
     assert_int_equal(vq_add_sgs(fx->vq, &sg, 0, 0, &tok[0]), -EINVAL);
     assert_int_equal(vq_add_sgs(fx->vq, NULL, 1, 0, &tok[0]), -EINVAL);
     assert_int_equal(vq_add_sgs(fx->vq, big, 0, 2, &tok[0]), -EINVAL); /* in_len > 4 GiB */
-    assert_int_equal(add(fx, 9, 0, 0), -EINVAL); /* longer than the ring */
+    assert_int_equal(add(fx, 9, 0, 0), -EINVAL);                       /* longer than the ring */
     assert_int_equal(vq_num_free(fx->vq), 8);
 }
 
@@ -600,7 +600,9 @@ static void test_detach_unused(void **state)
     /* the rings start over: a fresh device queue works with them */
     assert_int_equal(fx_vq_avail(fx)->idx, 0);
     {
-        struct vdq_config c = {.num = 8, .desc_gpa = fx->desc_gpa, .avail_gpa = fx->avail_gpa,
+        struct vdq_config c = {.num = 8,
+                               .desc_gpa = fx->desc_gpa,
+                               .avail_gpa = fx->avail_gpa,
                                .used_gpa = fx->used_gpa};
         assert_int_equal(vdq_init(&fx->q, &fx->mem, &c), 0);
     }

@@ -130,7 +130,7 @@ static bool wait_fd(struct run *r, int fd)
         waited += 100;
         if (waited >= WAIT_MS) {
             fail(r, fd == r->kick_fd ? "device waited 10 s for a kick (lost notification?)"
-                                      : "driver waited 10 s for an interrupt (lost interrupt?)");
+                                     : "driver waited 10 s for an interrupt (lost interrupt?)");
             return false;
         }
     }
@@ -152,8 +152,8 @@ static bool device_check_and_fill(struct run *r, struct vdq_chain *c, uint32_t *
     struct req_hdr h;
     uint32_t i, j, off = 0, w, left;
 
-    if (c->nout == 0 || vdq_chain_read(c, 0, &h, sizeof(h)) != sizeof(h) ||
-        h.magic != HDR_MAGIC || h.out_len != c->out_len || h.in_len != c->in_len) {
+    if (c->nout == 0 || vdq_chain_read(c, 0, &h, sizeof(h)) != sizeof(h) || h.magic != HDR_MAGIC ||
+        h.out_len != c->out_len || h.in_len != c->in_len) {
         fail(r, "device: bad request header or sizes");
         return false;
     }
@@ -243,7 +243,8 @@ static void driver_notify(struct virtqueue *vq, void *priv)
 static uint32_t seg_len(uint64_t *rng, uint32_t min)
 {
     uint64_t x = splitmix(rng);
-    uint32_t len = (x & 63) == 0 ? (uint32_t)((x >> 8) % SEG_MAX) + 1 : (uint32_t)((x >> 8) % 64) + 1;
+    uint32_t len =
+        (x & 63) == 0 ? (uint32_t)((x >> 8) % SEG_MAX) + 1 : (uint32_t)((x >> 8) % 64) + 1;
 
     return len < min ? min : len;
 }
@@ -379,8 +380,12 @@ out:
 
 static bool run_one(struct run *r, uint8_t *map_drv, uint8_t *map_dev, uint64_t seed)
 {
-    struct vq_config cfg = {.num = r->num, .event_idx = r->event_idx, .indirect = r->indirect,
-                            .indirect_max = MAX_OUT + MAX_IN, .notify = driver_notify, .priv = r};
+    struct vq_config cfg = {.num = r->num,
+                            .event_idx = r->event_idx,
+                            .indirect = r->indirect,
+                            .indirect_max = MAX_OUT + MAX_IN,
+                            .notify = driver_notify,
+                            .priv = r};
     struct vdq_config dcfg = {.num = r->num, .event_idx = r->event_idx, .indirect = r->indirect};
     struct slot *slots;
     pthread_t dev;
@@ -462,8 +467,8 @@ int main(int argc, char **argv)
         perror("mmap");
         return 1;
     }
-    printf("vring_2thread: driver maps guest memory at %p, device at %p, %" PRIu64
-           " requests\n", (void *)a, (void *)b, total);
+    printf("vring_2thread: driver maps guest memory at %p, device at %p, %" PRIu64 " requests\n",
+           (void *)a, (void *)b, total);
     for (i = 0; i < 20; i++) {
         struct run r = {
             .num = sizes[i / 4],
