@@ -349,6 +349,66 @@ int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx)
     }
 }
 
+struct exec_ctx {
+    struct virtqueue *vq;
+    void *token;
+    uint32_t len;
+    uint32_t pad;
+};
+
+static int exec_poll(void *ctx)
+{
+    struct exec_ctx *e = ctx;
+    void *token;
+    uint32_t len;
+    int r = vq_get_buf(e->vq, &token, &len);
+
+    if (r == -EAGAIN)
+        return 0;
+    if (r < 0)
+        return r;
+    if (token != e->token)
+        return -EIO; /* nothing else was in flight: cannot happen */
+    e->len = len;
+    return 1;
+}
+
+int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs,
+                   unsigned out_sgs, unsigned in_sgs, uint64_t timeout_ns)
+{
+    struct exec_ctx e;
+    int r;
+
+    if (q >= dev->nvqs || dev->needs_reset)
+        return -EIO;
+    e.vq = dev->vqs[q].vq;
+    e.token = &e;
+    e.len = 0;
+    r = vq_add_sgs(e.vq, sgs, out_sgs, in_sgs, e.token);
+    if (r < 0)
+        return r;
+    r = vq_kick(e.vq);
+    if (r < 0)
+        return r;
+    r = virtio_vq_wait(dev, q, exec_poll, &e, timeout_ns);
+    if (r < 0)
+        return r;
+    return (int)(e.len > INT32_MAX ? INT32_MAX : e.len);
+}
+
+bool virtio_is_failed(struct virtio_device *dev)
+{
+    unsigned q;
+
+    if (__atomic_load_n(&dev->needs_reset, __ATOMIC_ACQUIRE) || dev->nvqs == 0)
+        return true;
+    for (q = 0; q < dev->nvqs; q++) {
+        if (!dev->vqs[q].vq || vq_is_broken(dev->vqs[q].vq))
+            return true;
+    }
+    return false;
+}
+
 /* ---- registry ---- */
 
 struct virtio_device *virtio_find(const char *name)

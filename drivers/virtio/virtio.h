@@ -175,6 +175,22 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev);
 int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx), void *ctx,
                    uint64_t timeout_ns);
 
+/*
+ * One request on a queue nobody else uses concurrently (the caller holds
+ * the driver's lock for it, and nothing else is in flight there): add the
+ * chain, kick, wait for it to come back. Returns the used length (bounded
+ * by the writable bytes: virtqueue.c checks it) or -errno from vq_add_sgs /
+ * virtio_vq_wait. On -ETIMEDOUT or -EIO the chain may still be in the
+ * device's hands: the caller must reset the device before reusing the
+ * buffers.
+ */
+int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs,
+                   unsigned out_sgs, unsigned in_sgs, uint64_t timeout_ns);
+
+/* Is the device unusable until re-initialised (needs_reset, or a queue
+ * that is missing or broken)? */
+bool virtio_is_failed(struct virtio_device *dev);
+
 /* ---- registry (for the shell's `devices` and lookups by name) ---- */
 int virtio_register(struct virtio_device *dev);   /* -EEXIST: name taken */
 void virtio_unregister(struct virtio_device *dev);

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio_rng.c - virtio entropy driver (VIRTIO 1.2 5.4; see virtio_rng.h).
+ *
+ * 5.4.6: the driver places device-writable buffers on the requestq; the
+ * device fills them with random bytes and reports how many. One request is
+ * in flight at a time, in a driver-owned DMA bounce buffer.
+ *
+ * Invariants: the used length is at most VIRTIO_RNG_CHUNK (virtqueue.c
+ * rejects anything longer than the writable buffer), so the copy out is
+ * bounded; only bytes the device reported are copied.
+ */
+#include "virtio_rng.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virtio_platform.h"
+
+#define RNG_REQUESTQ 0
+/* A device that keeps answering with 0 bytes is not waited on forever. */
+#define RNG_MAX_EMPTY 64
+
+struct virtio_rng {
+    struct virtio_device *dev;
+    struct virt_lock lock;
+    uint8_t *bounce; /* VIRTIO_RNG_CHUNK bytes of DMA memory, written by device */
+    struct virtio_rng_stats stats;
+};
+
+static int rng_start(struct virtio_rng *rng)
+{
+    static const struct virtio_vq_spec spec = {.max_size = 0, .callback = NULL};
+    int err;
+
+    err = virtio_device_init(rng->dev, 0);
+    if (err < 0)
+        return err;
+    err = virtio_find_vqs(rng->dev, 1, &spec);
+    if (err < 0) {
+        virtio_device_fail(rng->dev);
+        return err;
+    }
+    virtio_device_ready(rng->dev);
+    return 0;
+}
+
+static void rng_stop(struct virtio_rng *rng)
+{
+    (void)virtio_reset(rng->dev);
+    virtio_del_vqs(rng->dev);
+}
+
+int virtio_rng_probe(struct virtio_device *dev, struct virtio_rng **out)
+{
+    struct virtio_rng *rng;
+    uint64_t dma;
+    int err = -ENOMEM;
+
+    if (dev->device_id != VIRTIO_ID_RNG)
+        return -ENODEV;
+    rng = virt_zalloc(sizeof(*rng));
+    if (!rng)
+        return -ENOMEM;
+    rng->dev = dev;
+    rng->bounce = virt_dma_alloc(VIRTIO_RNG_CHUNK, &dma);
+    if (!rng->bounce)
+        goto err_free;
+    err = rng_start(rng);
+    if (err < 0)
+        goto err_free_bounce;
+    dev->driver_priv = rng;
+    *out = rng;
+    return 0;
+
+err_free_bounce:
+    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
+err_free:
+    virt_free(rng);
+    return err;
+}
+
+void virtio_rng_remove(struct virtio_rng *rng)
+{
+    if (!rng)
+        return;
+    rng_stop(rng);
+    rng->dev->driver_priv = NULL;
+    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
+    virt_free(rng);
+}
+
+static int rng_reinit_locked(struct virtio_rng *rng)
+{
+    rng_stop(rng);
+    rng->stats.reinits++;
+    return rng_start(rng);
+}
+
+int virtio_rng_reinit(struct virtio_rng *rng)
+{
+    int err;
+
+    virt_lock_acquire(&rng->lock);
+    err = rng_reinit_locked(rng);
+    virt_lock_release(&rng->lock);
+    return err;
+}
+
+int virtio_rng_read(struct virtio_rng *rng, void *buf, size_t n)
+{
+    uint8_t *out = buf;
+    size_t done = 0;
+    unsigned empty = 0;
+    int err = 0;
+
+    if (n > INT32_MAX)
+        return -EINVAL;
+    virt_lock_acquire(&rng->lock);
+    while (done < n) {
+        uint32_t chunk = n - done > VIRTIO_RNG_CHUNK ? VIRTIO_RNG_CHUNK : (uint32_t)(n - done);
+        struct vq_sg sg = {.buf = rng->bounce, .len = chunk};
+        int len;
+
+        len = virtio_vq_exec(rng->dev, RNG_REQUESTQ, &sg, 0, 1, VIRTIO_RNG_TIMEOUT_NS);
+        if (len < 0) {
+            err = len;
+            if (err == -ETIMEDOUT || virtio_is_failed(rng->dev)) {
+                virt_log(VIRT_LOG_ERR, "%s: request failed (%d), resetting", rng->dev->name,
+                         err);
+                (void)rng_reinit_locked(rng);
+            }
+            break;
+        }
+        rng->stats.requests++;
+        if (len == 0) {
+            rng->stats.empty++;
+            if (++empty >= RNG_MAX_EMPTY) {
+                err = -EIO;
+                break;
+            }
+            continue;
+        }
+        memcpy(out + done, rng->bounce, (size_t)len);
+        done += (size_t)len;
+        rng->stats.bytes += (uint64_t)len;
+    }
+    virt_lock_release(&rng->lock);
+    return err < 0 ? err : (int)done;
+}
+
+struct virtio_device *virtio_rng_device(struct virtio_rng *rng)
+{
+    return rng->dev;
+}
+
+const struct virtio_rng_stats *virtio_rng_get_stats(const struct virtio_rng *rng)
+{
+    return &rng->stats;
+}
