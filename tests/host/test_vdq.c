@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -757,5 +758,8 @@ int main(void)
         TE(test_notify_event_idx),
     };
 
+    /* TEST_FILTER='test_bad_*' runs only the matching cases. */
+    if (getenv("TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests_name("vdq (device side)", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -642,5 +643,8 @@ int main(void)
         T(test_detach_unused, setup8),
     };
 
+    /* TEST_FILTER='test_bad_*' runs only the matching cases. */
+    if (getenv("TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests_name("virtqueue (driver side)", tests, NULL, NULL);
 }
