@@ -25,6 +25,9 @@
 #include "virtio_config.h"
 
 #define VDEV_MAX_QUEUES 8
+/* Segments one popped chain may have (a device limit; more is a bad chain,
+ * VDQ_BAD_TOO_MANY_SEGS). blk's seg_max is derived from it. */
+#define VDEV_MAX_IOV 256
 
 struct vdev;
 
@@ -63,6 +66,8 @@ struct vdev_ops {
     void (*reset)(struct vdev *d);
     /* Handle what queue qi has available; returns chains completed or -EIO. */
     int (*process_queue)(struct vdev *d, unsigned qi);
+    /* Free the model state (priv); may be NULL. */
+    void (*destroy)(struct vdev *d);
 };
 
 /* Who to tell when the device wants an interrupt (set by the transport). */
@@ -81,7 +86,18 @@ struct vdev {
     struct vdq_mem mem;        /* guest memory the rings and buffers live in */
     vdev_irq_fn irq;
     void *irq_ctx;
+    /* Scratch for the chain being handled (vdev_queue_drain()). */
+    struct vdq_iov iov[VDEV_MAX_IOV];
 };
+
+/*
+ * Handle one popped chain: set *written to the bytes written into its
+ * device-writable part (the used length). Return true when the request was
+ * malformed (counted in bad_chains; the chain is still returned with
+ * *written), false for a good request (counted in requests).
+ */
+typedef bool (*vdev_chain_fn)(struct vdev *d, unsigned qi, const struct vdq_chain *c,
+                              uint32_t *written);
 
 void vdev_init(struct vdev *d, const struct vdev_ops *ops, void *priv, uint64_t features,
                const struct vdq_mem *mem);
@@ -92,6 +108,24 @@ void vdev_reset(struct vdev *d);
 /* After pushing to queue qi: raise an interrupt if the driver wants one. */
 void vdev_signal_used(struct vdev *d, unsigned qi);
 void vdev_signal_config(struct vdev *d);
+/* Is bit in the features the driver acked? */
 bool vdev_has_feature(const struct vdev *d, unsigned bit);
+/* Frees the model state through ops->destroy; d may be reused after. */
+void vdev_destroy(struct vdev *d);
+/* Activated and queue qi set up by the driver: its vdq may be used. */
+bool vdev_is_queue_live(const struct vdev *d, unsigned qi);
+/*
+ * The usual device loop over queue qi: with driver kicks disabled, pop every
+ * available chain, hand it to fn, push it with the length fn reports; then
+ * signal the driver (vdev_signal_used) and re-enable kicks with the re-check
+ * (vdq_enable_notify) so that a chain published meanwhile is not missed.
+ * Returns chains completed (good + bad) or -EIO when the ring is corrupt.
+ */
+int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn);
+/* For models with their own loop: vdq_pop() into d->iov, counting the bad
+ * chains vdq returned on the way; and vdq_push() counting the request as
+ * good or bad. Same return values as vdq_pop()/vdq_push(). */
+int vdev_queue_pop(struct vdev *d, unsigned qi, struct vdq_chain *c);
+int vdev_queue_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written, bool is_bad);
 
 #endif

@@ -14,7 +14,9 @@
  * QueueNotify does no work on the driver's CPU: it marks the queue pending
  * and calls hooks.notify (the doorbell: an IPI or a flag the device CPU
  * polls). Interrupts go out through hooks.interrupt with the
- * InterruptStatus bits already set, from the device CPU.
+ * InterruptStatus bits already set, from the device CPU, with the lock
+ * held: the hooks must not call back into vmmio_* (send the IPI / set the
+ * flag and return).
  */
 #ifndef RINGLOOP_VMMIO_H
 #define RINGLOOP_VMMIO_H
@@ -55,5 +57,29 @@ bool vmmio_has_pending(struct vmmio *m);
 void vmmio_config_changed(struct vmmio *m);
 void vmmio_get_state(const struct vmmio *m, struct vmmio_transport_state *st);
 struct vdev *vmmio_vdev(struct vmmio *m);
+
+/* What the register file refused or ignored (each kind logged once). */
+struct vmmio_stats {
+    uint64_t bad_reads;        /* unknown offset, bad size/alignment, W-only register */
+    uint64_t bad_writes;       /* unknown offset, bad size/alignment, R-only register */
+    uint64_t ignored_writes;   /* valid register, wrong moment (4.2.2 / 3.1.1 rules) */
+    uint64_t status_refused;   /* Status writes that break the 3.1.1 sequence */
+    uint64_t features_refused; /* FEATURES_OK refused (2.2.2 / 6.1) */
+    uint64_t activate_failed;  /* DRIVER_OK -> DEVICE_NEEDS_RESET */
+    uint64_t notifies;         /* QueueNotify writes */
+    uint64_t resets;           /* Status = 0 */
+    uint64_t needs_reset;      /* DEVICE_NEEDS_RESET raised (activate or corrupt ring) */
+};
+void vmmio_get_stats(const struct vmmio *m, struct vmmio_stats *st);
+
+/*
+ * Run fn(dev, arg) under the register-file lock: how device-side code that
+ * is not queue processing (blk resize, console inject/take) is serialised
+ * with the driver's register accesses and with vmmio_process(). A config
+ * change made inside fn that calls vdev_signal_config() bumps
+ * ConfigGeneration in the same critical section, so the driver's
+ * generation check (2.5.1) always sees it.
+ */
+void vmmio_run_locked(struct vmmio *m, void (*fn)(struct vdev *d, void *arg), void *arg);
 
 #endif

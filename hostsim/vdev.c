@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vdev.c - the generic part of a device model (see vdev.h): feature and
+ * queue bookkeeping, activation (DRIVER_OK) and reset, interrupts, and the
+ * pop/handle/push loop most models share.
+ *
+ * Invariants:
+ *  - queues[i].q is valid (vdq_init succeeded) iff activated && queues[i].ready;
+ *    vdev_is_queue_live() is the one test models use before touching a vdq
+ *    (4.2.2: the device MUST NOT access a queue whose QueueReady is 0).
+ *  - interrupt_status only gains bits here (vdev_signal_*); the transport
+ *    clears them on InterruptACK and on reset.
+ *  - statistics survive reset: they describe the device's life, not one
+ *    driver session (the shell's `stats` shows them across re-inits).
+ *  - every call is serialised by the caller (the transport's lock).
+ */
+#include "vdev.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virtio_platform.h"
+
+static void vdev_queues_clear(struct vdev *d)
+{
+    unsigned i;
+
+    for (i = 0; i < VDEV_MAX_QUEUES; i++) {
+        struct vdev_queue *vq = &d->queues[i];
+
+        vq->max_size = i < d->ops->num_queues ? d->ops->queue_max_size : 0;
+        /* QueueNum is write-only; a driver that never writes it gets the
+         * maximum (as Firecracker does). */
+        vq->size = vq->max_size;
+        vq->ready = false;
+        vq->desc_gpa = vq->avail_gpa = vq->used_gpa = 0;
+        memset(&vq->q, 0, sizeof(vq->q));
+    }
+}
+
+void vdev_init(struct vdev *d, const struct vdev_ops *ops, void *priv, uint64_t features,
+               const struct vdq_mem *mem)
+{
+    memset(d, 0, sizeof(*d));
+    d->ops = ops;
+    d->priv = priv;
+    d->avail_features = features;
+    d->mem = *mem;
+    vdev_queues_clear(d);
+}
+
+void vdev_destroy(struct vdev *d)
+{
+    if (d->ops && d->ops->destroy)
+        d->ops->destroy(d);
+    d->priv = NULL;
+}
+
+bool vdev_has_feature(const struct vdev *d, unsigned bit)
+{
+    return bit < 64 && (d->acked_features >> bit) & 1;
+}
+
+bool vdev_is_queue_live(const struct vdev *d, unsigned qi)
+{
+    return d->activated && qi < d->ops->num_queues && d->queues[qi].ready;
+}
+
+/* Build queue qi's vdq from what the driver wrote (4.2.2 QueueNum, Queue*
+ * Low/High); -EINVAL when the size or an address is unusable. */
+static int vdev_queue_activate(struct vdev *d, unsigned qi)
+{
+    struct vdev_queue *vq = &d->queues[qi];
+    struct vdq_config cfg = {
+        .num = vq->size,
+        .desc_gpa = vq->desc_gpa,
+        .avail_gpa = vq->avail_gpa,
+        .used_gpa = vq->used_gpa,
+        .event_idx = vdev_has_feature(d, VIRTIO_F_EVENT_IDX),
+        .indirect = vdev_has_feature(d, VIRTIO_F_INDIRECT_DESC),
+    };
+
+    /* 4.2.2: "The driver MUST write a value to QueueNum which is less than
+     * or equal to the value presented by the device in QueueNumMax." */
+    if (vq->size == 0 || vq->size > vq->max_size)
+        return -EINVAL;
+    return vdq_init(&vq->q, &d->mem, &cfg); /* size, alignment, in memory */
+}
+
+int vdev_activate(struct vdev *d)
+{
+    unsigned qi;
+    int err;
+
+    if (d->activated)
+        return 0;
+    for (qi = 0; qi < d->ops->num_queues; qi++) {
+        if (!d->queues[qi].ready)
+            continue;
+        err = vdev_queue_activate(d, qi);
+        if (err) {
+            virt_log(VIRT_LOG_ERR, "vdev %s: queue %u unusable (size %u desc %#llx)",
+                     d->ops->type, qi, d->queues[qi].size,
+                     (unsigned long long)d->queues[qi].desc_gpa);
+            goto err_queue;
+        }
+    }
+    if (d->ops->activate) {
+        err = d->ops->activate(d);
+        if (err) {
+            virt_log(VIRT_LOG_ERR, "vdev %s: activate failed (%d)", d->ops->type, err);
+            goto err_queue;
+        }
+    }
+    d->activated = true;
+    return 0;
+
+err_queue:
+    for (qi = 0; qi < d->ops->num_queues; qi++)
+        memset(&d->queues[qi].q, 0, sizeof(d->queues[qi].q));
+    d->needs_reset = true;
+    return err;
+}
+
+void vdev_reset(struct vdev *d)
+{
+    if (d->ops->reset)
+        d->ops->reset(d);
+    vdev_queues_clear(d);
+    d->acked_features = 0;
+    __atomic_store_n(&d->interrupt_status, 0, __ATOMIC_RELAXED);
+    d->activated = false;
+    d->needs_reset = false;
+}
+
+static void vdev_raise(struct vdev *d, uint32_t bits)
+{
+    __atomic_fetch_or(&d->interrupt_status, bits, __ATOMIC_RELAXED);
+    if (d->irq)
+        d->irq(d, bits, d->irq_ctx);
+}
+
+void vdev_signal_used(struct vdev *d, unsigned qi)
+{
+    if (!vdev_is_queue_live(d, qi))
+        return;
+    /* 2.7.7: EVENT_IDX or VIRTQ_AVAIL_F_NO_INTERRUPT decide. */
+    if (!vdq_interrupt_prepare(&d->queues[qi].q))
+        return;
+    d->queues[qi].stats.interrupts++;
+    vdev_raise(d, VIRTIO_INT_USED_BUFFER);
+}
+
+void vdev_signal_config(struct vdev *d)
+{
+    vdev_raise(d, VIRTIO_INT_CONFIG_CHANGE);
+}
+
+int vdev_queue_pop(struct vdev *d, unsigned qi, struct vdq_chain *c)
+{
+    struct vdev_queue *vq = &d->queues[qi];
+    uint64_t bad_before = vq->q.stats.bad_chains;
+    int err;
+
+    if (!vdev_is_queue_live(d, qi))
+        return -EAGAIN;
+    c->iov = d->iov;
+    c->max_iov = VDEV_MAX_IOV;
+    err = vdq_pop(&vq->q, c);
+    /* Chains vdq refused on the way (returned with len 0) count as bad. */
+    vq->stats.bad_chains += vq->q.stats.bad_chains - bad_before;
+    return err;
+}
+
+int vdev_queue_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written, bool is_bad)
+{
+    struct vdev_queue *vq = &d->queues[qi];
+    int err = vdq_push(&vq->q, head, written);
+
+    if (err)
+        return err;
+    if (is_bad)
+        vq->stats.bad_chains++;
+    else
+        vq->stats.requests++;
+    return 0;
+}
+
+int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
+{
+    struct vdq *q = &d->queues[qi].q;
+    uint64_t pushed_before = q->stats.pushed;
+    struct vdq_chain c;
+    int err;
+
+    if (!vdev_is_queue_live(d, qi))
+        return 0;
+    for (;;) {
+        /* No kicks while we are draining anyway (2.7.10). */
+        vdq_disable_notify(q);
+        while ((err = vdev_queue_pop(d, qi, &c)) == 0) {
+            uint32_t written = 0;
+            bool is_bad = fn(d, qi, &c, &written);
+
+            err = vdev_queue_push(d, qi, c.head, written, is_bad);
+            if (err)
+                break;
+        }
+        if (err != -EAGAIN)
+            goto err_broken;
+        vdev_signal_used(d, qi);
+        /* Re-enable kicks, then re-check: a chain published between our
+         * last pop and the re-enable would otherwise wait for a kick that
+         * the driver decided not to send. */
+        err = vdq_enable_notify(q);
+        if (err == 0)
+            break;
+        if (err != -EAGAIN)
+            goto err_broken;
+    }
+    return (int)(q->stats.pushed - pushed_before);
+
+err_broken:
+    vdev_signal_used(d, qi); /* whatever was pushed before it broke */
+    return -EIO;
+}
