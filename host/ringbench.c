@@ -45,6 +45,7 @@ struct bench_cfg {
     bool event_idx;
     bool indirect;
     uint32_t spin_ns; /* --notify: poll this long before going to sleep */
+    bool burst;       /* publish indices per batch (publish_on_kick/_on_interrupt) */
 };
 
 struct bench_result {
@@ -158,6 +159,17 @@ static bool spin_until_avail(struct bench *b)
     return false;
 }
 
+/* Interrupt decision (also publishes used->idx with --burst); in --poll
+ * mode the driver never sleeps, so nothing is signalled. */
+static void device_call(struct bench *b)
+{
+    if (vdq_interrupt_prepare(&b->q)) {
+        b->calls++;
+        if (!b->cfg.poll)
+            fd_signal(b->call_fd);
+    }
+}
+
 static void *device_main(void *arg)
 {
     struct bench *b = arg;
@@ -170,23 +182,17 @@ static void *device_main(void *arg)
     for (;;) {
         while (vdq_pop(&b->q, &c) == 0) {
             vdq_push(&b->q, c.head, 0);
-            if (!b->cfg.poll && --tocall == 0) {
+            if (--tocall == 0) {
                 tocall = b->cfg.batch;
-                if (vdq_interrupt_prepare(&b->q)) {
-                    b->calls++;
-                    fd_signal(b->call_fd);
-                }
+                device_call(b);
             }
         }
+        device_call(b);
         if (b->stop)
             break;
         if (b->cfg.poll) {
             cpu_pause();
             continue;
-        }
-        if (vdq_interrupt_prepare(&b->q)) {
-            b->calls++;
-            fd_signal(b->call_fd);
         }
         /* Poll a little before sleeping (like vhost's busyloop): a driver
          * that adds again within spin_ns costs no kick and no wakeup. */
@@ -285,10 +291,14 @@ static void driver_run(struct bench *b)
 
 static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 {
-    struct vq_config vcfg = {
-        .num = cfg->ring, .event_idx = cfg->event_idx, .indirect = cfg->indirect};
-    struct vdq_config dcfg = {
-        .num = cfg->ring, .event_idx = cfg->event_idx, .indirect = cfg->indirect};
+    struct vq_config vcfg = {.num = cfg->ring,
+                             .event_idx = cfg->event_idx,
+                             .indirect = cfg->indirect,
+                             .publish_on_kick = cfg->burst};
+    struct vdq_config dcfg = {.num = cfg->ring,
+                              .event_idx = cfg->event_idx,
+                              .indirect = cfg->indirect,
+                              .publish_on_interrupt = cfg->burst};
     struct bench *b = calloc(1, sizeof(*b));
     uint64_t dma, t0, t1;
     pthread_t dev;
@@ -338,23 +348,26 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 
 static void report(FILE *csv, const struct bench_cfg *c, const struct bench_result *r)
 {
-    printf("ring %4u batch %2u %-6s event_idx %d indirect %d: %8.1f ns/req  kicks/req %.4f  "
-           "calls/req %.4f  line %.1f ns  line transfers/req %.2f\n",
-           c->ring, c->batch, c->poll ? "poll" : "notify", c->event_idx, c->indirect, r->ns_per_req,
-           r->kicks_per_req, r->calls_per_req, r->line_ns, r->ns_per_req / r->line_ns);
+    printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d: %8.1f ns/req  "
+           "kicks/req %.4f  calls/req %.4f  line %.1f ns  line transfers/req %.2f\n",
+           c->ring, c->batch, c->poll ? "poll" : "notify", c->event_idx, c->indirect, c->spin_ns,
+           c->burst, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns,
+           r->ns_per_req / r->line_ns);
     fflush(stdout);
     if (csv)
-        fprintf(csv, "%u,%u,%s,%d,%d,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring, c->batch,
-                c->poll ? "poll" : "notify", c->event_idx, c->indirect, c->requests, r->ns_per_req,
-                r->kicks_per_req, r->calls_per_req, r->line_ns, r->ns_per_req / r->line_ns);
+        fprintf(csv, "%u,%u,%s,%d,%d,%u,%d,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring,
+                c->batch, c->poll ? "poll" : "notify", c->event_idx, c->indirect, c->spin_ns,
+                c->burst, c->requests, r->ns_per_req, r->kicks_per_req, r->calls_per_req,
+                r->line_ns, r->ns_per_req / r->line_ns);
 }
 
 static int usage(const char *prog)
 {
-    fprintf(stderr,
-            "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
-            "          [--no-event-idx] [--indirect] [--spin-ns N] [--sweep] [--csv FILE]\n",
-            prog);
+    fprintf(
+        stderr,
+        "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
+        "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--sweep] [--csv FILE]\n",
+        prog);
     return 2;
 }
 
@@ -385,6 +398,8 @@ int main(int argc, char **argv)
             cfg.event_idx = false;
         else if (!strcmp(a, "--spin-ns") && i + 1 < argc)
             cfg.spin_ns = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--burst"))
+            cfg.burst = true;
         else if (!strcmp(a, "--indirect"))
             cfg.indirect = true;
         else if (!strcmp(a, "--sweep"))
@@ -402,8 +417,10 @@ int main(int argc, char **argv)
             perror(csv_path);
             return 1;
         }
-        fprintf(csv, "ring,batch,mode,event_idx,indirect,requests,ns_per_req,kicks_per_req,"
-                     "calls_per_req,line_ns,line_transfers_per_req\n");
+        fprintf(
+            csv,
+            "ring,batch,mode,event_idx,indirect,spin_ns,burst,requests,ns_per_req,kicks_per_req,"
+            "calls_per_req,line_ns,line_transfers_per_req\n");
     }
     if (!sweep) {
         if (bench_run(&cfg, &res) != 0)

@@ -317,7 +317,8 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
     q->stats.pushed++;
     /* 2.7.8: the element must be visible before the new idx: store-release;
      * pairs with the load-acquire of used->idx in vq_get_buf(). */
-    virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+    if (!q->cfg.publish_on_interrupt)
+        virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
     return 0;
 }
 
@@ -328,6 +329,10 @@ bool vdq_interrupt_prepare(struct vdq *q)
 
     if (q->broken || q->num_added == 0)
         return false;
+    /* publish_on_interrupt: the batch becomes visible now (same release as
+     * in vdq_push(), same pairing). */
+    if (q->cfg.publish_on_interrupt)
+        virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
     /* 2.7.7: full fence. Our used->idx store (vdq_push) must be visible
      * before we read used_event / avail->flags (store->load), or the driver
      * may enable callbacks, re-check a stale used->idx and sleep while we

@@ -49,7 +49,11 @@ struct vdq_config {
     uint64_t used_gpa;  /* 4-aligned */
     bool event_idx;     /* VIRTIO_F_EVENT_IDX negotiated */
     bool indirect;      /* VIRTIO_F_INDIRECT_DESC negotiated */
-    uint8_t pad2[6];
+    /* Publish used->idx once per batch, in vdq_interrupt_prepare(), instead
+     * of on every push: fewer index-line transfers; the driver sees used
+     * entries only at the next vdq_interrupt_prepare(). */
+    bool publish_on_interrupt;
+    uint8_t pad2[5];
 };
 
 /* Why a chain was refused (index into vdq_stats.bad[]). */
@@ -157,7 +161,8 @@ void vdq_get_state(const struct vdq *q, struct vdq_state *st);
  */
 int vdq_pop(struct vdq *q, struct vdq_chain *c);
 /* Return chain head with len bytes written. -EINVAL if head is out of
- * range, -EIO when broken. Publishes used->idx at once. */
+ * range, -EIO when broken. Publishes used->idx at once (unless
+ * publish_on_interrupt). */
 int vdq_push(struct vdq *q, uint16_t head, uint32_t len);
 /* Does the driver want an interrupt for what was pushed since the last
  * call? (2.7.7: EVENT_IDX used_event, or VIRTQ_AVAIL_F_NO_INTERRUPT.) */

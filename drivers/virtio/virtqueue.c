@@ -64,6 +64,7 @@ struct virtqueue {
     uint16_t indirect_max;
     bool event_idx;
     bool indirect;
+    bool publish_on_kick;
     bool broken;
     bool cb_disabled;
     uint16_t *next; /* free-list links, private (never desc[].next) */
@@ -130,6 +131,7 @@ int vq_create(const struct vq_config *cfg, struct virtqueue **out)
     vq->mask = (uint16_t)(cfg->num - 1);
     vq->event_idx = cfg->event_idx;
     vq->indirect = cfg->indirect;
+    vq->publish_on_kick = cfg->publish_on_kick;
     vq->indirect_max = cfg->indirect_max ? cfg->indirect_max : VQ_INDIRECT_DEFAULT;
     vq->notify = cfg->notify;
     vq->priv = cfg->priv;
@@ -272,7 +274,8 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
     /* 2.7.13.3: descriptors and ring entry must be visible before the new
      * idx: store-release; pairs with the load-acquire of avail->idx in
      * vdq_pop() (device side). */
-    virt_store_release16(&vq->avail->idx, vr_cpu_to_le16(vq->avail_idx_shadow));
+    if (!vq->publish_on_kick)
+        virt_store_release16(&vq->avail->idx, vr_cpu_to_le16(vq->avail_idx_shadow));
     vq->num_added++;
     vq->stats.adds++;
     if (use_indirect)
@@ -287,6 +290,10 @@ bool vq_kick_prepare(struct virtqueue *vq)
 
     if (vq->broken || vq->num_added == 0)
         return false;
+    /* publish_on_kick: the burst becomes visible now (same release as in
+     * vq_add_sgs(), same pairing). */
+    if (vq->publish_on_kick)
+        virt_store_release16(&vq->avail->idx, vr_cpu_to_le16(vq->avail_idx_shadow));
     /* 2.7.13.4: full fence. Our avail->idx store (vq_add_sgs) must be
      * visible before we read avail_event / used->flags, otherwise the device
      * may re-enable notifications, re-check a stale avail->idx and sleep

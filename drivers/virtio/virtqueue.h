@@ -43,6 +43,10 @@ struct vq_config {
     bool event_idx;        /* VIRTIO_F_EVENT_IDX negotiated */
     bool indirect;         /* VIRTIO_F_INDIRECT_DESC negotiated */
     uint16_t indirect_max; /* segments per indirect table (0: 16) */
+    /* Publish avail->idx once per burst, in vq_kick_prepare(), instead of
+     * on every add (DPDK-style): fewer index-line transfers; the device
+     * sees added buffers only at the next vq_kick_prepare(). */
+    bool publish_on_kick;
     /* Called by vq_notify(): write the transport's doorbell. */
     void (*notify)(struct virtqueue *vq, void *priv);
     void *priv;
@@ -63,8 +67,8 @@ void vq_destroy(struct virtqueue *vq);
 /*
  * Expose sgs[0..out_sgs) as device-readable and sgs[out_sgs..out_sgs+in_sgs)
  * as device-writable, as one chain identified by token (non-NULL).
- * Publishes it in the available ring at once; the device may see it before
- * any kick. Returns 0, -EINVAL (bad arguments), -ENOSPC (not enough free
+ * Publishes it in the available ring at once (unless publish_on_kick); the
+ * device may see it before any kick. Returns 0, -EINVAL (bad arguments), -ENOSPC (not enough free
  * descriptors), -EIO (broken).
  */
 int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, unsigned in_sgs,

@@ -581,6 +581,19 @@ static void test_interrupt_flags(void **state)
     assert_int_equal(fx->q.stats.interrupts_saved, 1);
 }
 
+static void test_publish_on_interrupt(void **state)
+{
+    struct ring_fixture *fx = *state;
+
+    fx->q.cfg.publish_on_interrupt = true;
+    assert_int_equal(vdq_push(&fx->q, 1, 0), 0);
+    assert_int_equal(vdq_push(&fx->q, 2, 0), 0);
+    assert_int_equal(fx_used_idx(fx), 0); /* not yet visible */
+    assert_int_equal(fx_used_elem(fx, 1).id, 2);
+    assert_true(vdq_interrupt_prepare(&fx->q));
+    assert_int_equal(fx_used_idx(fx), 2);
+}
+
 static void set_used_event(struct ring_fixture *fx, uint16_t v)
 {
     *virtq_used_event(fx->avail, fx->num) = v;
@@ -751,6 +764,7 @@ int main(void)
         T(test_corrupt_avail_backwards),
         T(test_corrupt_head_out_of_range),
         T(test_interrupt_flags),
+        T(test_publish_on_interrupt),
         TE(test_event_idx_wrap_65532),
         TE(test_event_idx_crossing_exactly),
         TE(test_event_idx_one_lap_later),

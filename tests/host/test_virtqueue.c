@@ -344,6 +344,32 @@ static void test_kick_event_idx_one_lap(void **state)
     assert_int_equal(kicks, 2);
 }
 
+static void test_publish_on_kick(void **state)
+{
+    struct ring_fixture *fx = *state;
+    struct vq_config cfg = {.num = 8, .publish_on_kick = true};
+    struct vdq_config dcfg = {.num = 8};
+    void *t;
+    uint32_t len;
+
+    vq_destroy(fx->vq);
+    assert_int_equal(vq_create(&cfg, &fx->vq), 0);
+    vq_get_ring_addrs(fx->vq, &dcfg.desc_gpa, &dcfg.avail_gpa, &dcfg.used_gpa);
+    fx->desc_gpa = dcfg.desc_gpa;
+    fx->avail_gpa = dcfg.avail_gpa;
+    fx->used_gpa = dcfg.used_gpa;
+    assert_int_equal(vdq_init(&fx->q, &fx->mem, &dcfg), 0);
+    assert_int_equal(add(fx, 1, 1, 0), 0);
+    assert_int_equal(add(fx, 1, 1, 1), 0);
+    assert_int_equal(fx_vq_avail(fx)->idx, 0); /* not yet visible */
+    assert_int_equal(vdq_pop(&fx->q, &fx->chain), -EAGAIN);
+    assert_true(vq_kick_prepare(fx->vq));
+    assert_int_equal(fx_vq_avail(fx)->idx, 2);
+    assert_int_equal(complete_all(fx, 1), 2);
+    assert_int_equal(vq_get_buf(fx->vq, &t, &len), 0);
+    assert_ptr_equal(t, &tok[0]);
+}
+
 /* ---- get_buf ---- */
 
 static void test_get_buf(void **state)
@@ -627,6 +653,7 @@ int main(void)
         T(test_kick_flags, setup8),
         T(test_kick_event_idx_wrap, setup8_event),
         T(test_kick_event_idx_one_lap, setup8_event),
+        T(test_publish_on_kick, setup8),
         T(test_get_buf, setup8),
         T(test_get_buf_out_of_order, setup8),
         T(test_broken_bad_id, setup8),
