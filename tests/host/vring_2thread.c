@@ -14,7 +14,8 @@
  * from the sequence number and writes a pattern into a prefix of the
  * writable part; the driver checks the written length, the written bytes
  * and that the bytes past the length were left alone. The run is a matrix
- * of ring sizes 4..1024 x EVENT_IDX on/off x indirect on/off.
+ * of ring sizes 4..1024 x EVENT_IDX on/off x indirect on/off (sizes 16 and
+ * 256 also with per-batch index publication).
  *
  *   vring_2thread [--requests N]   (total over the matrix, default 10.5M)
  * Ends with "vring_2thread: P passed, F failed" (P+F configurations).
@@ -69,6 +70,7 @@ struct run {
     uint32_t num;
     bool event_idx;
     bool indirect;
+    bool burst; /* publish indices per batch (publish_on_kick/_on_interrupt) */
     uint64_t requests;
     /* shared */
     struct virtqueue *vq;
@@ -385,8 +387,12 @@ static bool run_one(struct run *r, uint8_t *map_drv, uint8_t *map_dev, uint64_t 
                             .indirect = r->indirect,
                             .indirect_max = MAX_OUT + MAX_IN,
                             .notify = driver_notify,
-                            .priv = r};
-    struct vdq_config dcfg = {.num = r->num, .event_idx = r->event_idx, .indirect = r->indirect};
+                            .priv = r,
+                            .publish_on_kick = r->burst};
+    struct vdq_config dcfg = {.num = r->num,
+                              .event_idx = r->event_idx,
+                              .indirect = r->indirect,
+                              .publish_on_interrupt = r->burst};
     struct slot *slots;
     pthread_t dev;
     uint64_t want_sum;
@@ -423,9 +429,9 @@ static bool run_one(struct run *r, uint8_t *map_drv, uint8_t *map_dev, uint64_t 
     want_sum = r->requests * (r->requests - 1) / 2;
     ok = !r->failure && r->completed == r->requests && r->seq_sum == want_sum && r->dev_bad == 0 &&
          vq_num_free(r->vq) == r->num;
-    printf("%-4s ring %4u event_idx %d indirect %d: %9" PRIu64 " requests %6.1f ns/req "
+    printf("%-4s ring %4u event_idx %d indirect %d burst %d: %9" PRIu64 " requests %6.1f ns/req "
            "kicks/req %.4f calls/req %.4f indirect %" PRIu64 "%s%s\n",
-           ok ? "ok" : "FAIL", r->num, r->event_idx, r->indirect, r->completed,
+           ok ? "ok" : "FAIL", r->num, r->event_idx, r->indirect, r->burst, r->completed,
            (double)(virt_time_ns() - t0) / (double)(r->completed ? r->completed : 1),
            (double)r->kicks / (double)(r->completed ? r->completed : 1),
            (double)r->calls / (double)(r->completed ? r->completed : 1),
@@ -474,6 +480,7 @@ int main(int argc, char **argv)
             .num = sizes[i / 4],
             .event_idx = (i & 1) != 0,
             .indirect = (i & 2) != 0,
+            .burst = (i & 4) != 0, /* ring sizes 16 and 256 */
             .requests = total / 20 + (i < (int)(total % 20) ? 1 : 0),
         };
 
