@@ -2,4 +2,4 @@
 # Issue 4, device side: the generic device model, the virtio-mmio v2 register
 # file in front of it, and the five loopback device models (portable core:
 # built into the image and into the hosted build).
-CORE_SRCS += hostsim/vdev.c hostsim/vmmio.c
+CORE_SRCS += hostsim/vdev.c hostsim/vmmio.c hostsim/dev_blk.c

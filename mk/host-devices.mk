@@ -4,7 +4,7 @@
 # virtqueue (test_devices), both under ASan+UBSan.
 #
 #   make check-devices   build and run them
-DEVICE_TESTS := test_vmmio
+DEVICE_TESTS := test_vmmio test_devices
 DEVICE_TEST_BINS := $(DEVICE_TESTS:%=$(HOST_DIR)/%)
 
 $(HOST_DIR)/test_vmmio: $(HOST_DIR)/san/tests/host/test_vmmio.o \

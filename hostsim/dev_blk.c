@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dev_blk.c - virtio-blk device model (VIRTIO 1.2 5.2) over a RAM disk the
+ * caller provides: one requestq; IN, OUT, FLUSH, GET_ID.
+ *
+ * A request (5.2.6) is a device-readable struct virtio_blk_req_hdr, the
+ * data (readable for OUT, writable for IN / GET_ID), and one writable
+ * status byte at the very end of the chain. We do not care how the driver
+ * splits that into descriptors: the header is the first 16 readable bytes,
+ * the status is the last writable byte, the data is what lies between.
+ *
+ * Device requirements honoured (5.2.6.1 / 5.2.6.2):
+ *  - a request touching any sector at or past capacity (also partially, or
+ *    with sector * 512 overflowing) fails with VIRTIO_BLK_S_IOERR and
+ *    transfers nothing; so does a data length that is not a multiple of 512;
+ *  - an unknown type gets VIRTIO_BLK_S_UNSUPP;
+ *  - GET_ID writes the 20-byte serial (NUL-padded, not terminated when it
+ *    is 20 bytes long), truncated to the buffer;
+ *  - FLUSH completes after every earlier write (trivially: a RAM disk
+ *    completes writes in order, before we return).
+ * A malformed chain (no writable byte for the status, or fewer than 16
+ * readable bytes of header) is counted as bad and completed as well as the
+ * chain allows: IOERR in the status byte if there is one.
+ *
+ * Used length (2.7.8: bytes written into the writable part, as a prefix):
+ * in_len when the status byte was written (it is the last byte), else 0.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vdev_models.h"
+#include "virtio_platform.h"
+
+struct dev_blk {
+    uint8_t *disk;
+    uint64_t bytes;
+    char serial[VIRTIO_BLK_ID_BYTES];
+    struct virtio_blk_config cfg;
+    struct vdev_blk_stats stats;
+};
+
+static struct dev_blk *blk_of(const struct vdev *d)
+{
+    return d->priv;
+}
+
+static void blk_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
+{
+    memcpy(buf, (const uint8_t *)&blk_of(d)->cfg + off, len);
+}
+
+/* Is [sector, sector + len) inside the disk? (5.2.6.2; no overflow.) */
+static bool blk_is_in_range(const struct dev_blk *b, uint64_t sector, uint32_t len)
+{
+    uint64_t capacity = b->bytes / VIRTIO_BLK_SECTOR_SIZE;
+
+    if (len % VIRTIO_BLK_SECTOR_SIZE)
+        return false;
+    return sector <= capacity && len / VIRTIO_BLK_SECTOR_SIZE <= capacity - sector;
+}
+
+/* Handle one request; returns the status byte. */
+static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
+                           const struct virtio_blk_req_hdr *h, uint32_t data_in)
+{
+    uint32_t data_out = c->out_len - sizeof(*h);
+    uint64_t pos;
+
+    switch (h->type) {
+    case VIRTIO_BLK_T_IN:
+        if (!blk_is_in_range(b, h->sector, data_in))
+            goto err_io;
+        pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
+        vdq_chain_write(c, 0, b->disk + pos, data_in);
+        b->stats.reads++;
+        b->stats.read_bytes += data_in;
+        return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_OUT:
+        if (!blk_is_in_range(b, h->sector, data_out))
+            goto err_io;
+        pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
+        vdq_chain_read(c, sizeof(*h), b->disk + pos, data_out);
+        b->stats.writes++;
+        b->stats.write_bytes += data_out;
+        return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_FLUSH:
+        /* Writes are in the RAM disk before their completion is pushed;
+         * the barrier orders them before the status the driver will see. */
+        virt_mb();
+        b->stats.flushes++;
+        return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_GET_ID:
+        vdq_chain_write(c, 0, b->serial,
+                        data_in < VIRTIO_BLK_ID_BYTES ? data_in : VIRTIO_BLK_ID_BYTES);
+        b->stats.get_ids++;
+        return VIRTIO_BLK_S_OK;
+    default:
+        b->stats.unsupp++;
+        return VIRTIO_BLK_S_UNSUPP;
+    }
+
+err_io:
+    b->stats.ioerr++;
+    return VIRTIO_BLK_S_IOERR;
+}
+
+static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
+{
+    struct dev_blk *b = blk_of(d);
+    struct virtio_blk_req_hdr h;
+    uint8_t status;
+
+    (void)qi;
+    if (c->in_len < 1) {
+        /* Nowhere to put the status: nothing we can tell the driver. */
+        b->stats.bad++;
+        *written = 0;
+        return true;
+    }
+    if (c->out_len < sizeof(h)) {
+        status = VIRTIO_BLK_S_IOERR;
+        vdq_chain_write(c, c->in_len - 1, &status, 1);
+        b->stats.bad++;
+        *written = c->in_len;
+        return true;
+    }
+    vdq_chain_read(c, 0, &h, sizeof(h)); /* a private copy: read once */
+    h.type = vr_le32_to_cpu(h.type);
+    h.sector = vr_le64_to_cpu(h.sector);
+    status = blk_request(b, c, &h, c->in_len - 1);
+    vdq_chain_write(c, c->in_len - 1, &status, 1);
+    *written = c->in_len;
+    return false;
+}
+
+static int blk_process(struct vdev *d, unsigned qi)
+{
+    return vdev_queue_drain(d, qi, blk_chain);
+}
+
+static void blk_destroy(struct vdev *d)
+{
+    virt_free(d->priv);
+}
+
+static const struct vdev_ops blk_ops = {
+    .type = "blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .num_queues = 1,
+    .queue_max_size = VDEV_BLK_QUEUE_MAX,
+    .config_size = sizeof(struct virtio_blk_config),
+    .read_config = blk_read_config,
+    .process_queue = blk_process,
+    .destroy = blk_destroy,
+};
+
+static bool blk_is_valid_disk(const void *disk, uint64_t bytes)
+{
+    return disk && bytes >= VIRTIO_BLK_SECTOR_SIZE && bytes % VIRTIO_BLK_SECTOR_SIZE == 0;
+}
+
+int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
+                    const char *serial)
+{
+    uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+                        (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+                        (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+                        (1ull << VIRTIO_BLK_F_FLUSH);
+    struct dev_blk *b;
+    size_t n;
+
+    if (!d || !mem || !blk_is_valid_disk(disk, bytes))
+        return -EINVAL;
+    b = virt_zalloc(sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    b->disk = disk;
+    b->bytes = bytes;
+    if (!serial)
+        serial = VDEV_BLK_DEFAULT_SERIAL;
+    n = strlen(serial);
+    memcpy(b->serial, serial, n < sizeof(b->serial) ? n : sizeof(b->serial));
+    b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
+    b->cfg.size_max = vr_cpu_to_le32(VDEV_BLK_SIZE_MAX);
+    b->cfg.seg_max = vr_cpu_to_le32(VDEV_BLK_SEG_MAX);
+    b->cfg.blk_size = vr_cpu_to_le32(VIRTIO_BLK_SECTOR_SIZE);
+    vdev_init(d, &blk_ops, b, features, mem);
+    return 0;
+}
+
+int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)
+{
+    struct dev_blk *b = blk_of(d);
+
+    if (!blk_is_valid_disk(disk, bytes))
+        return -EINVAL;
+    b->disk = disk;
+    b->bytes = bytes;
+    b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
+    vdev_signal_config(d); /* the transport bumps ConfigGeneration */
+    return 0;
+}
+
+void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st)
+{
+    *st = blk_of(d)->stats;
+}

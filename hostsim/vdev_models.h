@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vdev_models.h - the loopback device models (hostsim/dev_*.c): how to
+ * create each one on a caller-provided struct vdev, and the device-side
+ * calls each offers. Put a vmmio register file in front (vmmio_create) to
+ * let a driver at it.
+ *
+ * Every create function: d is caller memory (not yet initialised), mem is
+ * the guest memory the rings and buffers live in (mem->regions must stay
+ * valid while the device lives); returns 0 or -EINVAL / -ENOMEM. Free with
+ * vdev_destroy(d) (after vmmio_destroy()).
+ *
+ * Device-side calls other than queue processing (resize, console inject /
+ * take, stats) must be serialised with the register file: with a vmmio in
+ * front, call them inside vmmio_run_locked().
+ */
+#ifndef RINGLOOP_VDEV_MODELS_H
+#define RINGLOOP_VDEV_MODELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vdev.h"
+
+/* ---- blk (5.2): a RAM disk over caller memory ---- */
+#define VDEV_BLK_QUEUE_MAX 256
+#define VDEV_BLK_SEG_MAX (VDEV_MAX_IOV - 2) /* data segments: + header + status */
+#define VDEV_BLK_SIZE_MAX (1u << 20)        /* bytes per segment */
+#define VDEV_BLK_DEFAULT_SERIAL "ringloop-lblk0"
+
+struct vdev_blk_stats {
+    uint64_t reads, writes, flushes, get_ids;
+    uint64_t read_bytes, write_bytes;
+    uint64_t ioerr;  /* out of range, bad length */
+    uint64_t unsupp; /* unknown request type */
+    uint64_t bad;    /* malformed chains (no status byte, short header) */
+};
+
+/* disk: bytes of storage (a multiple of 512, at least 512); serial: up to
+ * 20 bytes for GET_ID (NULL: VDEV_BLK_DEFAULT_SERIAL). */
+int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
+                    const char *serial);
+/* Change the disk (e.g. grow into a larger buffer): capacity changes, the
+ * config generation moves and a config interrupt goes out (5.2.6.2 / 4.2.2). */
+int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes);
+void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st);
+
+/* ---- rng (5.4): a seeded deterministic byte stream ---- */
+#define VDEV_RNG_QUEUE_MAX 64
+
+/*
+ * The stream is splitmix64 (Steele, Lea, Flood 2014; the seeding generator
+ * of xoshiro): state s = seed; each step
+ *     s += 0x9e3779b97f4a7c15
+ *     z  = s
+ *     z  = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+ *     z  = (z ^ (z >> 27)) * 0x94d049bb133111eb
+ *     z ^= z >> 31                       (all mod 2^64)
+ * and emits z as 8 bytes, little-endian. The byte stream is continuous
+ * across requests (bytes left over from a word go to the next request), so
+ * the n-th byte the driver receives is byte n of the stream, whatever the
+ * request sizes. Python: see tests/host/test_devices.c rng_ref().
+ */
+struct vdev_rng_state {
+    uint64_t s;        /* splitmix64 state */
+    uint64_t word;     /* last output word */
+    uint32_t used;     /* bytes of word already handed out (8 = none left) */
+    uint32_t pad;
+    uint64_t produced; /* bytes handed out so far */
+};
+
+int vdev_rng_create(struct vdev *d, const struct vdq_mem *mem, uint64_t seed);
+void vdev_rng_get_state(const struct vdev *d, struct vdev_rng_state *st);
+void vdev_rng_set_state(struct vdev *d, const struct vdev_rng_state *st);
+
+/* ---- net (5.1): every TX frame comes back on RX ---- */
+#define VDEV_NET_QUEUE_MAX 256
+#define VDEV_NET_BACKLOG 64         /* frames waiting for RX buffers */
+#define VDEV_NET_MAX_FRAME 65536u   /* bytes after the virtio_net_hdr */
+#define VDEV_NET_DEFAULT_MAC {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+
+struct vdev_net_stats {
+    uint64_t tx_frames, tx_bytes;
+    uint64_t rx_frames, rx_bytes;
+    uint64_t backlogged;   /* frames that had to wait for an RX buffer */
+    uint64_t dropped;      /* backlog full, frame too big */
+    uint64_t rx_too_small; /* RX buffer smaller than header + frame: frame dropped */
+    uint64_t bad;          /* TX chain shorter than the header, RX chain not writable */
+};
+
+/* mac: 6 bytes, NULL for VDEV_NET_DEFAULT_MAC. */
+int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac);
+void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
+unsigned vdev_net_backlog_len(const struct vdev *d);
+
+/* ---- console (5.3): port 0 only, echo by default ---- */
+#define VDEV_CONSOLE_QUEUE_MAX 64
+#define VDEV_CONSOLE_BUF 4096 /* bytes kept each way */
+
+struct vdev_console_stats {
+    uint64_t tx_bytes;      /* written by the driver */
+    uint64_t rx_bytes;      /* delivered to the driver */
+    uint64_t tx_dropped;    /* taken-buffer full */
+    uint64_t rx_dropped;    /* to-driver buffer full */
+    uint64_t bad;
+};
+
+/*
+ * What the driver writes on transmitq0 is kept (up to VDEV_CONSOLE_BUF
+ * bytes, older bytes are kept, newer dropped) for vdev_console_take(). With
+ * echo on (the default, for the shell's `console write` then `console
+ * read`), the same bytes are also queued to the driver on receiveq0.
+ */
+int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols,
+                        uint16_t rows);
+void vdev_console_set_echo(struct vdev *d, bool echo);
+/* Queue bytes for the driver (delivered at once if it has receive buffers,
+ * else when it adds some); returns bytes accepted. */
+size_t vdev_console_inject(struct vdev *d, const void *buf, size_t len);
+/* Take up to len bytes the driver wrote; returns bytes copied. */
+size_t vdev_console_take(struct vdev *d, void *buf, size_t len);
+void vdev_console_get_stats(const struct vdev *d, struct vdev_console_stats *st);
+
+/* ---- pmem (5.19, Firecracker semantics) ---- */
+#define VDEV_PMEM_QUEUE_MAX 256
+
+enum vdev_pmem_err {
+    VDEV_PMEM_ERR_WRITABLE_HEAD,   /* first descriptor device-writable */
+    VDEV_PMEM_ERR_SHORT_CHAIN,     /* a single descriptor */
+    VDEV_PMEM_ERR_READONLY_STATUS, /* second descriptor device-readable */
+    VDEV_PMEM_ERR_REQ_LEN,         /* request descriptor not 4 bytes */
+    VDEV_PMEM_ERR_RESP_LEN,        /* response descriptor not 4 bytes */
+    VDEV_PMEM_ERR_UNKNOWN_TYPE,    /* type other than FLUSH */
+    VDEV_PMEM_ERR_FLUSH_FAILED,    /* the flush hook failed */
+    VDEV_PMEM_ERR_COUNT
+};
+
+struct vdev_pmem_stats {
+    uint64_t flushes; /* successful FLUSH requests */
+    uint64_t errors;  /* sum of err[] */
+    uint64_t err[VDEV_PMEM_ERR_COUNT];
+};
+
+/*
+ * start/size: the region's guest-physical range (start and size multiples
+ * of 2 MiB, size > 0, else -EINVAL). flush(ctx) makes the region durable
+ * (in the image a barrier; hosted, msync of a file mapping); NULL means
+ * nothing to do. It returns 0 or -errno.
+ */
+int vdev_pmem_create(struct vdev *d, const struct vdq_mem *mem, uint64_t start, uint64_t size,
+                     int (*flush)(void *ctx), void *flush_ctx);
+void vdev_pmem_get_stats(const struct vdev *d, struct vdev_pmem_stats *st);
+
+#endif
