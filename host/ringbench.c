@@ -46,6 +46,7 @@ struct bench_cfg {
     bool indirect;
     uint32_t spin_ns; /* --notify: poll this long before going to sleep */
     bool burst;       /* publish indices per batch (publish_on_kick/_on_interrupt) */
+    uint32_t repeat;  /* runs per configuration; the fastest is reported */
 };
 
 struct bench_result {
@@ -119,25 +120,33 @@ static void *pong_main(void *arg)
     return NULL;
 }
 
+/* One-way latency: the fastest of 20 chunks of 10000 round trips, halved
+ * (the minimum filters out chunks where a vCPU was descheduled). */
 static double line_latency_ns(void)
 {
-    const uint64_t iters = 200000;
+    const uint64_t chunk = 10000, chunks = 20;
+    double best = 1e18;
     pthread_t t;
-    uint64_t i, t0, t1;
+    uint64_t i, k;
 
     pin_cpu(0);
     pingpong.v = 0;
-    pthread_create(&t, NULL, pong_main, (void *)(uintptr_t)iters);
-    /* warm up: wait for the partner to spin */
-    t0 = virt_time_ns();
-    for (i = 0; i < iters; i++) {
-        __atomic_store_n(&pingpong.v, 2 * i + 1, __ATOMIC_RELEASE);
-        while (__atomic_load_n(&pingpong.v, __ATOMIC_ACQUIRE) != 2 * i + 2)
-            cpu_pause();
+    pthread_create(&t, NULL, pong_main, (void *)(uintptr_t)(chunk * chunks));
+    for (k = 0; k < chunks; k++) {
+        uint64_t t0 = virt_time_ns();
+        double ns;
+
+        for (i = k * chunk; i < (k + 1) * chunk; i++) {
+            __atomic_store_n(&pingpong.v, 2 * i + 1, __ATOMIC_RELEASE);
+            while (__atomic_load_n(&pingpong.v, __ATOMIC_ACQUIRE) != 2 * i + 2)
+                cpu_pause();
+        }
+        ns = (double)(virt_time_ns() - t0) / (double)(2 * chunk);
+        if (ns < best)
+            best = ns;
     }
-    t1 = virt_time_ns();
     pthread_join(t, NULL);
-    return (double)(t1 - t0) / (double)(2 * iters);
+    return best;
 }
 
 /* ---- device (CPU 1) ---- */
@@ -346,6 +355,22 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     return 0;
 }
 
+/* The fastest of cfg->repeat runs (noisy shared machines). */
+static int bench_best(const struct bench_cfg *cfg, struct bench_result *best)
+{
+    uint32_t n;
+
+    for (n = 0; n < (cfg->repeat ? cfg->repeat : 1); n++) {
+        struct bench_result r;
+
+        if (bench_run(cfg, &r) != 0)
+            return -1;
+        if (n == 0 || r.ns_per_req < best->ns_per_req)
+            *best = r;
+    }
+    return 0;
+}
+
 static void report(FILE *csv, const struct bench_cfg *c, const struct bench_result *r)
 {
     printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d: %8.1f ns/req  "
@@ -363,11 +388,11 @@ static void report(FILE *csv, const struct bench_cfg *c, const struct bench_resu
 
 static int usage(const char *prog)
 {
-    fprintf(
-        stderr,
-        "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
-        "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--sweep] [--csv FILE]\n",
-        prog);
+    fprintf(stderr,
+            "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
+            "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--repeat N]\n"
+            "          [--sweep] [--csv FILE]\n",
+            prog);
     return 2;
 }
 
@@ -398,6 +423,8 @@ int main(int argc, char **argv)
             cfg.event_idx = false;
         else if (!strcmp(a, "--spin-ns") && i + 1 < argc)
             cfg.spin_ns = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--repeat") && i + 1 < argc)
+            cfg.repeat = (uint32_t)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(a, "--burst"))
             cfg.burst = true;
         else if (!strcmp(a, "--indirect"))
@@ -423,7 +450,7 @@ int main(int argc, char **argv)
             "calls_per_req,line_ns,line_transfers_per_req\n");
     }
     if (!sweep) {
-        if (bench_run(&cfg, &res) != 0)
+        if (bench_best(&cfg, &res) != 0)
             return 1;
         report(csv, &cfg, &res);
     } else {
@@ -438,7 +465,7 @@ int main(int argc, char **argv)
                     c.poll = m == 1;
                     c.event_idx = e;
                     c.batch = batches[k];
-                    if (bench_run(&c, &res) != 0)
+                    if (bench_best(&c, &res) != 0)
                         return 1;
                     report(csv, &c, &res);
                 }
