@@ -22,20 +22,12 @@ from python3-pexpect. QEMU options for every boot: RINGLOOP_RUN_ARGS (e.g.
 """
 
 import os
-import re
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ringloop_console import LOG_DIR, POOL  # noqa: E402
-
-
-def log_path(nodeid):
-    module, _, rest = nodeid.partition("::")
-    module = os.path.splitext(os.path.basename(module))[0]
-    name = "%s.%s" % (module, rest.replace("::", ".")) if rest else module
-    return os.path.join(LOG_DIR, re.sub(r"[^A-Za-z0-9._\[\]=+-]", "_", name)[:200] + ".log")
+from ringloop_console import LOG_DIR, POOL, log_path  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -231,6 +231,14 @@ class Console:
                 pass
 
 
+def log_path(nodeid):
+    """build/test-logs/<module>.<test>.log for a pytest node id."""
+    module, _, rest = nodeid.partition("::")
+    module = os.path.splitext(os.path.basename(module))[0]
+    name = "%s.%s" % (module, rest.replace("::", ".")) if rest else module
+    return os.path.join(LOG_DIR, re.sub(r"[^A-Za-z0-9._\[\]=+-]", "_", name)[:200] + ".log")
+
+
 def default_run_args():
     """tools/run arguments for the tests: $RINGLOOP_RUN_ARGS, else --accel $ACCEL/auto."""
     import shlex

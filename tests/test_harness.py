@@ -198,3 +198,52 @@ def test_run_floor_app_exits_zero():
 def test_deps_is_quiet_when_everything_is_installed():
     r = subprocess.run([os.path.join(REPO, "tools", "deps.sh")], capture_output=True, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+# ---- KTAP cases -> pytest verdicts, with a fake console ----
+
+class FakeConsole:
+    """Plays back canned serial output for `test <suite>`; can die mid-way."""
+
+    def __init__(self, output, dies=False):
+        self.output, self.dies = output, dies
+        self.expect_panic = False
+        self.text = ""
+
+    def mark(self):
+        return len(self.text)
+
+    def since(self, mark):
+        return self.text[mark:]
+
+    def trouble(self):
+        return None
+
+    def run(self, cmd, timeout=None):
+        from ringloop_console import ConsoleError
+        self.text += cmd + "\n" + self.output
+        if self.dies:
+            raise ConsoleError("QEMU exited (status 99) while waiting for the prompt")
+        return self.output
+
+
+def _verdicts(output, dies=False, cases=("a", "b", "c")):
+    import test_ktap
+    run = test_ktap.run_suite(FakeConsole(output, dies), "fake", "log", machine="fake")
+    test_ktap._runs.pop(("fake", "fake"), None)
+    return [test_ktap.case_verdict(run, c)[0] for c in cases]
+
+
+def test_each_ktap_case_gets_its_own_verdict():
+    out = "KTAP version 1\n1..3\nok 1 a\nnot ok 2 b # x.c:1: boom\nok 3 c # SKIP later\n"
+    assert _verdicts(out) == ["pass", "fail", "skip"]
+
+
+def test_a_missing_case_fails_only_itself():
+    out = "KTAP version 1\n1..3\nok 1 a\nok 2 c\n"
+    assert _verdicts(out, cases=("a", "b", "c")) == ["pass", "fail", "pass"]
+
+
+def test_a_suite_that_panics_fails_the_running_case_and_later_ones():
+    out = "KTAP version 1\n1..3\nok 1 a\nPANIC: #PF\n"
+    assert _verdicts(out, dies=True) == ["pass", "fail", "fail"]

@@ -1,17 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The in-image KTAP suites, one pytest item per case.
+"""The in-image KTAP suites, one pytest item per case and machine.
 
-Collection boots the image once (the same machine the tests then use) and
-asks `test list` for `<suite>: <case> <case> ...` lines; every case becomes
-test_case[<suite>.<case>], so `pytest -k libc` selects the libc suite. The
-first selected case of a suite runs `test <suite>` once; every case of that
-suite then reads its own result from the parsed KTAP: `not ok` fails exactly
-that item, `# SKIP` skips it, a missing result fails it. If the suite
-crashes, the cases that reported before the crash keep their results; the
-case that was running and the ones after it fail.
+Collection boots each machine once (q35 is the same machine the other
+tests then use) and asks `test list` for `<suite>: <case> <case> ...` lines;
+every case becomes test_case[<suite>.<case>] on q35 and
+test_case[microvm:<suite>.<case>] on microvm, so `pytest -k libc` selects the
+libc suite (RINGLOOP_MACHINES=q35 limits the machines). The first selected
+case of a suite runs `test <suite>` once; every case of that suite then reads
+its own result from the parsed KTAP: `not ok` fails exactly that item,
+`# SKIP` skips it, a missing result fails it. If the suite crashes, the cases
+that reported before the crash keep their results; the case that was running
+and the ones after it fail.
 
-If the image cannot be booted at collection, one item (test_case[collect])
-fails with the reason, so a broken image never looks like "no tests".
+If a machine cannot be booted at collection, one item
+(test_case[<machine>:collect]) fails with the reason, so a broken image never
+looks like "no tests".
 """
 
 import os
@@ -20,7 +23,7 @@ import re
 import pytest
 
 import ktap
-from ringloop_console import LOG_DIR, POOL, ConsoleError
+from ringloop_console import LOG_DIR, POOL, ConsoleError, log_path
 
 SUITE_TIMEOUT = 180
 LIST_LINE_RE = re.compile(r"^([A-Za-z0-9_.-]+):((?:\s+\S+)*)\s*$")
@@ -36,37 +39,59 @@ def parse_list(text):
     return suites
 
 
-_listing = None
+# Machines the suites run on (DESIGN.md §7: q35 + OVMF and microvm + PVH).
+# RINGLOOP_MACHINES="q35" restricts the run. Items on q35 are named
+# test_case[<suite>.<case>], on another machine test_case[<machine>:<suite>.<case>].
+MACHINES = os.environ.get("RINGLOOP_MACHINES", "q35 microvm").split()
 
 
-def suite_listing():
-    """[(suite, [cases])] from `test list` on the pooled machine, or raise ConsoleError."""
-    global _listing
-    if _listing is None:
+def machine_args(machine):
+    """tools/run arguments for `machine` (q35 is the default machine: no arguments,
+    so the KTAP items share the boot the shell tests use)."""
+    return [] if machine == "q35" else ["--machine", machine]
+
+
+def case_id(machine, suite, case):
+    return ("%s.%s" % (suite, case)) if machine == "q35" else ("%s:%s.%s" % (machine, suite, case))
+
+
+_listings = {}
+
+
+def suite_listing(machine="q35"):
+    """[(suite, [cases])] from `test list` on `machine`, or raise ConsoleError."""
+    if machine not in _listings:
         os.makedirs(LOG_DIR, exist_ok=True)
-        with open(os.path.join(LOG_DIR, "collect.test-list.log"), "w") as log:
-            c = POOL.get()
+        with open(os.path.join(LOG_DIR, "collect.test-list.%s.log" % machine), "w") as log:
+            c = POOL.get(machine_args(machine))
             log.write(c.boot_text)
             c.set_log(log)
             try:
                 out = c.run("test list")
             finally:
                 c.set_log(None)
-        _listing = parse_list(out)
-        if not _listing:
+        listing = parse_list(out)
+        if not listing:
             raise ConsoleError("`test list` printed no `<suite>: <cases>` lines:\n" + out)
-    return _listing
+        _listings[machine] = listing
+    return _listings[machine]
 
 
 def pytest_generate_tests(metafunc):
-    if "ktap_case" not in metafunc.fixturenames:
-        return
-    try:
-        params = [pytest.param((s, c), id="%s.%s" % (s, c))
-                  for s, cases in suite_listing() for c in cases]
-    except ConsoleError as e:
-        params = [pytest.param(("", str(e)), id="collect")]
-    metafunc.parametrize("ktap_case", params)
+    if "ktap_case" in metafunc.fixturenames:
+        params = []
+        # Collect on the other machines first so the q35 machine, which the
+        # first items use, is the one left running.
+        for m in sorted(MACHINES, key=lambda m: m == "q35"):
+            try:
+                params += [pytest.param((m, s, c), id=case_id(m, s, c))
+                           for s, cases in suite_listing(m) for c in cases]
+            except ConsoleError as e:
+                params.append(pytest.param((m, "", str(e)), id="%s:collect" % m))
+        params.sort(key=lambda p: p.values[0][0] != "q35")  # q35 items first
+        metafunc.parametrize("ktap_case", params)
+    if "ktap_machine" in metafunc.fixturenames:
+        metafunc.parametrize("ktap_machine", sorted(MACHINES, key=lambda m: m != "q35"))
 
 
 class SuiteRun:
@@ -81,10 +106,10 @@ class SuiteRun:
 _runs = {}
 
 
-def run_suite(console, suite, log):
-    """Run `test <suite>` once per session; a crash is recorded, not raised."""
-    if suite in _runs:
-        return _runs[suite]
+def run_suite(console, suite, log, machine="q35"):
+    """Run `test <suite>` once per session and machine; a crash is recorded, not raised."""
+    if (machine, suite) in _runs:
+        return _runs[(machine, suite)]
     mark = console.mark()
     console.expect_panic = True  # a panic is attributed to a case below
     crash = None
@@ -102,42 +127,52 @@ def run_suite(console, suite, log):
     else:
         console.expect_panic = False
     run = SuiteRun(suite, ktap.parse(out), out, crash, log)
-    _runs[suite] = run
+    _runs[(machine, suite)] = run
     return run
 
 
-def test_case(ktap_case, console, request):
-    suite, case = ktap_case
-    if suite == "":
-        pytest.fail("could not collect the in-image suites: %s" % case, pytrace=False)
-    run = run_suite(console, suite, os.path.relpath(request.node.nodeid))
+def case_verdict(run, case):
+    """("pass" | "fail" | "skip", message) for one case of a SuiteRun."""
     doc = run.doc
-    where = "suite %s (output in the log of %s)" % (suite, run.log)
+    where = "suite %s (output in the log of %s)" % (run.suite, run.log)
     res = doc.find(case)
     if res is None:
         if run.crash:
-            pytest.fail("%s: no result for %s; the suite stopped early: %s\n%s"
-                        % (where, case, run.crash, run.output[-3000:]), pytrace=False)
-        pytest.fail("%s: no result line for case %r (KTAP problems: %s)\n%s"
-                    % (where, case, "; ".join(doc.problems()) or "none", run.output[-3000:]),
-                    pytrace=False)
-    diag = "\n".join("# " + d for d in res.diagnostics)
+            return "fail", "%s: no result for %s; the suite stopped early: %s\n%s" % (
+                where, case, run.crash, run.output[-3000:])
+        return "fail", "%s: no result line for case %r (KTAP problems: %s)\n%s" % (
+            where, case, "; ".join(doc.problems()) or "none", run.output[-3000:])
     if res.skipped:
-        pytest.skip("%s.%s: %s" % (suite, case, res.reason or "skipped"))
+        return "skip", "%s.%s: %s" % (run.suite, case, res.reason or "skipped")
     if not res.ok:
-        pytest.fail("not ok %d %s # %s\n%s" % (res.number, case, res.reason, diag), pytrace=False)
-    # The case passed; a malformed document still fails (it would hide cases).
-    problems = doc.problems()
-    if problems and not run.crash:
-        pytest.fail("%s: malformed KTAP: %s" % (where, "; ".join(problems)), pytrace=False)
+        diag = "".join("\n# " + d for d in res.diagnostics)
+        return "fail", "not ok %d %s # %s%s" % (res.number, case, res.reason, diag)
+    # A malformed document (missing plan, cases missing) fails the cases
+    # without a result above; test_all_is_nested_ktap checks the shape.
+    return "pass", ""
 
 
-def test_all_is_nested_ktap(console):
+def test_case(ktap_case, boot, request):
+    machine, suite, case = ktap_case
+    if suite == "":
+        pytest.fail("could not collect the in-image suites on %s: %s" % (machine, case),
+                    pytrace=False)
+    console = boot(machine_args(machine))
+    run = run_suite(console, suite, os.path.relpath(log_path(request.node.nodeid)), machine)
+    verdict, msg = case_verdict(run, case)
+    if verdict == "skip":
+        pytest.skip(msg)
+    if verdict == "fail":
+        pytest.fail(msg, pytrace=False)
+
+
+def test_all_is_nested_ktap(ktap_machine, boot):
     """`test all`: one top-level KTAP document, each suite an indented subtest
     whose cases are those of `test list`, the suite's line `ok` exactly when
     none of its cases is `not ok`. (Case failures are reported by test_case;
     this checks only the shape, so one failing case fails one item there.)"""
-    listing = suite_listing()
+    listing = suite_listing(ktap_machine)
+    console = boot(machine_args(ktap_machine))
     console.expect_panic = True
     out = console.run("test all", timeout=SUITE_TIMEOUT * 2)
     console.expect_panic = False

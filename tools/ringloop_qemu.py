@@ -12,8 +12,8 @@ also exits 1 when it fails to start; that is indistinguishable from guest
 status 0 by the code alone, so callers that see 1 look at QEMU's stderr (see
 is_qemu_error()) and report QEMU_FAILED instead.
 
-Machines are rows in MACHINES: add microvm there (its own firmware/kernel
-arguments) without touching the callers.
+Machines are rows in MACHINES (q35 boots the ESP through OVMF; microvm
+boots the PVH ELF directly): a new machine is one row, callers do not change.
 """
 
 import hashlib
@@ -29,6 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(REPO, "build")
 DEFAULT_IMAGE = os.path.join(BUILD, "efi", "esp.img")
+PVH_IMAGE = os.path.join(BUILD, "efi", "ringloop.elf")
 FLOOR_IMAGE = os.path.join(BUILD, "efi", "floor-esp.img")
 PROBE_CACHE = os.path.join(BUILD, ".accel-probe")
 
@@ -55,12 +56,13 @@ class Options:
     """What a caller may choose; everything else is fixed policy."""
 
     def __init__(self, machine="q35", accel="auto", smp=DEFAULT_SMP, mem=DEFAULT_MEM_MB,
-                 image=DEFAULT_IMAGE, pflash=False, extra=()):
+                 image=None, pflash=False, extra=()):
         self.machine = machine
         self.accel = accel
         self.smp = smp
         self.mem = mem
-        self.image = image
+        # None: the machine's own (esp.img for q35, ringloop.elf for microvm)
+        self.image = image or MACHINES.get(machine, (None, DEFAULT_IMAGE))[1]
         self.pflash = pflash
         self.extra = list(extra)
 
@@ -90,8 +92,17 @@ def private_copy(image, tmpdir):
     return dst
 
 
+def _microvm_args(opts, tmpdir):
+    # No firmware to speak of: QEMU loads the PVH ELF (build/efi/ringloop.elf,
+    # same objects as the EFI image) and enters it through its Xen PVH note.
+    # Virtio devices attach as virtio-mmio (-device virtio-blk-device,...).
+    return ["-M", "microvm", "-kernel", private_copy(opts.image, tmpdir)]
+
+
+# machine -> (QEMU arguments builder, default image)
 MACHINES = {
-    "q35": _q35_args,
+    "q35": (_q35_args, DEFAULT_IMAGE),
+    "microvm": (_microvm_args, PVH_IMAGE),
 }
 
 
@@ -108,7 +119,7 @@ def build_command(opts, tmpdir, accel):
     if opts.machine not in MACHINES:
         raise ValueError("unknown machine %r (have: %s)" % (opts.machine, ", ".join(MACHINES)))
     argv = [QEMU]
-    argv += MACHINES[opts.machine](opts, tmpdir)
+    argv += MACHINES[opts.machine][0](opts, tmpdir)
     argv += accel_args(accel)
     argv += ["-cpu", "max", "-smp", str(opts.smp), "-m", str(opts.mem)]
     argv += [
@@ -164,7 +175,9 @@ def _probe_kvm(opts):
     the kernel), else the image being run. Success is a line starting with
     "ringloop" (both the floor and the kernel banner print one).
     """
-    image = FLOOR_IMAGE if os.path.exists(FLOOR_IMAGE) else opts.image
+    image = opts.image
+    if opts.machine == "q35" and os.path.exists(FLOOR_IMAGE):
+        image = FLOOR_IMAGE
     probe = Options(machine=opts.machine, smp=1, mem=opts.mem, image=image)
     with tempfile.TemporaryDirectory(prefix="ringloop-probe-") as tmp:
         argv = build_command(probe, tmp, "kvm")
@@ -205,13 +218,15 @@ def resolve_accel(opts, log=None):
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
     key = _probe_key(opts.machine)
+    verdicts = {}
     try:
         with open(PROBE_CACHE) as f:
-            cached = json.load(f)
-        if cached.get("key") == key and cached.get("accel") in ("kvm", "tcg"):
+            verdicts = json.load(f)
+        cached = verdicts.get(key, {})
+        if cached.get("accel") in ("kvm", "tcg"):
             return cached["accel"]
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError, AttributeError):
+        verdicts = {}
     if log:
         log("probing KVM with a %.0f s boot (once; verdict cached in %s)"
             % (KVM_PROBE_SECONDS, os.path.relpath(PROBE_CACHE, os.getcwd())))
@@ -222,9 +237,14 @@ def resolve_accel(opts, log=None):
                                     (" (" + why[0] + ")") if why and not ok else ""))
     os.makedirs(os.path.dirname(PROBE_CACHE), exist_ok=True)
     tmp = PROBE_CACHE + ".%d" % os.getpid()
+    if not isinstance(verdicts, dict):
+        verdicts = {}
+    # One verdict per (host kernel, QEMU, firmware, machine): stale keys are
+    # simply never asked for again.
+    verdicts[key] = {"accel": accel, "machine": opts.machine, "qemu": qemu_version(),
+                     "host_kernel": platform.release(), "why": why[0] if why else ""}
     with open(tmp, "w") as f:
-        json.dump({"key": key, "accel": accel, "machine": opts.machine,
-                   "qemu": qemu_version(), "host_kernel": platform.release()}, f)
+        json.dump(verdicts, f, indent=1, sort_keys=True)
         f.write("\n")
     os.replace(tmp, PROBE_CACHE)
     return accel
@@ -242,8 +262,9 @@ def add_arguments(parser):
                         help="CPUs (default %d)" % DEFAULT_SMP)
     parser.add_argument("--mem", type=int, default=DEFAULT_MEM_MB,
                         help="memory in MiB (default %d)" % DEFAULT_MEM_MB)
-    parser.add_argument("--image", default=DEFAULT_IMAGE,
-                        help="ESP image to boot (default build/efi/esp.img)")
+    parser.add_argument("--image", default=None,
+                        help="what to boot (default: build/efi/esp.img on q35, "
+                             "build/efi/ringloop.elf on microvm)")
     parser.add_argument("--pflash", action="store_true",
                         help="split OVMF CODE/VARS pflash instead of -bios (slower)")
 
