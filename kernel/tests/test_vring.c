@@ -61,11 +61,15 @@ static uint8_t vr_pat(uint32_t seq, uint32_t off, uint8_t salt)
     return (uint8_t)(seq * 13u + off * 7u + salt);
 }
 
-static int vr_setup(struct vr_loop *l, uint32_t num, bool event_idx, bool indirect)
+static int vr_setup(struct vr_loop *l, uint32_t num, bool event_idx, bool indirect, bool burst)
 {
-    struct vq_config cfg = {
-        .num = num, .event_idx = event_idx, .indirect = indirect, .indirect_max = VR_MAX_SEGS};
-    struct vdq_config dcfg = {.num = num, .event_idx = event_idx, .indirect = indirect};
+    struct vq_config cfg = {.num = num,
+                            .event_idx = event_idx,
+                            .indirect = indirect,
+                            .indirect_max = VR_MAX_SEGS,
+                            .publish_on_kick = burst};
+    struct vdq_config dcfg = {
+        .num = num, .event_idx = event_idx, .indirect = indirect, .publish_on_interrupt = burst};
     int err, i;
 
     memset(l, 0, sizeof(*l));
@@ -209,13 +213,20 @@ static int vr_run(struct vr_loop *l, uint32_t n)
     return 0;
 }
 
-static void vr_case(struct ktest *t, uint32_t num, bool event_idx, bool indirect, uint32_t n)
+/* flags for vr_case() */
+#define VR_EVENT_IDX 1u
+#define VR_INDIRECT 2u
+#define VR_BURST 4u /* indices published per batch on both sides */
+
+static void vr_case(struct ktest *t, uint32_t num, unsigned flags, uint32_t n)
 {
     struct vr_loop *l = virt_zalloc(sizeof(*l));
     int rc;
 
     KT_ASSERT(t, l != NULL);
-    rc = vr_setup(l, num, event_idx, indirect);
+    bool event_idx = flags & VR_EVENT_IDX, indirect = flags & VR_INDIRECT;
+
+    rc = vr_setup(l, num, event_idx, indirect, flags & VR_BURST);
     if (rc) {
         virt_free(l);
         KT_FAIL(t, "setup ring %u: %d", num, rc);
@@ -238,18 +249,23 @@ static void vr_case(struct ktest *t, uint32_t num, bool event_idx, bool indirect
 
 static void t_plain(struct ktest *t)
 {
-    vr_case(t, 16, false, false, 5000);
+    vr_case(t, 16, 0, 5000);
 }
 
 static void t_event_idx(struct ktest *t)
 {
     /* > 65536 requests: both 16-bit indices wrap at least once. */
-    vr_case(t, 64, true, false, 70000);
+    vr_case(t, 64, VR_EVENT_IDX, 70000);
 }
 
 static void t_indirect(struct ktest *t)
 {
-    vr_case(t, 8, true, true, 5000);
+    vr_case(t, 8, VR_EVENT_IDX | VR_INDIRECT, 5000);
+}
+
+static void t_burst(struct ktest *t)
+{
+    vr_case(t, 32, VR_EVENT_IDX | VR_INDIRECT | VR_BURST, 5000);
 }
 
 static void t_sizes(struct ktest *t)
@@ -258,7 +274,7 @@ static void t_sizes(struct ktest *t)
     unsigned i;
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        vr_case(t, sizes[i], (i & 1) != 0, false, 2000);
+        vr_case(t, sizes[i], (i & 1) ? VR_EVENT_IDX : 0, 2000);
         if (t->failed)
             return;
     }
@@ -324,5 +340,5 @@ static void t_malformed(struct ktest *t)
 }
 
 KTEST_SUITE(ktest_vring, "vring", {"plain", t_plain}, {"event_idx_wrap", t_event_idx},
-            {"indirect", t_indirect}, {"sizes", t_sizes}, {"bad_sizes", t_bad_sizes},
-            {"malformed_chain", t_malformed});
+            {"indirect", t_indirect}, {"burst", t_burst}, {"sizes", t_sizes},
+            {"bad_sizes", t_bad_sizes}, {"malformed_chain", t_malformed});
