@@ -62,6 +62,7 @@ struct virtqueue {
     uint16_t used_idx_seen;    /* used->idx as last read (checked) */
     uint16_t avail_flags_shadow;
     uint16_t indirect_max;
+    uint32_t detach_next; /* vq_detach_unused() resumes its scan here */
     bool event_idx;
     bool indirect;
     bool publish_on_kick;
@@ -263,6 +264,7 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
     else
         last = vq_add_direct(vq, head, sgs, out_sgs, total);
     vq->num_free -= ndescs;
+    vq->detach_next = 0; /* a detach scan must look at every head again */
     vq->state[head].token = token;
     vq->state[head].in_len = (uint32_t)in_len;
     vq->state[head].ndescs = (uint16_t)ndescs;
@@ -491,17 +493,17 @@ int vq_enable_cb_delayed(struct virtqueue *vq)
 
 void *vq_detach_unused(struct virtqueue *vq)
 {
-    uint32_t i;
-
-    for (i = 0; i < vq->num; i++) {
-        void *token = vq->state[i].token;
+    /* Heads below detach_next were found free already: one pass in all. */
+    for (; vq->detach_next < vq->num; vq->detach_next++) {
+        void *token = vq->state[vq->detach_next].token;
 
         if (token) {
-            vq_free_chain(vq, (uint16_t)i);
+            vq_free_chain(vq, (uint16_t)vq->detach_next);
             return token;
         }
     }
     /* Nothing left in flight: the device was reset, start the rings anew. */
+    vq->detach_next = 0;
     if (!vq->broken)
         vq_reset_rings(vq);
     return NULL;
