@@ -83,7 +83,7 @@ void vdev_rng_set_state(struct vdev *d, const struct vdev_rng_state *st);
 struct vdev_net_stats {
     uint64_t tx_frames, tx_bytes;
     uint64_t rx_frames, rx_bytes;
-    uint64_t backlogged;   /* frames that had to wait for an RX buffer */
+    uint64_t backlog_max;  /* most frames waiting for RX buffers at once */
     uint64_t dropped;      /* backlog full, frame too big */
     uint64_t rx_too_small; /* RX buffer smaller than header + frame: frame dropped */
     uint64_t bad;          /* TX chain shorter than the header, RX chain not writable */

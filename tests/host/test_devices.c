@@ -397,6 +397,641 @@ static void test_blk_reset_reinit(void **state)
     blk_rw(f, true);
 }
 
+/* ------------------------------------------------------------------ rng */
+
+#define RNG_SEED 0x1234u
+
+static int setup_rng(void **state)
+{
+    struct dev_fixture *f = &fixture;
+
+    dfx_arena(f);
+    assert_int_equal(vdev_rng_create(&f->dev, &f->fx.mem, RNG_SEED), 0);
+    dfx_attach(f);
+    *state = f;
+    return 0;
+}
+
+/* Reference stream, written from the description in vdev_models.h:
+ * splitmix64 words, each as 8 little-endian bytes. */
+static void rng_ref(uint64_t seed, uint8_t *out, size_t len)
+{
+    uint64_t s = seed;
+    size_t i;
+
+    for (i = 0; i < len; i += 8) {
+        uint64_t z;
+        unsigned b;
+
+        s += 0x9e3779b97f4a7c15ull;
+        z = s;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        for (b = 0; b < 8 && i + b < len; b++)
+            out[i + b] = (uint8_t)(z >> (8 * b));
+    }
+}
+
+static void test_rng_known_answer(void **state)
+{
+    /* Computed independently in Python (the same lines pytest will use):
+     * seed 0 -> first word 0xe220a8397b1dcdaf. */
+    static const uint8_t seed0[16] = {0xaf, 0xcd, 0x1d, 0x7b, 0x39, 0xa8, 0x20, 0xe2,
+                                      0xf4, 0x65, 0xb9, 0xa1, 0x6a, 0x9e, 0x78, 0x6e};
+    static const uint8_t seed1234[8] = {0x88, 0x38, 0xe2, 0xd5, 0x87, 0x2f, 0x64, 0x5f};
+    uint8_t b[16];
+
+    (void)state;
+    rng_ref(0, b, 16);
+    assert_memory_equal(b, seed0, 16);
+    rng_ref(0x1234, b, 8);
+    assert_memory_equal(b, seed1234, 8);
+}
+
+static void test_rng_bytes(void **state)
+{
+    struct dev_fixture *f = *state;
+    static const uint32_t sizes[] = {1, 3, 8, 13, 64, 1000, 4096, 7};
+    size_t total = 0, i;
+    uint8_t *ref = malloc(8192);
+    struct vdev_rng_state st;
+
+    assert_non_null(ref);
+    rng_ref(RNG_SEED, ref, 8192);
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG, 1), 0); /* no config */
+    dfx_start(f, all_features(f), 8);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint8_t *buf = galloc(f, sizes[i]);
+        struct vq_sg sg = {.buf = buf, .len = sizes[i]};
+
+        dfx_submit(f, 0, &sg, 0, 1, buf);
+        assert_int_equal(dfx_used(f, 0, buf), sizes[i]);
+        assert_memory_equal(buf, ref + total, sizes[i]);
+        total += sizes[i];
+    }
+    /* A chain split over several writable segments: the stream flows on. */
+    {
+        uint8_t *a = galloc(f, 5), *b = galloc(f, 11);
+        struct vq_sg sg[2] = {{.buf = a, .len = 5}, {.buf = b, .len = 11}};
+
+        dfx_submit(f, 0, sg, 0, 2, a);
+        assert_int_equal(dfx_used(f, 0, a), 16);
+        assert_memory_equal(a, ref + total, 5);
+        assert_memory_equal(b, ref + total + 5, 11);
+        total += 16;
+    }
+    vdev_rng_get_state(&f->dev, &st);
+    assert_true(st.produced == total);
+    /* Reset does not replay the stream. */
+    dfx_start(f, no_event_idx(f), 4);
+    {
+        uint8_t *buf = galloc(f, 32);
+        struct vq_sg sg = {.buf = buf, .len = 32};
+
+        dfx_submit(f, 0, &sg, 0, 1, buf);
+        assert_int_equal(dfx_used(f, 0, buf), 32);
+        assert_memory_equal(buf, ref + total, 32);
+    }
+    free(ref);
+}
+
+static void test_rng_bad_and_state(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *buf = galloc(f, 16), ref[16];
+    struct vq_sg sg = {.buf = buf, .len = 16};
+    struct vdev_rng_state st;
+
+    dfx_start(f, all_features(f), 8);
+    /* Readable only: nothing to fill. */
+    dfx_submit(f, 0, &sg, 1, 0, buf);
+    assert_int_equal(dfx_used(f, 0, buf), 0);
+    assert_true(f->dev.queues[0].stats.bad_chains == 1);
+    /* Save the state, draw, restore, draw again: same bytes. */
+    vdev_rng_get_state(&f->dev, &st);
+    dfx_submit(f, 0, &sg, 0, 1, buf);
+    assert_int_equal(dfx_used(f, 0, buf), 16);
+    memcpy(ref, buf, 16);
+    vdev_rng_set_state(&f->dev, &st);
+    memset(buf, 0, 16);
+    dfx_submit(f, 0, &sg, 0, 1, buf);
+    assert_int_equal(dfx_used(f, 0, buf), 16);
+    assert_memory_equal(buf, ref, 16);
+}
+
+/* ------------------------------------------------------------------ net */
+
+static int setup_net(void **state)
+{
+    struct dev_fixture *f = &fixture;
+
+    dfx_arena(f);
+    assert_int_equal(vdev_net_create(&f->dev, &f->fx.mem, NULL), 0);
+    dfx_attach(f);
+    *state = f;
+    return 0;
+}
+
+#define NET_RX_BUF 2048
+
+static struct vdev_net_stats net_stats(struct dev_fixture *f)
+{
+    struct vdev_net_stats st;
+
+    vdev_net_get_stats(&f->dev, &st);
+    return st;
+}
+
+/* Post one RX buffer of len bytes; returns it. */
+static uint8_t *net_post_rx(struct dev_fixture *f, uint32_t len)
+{
+    uint8_t *b = galloc(f, len);
+    struct vq_sg sg = {.buf = b, .len = len};
+
+    assert_int_equal(vq_add_sgs(f->vq[VIRTIO_NET_RXQ], &sg, 0, 1, b), 0);
+    return b;
+}
+
+/* Send a frame of len bytes of value v (header + frame as 2 segments). */
+static void net_send(struct dev_fixture *f, uint32_t len, uint8_t v)
+{
+    struct virtio_net_hdr *h = galloc(f, sizeof(*h));
+    uint8_t *fr = galloc(f, len ? len : 1);
+    struct vq_sg sg[2] = {{.buf = h, .len = sizeof(*h)}, {.buf = fr, .len = len}};
+
+    memset(fr, v, len);
+    dfx_submit(f, VIRTIO_NET_TXQ, sg, len ? 2 : 1, 0, h);
+    assert_int_equal(dfx_used(f, VIRTIO_NET_TXQ, h), 0);
+}
+
+/* Expect the next RX completion to be buf holding a len-byte frame of v. */
+static void net_expect_rx(struct dev_fixture *f, uint8_t *buf, uint32_t len, uint8_t v)
+{
+    struct virtio_net_hdr h;
+    uint32_t i;
+
+    assert_int_equal(dfx_used(f, VIRTIO_NET_RXQ, buf), sizeof(h) + len);
+    memcpy(&h, buf, sizeof(h));
+    assert_int_equal(h.num_buffers, 1);
+    assert_int_equal(h.flags, 0);
+    assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    for (i = 0; i < len; i++)
+        assert_int_equal(buf[sizeof(h) + i], v);
+}
+
+static void test_net_config(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint64_t feat = dfx_device_features(f);
+    static const uint8_t mac[6] = VDEV_NET_DEFAULT_MAC;
+    unsigned i;
+
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
+    assert_true(feat & (1ull << VIRTIO_NET_F_MAC));
+    assert_true(feat & (1ull << VIRTIO_NET_F_STATUS));
+    assert_false(feat & (1ull << VIRTIO_NET_F_MRG_RXBUF));
+    for (i = 0; i < 6; i++)
+        assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + i, 1), mac[i]);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 6, 2), VIRTIO_NET_S_LINK_UP);
+}
+
+static void test_net_loop(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *rx[3];
+    int i;
+
+    dfx_start(f, all_features(f), 16);
+    for (i = 0; i < 3; i++)
+        rx[i] = net_post_rx(f, NET_RX_BUF);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_send(f, 60, 0x11);
+    net_expect_rx(f, rx[0], 60, 0x11);
+    net_send(f, 1514, 0x22);
+    net_expect_rx(f, rx[1], 1514, 0x22);
+    net_send(f, 0, 0); /* header only: an empty frame */
+    net_expect_rx(f, rx[2], 0, 0);
+    assert_true(net_stats(f).rx_frames == 3);
+    assert_true(net_stats(f).tx_frames == 3);
+    assert_true(net_stats(f).rx_bytes == 1574);
+}
+
+static void net_backlog(struct dev_fixture *f, uint64_t features)
+{
+    uint8_t *rx[VDEV_NET_BACKLOG];
+    int i;
+
+    dfx_start(f, features, 128);
+    /* No RX buffers: frames wait. */
+    for (i = 0; i < 10; i++)
+        net_send(f, 100 + i, (uint8_t)i);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 10);
+    /* The driver refills and kicks receiveq: the backlog comes out in order. */
+    for (i = 0; i < 4; i++)
+        rx[i] = net_post_rx(f, NET_RX_BUF);
+    assert_true(vq_kick_prepare(f->vq[VIRTIO_NET_RXQ])); /* the device asked for it */
+    assert_int_equal(vq_notify(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    for (i = 0; i < 4; i++)
+        net_expect_rx(f, rx[i], 100 + i, (uint8_t)i);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 6);
+    for (i = 0; i < 6; i++)
+        rx[i] = net_post_rx(f, NET_RX_BUF);
+    assert_true(vq_kick_prepare(f->vq[VIRTIO_NET_RXQ]));
+    assert_int_equal(vq_notify(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    for (i = 0; i < 6; i++)
+        net_expect_rx(f, rx[i], 104 + i, (uint8_t)(4 + i));
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
+}
+
+static void test_net_backlog(void **state)
+{
+    struct dev_fixture *f = *state;
+
+    net_backlog(f, all_features(f));
+    net_backlog(f, no_event_idx(f));
+    assert_true(net_stats(f).backlog_max == 10);
+    assert_true(net_stats(f).dropped == 0);
+}
+
+static void test_net_backlog_overflow(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *rx;
+    int i;
+
+    dfx_start(f, all_features(f), 128);
+    for (i = 0; i < VDEV_NET_BACKLOG + 5; i++)
+        net_send(f, 64, (uint8_t)i);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), VDEV_NET_BACKLOG);
+    assert_true(net_stats(f).dropped == 5);
+    /* The oldest frames were kept. */
+    rx = net_post_rx(f, NET_RX_BUF);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_expect_rx(f, rx, 64, 0);
+    /* Reset drops the rest (and frees them: ASan checks). */
+    dfx_start(f, all_features(f), 8);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
+}
+
+static void test_net_bad_chains(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *small, *ok, *hdr = galloc(f, 8);
+    struct vq_sg sg = {.buf = hdr, .len = 8};
+
+    dfx_start(f, all_features(f), 16);
+    /* TX shorter than the header. */
+    dfx_submit(f, VIRTIO_NET_TXQ, &sg, 1, 0, hdr);
+    assert_int_equal(dfx_used(f, VIRTIO_NET_TXQ, hdr), 0);
+    assert_true(net_stats(f).bad == 1);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
+    /* RX buffer too small for the frame: the frame is dropped, the next
+     * frame uses the next buffer. */
+    small = net_post_rx(f, 20);
+    ok = net_post_rx(f, NET_RX_BUF);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_send(f, 100, 0xaa);
+    net_send(f, 8, 0xbb);
+    assert_int_equal(dfx_used(f, VIRTIO_NET_RXQ, small), 0);
+    net_expect_rx(f, ok, 8, 0xbb);
+    assert_true(net_stats(f).rx_too_small == 1);
+    assert_true(f->dev.queues[VIRTIO_NET_RXQ].stats.bad_chains == 1);
+}
+
+/* ------------------------------------------------------------------ console */
+
+static int setup_console(void **state)
+{
+    struct dev_fixture *f = &fixture;
+
+    dfx_arena(f);
+    assert_int_equal(vdev_console_create(&f->dev, &f->fx.mem, 80, 25), 0);
+    dfx_attach(f);
+    *state = f;
+    return 0;
+}
+
+static void con_write(struct dev_fixture *f, const char *text)
+{
+    size_t len = strlen(text);
+    char *b = galloc(f, len);
+    struct vq_sg sg = {.buf = b, .len = (uint32_t)len};
+
+    memcpy(b, text, len);
+    dfx_submit(f, VIRTIO_CONSOLE_TXQ0, &sg, 1, 0, b);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_TXQ0, b), 0);
+}
+
+static char *con_post_rx(struct dev_fixture *f, uint32_t len)
+{
+    char *b = galloc(f, len);
+    struct vq_sg sg = {.buf = b, .len = len};
+
+    assert_int_equal(vq_add_sgs(f->vq[VIRTIO_CONSOLE_RXQ0], &sg, 0, 1, b), 0);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_CONSOLE_RXQ0]), 0);
+    vmmio_process(f->m);
+    return b;
+}
+
+struct con_io {
+    const char *in;
+    char out[64];
+    size_t n;
+};
+
+static void con_take_locked(struct vdev *d, void *arg)
+{
+    struct con_io *io = arg;
+
+    io->n = vdev_console_take(d, io->out, sizeof(io->out));
+}
+
+static void con_inject_locked(struct vdev *d, void *arg)
+{
+    struct con_io *io = arg;
+
+    io->n = vdev_console_inject(d, io->in, strlen(io->in));
+}
+
+static void test_console_config(void **state)
+{
+    struct dev_fixture *f = *state;
+
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE);
+    assert_true(dfx_device_features(f) & (1ull << VIRTIO_CONSOLE_F_SIZE));
+    assert_false(dfx_device_features(f) & (1ull << VIRTIO_CONSOLE_F_MULTIPORT));
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 0, 2), 80);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 2, 2), 25);
+}
+
+static void test_console_echo_take(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct con_io io = {0};
+    char *rx;
+
+    dfx_start(f, all_features(f), 8);
+    /* Echo: written before any receive buffer exists, delivered on refill. */
+    con_write(f, "hello ");
+    con_write(f, "world");
+    rx = con_post_rx(f, 64);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 11);
+    assert_memory_equal(rx, "hello world", 11);
+    /* And the device side can read what was written. */
+    vmmio_run_locked(f->m, con_take_locked, &io);
+    assert_int_equal(io.n, 11);
+    assert_memory_equal(io.out, "hello world", 11);
+    vmmio_run_locked(f->m, con_take_locked, &io);
+    assert_int_equal(io.n, 0);
+    /* A buffer waiting first: the write comes straight back. A small buffer
+     * gets what fits, the rest goes into the next one. */
+    rx = con_post_rx(f, 4);
+    con_write(f, "abcdef");
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 4);
+    assert_memory_equal(rx, "abcd", 4);
+    rx = con_post_rx(f, 16);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 2);
+    assert_memory_equal(rx, "ef", 2);
+}
+
+static void test_console_inject(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct con_io io = {.in = "injected"};
+    struct vdev_console_stats st;
+    char *rx;
+
+    dfx_start(f, all_features(f), 8);
+    vdev_console_set_echo(&f->dev, false);
+    con_write(f, "quiet");
+    rx = con_post_rx(f, 32);
+    assert_false(vq_has_used(f->vq[VIRTIO_CONSOLE_RXQ0]));
+    vmmio_run_locked(f->m, con_inject_locked, &io);
+    assert_int_equal(io.n, 8);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 8);
+    assert_memory_equal(rx, "injected", 8);
+    vmmio_run_locked(f->m, con_take_locked, &io);
+    assert_int_equal(io.n, 5);
+    assert_memory_equal(io.out, "quiet", 5);
+    vdev_console_get_stats(&f->dev, &st);
+    assert_true(st.tx_bytes == 5);
+    assert_true(st.rx_bytes == 8);
+}
+
+static void test_console_overflow(void **state)
+{
+    struct dev_fixture *f = *state;
+    char *big = galloc(f, VDEV_CONSOLE_BUF + 100);
+    struct vq_sg sg = {.buf = big, .len = VDEV_CONSOLE_BUF + 100};
+    struct vdev_console_stats st;
+
+    dfx_start(f, all_features(f), 8);
+    memset(big, 'x', VDEV_CONSOLE_BUF + 100);
+    dfx_submit(f, VIRTIO_CONSOLE_TXQ0, &sg, 1, 0, big);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_TXQ0, big), 0);
+    vdev_console_get_stats(&f->dev, &st);
+    assert_true(st.tx_dropped == 100);
+    assert_true(st.rx_dropped == 100);
+    /* Writable-only chain on transmitq0: bad. */
+    dfx_submit(f, VIRTIO_CONSOLE_TXQ0, &sg, 0, 1, big);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_TXQ0, big), 0);
+    assert_true(f->dev.queues[VIRTIO_CONSOLE_TXQ0].stats.bad_chains == 1);
+}
+
+/* ------------------------------------------------------------------ pmem */
+
+#define PMEM_START (4ull << 30)
+#define PMEM_SIZE (4u << 20)
+
+static int pmem_flushes, pmem_flush_ret;
+
+static int pmem_flush(void *ctx)
+{
+    (void)ctx;
+    pmem_flushes++;
+    return pmem_flush_ret;
+}
+
+static int setup_pmem(void **state)
+{
+    struct dev_fixture *f = &fixture;
+
+    dfx_arena(f);
+    pmem_flushes = 0;
+    pmem_flush_ret = 0;
+    assert_int_equal(vdev_pmem_create(&f->dev, &f->fx.mem, PMEM_START, PMEM_SIZE, pmem_flush,
+                                      NULL),
+                     0);
+    dfx_attach(f);
+    *state = f;
+    return 0;
+}
+
+static struct vdev_pmem_stats pmem_stats(struct dev_fixture *f)
+{
+    struct vdev_pmem_stats st;
+
+    vdev_pmem_get_stats(&f->dev, &st);
+    return st;
+}
+
+static void test_pmem_config(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct vdev d2;
+
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_PMEM);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 0, 4), (uint32_t)PMEM_START);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 4, 4), (uint32_t)(PMEM_START >> 32));
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 8, 4), PMEM_SIZE);
+    assert_int_equal(vmmio_read(f->m, VIRTIO_MMIO_CONFIG + 12, 4), 0);
+    /* Region not 2 MiB aligned / sized: refused. */
+    assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, PMEM_START + 4096, PMEM_SIZE, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, PMEM_START, PMEM_SIZE + 4096, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, PMEM_START, 0, NULL, NULL), -EINVAL);
+    assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, UINT64_MAX - (2u << 20) + 1, 4u << 20,
+                                      NULL, NULL),
+                     -EINVAL);
+}
+
+/* Submit segments as given (out readable, then in writable); returns used len. */
+static uint32_t pmem_do(struct dev_fixture *f, struct vq_sg *sg, unsigned out, unsigned in)
+{
+    dfx_submit(f, 0, sg, out, in, sg);
+    return dfx_used(f, 0, sg);
+}
+
+static uint32_t *pmem_word(struct dev_fixture *f, uint32_t v)
+{
+    uint32_t *p = galloc(f, 16);
+
+    *p = v;
+    return p;
+}
+
+static void test_pmem_flush(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint32_t *req = pmem_word(f, VIRTIO_PMEM_REQ_TYPE_FLUSH), *resp = pmem_word(f, 0xeeee);
+    struct vq_sg sg[2] = {{.buf = req, .len = 4}, {.buf = resp, .len = 4}};
+
+    dfx_start(f, all_features(f), 8);
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 0);
+    assert_int_equal(pmem_flushes, 1);
+    assert_true(pmem_stats(f).flushes == 1);
+    assert_true(pmem_stats(f).errors == 0);
+    assert_true(f->dev.queues[0].stats.requests == 1);
+    /* Without EVENT_IDX / INDIRECT too. */
+    dfx_start(f, (1ull << VIRTIO_F_VERSION_1), 8);
+    *resp = 0xeeee;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 0);
+    assert_int_equal(pmem_flushes, 2);
+}
+
+static void expect_pmem_err(struct dev_fixture *f, enum vdev_pmem_err e, uint64_t before)
+{
+    assert_true(pmem_stats(f).err[e] == before + 1);
+}
+
+static void test_pmem_errors(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint32_t *req = pmem_word(f, VIRTIO_PMEM_REQ_TYPE_FLUSH);
+    uint32_t *resp = pmem_word(f, 0xeeee), *resp2 = pmem_word(f, 0xeeee);
+    uint64_t bad_before;
+    struct vq_sg sg[3];
+    struct vdev_pmem_stats st0;
+
+    dfx_start(f, all_features(f), 8);
+    st0 = pmem_stats(f);
+
+    /* Writable head: the second (writable) descriptor gets ret 1. */
+    sg[0] = (struct vq_sg){.buf = req, .len = 4};
+    sg[1] = (struct vq_sg){.buf = resp, .len = 4};
+    assert_int_equal(pmem_do(f, sg, 0, 2), 4);
+    assert_int_equal(*resp, 1);
+    expect_pmem_err(f, VDEV_PMEM_ERR_WRITABLE_HEAD, st0.err[VDEV_PMEM_ERR_WRITABLE_HEAD]);
+    /* Writable head alone: nothing to write into but itself. */
+    *req = VIRTIO_PMEM_REQ_TYPE_FLUSH;
+    assert_int_equal(pmem_do(f, sg, 0, 1), 0);
+    assert_int_equal(*req, VIRTIO_PMEM_REQ_TYPE_FLUSH);
+    assert_true(pmem_stats(f).err[VDEV_PMEM_ERR_WRITABLE_HEAD] == 2);
+
+    /* Short chain: the request alone. */
+    assert_int_equal(pmem_do(f, sg, 1, 0), 0);
+    expect_pmem_err(f, VDEV_PMEM_ERR_SHORT_CHAIN, 0);
+
+    /* Read-only status: nothing written anywhere. */
+    *resp = 0xeeee;
+    assert_int_equal(pmem_do(f, sg, 2, 0), 0);
+    assert_int_equal(*resp, 0xeeee);
+    expect_pmem_err(f, VDEV_PMEM_ERR_READONLY_STATUS, 0);
+
+    /* Request of the wrong length: ret 1. */
+    sg[0].len = 8;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 1);
+    expect_pmem_err(f, VDEV_PMEM_ERR_REQ_LEN, 0);
+    sg[0].len = 2;
+    *resp = 0xeeee;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 1);
+    sg[0].len = 4;
+
+    /* Response too short to hold ret: nothing written. */
+    *resp = 0xeeee;
+    sg[1].len = 2;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 0);
+    assert_int_equal(*resp, 0xeeee);
+    expect_pmem_err(f, VDEV_PMEM_ERR_RESP_LEN, 0);
+    /* Response too long: ret 1 in its first 4 bytes. */
+    sg[1].len = 8;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 1);
+    assert_true(pmem_stats(f).err[VDEV_PMEM_ERR_RESP_LEN] == 2);
+    sg[1].len = 4;
+
+    /* Unknown request type. */
+    *req = 7;
+    *resp = 0xeeee;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 1);
+    expect_pmem_err(f, VDEV_PMEM_ERR_UNKNOWN_TYPE, 0);
+    *req = VIRTIO_PMEM_REQ_TYPE_FLUSH;
+
+    /* The flush hook fails. */
+    pmem_flush_ret = -EIO;
+    *resp = 0xeeee;
+    assert_int_equal(pmem_do(f, sg, 1, 1), 4);
+    assert_int_equal(*resp, 1);
+    expect_pmem_err(f, VDEV_PMEM_ERR_FLUSH_FAILED, 0);
+    pmem_flush_ret = 0;
+
+    /* None of it was fatal: a good request still works, and an extra
+     * writable descriptor after the response is ignored. */
+    bad_before = f->dev.queues[0].stats.bad_chains;
+    assert_int_equal(bad_before, 10);
+    assert_true(pmem_stats(f).errors == 10);
+    *resp = 0xeeee;
+    sg[2] = (struct vq_sg){.buf = resp2, .len = 4};
+    assert_int_equal(pmem_do(f, sg, 1, 2), 4);
+    assert_int_equal(*resp, 0);
+    assert_int_equal(*resp2, 0xeeee);
+    assert_true(pmem_stats(f).flushes == 1);
+    assert_false(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
 /* ------------------------------------------------------------------ main */
 
 #define BLK_TEST(t) cmocka_unit_test_setup_teardown(t, setup_blk, teardown_blk)
@@ -413,6 +1048,21 @@ int main(void)
         BLK_TEST(test_blk_resize),
         BLK_TEST(test_blk_full_ring),
         BLK_TEST(test_blk_reset_reinit),
+        cmocka_unit_test(test_rng_known_answer),
+        cmocka_unit_test_setup_teardown(test_rng_bytes, setup_rng, teardown),
+        cmocka_unit_test_setup_teardown(test_rng_bad_and_state, setup_rng, teardown),
+        cmocka_unit_test_setup_teardown(test_net_config, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_loop, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_backlog, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_backlog_overflow, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_bad_chains, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_console_config, setup_console, teardown),
+        cmocka_unit_test_setup_teardown(test_console_echo_take, setup_console, teardown),
+        cmocka_unit_test_setup_teardown(test_console_inject, setup_console, teardown),
+        cmocka_unit_test_setup_teardown(test_console_overflow, setup_console, teardown),
+        cmocka_unit_test_setup_teardown(test_pmem_config, setup_pmem, teardown),
+        cmocka_unit_test_setup_teardown(test_pmem_flush, setup_pmem, teardown),
+        cmocka_unit_test_setup_teardown(test_pmem_errors, setup_pmem, teardown),
     };
 
     if (getenv("TEST_FILTER"))

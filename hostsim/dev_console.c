@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dev_console.c - virtio-console device model (VIRTIO 1.2 5.3), port 0
+ * only (no MULTIPORT): receiveq0 (queue 0, device -> driver) and
+ * transmitq0 (queue 1, driver -> device).
+ *
+ * Two bounded byte FIFOs of VDEV_CONSOLE_BUF bytes:
+ *  - "out": what the driver wrote on transmitq0, for vdev_console_take();
+ *  - "in": bytes for the driver, from vdev_console_inject() and, with echo
+ *    on (the default), a copy of everything the driver wrote: the shell's
+ *    `console write <text>` then `console read` sees <text> come back.
+ * A full FIFO drops the newest bytes and counts them. Bytes in "in" go
+ * into receiveq0 buffers as they come (a buffer gets as many as fit, used
+ * length = bytes written); with none available the device asks for a
+ * receiveq0 kick (vdq_enable_notify with re-check) and delivers then.
+ *
+ * Driver mistakes, counted as bad and returned with len 0: a transmitq0
+ * chain with no readable byte, a receiveq0 chain with no writable byte.
+ * Reset keeps both FIFOs (device content, like a UART's buffer) and drops
+ * only in-flight chains.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vdev_models.h"
+#include "virtio_platform.h"
+
+struct console_fifo {
+    uint8_t buf[VDEV_CONSOLE_BUF];
+    uint32_t head, len;
+};
+
+struct dev_console {
+    struct virtio_console_config cfg;
+    bool echo;
+    struct console_fifo out, in;
+    struct vdev_console_stats stats;
+};
+
+static struct dev_console *con_of(const struct vdev *d)
+{
+    return d->priv;
+}
+
+/* Append up to len bytes; returns how many fit. */
+static uint32_t fifo_put(struct console_fifo *f, const uint8_t *p, uint32_t len)
+{
+    uint32_t i, room = VDEV_CONSOLE_BUF - f->len;
+
+    if (len > room)
+        len = room;
+    for (i = 0; i < len; i++)
+        f->buf[(f->head + f->len + i) % VDEV_CONSOLE_BUF] = p[i];
+    f->len += len;
+    return len;
+}
+
+/* Remove up to len bytes into p; returns how many. */
+static uint32_t fifo_get(struct console_fifo *f, uint8_t *p, uint32_t len)
+{
+    uint32_t i;
+
+    if (len > f->len)
+        len = f->len;
+    for (i = 0; i < len; i++)
+        p[i] = f->buf[(f->head + i) % VDEV_CONSOLE_BUF];
+    f->head = (f->head + len) % VDEV_CONSOLE_BUF;
+    f->len -= len;
+    return len;
+}
+
+static void con_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
+{
+    memcpy(buf, (const uint8_t *)&con_of(d)->cfg + off, len);
+}
+
+static bool con_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
+                         uint32_t *written)
+{
+    struct dev_console *k = con_of(d);
+    uint8_t buf[256];
+    uint32_t off;
+
+    (void)qi;
+    *written = 0; /* nothing is written into transmit buffers */
+    if (c->out_len == 0) {
+        k->stats.bad++;
+        return true;
+    }
+    for (off = 0; off < c->out_len; off += sizeof(buf)) {
+        uint32_t n = c->out_len - off < sizeof(buf) ? c->out_len - off : sizeof(buf), put;
+
+        vdq_chain_read(c, off, buf, n);
+        put = fifo_put(&k->out, buf, n);
+        k->stats.tx_dropped += n - put;
+        if (k->echo) {
+            put = fifo_put(&k->in, buf, n);
+            k->stats.rx_dropped += n - put;
+        }
+    }
+    k->stats.tx_bytes += c->out_len;
+    return false;
+}
+
+static bool con_rx_fill(struct dev_console *k, const struct vdq_chain *c, uint32_t *written)
+{
+    uint8_t buf[256];
+    uint32_t off = 0;
+
+    if (c->in_len == 0) {
+        k->stats.bad++;
+        *written = 0;
+        return true;
+    }
+    while (off < c->in_len && k->in.len > 0) {
+        uint32_t want = c->in_len - off < sizeof(buf) ? c->in_len - off : sizeof(buf);
+        uint32_t n = fifo_get(&k->in, buf, want);
+
+        vdq_chain_write(c, off, buf, n);
+        off += n;
+    }
+    k->stats.rx_bytes += off;
+    *written = off;
+    return false;
+}
+
+/* Deliver the "in" FIFO to receiveq0; chains completed or -EIO. */
+static int con_rx_flush(struct vdev *d)
+{
+    struct dev_console *k = con_of(d);
+    struct vdq *q = &d->queues[VIRTIO_CONSOLE_RXQ0].q;
+    uint64_t pushed_before = q->stats.pushed;
+    struct vdq_chain c;
+    int err;
+
+    if (!vdev_is_queue_live(d, VIRTIO_CONSOLE_RXQ0))
+        return 0;
+    for (;;) {
+        while (k->in.len > 0) {
+            uint32_t written;
+            bool is_bad;
+
+            err = vdev_queue_pop(d, VIRTIO_CONSOLE_RXQ0, &c);
+            if (err == -EAGAIN)
+                break;
+            if (err)
+                goto err_broken;
+            is_bad = con_rx_fill(k, &c, &written);
+            err = vdev_queue_push(d, VIRTIO_CONSOLE_RXQ0, c.head, written, is_bad);
+            if (err)
+                goto err_broken;
+        }
+        vdev_signal_used(d, VIRTIO_CONSOLE_RXQ0);
+        if (k->in.len == 0)
+            break;
+        /* Bytes wait for buffers: ask for a kick, re-check. */
+        err = vdq_enable_notify(q);
+        if (err == 0)
+            break;
+        if (err != -EAGAIN)
+            goto err_broken;
+    }
+    return (int)(q->stats.pushed - pushed_before);
+
+err_broken:
+    vdev_signal_used(d, VIRTIO_CONSOLE_RXQ0);
+    return -EIO;
+}
+
+static int con_process(struct vdev *d, unsigned qi)
+{
+    int tx = 0, rx;
+
+    if (qi == VIRTIO_CONSOLE_TXQ0) {
+        tx = vdev_queue_drain(d, qi, con_tx_chain);
+        if (tx < 0)
+            return tx;
+    }
+    rx = con_rx_flush(d);
+    if (rx < 0)
+        return rx;
+    return tx + rx;
+}
+
+static void con_destroy(struct vdev *d)
+{
+    virt_free(d->priv);
+}
+
+static const struct vdev_ops con_ops = {
+    .type = "console",
+    .device_id = VIRTIO_ID_CONSOLE,
+    .num_queues = 2, /* port 0 only: receiveq0, transmitq0 (5.3.2) */
+    .queue_max_size = VDEV_CONSOLE_QUEUE_MAX,
+    .config_size = sizeof(struct virtio_console_config),
+    .read_config = con_read_config,
+    .process_queue = con_process,
+    .destroy = con_destroy,
+};
+
+int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols,
+                        uint16_t rows)
+{
+    uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+                        (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_CONSOLE_F_SIZE);
+    struct dev_console *k;
+
+    if (!d || !mem)
+        return -EINVAL;
+    k = virt_zalloc(sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    k->cfg.cols = vr_cpu_to_le16(cols);
+    k->cfg.rows = vr_cpu_to_le16(rows);
+    k->cfg.max_nr_ports = vr_cpu_to_le32(1);
+    k->echo = true;
+    vdev_init(d, &con_ops, k, features, mem);
+    return 0;
+}
+
+void vdev_console_set_echo(struct vdev *d, bool echo)
+{
+    con_of(d)->echo = echo;
+}
+
+size_t vdev_console_inject(struct vdev *d, const void *buf, size_t len)
+{
+    struct dev_console *k = con_of(d);
+    uint32_t n = len > VDEV_CONSOLE_BUF ? VDEV_CONSOLE_BUF : (uint32_t)len;
+    uint32_t put = fifo_put(&k->in, buf, n);
+
+    k->stats.rx_dropped += len - put;
+    con_rx_flush(d); /* a broken receiveq stays broken: nothing to deliver to */
+    return put;
+}
+
+size_t vdev_console_take(struct vdev *d, void *buf, size_t len)
+{
+    uint32_t n = len > VDEV_CONSOLE_BUF ? VDEV_CONSOLE_BUF : (uint32_t)len;
+
+    return fifo_get(&con_of(d)->out, buf, n);
+}
+
+void vdev_console_get_stats(const struct vdev *d, struct vdev_console_stats *st)
+{
+    *st = con_of(d)->stats;
+}

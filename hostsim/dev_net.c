@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dev_net.c - virtio-net device model (VIRTIO 1.2 5.1) wired as a loopback
+ * cable: every frame the driver transmits on transmitq (queue 1) comes
+ * back on receiveq (queue 0), with a fresh struct virtio_net_hdr (no
+ * offloads, num_buffers 1: 5.1.6.4).
+ *
+ * Flow: a TX kick drains transmitq into a FIFO backlog (bounded:
+ * VDEV_NET_BACKLOG frames), then delivers the backlog to receiveq while it
+ * has buffers. When receiveq runs dry, the frames wait; the device asks for
+ * receiveq kicks (vdq_enable_notify with re-check) and an RX kick delivers
+ * them. A frame that finds the backlog full is dropped and counted, as a
+ * NIC with a full FIFO would.
+ *
+ * Driver mistakes (never fatal, each counted):
+ *  - a TX chain shorter than the 12-byte header: returned, no frame (bad);
+ *  - a TX frame above VDEV_NET_MAX_FRAME: dropped;
+ *  - an RX chain with no writable part: returned with len 0 (bad), the
+ *    frame waits for the next buffer;
+ *  - an RX chain too small for header + frame (without MRG_RXBUF a frame
+ *    must fit one buffer, 5.1.6.3.1): the frame is dropped, the buffer
+ *    returned with len 0.
+ * Invariants: backlog frames are owned by the device (virt_zalloc'd);
+ * reset frees them (in-flight data is dropped on reset, 2.4).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vdev_models.h"
+#include "virtio_platform.h"
+
+struct net_frame {
+    uint8_t *data;
+    uint32_t len;
+    uint32_t pad;
+};
+
+struct dev_net {
+    struct virtio_net_config cfg;
+    struct net_frame backlog[VDEV_NET_BACKLOG]; /* FIFO ring */
+    unsigned head, count;
+    struct vdev_net_stats stats;
+};
+
+static struct dev_net *net_of(const struct vdev *d)
+{
+    return d->priv;
+}
+
+static void net_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
+{
+    memcpy(buf, (const uint8_t *)&net_of(d)->cfg + off, len);
+}
+
+static void net_frame_drop_head(struct dev_net *n)
+{
+    struct net_frame *fr = &n->backlog[n->head];
+
+    virt_free(fr->data);
+    fr->data = NULL;
+    fr->len = 0;
+    n->head = (n->head + 1) % VDEV_NET_BACKLOG;
+    n->count--;
+}
+
+static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
+                         uint32_t *written)
+{
+    struct dev_net *n = net_of(d);
+    struct net_frame *fr;
+    uint32_t len;
+
+    (void)qi;
+    *written = 0; /* 5.1.6.2: the device writes nothing into TX buffers */
+    if (c->out_len < sizeof(struct virtio_net_hdr)) {
+        n->stats.bad++;
+        return true;
+    }
+    len = c->out_len - sizeof(struct virtio_net_hdr);
+    n->stats.tx_frames++;
+    n->stats.tx_bytes += len;
+    if (len > VDEV_NET_MAX_FRAME || n->count == VDEV_NET_BACKLOG) {
+        n->stats.dropped++;
+        return false;
+    }
+    fr = &n->backlog[(n->head + n->count) % VDEV_NET_BACKLOG];
+    fr->data = virt_zalloc(len ? len : 1);
+    if (!fr->data) {
+        n->stats.dropped++;
+        return false;
+    }
+    fr->len = len;
+    /* We ignore the driver's header: no offloads were negotiated. */
+    vdq_chain_read(c, sizeof(struct virtio_net_hdr), fr->data, len);
+    n->count++;
+    if (n->count > n->stats.backlog_max)
+        n->stats.backlog_max = n->count;
+    return false;
+}
+
+/* Put the frame at the head of the backlog into chain c; returns the used
+ * length and whether the chain counts as bad. */
+static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *written)
+{
+    struct net_frame *fr = &n->backlog[n->head];
+    struct virtio_net_hdr h;
+
+    *written = 0;
+    if (c->in_len == 0) {
+        n->stats.bad++;
+        return true; /* the frame stays for the next buffer */
+    }
+    if (c->in_len < sizeof(h) || c->in_len - sizeof(h) < fr->len) {
+        n->stats.rx_too_small++;
+        n->stats.dropped++;
+        net_frame_drop_head(n);
+        return true;
+    }
+    memset(&h, 0, sizeof(h));
+    h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+    h.num_buffers = vr_cpu_to_le16(1);
+    vdq_chain_write(c, 0, &h, sizeof(h));
+    vdq_chain_write(c, sizeof(h), fr->data, fr->len);
+    *written = sizeof(h) + fr->len;
+    n->stats.rx_frames++;
+    n->stats.rx_bytes += fr->len;
+    net_frame_drop_head(n);
+    return false;
+}
+
+/* Deliver the backlog to receiveq; chains completed or -EIO. */
+static int net_rx_flush(struct vdev *d)
+{
+    struct dev_net *n = net_of(d);
+    struct vdq *q = &d->queues[VIRTIO_NET_RXQ].q;
+    uint64_t pushed_before = q->stats.pushed;
+    struct vdq_chain c;
+    int err;
+
+    if (!vdev_is_queue_live(d, VIRTIO_NET_RXQ))
+        return 0;
+    for (;;) {
+        while (n->count > 0) {
+            uint32_t written;
+            bool is_bad;
+
+            err = vdev_queue_pop(d, VIRTIO_NET_RXQ, &c);
+            if (err == -EAGAIN)
+                break;
+            if (err)
+                goto err_broken;
+            is_bad = net_rx_fill(n, &c, &written);
+            err = vdev_queue_push(d, VIRTIO_NET_RXQ, c.head, written, is_bad);
+            if (err)
+                goto err_broken;
+        }
+        vdev_signal_used(d, VIRTIO_NET_RXQ);
+        if (n->count == 0)
+            break;
+        /* Frames wait for buffers: make sure the driver kicks receiveq when
+         * it adds some, and re-check for ones added meanwhile. */
+        err = vdq_enable_notify(q);
+        if (err == 0)
+            break;
+        if (err != -EAGAIN)
+            goto err_broken;
+    }
+    return (int)(q->stats.pushed - pushed_before);
+
+err_broken:
+    vdev_signal_used(d, VIRTIO_NET_RXQ);
+    return -EIO;
+}
+
+static int net_process(struct vdev *d, unsigned qi)
+{
+    int tx = 0, rx;
+
+    if (qi == VIRTIO_NET_TXQ) {
+        tx = vdev_queue_drain(d, qi, net_tx_chain);
+        if (tx < 0)
+            return tx;
+    }
+    rx = net_rx_flush(d);
+    if (rx < 0)
+        return rx;
+    return tx + rx;
+}
+
+static void net_reset(struct vdev *d)
+{
+    struct dev_net *n = net_of(d);
+
+    while (n->count > 0)
+        net_frame_drop_head(n);
+    n->head = 0;
+}
+
+static void net_destroy(struct vdev *d)
+{
+    net_reset(d);
+    virt_free(d->priv);
+}
+
+static const struct vdev_ops net_ops = {
+    .type = "net",
+    .device_id = VIRTIO_ID_NET,
+    .num_queues = 2, /* receiveq1, transmitq1 (5.1.2); no control queue */
+    .queue_max_size = VDEV_NET_QUEUE_MAX,
+    .config_size = sizeof(struct virtio_net_config),
+    .read_config = net_read_config,
+    .reset = net_reset,
+    .process_queue = net_process,
+    .destroy = net_destroy,
+};
+
+int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac)
+{
+    static const uint8_t default_mac[6] = VDEV_NET_DEFAULT_MAC;
+    uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+                        (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_NET_F_MAC) |
+                        (1ull << VIRTIO_NET_F_STATUS);
+    struct dev_net *n;
+
+    if (!d || !mem)
+        return -EINVAL;
+    n = virt_zalloc(sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    memcpy(n->cfg.mac, mac ? mac : default_mac, sizeof(n->cfg.mac));
+    n->cfg.status = vr_cpu_to_le16(VIRTIO_NET_S_LINK_UP);
+    n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
+    vdev_init(d, &net_ops, n, features, mem);
+    return 0;
+}
+
+void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st)
+{
+    *st = net_of(d)->stats;
+}
+
+unsigned vdev_net_backlog_len(const struct vdev *d)
+{
+    return net_of(d)->count;
+}
