@@ -135,7 +135,10 @@ void vdev_reset(struct vdev *d)
 
 static void vdev_raise(struct vdev *d, uint32_t bits)
 {
-    __atomic_fetch_or(&d->interrupt_status, bits, __ATOMIC_RELAXED);
+    /* Seq-cst: the status bit (and the used ring before it) is visible
+     * before the interrupt is sent; pairs with the acquire load of
+     * InterruptStatus in vmmio_read(). */
+    __atomic_fetch_or(&d->interrupt_status, bits, __ATOMIC_SEQ_CST);
     if (d->irq)
         d->irq(d, bits, d->irq_ctx);
 }

@@ -13,9 +13,13 @@
  * and each kind is logged the first time only.
  *
  * Invariants:
- *  - every register access except QueueNotify, and vmmio_process(), run
- *    under m->lock; QueueNotify only sets a bit in m->pending (atomic) and
- *    rings hooks.notify, so no queue work ever runs on the driver's CPU;
+ *  - every register access except QueueNotify, InterruptStatus and
+ *    InterruptACK, and vmmio_process(), run under m->lock; QueueNotify only
+ *    sets a bit in m->pending (atomic) and rings hooks.notify, so no queue
+ *    work ever runs on the driver's CPU; InterruptStatus/ACK are atomic on
+ *    dev->interrupt_status so a driver interrupt handler may use them even
+ *    when it interrupted its own CPU inside a locked register access (the
+ *    lock does not mask interrupts);
  *  - st.device_status only gains bits through the 3.1.1 sequence
  *    ACKNOWLEDGE -> DRIVER -> FEATURES_OK -> DRIVER_OK (FAILED at any time,
  *    DEVICE_NEEDS_RESET only from the device) and returns to 0 by reset;
@@ -299,9 +303,6 @@ static bool vmmio_reg_read(struct vmmio *m, uint32_t offset, uint32_t *v)
     case VIRTIO_MMIO_QUEUE_READY:
         *v = vq ? vq->ready : 0;
         return true;
-    case VIRTIO_MMIO_INTERRUPT_STATUS:
-        *v = __atomic_load_n(&d->interrupt_status, __ATOMIC_RELAXED);
-        return true;
     case VIRTIO_MMIO_STATUS:
         *v = m->st.device_status;
         return true;
@@ -334,6 +335,12 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
         vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "bad register read size", offset,
                    size);
         return 0;
+    }
+    if (offset == VIRTIO_MMIO_INTERRUPT_STATUS) {
+        /* Lock-free: the driver's interrupt handler reads it, possibly
+         * while its CPU holds our lock in an interrupted register access.
+         * Acquire pairs with the fetch_or in vdev_raise(). */
+        return __atomic_load_n(&m->dev->interrupt_status, __ATOMIC_ACQUIRE);
     }
     virt_lock_acquire(&m->lock);
     ok = vmmio_reg_read(m, offset, &v);
@@ -428,10 +435,6 @@ static bool vmmio_reg_write(struct vmmio *m, uint32_t offset, uint32_t v)
             goto ignored;
         vmmio_set_half(&vq->used_gpa, v, high);
         return true;
-    case VIRTIO_MMIO_INTERRUPT_ACK:
-        /* 4.2.2: the acked events stop being presented. */
-        __atomic_fetch_and(&d->interrupt_status, ~v, __ATOMIC_RELAXED);
-        return true;
     case VIRTIO_MMIO_STATUS:
         if (v == 0)
             vmmio_reset(m);
@@ -467,6 +470,12 @@ void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size
     }
     if (offset == VIRTIO_MMIO_QUEUE_NOTIFY) {
         vmmio_notify(m, value);
+        return;
+    }
+    if (offset == VIRTIO_MMIO_INTERRUPT_ACK) {
+        /* 4.2.2: the acked events stop being presented. Lock-free, like
+         * the InterruptStatus read, for interrupt handlers. */
+        __atomic_fetch_and(&m->dev->interrupt_status, ~value, __ATOMIC_ACQ_REL);
         return;
     }
     virt_lock_acquire(&m->lock);

@@ -10,7 +10,9 @@
  * interrupt_status.
  *
  * Concurrency: register accesses come from the driver's CPU; queue work
- * runs on the device CPU in vmmio_process(). A lock inside serialises them.
+ * runs on the device CPU in vmmio_process(). A lock inside serialises them,
+ * except QueueNotify, InterruptStatus and InterruptACK, which are lock-free
+ * and so safe from the driver's interrupt handler.
  * QueueNotify does no work on the driver's CPU: it marks the queue pending
  * and calls hooks.notify (the doorbell: an IPI or a flag the device CPU
  * polls). Interrupts go out through hooks.interrupt with the

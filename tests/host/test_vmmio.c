@@ -559,6 +559,29 @@ static void test_run_locked_config_update(void **state)
     assert_int_equal(dfx_rd(f, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
 }
 
+/* An interrupt handler may run while its CPU holds the lock inside a
+ * register access: InterruptStatus / ACK must not take it (this would spin
+ * forever if they did). */
+static void irq_handler_locked(struct vdev *d, void *arg)
+{
+    struct dev_fixture *f = arg;
+
+    (void)d;
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_CONFIG_CHANGE);
+    dfx_wr(f, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_CONFIG_CHANGE);
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+    dfx_wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+}
+
+static void test_interrupt_regs_lock_free(void **state)
+{
+    struct dev_fixture *f = *state;
+
+    vmmio_config_changed(f->m);
+    vmmio_run_locked(f->m, irq_handler_locked, f);
+    assert_true(vmmio_has_pending(f->m));
+}
+
 static void test_bad_accesses(void **state)
 {
     struct dev_fixture *f = *state;
@@ -654,6 +677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_idx_from_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_locked_config_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_regs_lock_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_accesses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_ring_needs_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_chain_counted, setup, teardown),
