@@ -74,8 +74,7 @@ static void con_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t le
     memcpy(buf, (const uint8_t *)&con_of(d)->cfg + off, len);
 }
 
-static bool con_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
-                         uint32_t *written)
+static bool con_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_console *k = con_of(d);
     uint8_t buf[256];
@@ -198,8 +197,7 @@ static const struct vdev_ops con_ops = {
     .destroy = con_destroy,
 };
 
-int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols,
-                        uint16_t rows)
+int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols, uint16_t rows)
 {
     uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
                         (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_CONSOLE_F_SIZE);

@@ -63,8 +63,7 @@ static void net_frame_drop_head(struct dev_net *n)
     n->count--;
 }
 
-static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
-                         uint32_t *written)
+static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_net *n = net_of(d);
     struct net_frame *fr;

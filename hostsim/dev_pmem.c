@@ -41,7 +41,7 @@ struct dev_pmem {
 };
 
 static const char *const pmem_err_names[VDEV_PMEM_ERR_COUNT] = {
-    "writable head", "short chain", "read-only status", "request length",
+    "writable head",   "short chain",          "read-only status", "request length",
     "response length", "unknown request type", "flush failed",
 };
 
@@ -77,8 +77,7 @@ static uint32_t pmem_respond(const struct vdq_chain *c, uint32_t i, uint32_t ret
     return sizeof(v);
 }
 
-static bool pmem_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
-                       uint32_t *written)
+static bool pmem_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_pmem *p = pmem_of(d);
     uint32_t nseg = c->nout + c->nin;

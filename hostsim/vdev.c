@@ -99,9 +99,8 @@ int vdev_activate(struct vdev *d)
             continue;
         err = vdev_queue_activate(d, qi);
         if (err) {
-            virt_log(VIRT_LOG_ERR, "vdev %s: queue %u unusable (size %u desc %#llx)",
-                     d->ops->type, qi, d->queues[qi].size,
-                     (unsigned long long)d->queues[qi].desc_gpa);
+            virt_log(VIRT_LOG_ERR, "vdev %s: queue %u unusable (size %u desc %#llx)", d->ops->type,
+                     qi, d->queues[qi].size, (unsigned long long)d->queues[qi].desc_gpa);
             goto err_queue;
         }
     }

@@ -63,9 +63,9 @@ void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st);
  * request sizes. Python: see tests/host/test_devices.c rng_ref().
  */
 struct vdev_rng_state {
-    uint64_t s;        /* splitmix64 state */
-    uint64_t word;     /* last output word */
-    uint32_t used;     /* bytes of word already handed out (8 = none left) */
+    uint64_t s;    /* splitmix64 state */
+    uint64_t word; /* last output word */
+    uint32_t used; /* bytes of word already handed out (8 = none left) */
     uint32_t pad;
     uint64_t produced; /* bytes handed out so far */
 };
@@ -76,9 +76,12 @@ void vdev_rng_set_state(struct vdev *d, const struct vdev_rng_state *st);
 
 /* ---- net (5.1): every TX frame comes back on RX ---- */
 #define VDEV_NET_QUEUE_MAX 256
-#define VDEV_NET_BACKLOG 64         /* frames waiting for RX buffers */
-#define VDEV_NET_MAX_FRAME 65536u   /* bytes after the virtio_net_hdr */
-#define VDEV_NET_DEFAULT_MAC {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+#define VDEV_NET_BACKLOG 64       /* frames waiting for RX buffers */
+#define VDEV_NET_MAX_FRAME 65536u /* bytes after the virtio_net_hdr */
+#define VDEV_NET_DEFAULT_MAC                                                                       \
+    {                                                                                              \
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56                                                         \
+    }
 
 struct vdev_net_stats {
     uint64_t tx_frames, tx_bytes;
@@ -99,10 +102,10 @@ unsigned vdev_net_backlog_len(const struct vdev *d);
 #define VDEV_CONSOLE_BUF 4096 /* bytes kept each way */
 
 struct vdev_console_stats {
-    uint64_t tx_bytes;      /* written by the driver */
-    uint64_t rx_bytes;      /* delivered to the driver */
-    uint64_t tx_dropped;    /* taken-buffer full */
-    uint64_t rx_dropped;    /* to-driver buffer full */
+    uint64_t tx_bytes;   /* written by the driver */
+    uint64_t rx_bytes;   /* delivered to the driver */
+    uint64_t tx_dropped; /* taken-buffer full */
+    uint64_t rx_dropped; /* to-driver buffer full */
     uint64_t bad;
 };
 
@@ -112,8 +115,7 @@ struct vdev_console_stats {
  * echo on (the default, for the shell's `console write` then `console
  * read`), the same bytes are also queued to the driver on receiveq0.
  */
-int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols,
-                        uint16_t rows);
+int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols, uint16_t rows);
 void vdev_console_set_echo(struct vdev *d, bool echo);
 /* Queue bytes for the driver (delivered at once if it has receive buffers,
  * else when it adds some); returns bytes accepted. */

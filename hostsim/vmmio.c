@@ -46,8 +46,8 @@
 #define VMMIO_SHM_BASE_HIGH 0x0bc
 #define VMMIO_VENDOR_ID 0x706f6c72u /* "rlop" */
 
-#define VMMIO_STATUS_DRIVER_BITS                                                        \
-    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |  \
+#define VMMIO_STATUS_DRIVER_BITS                                                                   \
+    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |                \
      VIRTIO_STATUS_DRIVER_OK)
 
 enum vmmio_log_kind { LOG_BAD_READ, LOG_BAD_WRITE, LOG_IGNORED, LOG_STATUS, LOG_FEATURES };
@@ -56,8 +56,8 @@ struct vmmio {
     struct vdev *dev;
     struct vmmio_hooks hooks;
     struct virt_lock lock;
-    uint32_t pending;  /* queues notified, not processed yet (atomic) */
-    uint32_t logged;   /* vmmio_log_kind bits already logged */
+    uint32_t pending;                /* queues notified, not processed yet (atomic) */
+    uint32_t logged;                 /* vmmio_log_kind bits already logged */
     struct vmmio_transport_state st; /* interrupt_status lives in dev */
     struct vmmio_stats stats;
 };
@@ -156,8 +156,7 @@ static bool vmmio_is_features_ok(const struct vmmio *m)
 {
     const struct vdev *d = m->dev;
 
-    return (d->acked_features & ~d->avail_features) == 0 &&
-           vdev_has_feature(d, VIRTIO_F_VERSION_1);
+    return (d->acked_features & ~d->avail_features) == 0 && vdev_has_feature(d, VIRTIO_F_VERSION_1);
 }
 
 /* Locked: a non-zero Status write. 3.1.1: ACKNOWLEDGE, DRIVER, FEATURES_OK
@@ -206,8 +205,8 @@ static struct vdev_queue *vmmio_queue_writable(struct vmmio *m, bool need_not_re
     struct vdev_queue *vq;
 
     if (!vmmio_has_status(m, VIRTIO_STATUS_FEATURES_OK) ||
-        (m->st.device_status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED |
-                                VIRTIO_STATUS_DEVICE_NEEDS_RESET)))
+        (m->st.device_status &
+         (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)))
         return NULL;
     if (m->st.queue_select >= m->dev->ops->num_queues)
         return NULL;
@@ -332,8 +331,7 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
         return vmmio_config_read(m, offset - VIRTIO_MMIO_CONFIG, size);
     /* 4.2.2: control registers are 32-bit wide and aligned. */
     if (size != 4 || (offset & 3)) {
-        vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "bad register read size", offset,
-                   size);
+        vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "bad register read size", offset, size);
         return 0;
     }
     if (offset == VIRTIO_MMIO_INTERRUPT_STATUS) {
@@ -346,8 +344,8 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
     ok = vmmio_reg_read(m, offset, &v);
     virt_lock_release(&m->lock);
     if (!ok)
-        vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "read of no readable register",
-                   offset, size);
+        vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "read of no readable register", offset,
+                   size);
     return v;
 }
 
@@ -392,8 +390,8 @@ static bool vmmio_reg_write(struct vmmio *m, uint32_t offset, uint32_t v)
             (m->st.device_status & (VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_FAILED)) ||
             m->st.acked_features_select > 1) {
             if (v != 0 || m->st.acked_features_select <= 1)
-                vmmio_note(m, &m->stats.ignored_writes, LOG_IGNORED,
-                           "DriverFeatures write ignored", offset, v);
+                vmmio_note(m, &m->stats.ignored_writes, LOG_IGNORED, "DriverFeatures write ignored",
+                           offset, v);
             return true;
         }
         vmmio_set_half(&d->acked_features, v, m->st.acked_features_select == 1);
@@ -450,8 +448,8 @@ static bool vmmio_reg_write(struct vmmio *m, uint32_t offset, uint32_t v)
     }
 
 ignored:
-    vmmio_note(m, &m->stats.ignored_writes, LOG_IGNORED,
-               "queue register write at the wrong moment", offset, v);
+    vmmio_note(m, &m->stats.ignored_writes, LOG_IGNORED, "queue register write at the wrong moment",
+               offset, v);
     return true;
 }
 
@@ -482,8 +480,8 @@ void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size
     ok = vmmio_reg_write(m, offset, value);
     virt_lock_release(&m->lock);
     if (!ok)
-        vmmio_note(m, &m->stats.bad_writes, LOG_BAD_WRITE, "write of no writable register",
-                   offset, value);
+        vmmio_note(m, &m->stats.bad_writes, LOG_BAD_WRITE, "write of no writable register", offset,
+                   value);
 }
 
 bool vmmio_has_pending(struct vmmio *m)

@@ -46,7 +46,9 @@ void dfx_arena(struct dev_fixture *f)
 void dfx_attach(struct dev_fixture *f)
 {
     struct vmmio_hooks hooks = {
-        .notify = dfx_hook_notify, .interrupt = dfx_hook_interrupt, .ctx = f,
+        .notify = dfx_hook_notify,
+        .interrupt = dfx_hook_interrupt,
+        .ctx = f,
     };
 
     assert_int_equal(vmmio_create(&f->dev, &hooks, &f->m), 0);
@@ -105,8 +107,8 @@ uint32_t dfx_negotiate(struct dev_fixture *f, uint64_t features)
     dfx_wr(f, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
     dfx_wr(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
     dfx_wr(f, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-    dfx_wr(f, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                                      VIRTIO_STATUS_FEATURES_OK);
+    dfx_wr(f, VIRTIO_MMIO_STATUS,
+           VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
     return dfx_rd(f, VIRTIO_MMIO_STATUS);
 }
 
@@ -146,11 +148,12 @@ void dfx_start(struct dev_fixture *f, uint64_t features, uint32_t num)
     assert_true(dfx_negotiate(f, features) & VIRTIO_STATUS_FEATURES_OK);
     for (qi = 0; qi < f->dev.ops->num_queues; qi++)
         dfx_setup_queue(f, qi, num);
-    dfx_wr(f, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                                      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+    dfx_wr(f, VIRTIO_MMIO_STATUS,
+           VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+               VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS),
-                     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                         VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+                     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+                         VIRTIO_STATUS_DRIVER_OK);
     assert_true(f->dev.activated);
 }
 

@@ -30,9 +30,9 @@ struct dev_fixture {
     struct vmmio *m;
     struct virtqueue *vq[VDEV_MAX_QUEUES];
     struct dfx_queue qctx[VDEV_MAX_QUEUES];
-    int notifies;        /* hooks.notify calls */
-    int interrupts;      /* hooks.interrupt calls */
-    uint32_t last_int;   /* int_status passed to the last one */
+    int notifies;      /* hooks.notify calls */
+    int interrupts;    /* hooks.interrupt calls */
+    uint32_t last_int; /* int_status passed to the last one */
     unsigned last_notified;
 };
 

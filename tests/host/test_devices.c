@@ -213,8 +213,9 @@ static void test_blk_out_of_range(void **state)
 {
     struct dev_fixture *f = *state;
     static const uint64_t bad_sectors[] = {
-        BLK_SECTORS, BLK_SECTORS - 1 /* 2 sectors: partially out */, BLK_SECTORS + 1000,
-        1ull << 55 /* sector * 512 overflows */, UINT64_MAX, UINT64_MAX - 1,
+        BLK_SECTORS,        BLK_SECTORS - 1 /* 2 sectors: partially out */,
+        BLK_SECTORS + 1000, 1ull << 55 /* sector * 512 overflows */,
+        UINT64_MAX,         UINT64_MAX - 1,
     };
     uint8_t *buf = galloc(f, 1024);
     uint8_t *copy = malloc(BLK_BYTES * 2);
@@ -866,8 +867,7 @@ static int setup_pmem(void **state)
     dfx_arena(f);
     pmem_flushes = 0;
     pmem_flush_ret = 0;
-    assert_int_equal(vdev_pmem_create(&f->dev, &f->fx.mem, PMEM_START, PMEM_SIZE, pmem_flush,
-                                      NULL),
+    assert_int_equal(vdev_pmem_create(&f->dev, &f->fx.mem, PMEM_START, PMEM_SIZE, pmem_flush, NULL),
                      0);
     dfx_attach(f);
     *state = f;
@@ -898,9 +898,9 @@ static void test_pmem_config(void **state)
     assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, PMEM_START, PMEM_SIZE + 4096, NULL, NULL),
                      -EINVAL);
     assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, PMEM_START, 0, NULL, NULL), -EINVAL);
-    assert_int_equal(vdev_pmem_create(&d2, &f->fx.mem, UINT64_MAX - (2u << 20) + 1, 4u << 20,
-                                      NULL, NULL),
-                     -EINVAL);
+    assert_int_equal(
+        vdev_pmem_create(&d2, &f->fx.mem, UINT64_MAX - (2u << 20) + 1, 4u << 20, NULL, NULL),
+        -EINVAL);
 }
 
 /* Submit segments as given (out readable, then in writable); returns used len. */

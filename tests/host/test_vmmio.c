@@ -20,10 +20,10 @@
 
 #define TST_ID 42
 #define TST_QMAX 16
-#define TST_FEAT_LOW 0          /* a device feature in the low window */
-#define TST_FEAT_HIGH 40        /* ... and one in the high window */
-#define TST_FEATURES                                                                     \
-    ((1ull << TST_FEAT_LOW) | (1ull << TST_FEAT_HIGH) | (1ull << VIRTIO_F_VERSION_1) |   \
+#define TST_FEAT_LOW 0   /* a device feature in the low window */
+#define TST_FEAT_HIGH 40 /* ... and one in the high window */
+#define TST_FEATURES                                                                               \
+    ((1ull << TST_FEAT_LOW) | (1ull << TST_FEAT_HIGH) | (1ull << VIRTIO_F_VERSION_1) |             \
      (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC))
 #define ST_ACK VIRTIO_STATUS_ACKNOWLEDGE
 #define ST_DRV VIRTIO_STATUS_DRIVER
@@ -585,7 +585,7 @@ static void test_interrupt_regs_lock_free(void **state)
 static void test_bad_accesses(void **state)
 {
     struct dev_fixture *f = *state;
-    static const uint32_t offs[] = {0x001, 0x002, 0x003, 0x00e, 0x018, 0x028, 0x040,
+    static const uint32_t offs[] = {0x001, 0x002, 0x003, 0x00e,  0x018,       0x028,      0x040,
                                     0x0fd, 0x0fe, 0x0ff, 0xfff0, 0x80000000u, 0xfffffffcu};
     static const unsigned sizes[] = {0, 1, 2, 3, 4, 8, 0xffffffffu};
     struct vmmio_stats st;
