@@ -19,19 +19,50 @@
 #include "virtio_platform.h"
 #include "vmmio.h"
 
+struct lb_priv {
+    struct vmmio *m;
+    struct loopback_access_guard guard; /* enter == NULL: none */
+};
+
 static struct vmmio *lb_regs(struct virtio_device *dev)
 {
-    return dev->transport_priv;
+    return ((struct lb_priv *)dev->transport_priv)->m;
+}
+
+static uint32_t lb_read_sized(struct virtio_device *dev, uint32_t off, unsigned size)
+{
+    struct lb_priv *p = dev->transport_priv;
+    uint64_t saved = 0;
+    uint32_t v;
+
+    if (p->guard.enter)
+        saved = p->guard.enter(p->guard.ctx);
+    v = vmmio_read(p->m, off, size);
+    if (p->guard.enter)
+        p->guard.exit(p->guard.ctx, saved);
+    return v;
+}
+
+static void lb_write_sized(struct virtio_device *dev, uint32_t off, uint32_t val, unsigned size)
+{
+    struct lb_priv *p = dev->transport_priv;
+    uint64_t saved = 0;
+
+    if (p->guard.enter)
+        saved = p->guard.enter(p->guard.ctx);
+    vmmio_write(p->m, off, val, size);
+    if (p->guard.enter)
+        p->guard.exit(p->guard.ctx, saved);
 }
 
 static uint32_t lb_read(struct virtio_device *dev, uint32_t off)
 {
-    return vmmio_read(lb_regs(dev), off, 4);
+    return lb_read_sized(dev, off, 4);
 }
 
 static void lb_write(struct virtio_device *dev, uint32_t off, uint32_t val)
 {
-    vmmio_write(lb_regs(dev), off, val, 4);
+    lb_write_sized(dev, off, val, 4);
 }
 
 static uint64_t lb_get_features(struct virtio_device *dev)
@@ -98,7 +129,7 @@ static void lb_read_config(struct virtio_device *dev, uint32_t off, void *buf, u
 
     while (i < len) {
         unsigned n = lb_access_size(off + i, len - i);
-        uint32_t v = vmmio_read(lb_regs(dev), VIRTIO_MMIO_CONFIG + off + i, n);
+        uint32_t v = lb_read_sized(dev, VIRTIO_MMIO_CONFIG + off + i, n);
 
         memcpy(p + i, &v, n); /* little-endian: low bytes first */
         i += n;
@@ -116,7 +147,7 @@ static void lb_write_config(struct virtio_device *dev, uint32_t off, const void 
         uint32_t v = 0;
 
         memcpy(&v, p + i, n);
-        vmmio_write(lb_regs(dev), VIRTIO_MMIO_CONFIG + off + i, v, n);
+        lb_write_sized(dev, VIRTIO_MMIO_CONFIG + off + i, v, n);
         i += n;
     }
 }
@@ -195,6 +226,7 @@ const struct virtio_transport_ops loopback_transport_ops = {
 int loopback_device_create(struct vmmio *m, const char *name, struct virtio_device **out)
 {
     struct virtio_device *dev;
+    struct lb_priv *p;
     uint32_t id;
 
     /* 4.2.3.1.1: check magic and version, ignore device id 0. */
@@ -205,14 +237,29 @@ int loopback_device_create(struct vmmio *m, const char *name, struct virtio_devi
     if (id == 0)
         return -ENODEV;
     dev = virt_zalloc(sizeof(*dev));
-    if (!dev)
+    p = virt_zalloc(sizeof(*p));
+    if (!dev || !p) {
+        virt_free(dev);
+        virt_free(p);
         return -ENOMEM;
+    }
+    p->m = m;
     strncpy(dev->name, name, VIRTIO_NAME_MAX - 1);
     dev->device_id = id;
     dev->ops = &loopback_transport_ops;
-    dev->transport_priv = m;
+    dev->transport_priv = p;
     *out = dev;
     return 0;
+}
+
+void loopback_device_set_guard(struct virtio_device *dev, const struct loopback_access_guard *g)
+{
+    struct lb_priv *p = dev->transport_priv;
+
+    if (g)
+        p->guard = *g;
+    else
+        memset(&p->guard, 0, sizeof(p->guard));
 }
 
 void loopback_device_destroy(struct virtio_device *dev)
@@ -220,6 +267,7 @@ void loopback_device_destroy(struct virtio_device *dev)
     if (!dev)
         return;
     virtio_del_vqs(dev);
+    virt_free(dev->transport_priv);
     virt_free(dev);
 }
 

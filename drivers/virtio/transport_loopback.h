@@ -24,6 +24,21 @@ struct vmmio;
  * device, or device id 0), -ENOMEM.
  */
 int loopback_device_create(struct vmmio *m, const char *name, struct virtio_device **out);
+
+/*
+ * Optional: bracket every register access. A real MMIO access is one
+ * instruction, atomic with respect to the CPU's own interrupts; an emulated
+ * one takes the register file's lock for a while, so an interrupt handler
+ * on the same CPU that touches the registers (virtio_handle_interrupt())
+ * would spin on a lock its own CPU holds. The kernel passes
+ * "save and disable interrupts" / "restore" here; hosted tests need none.
+ */
+struct loopback_access_guard {
+    uint64_t (*enter)(void *ctx);
+    void (*exit)(void *ctx, uint64_t saved);
+    void *ctx;
+};
+void loopback_device_set_guard(struct virtio_device *dev, const struct loopback_access_guard *g);
 void loopback_device_destroy(struct virtio_device *dev);
 struct vmmio *loopback_device_vmmio(struct virtio_device *dev);
 

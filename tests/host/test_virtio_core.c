@@ -506,6 +506,49 @@ static void test_registry(void **state)
     assert_string_equal(f->dev->ops->name, "loopback");
 }
 
+struct guard_count {
+    unsigned enters, exits, depth, max_depth;
+};
+
+static uint64_t guard_enter(void *ctx)
+{
+    struct guard_count *g = ctx;
+
+    g->enters++;
+    if (++g->depth > g->max_depth)
+        g->max_depth = g->depth;
+    return 0x200 + g->enters;
+}
+
+static void guard_exit(void *ctx, uint64_t saved)
+{
+    struct guard_count *g = ctx;
+
+    assert_int_equal(saved, 0x200 + g->enters); /* what its enter returned */
+    g->exits++;
+    g->depth--;
+}
+
+static void test_access_guard(void **state)
+{
+    struct core_fx *f = *state;
+    struct guard_count g = {0};
+    struct loopback_access_guard guard = {guard_enter, guard_exit, &g};
+    uint32_t v;
+
+    loopback_device_set_guard(f->dev, &guard);
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_int_equal(virtio_cread(f->dev, 0, &v, 4), 0);
+    /* Every register access bracketed, one at a time. */
+    assert_true(g.enters > 10);
+    assert_int_equal(g.enters, g.exits);
+    assert_int_equal(g.max_depth, 1);
+    loopback_device_set_guard(f->dev, NULL);
+    g.enters = 0;
+    assert_int_equal(virtio_reset(f->dev), 0);
+    assert_int_equal(g.enters, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_config_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vq_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_guard, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
