@@ -159,6 +159,22 @@ static bool vmmio_is_features_ok(const struct vmmio *m)
     return (d->acked_features & ~d->avail_features) == 0 && vdev_has_feature(d, VIRTIO_F_VERSION_1);
 }
 
+/* Locked: after activation, have the device CPU look at every ready queue
+ * once, so buffers the driver made available before DRIVER_OK (e.g. RX
+ * buffers) are seen without a kick. Not counted as kicks. */
+static void vmmio_poke_ready_queues(struct vmmio *m)
+{
+    unsigned qi;
+
+    for (qi = 0; qi < m->dev->ops->num_queues; qi++) {
+        if (!vdev_is_queue_live(m->dev, qi))
+            continue;
+        __atomic_fetch_or(&m->pending, 1u << qi, __ATOMIC_RELEASE);
+        if (m->hooks.notify)
+            m->hooks.notify(m, qi, m->hooks.ctx);
+    }
+}
+
 /* Locked: a non-zero Status write. 3.1.1: ACKNOWLEDGE, DRIVER, FEATURES_OK
  * (then re-read), DRIVER_OK; FAILED may come at any point. */
 static void vmmio_status_write(struct vmmio *m, uint32_t v, uint32_t offset)
@@ -194,7 +210,9 @@ static void vmmio_status_write(struct vmmio *m, uint32_t v, uint32_t offset)
         if (vdev_activate(m->dev) != 0) {
             m->stats.activate_failed++;
             vmmio_needs_reset(m);
+            return;
         }
+        vmmio_poke_ready_queues(m);
     }
 }
 

@@ -426,6 +426,14 @@ static void test_notify_pending_and_process(void **state)
     void *tok = NULL;
 
     dfx_start(f, good_features, 8);
+    /* DRIVER_OK had the device look at each ready queue once. */
+    assert_int_equal(f->notifies, 2);
+    assert_true(vmmio_has_pending(f->m));
+    assert_int_equal(vmmio_process(f->m), 0);
+    assert_int_equal(tf->t.processed, 2);
+    assert_true(f->dev.queues[0].stats.kicks == 0);
+    tf->t.processed = 0;
+    f->notifies = 0;
     buf = fx_alloc(&f->fx, 100, NULL);
     sg.buf = buf;
     sg.len = 100;
@@ -466,6 +474,23 @@ static void test_notify_pending_and_process(void **state)
     dfx_wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0xffffffff);
     assert_false(vmmio_has_pending(f->m));
     assert_int_equal(stats(f).notifies, 3);
+}
+
+static void test_buffers_before_driver_ok(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *buf = fx_alloc(&f->fx, 8, NULL);
+    struct vq_sg sg = {.buf = buf, .len = 8};
+
+    assert_true(dfx_negotiate(f, good_features) & ST_FOK);
+    dfx_setup_queue(f, 0, 8);
+    dfx_setup_queue(f, 1, 8);
+    assert_int_equal(vq_add_sgs(f->vq[0], &sg, 0, 1, buf), 0); /* no kick */
+    assert_int_equal(vmmio_process(f->m), 0);                  /* not live yet */
+    dfx_wr(f, VIRTIO_MMIO_STATUS, ST_ACK | ST_DRV | ST_FOK | ST_DOK);
+    assert_int_equal(vmmio_process(f->m), 1);
+    assert_int_equal(dfx_used(f, 0, buf), 8);
+    assert_int_equal(buf[7], 0xab);
 }
 
 static void test_interrupt_suppressed(void **state)
@@ -673,6 +698,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_frozen_after_driver_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activate_bad_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_pending_and_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffers_before_driver_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_idx_from_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
