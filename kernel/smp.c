@@ -100,6 +100,11 @@ enum cpu_state smp_state(unsigned cpu)
     return (enum cpu_state)__atomic_load_n(&percpu[cpu].state, __ATOMIC_ACQUIRE);
 }
 
+bool smp_is_sleeping(unsigned cpu)
+{
+    return cpu > 0 && cpu < ncpus && __atomic_load_n(&percpu[cpu].is_sleeping, __ATOMIC_RELAXED);
+}
+
 uint64_t smp_jobs_run(unsigned cpu)
 {
     return cpu < ncpus ? __atomic_load_n(&percpu[cpu].jobs_run, __ATOMIC_RELAXED) : 0;

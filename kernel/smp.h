@@ -22,6 +22,8 @@ enum cpu_state smp_state(unsigned cpu);
  * cheap no-op when it is spinning. For doorbells that were written to memory
  * the parked CPU (or a job on it) polls. */
 void smp_wake(unsigned cpu);
+/* True while `cpu` sits in hlt in its parked loop (a job needs an IPI to start). */
+bool smp_is_sleeping(unsigned cpu);
 /* Jobs run and hlt wake-ups of a parked CPU (statistics for `cpus`/tests). */
 uint64_t smp_jobs_run(unsigned cpu);
 uint64_t smp_wakeups(unsigned cpu);

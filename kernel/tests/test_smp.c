@@ -212,7 +212,12 @@ static void t_wake_from_hlt(struct ktest *t)
     enum { N = 20 };
     for (int i = 0; i < N; i++) {
         uint64_t w0 = smp_wakeups(1);
-        udelay(2000); /* > PARK_SPIN_NS: cpu 1 is in hlt now */
+        /* after its spin window cpu 1 sleeps in hlt; wait for that (not a
+         * fixed delay: a descheduled vCPU thread may not have run at all) */
+        uint64_t end = timer_ns() + WAIT_NS;
+        while (!smp_is_sleeping(1))
+            if (timer_ns() > end)
+                KT_FAIL(t, "cpu 1 never went to sleep (round %d)", i);
         uint64_t t0 = timer_ns();
         KT_ASSERT_EQ(t, smp_run_on(1, job_inc, (void *)&counter), 0);
         if (!wait_idle(1))
