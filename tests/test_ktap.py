@@ -95,7 +95,8 @@ def pytest_generate_tests(metafunc):
 
 
 class SuiteRun:
-    def __init__(self, suite, doc, output, crash, log):
+    def __init__(self, machine, suite, doc, output, crash, log):
+        self.machine = machine
         self.suite = suite
         self.doc = doc
         self.output = output
@@ -126,7 +127,7 @@ def run_suite(console, suite, log, machine="q35"):
         POOL.discard()
     else:
         console.expect_panic = False
-    run = SuiteRun(suite, ktap.parse(out), out, crash, log)
+    run = SuiteRun(machine, suite, ktap.parse(out), out, crash, log)
     _runs[(machine, suite)] = run
     return run
 
@@ -134,7 +135,7 @@ def run_suite(console, suite, log, machine="q35"):
 def case_verdict(run, case):
     """("pass" | "fail" | "skip", message) for one case of a SuiteRun."""
     doc = run.doc
-    where = "suite %s (output in the log of %s)" % (run.suite, run.log)
+    where = "suite %s on %s (output in %s)" % (run.suite, run.machine, run.log)
     res = doc.find(case)
     if res is None:
         if run.crash:
@@ -143,7 +144,7 @@ def case_verdict(run, case):
         return "fail", "%s: no result line for case %r (KTAP problems: %s)\n%s" % (
             where, case, "; ".join(doc.problems()) or "none", run.output[-3000:])
     if res.skipped:
-        return "skip", "%s.%s: %s" % (run.suite, case, res.reason or "skipped")
+        return "skip", "%s: %s" % (case_id(run.machine, run.suite, case), res.reason or "skipped")
     if not res.ok:
         diag = "".join("\n# " + d for d in res.diagnostics)
         return "fail", "not ok %d %s # %s%s" % (res.number, case, res.reason, diag)
