@@ -18,10 +18,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include "dev_fixture.h"
 #include "vdev_models.h"
 #include "virtio_mmio.h"
+#include "virtio_platform.h"
 
 static struct dev_fixture fixture;
 
@@ -396,6 +399,141 @@ static void test_blk_reset_reinit(void **state)
     assert_ptr_equal(vq_detach_unused(f->vq[0]), r);
     dfx_start(f, all_features(f), 8);
     blk_rw(f, true);
+}
+
+/* Two threads: the device side runs vmmio_process() on its own thread
+ * (woken by nothing but the pending bits), the driver keeps `depth`
+ * requests in flight and polls for completions. Each in-flight slot owns
+ * the sectors congruent to it mod depth, alternating a write of a fresh
+ * pattern and a read that must return it. */
+#define BLK_MT_REQUESTS 10000
+
+struct blk_mt_slot {
+    struct blk_req *r;
+    uint8_t *data;
+    uint64_t sector;
+    bool is_write;
+    uint32_t seq;
+};
+
+static int blk_mt_stop;
+
+static void *blk_mt_device(void *arg)
+{
+    struct dev_fixture *f = arg;
+
+    while (!__atomic_load_n(&blk_mt_stop, __ATOMIC_ACQUIRE)) {
+        if (vmmio_has_pending(f->m))
+            vmmio_process(f->m);
+        else
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void blk_mt_fill(uint8_t *p, uint64_t sector, uint32_t seq)
+{
+    unsigned i;
+
+    for (i = 0; i < 512; i++)
+        p[i] = (uint8_t)(sector * 31 + seq * 7 + i);
+}
+
+static void blk_mt_submit(struct dev_fixture *f, struct blk_mt_slot *s)
+{
+    struct vq_sg sg[3] = {
+        {.buf = &s->r->hdr, .len = sizeof(s->r->hdr)},
+        {.buf = s->data, .len = 512},
+        {.buf = &s->r->status, .len = 1},
+    };
+
+    s->r->hdr.type = s->is_write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+    s->r->hdr.sector = s->sector;
+    s->r->status = 0xee;
+    if (s->is_write)
+        blk_mt_fill(s->data, s->sector, s->seq);
+    else
+        memset(s->data, 0, 512);
+    assert_int_equal(vq_add_sgs(f->vq[0], sg, s->is_write ? 2 : 1, s->is_write ? 1 : 2, s), 0);
+    assert_int_equal(vq_kick(f->vq[0]), 0);
+}
+
+static void blk_mt_run(struct dev_fixture *f, uint64_t features, uint32_t depth)
+{
+    struct blk_mt_slot *slots = calloc(depth, sizeof(*slots));
+    uint64_t done = 0, kicks, irqs, t0;
+    uint8_t expect[512];
+    pthread_t th;
+    uint32_t i, seq = 1;
+
+    assert_non_null(slots);
+    dfx_start(f, features, VDEV_BLK_QUEUE_MAX);
+    kicks = f->dev.queues[0].stats.kicks;
+    irqs = f->dev.queues[0].stats.interrupts;
+    __atomic_store_n(&blk_mt_stop, 0, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_create(&th, NULL, blk_mt_device, f), 0);
+    for (i = 0; i < depth; i++) {
+        slots[i].r = galloc(f, sizeof(struct blk_req));
+        slots[i].data = galloc(f, 512);
+        slots[i].sector = i;
+        slots[i].is_write = true;
+        slots[i].seq = seq++;
+        blk_mt_submit(f, &slots[i]);
+    }
+    t0 = virt_time_ns();
+    while (done < BLK_MT_REQUESTS) {
+        struct blk_mt_slot *s;
+        void *tok;
+        uint32_t len;
+        int err = vq_get_buf(f->vq[0], &tok, &len);
+
+        if (err == -EAGAIN) {
+            assert_true(virt_time_ns() - t0 < 60000000000ull); /* no lost wake-up */
+            continue;
+        }
+        assert_int_equal(err, 0);
+        s = tok;
+        assert_int_equal(s->r->status, VIRTIO_BLK_S_OK);
+        if (!s->is_write) {
+            assert_int_equal(len, 513);
+            blk_mt_fill(expect, s->sector, s->seq);
+            assert_memory_equal(s->data, expect, 512);
+            /* Next: write somewhere else this slot owns. */
+            s->sector = (s->sector + depth * (1 + done % 3)) % BLK_SECTORS;
+            s->seq = seq++;
+        }
+        s->is_write = !s->is_write; /* a write is followed by its read-back */
+        done++;
+        blk_mt_submit(f, s);
+    }
+    /* Drain what is still in flight. */
+    for (i = 0; i < depth;) {
+        void *tok;
+        uint32_t len;
+
+        if (vq_get_buf(f->vq[0], &tok, &len) == 0)
+            i++;
+    }
+    __atomic_store_n(&blk_mt_stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    kicks = f->dev.queues[0].stats.kicks - kicks;
+    irqs = f->dev.queues[0].stats.interrupts - irqs;
+    print_message("blk 2 threads: event_idx %d depth %3u: %.3f kicks/req, %.3f irqs/req\n",
+                  (features >> VIRTIO_F_EVENT_IDX) & 1 ? 1 : 0, depth,
+                  (double)kicks / (double)(done + depth), (double)irqs / (double)(done + depth));
+    assert_false(vq_is_broken(f->vq[0]));
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+    free(slots);
+}
+
+static void test_blk_two_threads(void **state)
+{
+    struct dev_fixture *f = *state;
+
+    blk_mt_run(f, all_features(f), 1);
+    blk_mt_run(f, all_features(f), 32);
+    blk_mt_run(f, no_event_idx(f), 1);
+    blk_mt_run(f, no_event_idx(f), 32);
 }
 
 /* ------------------------------------------------------------------ rng */
@@ -1048,6 +1186,7 @@ int main(void)
         BLK_TEST(test_blk_resize),
         BLK_TEST(test_blk_full_ring),
         BLK_TEST(test_blk_reset_reinit),
+        BLK_TEST(test_blk_two_threads),
         cmocka_unit_test(test_rng_known_answer),
         cmocka_unit_test_setup_teardown(test_rng_bytes, setup_rng, teardown),
         cmocka_unit_test_setup_teardown(test_rng_bad_and_state, setup_rng, teardown),
