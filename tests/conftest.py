@@ -69,6 +69,10 @@ class _Booter:
         self.consoles.append(c)
         return c
 
+    def note(self, text):
+        """A '### ' line in this test's log (not serial output)."""
+        self.log.write("\n### %s\n" % text)
+
     def finish(self):
         failed = any(getattr(self.request.node, "rep_" + w, None) is not None and
                      getattr(self.request.node, "rep_" + w).failed for w in ("setup", "call"))

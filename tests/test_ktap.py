@@ -160,6 +160,8 @@ def test_case(ktap_case, boot, request):
                     pytrace=False)
     console = boot(machine_args(machine))
     run = run_suite(console, suite, os.path.relpath(log_path(request.node.nodeid)), machine)
+    boot.note("result of %s taken from `test %s`, whose output is in %s"
+              % (case, suite, run.log))
     verdict, msg = case_verdict(run, case)
     if verdict == "skip":
         pytest.skip(msg)
