@@ -60,7 +60,16 @@ void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st);
  * and emits z as 8 bytes, little-endian. The byte stream is continuous
  * across requests (bytes left over from a word go to the next request), so
  * the n-th byte the driver receives is byte n of the stream, whatever the
- * request sizes. Python: see tests/host/test_devices.c rng_ref().
+ * request sizes. In Python (what pytest uses; seed 0 starts af cd 1d 7b):
+ *     def rng_stream(seed, n):
+ *         M, s, out = (1 << 64) - 1, seed, b""
+ *         while len(out) < n:
+ *             s = (s + 0x9E3779B97F4A7C15) & M
+ *             z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & M
+ *             z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+ *             out += (z ^ (z >> 31)).to_bytes(8, "little")
+ *         return out[:n]
+ * The C reference in tests/host/test_devices.c (rng_ref) checks the same.
  */
 struct vdev_rng_state {
     uint64_t s;    /* splitmix64 state */
