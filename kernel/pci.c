@@ -380,5 +380,5 @@ static int cmd_lspci(int argc, char **argv)
     }
     return 0;
 }
-SHELL_COMMAND(lspci, "lspci", "lspci",
+SHELL_COMMAND(lspci, "lspci", "",
               "list PCI functions (bb:dd.f vendor:device class name) and their BARs", cmd_lspci);

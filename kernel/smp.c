@@ -361,5 +361,5 @@ static int cmd_cpus(int argc, char **argv)
         printf("cpu -  apic %-3u offline (did not answer INIT-SIPI-SIPI)\n", failed_apic_ids[i]);
     return 0;
 }
-SHELL_COMMAND(cpus, "cpus", "cpus", "list CPUs: index, APIC ID, state, BSP/AP, APIC mode",
+SHELL_COMMAND(cpus, "cpus", "", "list CPUs: index, APIC ID, state, BSP/AP, APIC mode",
               cmd_cpus);
