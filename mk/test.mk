@@ -13,6 +13,8 @@ FLOOR_SO  := $(EFI_DIR)/floor/floor.so
 FLOOR_EFI := $(EFI_DIR)/floor.efi
 FLOOR_ESP := $(EFI_DIR)/floor-esp.img
 PYTEST_ARGS  ?=
+# mkfs.fat is in /usr/sbin, which a normal user's PATH on Debian lacks.
+MKFS_FAT ?= $(firstword $(wildcard /usr/sbin/mkfs.fat /sbin/mkfs.fat) mkfs.fat)
 
 test: deps
 	$(MAKE) check-host
@@ -36,7 +38,7 @@ $(FLOOR_EFI): $(FLOOR_SO)
 	objcopy $(EFI_OBJCOPY_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 $(FLOOR_ESP): $(FLOOR_EFI)
 	rm -f $@
-	mkfs.fat -C -n FLOOR $@ 8192 >/dev/null
+	$(MKFS_FAT) -C -n FLOOR $@ 8192 >/dev/null
 	mmd -i $@ ::/EFI ::/EFI/BOOT
 	mcopy -i $@ $< ::/EFI/BOOT/BOOTX64.EFI
 floor: $(FLOOR_ESP)
