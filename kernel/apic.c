@@ -373,4 +373,5 @@ void apic_init(void)
     pic_disable(); /* masked whether or not PCAT_COMPAT is set: harmless if absent */
     lapic_enable(true);
     ioapic_init_all();
+    serial_irq_init();
 }

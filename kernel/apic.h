@@ -43,4 +43,8 @@ void ioapic_mask(unsigned gsi);
  * interrupt remapping or the extended destination ID). */
 int apic_msi_compose(uint32_t dest_apic_id, uint8_t vector, uint64_t *addr, uint32_t *data);
 
+/* kernel/serial.c: route COM1's receive interrupt (ISA IRQ 4) to this CPU;
+ * apic_init() calls it on the BSP. */
+void serial_irq_init(void);
+
 #endif

@@ -4,8 +4,14 @@
  *
  * Output is polled and serialised by a spinlock so lines from two CPUs do not
  * interleave inside a write; "\n" goes out as "\r\n" for terminals. Input is
- * polled from the receive register (the shell is the only reader).
+ * read from the receive register by polling LSR (the shell is the only
+ * reader). Once apic_init() has routed ISA IRQ 4 (serial_irq_init), a reader
+ * with nothing to read sleeps in hlt until the receive interrupt (or a
+ * ~30 ms LAPIC timer safety net) wakes it, then polls again; the interrupt
+ * handler only sends EOI, so no byte is ever consumed in interrupt context
+ * and none can be lost. Without the IRQ, serial_getc() spins as before.
  */
+#include "apic.h"
 #include "kernel.h"
 #include "x86.h"
 
@@ -16,7 +22,11 @@
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
+#define IER_RX_AVAILABLE 0x01
+#define FCR_ENABLE_TRIGGER_1 0x01 /* FIFO on, RX trigger level 1, no clearing */
 #define LSR_DATA_READY 0x01
+#define COM1_ISA_IRQ 4
+#define RX_SAFETY_TICKS 0x200000 /* LAPIC timer /16: ~34 ms at QEMU's 1 GHz */
 #define LSR_THR_EMPTY 0x20
 
 static struct spinlock serial_lock;
@@ -73,10 +83,59 @@ int serial_getc_nonblock(void)
     return inb(COM1 + UART_DATA);
 }
 
+static bool has_rx_irq;
+static int timer_vector = -1;
+static volatile uint64_t rx_irqs;
+
+static void rx_irq(unsigned vec, void *ctx)
+{
+    (void)vec;
+    (void)ctx;
+    rx_irqs++;
+    lapic_eoi(); /* the data is read by serial_getc's polling, not here */
+}
+
+/* Called by apic_init() on the BSP once the IOAPIC is ready. Edge-triggered:
+ * the UART raises its line when data arrives and drops it when the FIFO is
+ * read empty, so a sleeper (which only sleeps with the FIFO empty) always
+ * sees a fresh edge. */
+void serial_irq_init(void)
+{
+    int v = irq_alloc_vector(rx_irq, NULL);
+    timer_vector = irq_alloc_vector(rx_irq, NULL);
+    if (v < 0 || timer_vector < 0)
+        return;
+    struct ioapic_isa_route r = ioapic_isa_lookup(COM1_ISA_IRQ);
+    if (ioapic_route_flags(r.gsi, (uint8_t)v, lapic_id(), r.is_active_low, r.is_level))
+        return;
+    outb(COM1 + UART_FCR, FCR_ENABLE_TRIGGER_1); /* interrupt on the first byte */
+    outb(COM1 + UART_IER, IER_RX_AVAILABLE);
+    has_rx_irq = true;
+}
+
 int serial_getc(void)
 {
     int c;
-    while ((c = serial_getc_nonblock()) < 0)
-        cpu_relax();
+    while ((c = serial_getc_nonblock()) < 0) {
+        if (!has_rx_irq || cpu_id() != 0) {
+            cpu_relax(); /* no IRQ (or not the CPU it goes to): poll */
+            continue;
+        }
+        bool was_on = read_rflags() & (1u << 9);
+        irq_disable();
+        /* Re-check with interrupts off: a byte that arrives from here on
+         * leaves its interrupt pending, and "sti; hlt" takes it only once
+         * hlt has begun (STI interrupt shadow), so the wake-up is not lost. */
+        if ((c = serial_getc_nonblock()) >= 0) {
+            if (was_on)
+                irq_enable();
+            return c;
+        }
+        lapic_timer_oneshot((uint8_t)timer_vector, RX_SAFETY_TICKS);
+        __asm__ volatile("sti; hlt" ::: "memory");
+        lapic_timer_oneshot(0, 0);
+        if (!was_on)
+            irq_disable();
+    }
     return c;
 }
