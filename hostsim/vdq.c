@@ -26,7 +26,7 @@
  *  - a device-readable descriptor after a device-writable one (2.7.5.1);
  *  - an address/length outside guest memory, or wrapping around;
  *  - more segments than the caller's iov array (a device limit), or more
- *    than 4 GiB in either direction.
+ *    than 2^32 bytes in all (2.7.5.1).
  * A bad chain is returned to the driver at once with used len 0, counted,
  * and the queue goes on with the next chain: one buggy request must not
  * take the device down, and the driver gets its descriptors back.
@@ -251,7 +251,8 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
             out_len += d.len;
             c->nout++;
         }
-        if (out_len > UINT32_MAX || in_len > UINT32_MAX)
+        /* 2.7.5.1: a chain is at most 2^32 bytes; each part fits u32. */
+        if (out_len > UINT32_MAX || in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
             return VDQ_BAD_TOO_LONG + 1;
         if (!(d.flags & VIRTQ_DESC_F_NEXT))
             break;

@@ -68,7 +68,7 @@ enum vdq_bad {
     VDQ_BAD_WRITE_ORDER,      /* readable descriptor after a writable one */
     VDQ_BAD_ADDR,             /* address/length outside guest memory or wrapping */
     VDQ_BAD_TOO_MANY_SEGS,    /* more segments than the caller's iov array */
-    VDQ_BAD_TOO_LONG,         /* total length does not fit 32 bits */
+    VDQ_BAD_TOO_LONG,         /* more than 2^32 bytes in all */
     VDQ_BAD_COUNT
 };
 

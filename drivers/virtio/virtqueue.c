@@ -238,7 +238,7 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
                void *token)
 {
     unsigned total = out_sgs + in_sgs, i;
-    uint64_t in_len = 0;
+    uint64_t in_len = 0, out_len = 0;
     bool use_indirect;
     uint16_t head, last;
     uint32_t ndescs;
@@ -247,9 +247,12 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
         return -EIO;
     if (!token || !sgs || total == 0 || total < out_sgs)
         return -EINVAL;
+    for (i = 0; i < out_sgs; i++)
+        out_len += sgs[i].len;
     for (i = out_sgs; i < total; i++)
         in_len += sgs[i].len;
-    if (in_len > UINT32_MAX) /* 2.7.8: used len is 32-bit */
+    /* 2.7.8: used len is 32-bit; 2.7.5.1: a chain is at most 2^32 bytes. */
+    if (in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
         return -EINVAL;
     use_indirect = vq->indirect && total > 1 && total <= vq->indirect_max;
     ndescs = use_indirect ? 1 : total;

@@ -162,6 +162,7 @@ static void test_add_args(void **state)
     assert_int_equal(vq_add_sgs(fx->vq, &sg, 0, 0, &tok[0]), -EINVAL);
     assert_int_equal(vq_add_sgs(fx->vq, NULL, 1, 0, &tok[0]), -EINVAL);
     assert_int_equal(vq_add_sgs(fx->vq, big, 0, 2, &tok[0]), -EINVAL); /* in_len > 4 GiB */
+    assert_int_equal(vq_add_sgs(fx->vq, big, 1, 1, &tok[0]), -EINVAL); /* > 2^32 in all */
     assert_int_equal(add(fx, 9, 0, 0), -EINVAL);                       /* longer than the ring */
     assert_int_equal(vq_num_free(fx->vq), 8);
 }
