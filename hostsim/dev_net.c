@@ -20,8 +20,11 @@
  *  - an RX chain too small for header + frame (without MRG_RXBUF a frame
  *    must fit one buffer, 5.1.6.3.1): the frame is dropped, the buffer
  *    returned with len 0.
- * Invariants: backlog frames are owned by the device (virt_zalloc'd);
- * reset frees them (in-flight data is dropped on reset, 2.4).
+ * Invariants: frame bytes live in one byte ring allocated at create
+ * (VDEV_NET_BACKLOG_BYTES; frames in FIFO order, a frame may wrap around
+ * its end), so the device CPU never allocates while it runs; a frame that
+ * does not fit is dropped like one that finds all VDEV_NET_BACKLOG slots
+ * taken. Reset empties the backlog (in-flight data is dropped, 2.4).
  */
 #include <errno.h>
 #include <string.h>
@@ -29,16 +32,13 @@
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
-struct net_frame {
-    uint8_t *data;
-    uint32_t len;
-    uint32_t pad;
-};
-
 struct dev_net {
     struct virtio_net_config cfg;
-    struct net_frame backlog[VDEV_NET_BACKLOG]; /* FIFO ring */
+    uint32_t frame_len[VDEV_NET_BACKLOG]; /* FIFO ring of frame lengths */
     unsigned head, count;
+    uint8_t *bytes;      /* VDEV_NET_BACKLOG_BYTES, FIFO byte ring */
+    uint32_t bytes_head; /* first byte of the head frame */
+    uint32_t bytes_used;
     struct vdev_net_stats stats;
 };
 
@@ -54,20 +54,28 @@ static void net_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t le
 
 static void net_frame_drop_head(struct dev_net *n)
 {
-    struct net_frame *fr = &n->backlog[n->head];
+    uint32_t len = n->frame_len[n->head];
 
-    virt_free(fr->data);
-    fr->data = NULL;
-    fr->len = 0;
+    n->bytes_head = (n->bytes_head + len) % VDEV_NET_BACKLOG_BYTES;
+    n->bytes_used -= len;
     n->head = (n->head + 1) % VDEV_NET_BACKLOG;
     n->count--;
+}
+
+/* The head frame's bytes as (up to) two runs of the byte ring. */
+static void net_frame_runs(const struct dev_net *n, uint32_t *len0, uint32_t *len1)
+{
+    uint32_t len = n->frame_len[n->head];
+    uint32_t to_end = VDEV_NET_BACKLOG_BYTES - n->bytes_head;
+
+    *len0 = len < to_end ? len : to_end;
+    *len1 = len - *len0;
 }
 
 static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_net *n = net_of(d);
-    struct net_frame *fr;
-    uint32_t len;
+    uint32_t len, tail, len0;
 
     (void)qi;
     *written = 0; /* 5.1.6.2: the device writes nothing into TX buffers */
@@ -78,19 +86,18 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     len = c->out_len - sizeof(struct virtio_net_hdr);
     n->stats.tx_frames++;
     n->stats.tx_bytes += len;
-    if (len > VDEV_NET_MAX_FRAME || n->count == VDEV_NET_BACKLOG) {
+    if (len > VDEV_NET_MAX_FRAME || n->count == VDEV_NET_BACKLOG ||
+        len > VDEV_NET_BACKLOG_BYTES - n->bytes_used) {
         n->stats.dropped++;
         return false;
     }
-    fr = &n->backlog[(n->head + n->count) % VDEV_NET_BACKLOG];
-    fr->data = virt_zalloc(len ? len : 1);
-    if (!fr->data) {
-        n->stats.dropped++;
-        return false;
-    }
-    fr->len = len;
     /* We ignore the driver's header: no offloads were negotiated. */
-    vdq_chain_read(c, sizeof(struct virtio_net_hdr), fr->data, len);
+    tail = (n->bytes_head + n->bytes_used) % VDEV_NET_BACKLOG_BYTES;
+    len0 = VDEV_NET_BACKLOG_BYTES - tail < len ? VDEV_NET_BACKLOG_BYTES - tail : len;
+    vdq_chain_read(c, sizeof(struct virtio_net_hdr), n->bytes + tail, len0);
+    vdq_chain_read(c, sizeof(struct virtio_net_hdr) + len0, n->bytes, len - len0);
+    n->bytes_used += len;
+    n->frame_len[(n->head + n->count) % VDEV_NET_BACKLOG] = len;
     n->count++;
     if (n->count > n->stats.backlog_max)
         n->stats.backlog_max = n->count;
@@ -101,7 +108,7 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
  * length and whether the chain counts as bad. */
 static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *written)
 {
-    struct net_frame *fr = &n->backlog[n->head];
+    uint32_t len = n->frame_len[n->head], len0, len1;
     struct virtio_net_hdr h;
 
     *written = 0;
@@ -109,7 +116,7 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
         n->stats.bad++;
         return true; /* the frame stays for the next buffer */
     }
-    if (c->in_len < sizeof(h) || c->in_len - sizeof(h) < fr->len) {
+    if (c->in_len < sizeof(h) || c->in_len - sizeof(h) < len) {
         n->stats.rx_too_small++;
         n->stats.dropped++;
         net_frame_drop_head(n);
@@ -119,10 +126,12 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
     h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
     h.num_buffers = vr_cpu_to_le16(1);
     vdq_chain_write(c, 0, &h, sizeof(h));
-    vdq_chain_write(c, sizeof(h), fr->data, fr->len);
-    *written = sizeof(h) + fr->len;
+    net_frame_runs(n, &len0, &len1);
+    vdq_chain_write(c, sizeof(h), n->bytes + n->bytes_head, len0);
+    vdq_chain_write(c, sizeof(h) + len0, n->bytes, len1);
+    *written = sizeof(h) + len;
     n->stats.rx_frames++;
-    n->stats.rx_bytes += fr->len;
+    n->stats.rx_bytes += len;
     net_frame_drop_head(n);
     return false;
 }
@@ -190,15 +199,16 @@ static void net_reset(struct vdev *d)
 {
     struct dev_net *n = net_of(d);
 
-    while (n->count > 0)
-        net_frame_drop_head(n);
-    n->head = 0;
+    n->head = n->count = 0;
+    n->bytes_head = n->bytes_used = 0;
 }
 
 static void net_destroy(struct vdev *d)
 {
-    net_reset(d);
-    virt_free(d->priv);
+    struct dev_net *n = net_of(d);
+
+    virt_free(n->bytes);
+    virt_free(n);
 }
 
 static const struct vdev_ops net_ops = {
@@ -226,11 +236,18 @@ int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *ma
     n = virt_zalloc(sizeof(*n));
     if (!n)
         return -ENOMEM;
+    n->bytes = virt_zalloc(VDEV_NET_BACKLOG_BYTES);
+    if (!n->bytes)
+        goto err_free;
     memcpy(n->cfg.mac, mac ? mac : default_mac, sizeof(n->cfg.mac));
     n->cfg.status = vr_cpu_to_le16(VIRTIO_NET_S_LINK_UP);
     n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
     vdev_init(d, &net_ops, n, features, mem);
     return 0;
+
+err_free:
+    virt_free(n);
+    return -ENOMEM;
 }
 
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st)

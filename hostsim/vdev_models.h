@@ -85,8 +85,9 @@ void vdev_rng_set_state(struct vdev *d, const struct vdev_rng_state *st);
 
 /* ---- net (5.1): every TX frame comes back on RX ---- */
 #define VDEV_NET_QUEUE_MAX 256
-#define VDEV_NET_BACKLOG 64       /* frames waiting for RX buffers */
-#define VDEV_NET_MAX_FRAME 65536u /* bytes after the virtio_net_hdr */
+#define VDEV_NET_BACKLOG 64                 /* frames waiting for RX buffers */
+#define VDEV_NET_MAX_FRAME 65536u           /* bytes after the virtio_net_hdr */
+#define VDEV_NET_BACKLOG_BYTES (256u << 10) /* frame bytes waiting, at most */
 #define VDEV_NET_DEFAULT_MAC                                                                       \
     {                                                                                              \
         0x52, 0x54, 0x00, 0x12, 0x34, 0x56                                                         \
@@ -96,7 +97,7 @@ struct vdev_net_stats {
     uint64_t tx_frames, tx_bytes;
     uint64_t rx_frames, rx_bytes;
     uint64_t backlog_max;  /* most frames waiting for RX buffers at once */
-    uint64_t dropped;      /* backlog full, frame too big */
+    uint64_t dropped;      /* backlog full (frames or bytes), frame too big */
     uint64_t rx_too_small; /* RX buffer smaller than header + frame: frame dropped */
     uint64_t bad;          /* TX chain shorter than the header, RX chain not writable */
 };

@@ -818,6 +818,44 @@ static void test_net_backlog_overflow(void **state)
     assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
 }
 
+/* Big frames: the byte bound of the backlog, and frames wrapping around
+ * the end of the byte ring come out intact. */
+static void test_net_big_frames_wrap(void **state)
+{
+    struct dev_fixture *f = *state;
+    const uint32_t big = 60000, rxlen = big + 64;
+    uint8_t *rx[6];
+    int i;
+
+    dfx_start(f, all_features(f), 16);
+    for (i = 0; i < 5; i++)
+        net_send(f, big, (uint8_t)(0x30 + i));
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 4); /* 4 * 60000 fit in 256 KiB */
+    assert_true(net_stats(f).dropped == 1);
+    for (i = 0; i < 2; i++)
+        rx[i] = net_post_rx(f, rxlen);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_expect_rx(f, rx[0], big, 0x30);
+    net_expect_rx(f, rx[1], big, 0x31);
+    /* These two wrap around the end of the ring. */
+    net_send(f, big, 0x40);
+    net_send(f, big, 0x41);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 4);
+    for (i = 2; i < 6; i++)
+        rx[i] = net_post_rx(f, rxlen);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_expect_rx(f, rx[2], big, 0x32);
+    net_expect_rx(f, rx[3], big, 0x33);
+    net_expect_rx(f, rx[4], big, 0x40);
+    net_expect_rx(f, rx[5], big, 0x41);
+    /* Too big for the device at all. */
+    net_send(f, VDEV_NET_MAX_FRAME + 1, 0x50);
+    assert_true(net_stats(f).dropped == 2);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
+}
+
 static void test_net_bad_chains(void **state)
 {
     struct dev_fixture *f = *state;
@@ -1194,6 +1232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_net_loop, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_backlog, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_backlog_overflow, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_big_frames_wrap, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_bad_chains, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_console_config, setup_console, teardown),
         cmocka_unit_test_setup_teardown(test_console_echo_take, setup_console, teardown),
