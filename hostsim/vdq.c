@@ -17,21 +17,23 @@
  * Bad-chain policy. A chain is "bad" when walking it hits any of (each one
  * a vdq_bad reason, counted in stats.bad[]):
  *  - a next index outside the descriptor table or indirect table (2.7.5);
- *  - a loop: more descriptors than the table holds (2.7.5.1: a chain of
- *    exactly num descriptors is legal, one more is not);
+ *  - a loop: more descriptors than the table holds (2.7.5.2 forbids loops,
+ *    2.7.5.3.1 chains longer than the queue size: a chain of exactly num
+ *    descriptors is legal, one more is not);
  *  - an indirect table whose length is 0 or not a multiple of 16, or that
  *    holds more than 65535 entries (2.7.5.3);
  *  - INDIRECT inside an indirect table, INDIRECT together with NEXT, or
  *    INDIRECT when VIRTIO_F_INDIRECT_DESC was not negotiated (2.7.5.3.1);
- *  - a device-readable descriptor after a device-writable one (2.7.5.1);
+ *  - a device-readable descriptor after a device-writable one (2.7.4.2);
  *  - an address/length outside guest memory, or wrapping around;
  *  - more segments than the caller's iov array (a device limit), or more
- *    than 2^32 bytes in all (2.7.5.1).
+ *    than 2^32 bytes in all (2.7.5.2).
  * A bad chain is returned to the driver at once with used len 0, counted,
  * and the queue goes on with the next chain: one buggy request must not
  * take the device down, and the driver gets its descriptors back.
  * A corrupt ring is different: if avail->idx is more than num ahead of
- * next_avail (this includes avail->idx going backwards) or a head index
+ * next_avail (this includes avail->idx going backwards, which 2.7.6.1
+ * forbids) or a head index
  * is outside the table, there is no chain we could return, so the queue is
  * marked broken (the device model sets DEVICE_NEEDS_RESET) and every later
  * call returns -EIO.
@@ -212,7 +214,7 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
         c->ndesc++;
         vdq_desc_read(&table[i], &d);
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-            /* 2.7.5.3.1: the WRITE flag of this descriptor is ignored. */
+            /* 2.7.5.3.2: the WRITE flag of this descriptor is ignored. */
             if (in_indirect)
                 return VDQ_BAD_INDIRECT_NESTED + 1;
             if (!q->cfg.indirect)
@@ -251,7 +253,7 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
             out_len += d.len;
             c->nout++;
         }
-        /* 2.7.5.1: a chain is at most 2^32 bytes; each part fits u32. */
+        /* 2.7.5.2: a chain is at most 2^32 bytes; each part fits u32. */
         if (out_len > UINT32_MAX || in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
             return VDQ_BAD_TOO_LONG + 1;
         if (!(d.flags & VIRTQ_DESC_F_NEXT))

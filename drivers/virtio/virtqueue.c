@@ -251,7 +251,7 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
         out_len += sgs[i].len;
     for (i = out_sgs; i < total; i++)
         in_len += sgs[i].len;
-    /* 2.7.8: used len is 32-bit; 2.7.5.1: a chain is at most 2^32 bytes. */
+    /* 2.7.8: used len is 32-bit; 2.7.5.2: a chain is at most 2^32 bytes. */
     if (in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
         return -EINVAL;
     use_indirect = vq->indirect && total > 1 && total <= vq->indirect_max;
