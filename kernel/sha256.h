@@ -14,8 +14,8 @@
 
 struct sha256 {
     uint32_t h[8];
-    uint64_t bytes;    /* message length so far */
-    uint8_t buf[64];   /* partial block */
+    uint64_t bytes;  /* message length so far */
+    uint8_t buf[64]; /* partial block */
     uint32_t buf_len;
 };
 

@@ -136,8 +136,7 @@ static void lb_read_config(struct virtio_device *dev, uint32_t off, void *buf, u
     }
 }
 
-static void lb_write_config(struct virtio_device *dev, uint32_t off, const void *buf,
-                            uint32_t len)
+static void lb_write_config(struct virtio_device *dev, uint32_t off, const void *buf, uint32_t len)
 {
     const uint8_t *p = buf;
     uint32_t i = 0;

@@ -20,9 +20,8 @@
 #include "virtio_platform.h"
 
 /* Feature bits the core itself understands (6 Reserved Feature Bits). */
-#define VIRTIO_CORE_FEATURES                                                             \
-    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
-     (1ull << VIRTIO_F_INDIRECT_DESC))
+#define VIRTIO_CORE_FEATURES                                                                       \
+    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC))
 
 static struct virtio_device *registry_head;
 
@@ -76,8 +75,7 @@ int virtio_reset(struct virtio_device *dev)
 }
 
 /* 2.2, 6: what we accept out of what the device offers. */
-static uint64_t virtio_accepted_features(const struct virtio_device *dev,
-                                         uint64_t driver_features)
+static uint64_t virtio_accepted_features(const struct virtio_device *dev, uint64_t driver_features)
 {
     uint64_t want = VIRTIO_CORE_FEATURES | driver_features;
 
@@ -146,8 +144,7 @@ static uint32_t pow2_floor(uint32_t x)
     return p;
 }
 
-static int virtio_setup_vq(struct virtio_device *dev, unsigned q,
-                           const struct virtio_vq_spec *spec)
+static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct virtio_vq_spec *spec)
 {
     struct virtio_vq *v = &dev->vqs[q];
     struct vq_config cfg;
@@ -196,8 +193,7 @@ err_destroy:
     return err;
 }
 
-int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs,
-                    const struct virtio_vq_spec *specs)
+int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs, const struct virtio_vq_spec *specs)
 {
     unsigned q;
     int err;
@@ -373,8 +369,8 @@ static int exec_poll(void *ctx)
     return 1;
 }
 
-int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs,
-                   unsigned out_sgs, unsigned in_sgs, uint64_t timeout_ns)
+int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs, unsigned out_sgs,
+                   unsigned in_sgs, uint64_t timeout_ns)
 {
     struct exec_ctx e;
     int r;

@@ -58,8 +58,7 @@ struct virtio_transport_ops {
     int (*reset)(struct virtio_device *dev);
     uint32_t (*config_generation)(struct virtio_device *dev);
     void (*read_config)(struct virtio_device *dev, uint32_t off, void *buf, uint32_t len);
-    void (*write_config)(struct virtio_device *dev, uint32_t off, const void *buf,
-                         uint32_t len);
+    void (*write_config)(struct virtio_device *dev, uint32_t off, const void *buf, uint32_t len);
     /* Largest size the device allows for queue q; 0: no such queue. */
     uint32_t (*queue_max)(struct virtio_device *dev, unsigned q);
     int (*queue_setup)(struct virtio_device *dev, unsigned q, uint32_t size, uint64_t desc,
@@ -93,26 +92,26 @@ struct virtio_vq_spec {
 };
 
 struct virtio_device {
-    char name[VIRTIO_NAME_MAX];  /* "lblk0" */
-    uint32_t device_id;          /* VIRTIO_ID_* (0: none) */
+    char name[VIRTIO_NAME_MAX]; /* "lblk0" */
+    uint32_t device_id;         /* VIRTIO_ID_* (0: none) */
     uint32_t nvqs;
     const struct virtio_transport_ops *ops;
     void *transport_priv;
-    uint64_t device_features;    /* offered (read at init) */
-    uint64_t features;           /* negotiated */
+    uint64_t device_features; /* offered (read at init) */
+    uint64_t features;        /* negotiated */
     struct virtio_vq vqs[VIRTIO_MAX_VQS];
-    bool polled;                 /* no interrupts: drivers spin on used rings */
-    bool needs_reset;            /* DEVICE_NEEDS_RESET seen: I/O fails until re-init */
+    bool polled;      /* no interrupts: drivers spin on used rings */
+    bool needs_reset; /* DEVICE_NEEDS_RESET seen: I/O fails until re-init */
     /* Test hooks: refuse these features even when offered. */
     bool no_event_idx;
     bool no_indirect;
-    uint32_t queue_size_limit;   /* 0: none; else cap every queue (depth tests) */
+    uint32_t queue_size_limit; /* 0: none; else cap every queue (depth tests) */
     /* Config change (not NEEDS_RESET) from virtio_handle_interrupt(). */
     void (*config_changed)(struct virtio_device *dev);
-    void *driver_priv;           /* the bound driver's state */
-    uint64_t interrupts;         /* virtio_handle_interrupt() calls with bits set */
+    void *driver_priv;   /* the bound driver's state */
+    uint64_t interrupts; /* virtio_handle_interrupt() calls with bits set */
     uint64_t config_interrupts;
-    struct virtio_device *next;  /* registry link */
+    struct virtio_device *next; /* registry link */
 };
 
 static inline bool virtio_has_feature(const struct virtio_device *dev, unsigned bit)
@@ -133,8 +132,7 @@ const char *virtio_type_name(uint32_t device_id); /* "blk", "net", ..., "unknown
 int virtio_device_init(struct virtio_device *dev, uint64_t driver_features);
 /* 3.1.1 step 7 (queue part): create and enable queues 0..nvqs. On error
  * every queue created is destroyed again (after a reset). */
-int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs,
-                    const struct virtio_vq_spec *specs);
+int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs, const struct virtio_vq_spec *specs);
 /* 3.1.1 step 8: DRIVER_OK. In polled mode, disables every queue's callbacks. */
 void virtio_device_ready(struct virtio_device *dev);
 /* Set FAILED (3.1.1: "something went wrong"). */
@@ -184,15 +182,15 @@ int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx)
  * device's hands: the caller must reset the device before reusing the
  * buffers.
  */
-int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs,
-                   unsigned out_sgs, unsigned in_sgs, uint64_t timeout_ns);
+int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sgs, unsigned out_sgs,
+                   unsigned in_sgs, uint64_t timeout_ns);
 
 /* Is the device unusable until re-initialised (needs_reset, or a queue
  * that is missing or broken)? */
 bool virtio_is_failed(struct virtio_device *dev);
 
 /* ---- registry (for the shell's `devices` and lookups by name) ---- */
-int virtio_register(struct virtio_device *dev);   /* -EEXIST: name taken */
+int virtio_register(struct virtio_device *dev); /* -EEXIST: name taken */
 void virtio_unregister(struct virtio_device *dev);
 struct virtio_device *virtio_find(const char *name);
 /* First device (prev NULL) or the one after prev; NULL at the end. */

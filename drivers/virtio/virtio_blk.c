@@ -22,8 +22,8 @@
 #include "virtio_platform.h"
 
 #define BLK_REQUESTQ 0
-#define BLK_DRIVER_FEATURES                                                              \
-    ((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                     \
+#define BLK_DRIVER_FEATURES                                                                        \
+    ((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                               \
      (1ull << VIRTIO_BLK_F_BLK_SIZE))
 
 /* Device-visible part of a slot. */
@@ -276,8 +276,7 @@ static int blk_wait_poll(void *ctx)
     return __atomic_load_n(&w->blk->in_flight, __ATOMIC_ACQUIRE) == 0;
 }
 
-static int blk_wait_cond(struct virtio_blk *blk, struct virtio_blk_req *req,
-                         uint64_t timeout_ns)
+static int blk_wait_cond(struct virtio_blk *blk, struct virtio_blk_req *req, uint64_t timeout_ns)
 {
     struct blk_wait_ctx w = {blk, req};
     int r;
@@ -317,7 +316,10 @@ static int blk_do_sync(struct virtio_blk *blk, uint32_t type, uint64_t sector, v
 {
     struct vq_sg sg = {.buf = buf, .len = len};
     struct virtio_blk_req req = {
-        .type = type, .nsegs = len ? 1 : 0, .sector = sector, .segs = &sg,
+        .type = type,
+        .nsegs = len ? 1 : 0,
+        .sector = sector,
+        .segs = &sg,
     };
     int err = virtio_blk_submit(blk, &req);
 
@@ -339,8 +341,7 @@ int virtio_blk_read(struct virtio_blk *blk, uint64_t sector, void *buf, uint32_t
     return blk_do_sync(blk, VIRTIO_BLK_T_IN, sector, buf, nsectors * VIRTIO_BLK_SECTOR_SIZE);
 }
 
-int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf,
-                     uint32_t nsectors)
+int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf, uint32_t nsectors)
 {
     if (nsectors == 0 || nsectors > UINT32_MAX / VIRTIO_BLK_SECTOR_SIZE)
         return -EINVAL;
@@ -378,8 +379,8 @@ static void blk_read_capacity(struct virtio_blk *blk)
 {
     uint64_t cap;
 
-    if (virtio_cread(blk->dev, offsetof(struct virtio_blk_config, capacity), &cap,
-                     sizeof(cap)) == 0)
+    if (virtio_cread(blk->dev, offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap)) ==
+        0)
         __atomic_store_n(&blk->capacity, vr_le64_to_cpu(cap), __ATOMIC_RELAXED);
 }
 
@@ -391,12 +392,10 @@ static void blk_read_config(struct virtio_blk *blk)
     blk->seg_max = 0;
     blk->blk_size = VIRTIO_BLK_SECTOR_SIZE;
     if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_SEG_MAX) &&
-        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, seg_max), &v,
-                     sizeof(v)) == 0)
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, seg_max), &v, sizeof(v)) == 0)
         blk->seg_max = vr_le32_to_cpu(v); /* 0 would be odd: treated as no limit */
     if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_BLK_SIZE) &&
-        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, blk_size), &v,
-                     sizeof(v)) == 0) {
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, blk_size), &v, sizeof(v)) == 0) {
         v = vr_le32_to_cpu(v);
         /* Only a sane power of two >= 512 is believed. */
         if (v >= VIRTIO_BLK_SECTOR_SIZE && v <= 65536 && (v & (v - 1)) == 0)

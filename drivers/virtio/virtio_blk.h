@@ -37,21 +37,21 @@ struct virtio_blk;
 
 struct virtio_blk_req {
     /* Set by the caller. */
-    uint32_t type;             /* VIRTIO_BLK_T_IN/OUT/FLUSH/GET_ID */
-    uint32_t nsegs;            /* data segments (0 for FLUSH) */
-    uint64_t sector;           /* in 512-byte units */
-    const struct vq_sg *segs;  /* data: readable for OUT, writable for IN/GET_ID */
+    uint32_t type;            /* VIRTIO_BLK_T_IN/OUT/FLUSH/GET_ID */
+    uint32_t nsegs;           /* data segments (0 for FLUSH) */
+    uint64_t sector;          /* in 512-byte units */
+    const struct vq_sg *segs; /* data: readable for OUT, writable for IN/GET_ID */
     void (*done)(struct virtio_blk_req *req);
     void *ctx;
     /* Set by the driver. */
-    int result;                /* -EINPROGRESS while in flight */
-    uint32_t len;              /* bytes the device reported written */
+    int result;   /* -EINPROGRESS while in flight */
+    uint32_t len; /* bytes the device reported written */
 };
 
 struct virtio_blk_stats {
     uint64_t submitted;
     uint64_t completed;
-    uint64_t errors;     /* completed with result != 0 */
+    uint64_t errors; /* completed with result != 0 */
     uint64_t reinits;
 };
 
@@ -70,8 +70,7 @@ int virtio_blk_wait(struct virtio_blk *blk, struct virtio_blk_req *req, uint64_t
 int virtio_blk_drain(struct virtio_blk *blk, uint64_t timeout_ns);
 
 int virtio_blk_read(struct virtio_blk *blk, uint64_t sector, void *buf, uint32_t nsectors);
-int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf,
-                     uint32_t nsectors);
+int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf, uint32_t nsectors);
 int virtio_blk_flush(struct virtio_blk *blk);
 /* id: at least VIRTIO_BLK_ID_BYTES + 1 bytes, NUL-terminated on success. */
 int virtio_blk_get_id(struct virtio_blk *blk, char *id);

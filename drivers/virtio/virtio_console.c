@@ -30,7 +30,7 @@ struct virtio_console {
     uint8_t *rx_mem; /* nrx * VIRTIO_CONSOLE_BUF_SIZE, written by device */
     size_t rx_bytes;
     uint32_t nrx;
-    int32_t cur;     /* index of the current buffer, -1 for none */
+    int32_t cur; /* index of the current buffer, -1 for none */
     uint32_t cur_len;
     uint32_t cur_off;
     uint8_t *tx_buf; /* VIRTIO_CONSOLE_BUF_SIZE, written by driver */
@@ -190,8 +190,8 @@ int virtio_console_write(struct virtio_console *con, const void *buf, size_t len
         return -EINVAL;
     virt_lock_acquire(&con->tx_lock);
     while (done < len) {
-        uint32_t chunk = len - done > VIRTIO_CONSOLE_BUF_SIZE ? VIRTIO_CONSOLE_BUF_SIZE
-                                                              : (uint32_t)(len - done);
+        uint32_t chunk =
+            len - done > VIRTIO_CONSOLE_BUF_SIZE ? VIRTIO_CONSOLE_BUF_SIZE : (uint32_t)(len - done);
         struct vq_sg sg = {.buf = con->tx_buf, .len = chunk};
 
         memcpy(con->tx_buf, p + done, chunk);
@@ -261,8 +261,7 @@ static int con_rx_poll(void *c)
     return ctx->got > 0;
 }
 
-int virtio_console_read(struct virtio_console *con, void *buf, size_t cap,
-                        uint64_t timeout_ns)
+int virtio_console_read(struct virtio_console *con, void *buf, size_t cap, uint64_t timeout_ns)
 {
     struct con_rx_ctx ctx = {.con = con, .out = buf, .cap = cap};
     int r;

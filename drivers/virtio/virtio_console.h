@@ -41,8 +41,7 @@ int virtio_console_reinit(struct virtio_console *con);
 /* Returns len or -errno (len <= INT32_MAX). */
 int virtio_console_write(struct virtio_console *con, const void *buf, size_t len);
 /* Up to cap bytes; waits up to timeout_ns (0: do not wait) for the first. */
-int virtio_console_read(struct virtio_console *con, void *buf, size_t cap,
-                        uint64_t timeout_ns);
+int virtio_console_read(struct virtio_console *con, void *buf, size_t cap, uint64_t timeout_ns);
 /* Size from config when VIRTIO_CONSOLE_F_SIZE was offered, else 0x0. */
 void virtio_console_get_size(struct virtio_console *con, uint16_t *cols, uint16_t *rows);
 struct virtio_device *virtio_console_device(struct virtio_console *con);

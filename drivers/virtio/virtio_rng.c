@@ -126,8 +126,7 @@ int virtio_rng_read(struct virtio_rng *rng, void *buf, size_t n)
         if (len < 0) {
             err = len;
             if (err == -ETIMEDOUT || virtio_is_failed(rng->dev)) {
-                virt_log(VIRT_LOG_ERR, "%s: request failed (%d), resetting", rng->dev->name,
-                         err);
+                virt_log(VIRT_LOG_ERR, "%s: request failed (%d), resetting", rng->dev->name, err);
                 (void)rng_reinit_locked(rng);
             }
             break;

@@ -34,8 +34,7 @@ static void t_two_blocks(struct ktest *t)
 {
     static const char m[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 
-    expect_hex(t, m, strlen(m),
-               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    expect_hex(t, m, strlen(m), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 static void t_million_a(struct ktest *t)
@@ -74,9 +73,6 @@ static void t_incremental(struct ktest *t)
     }
 }
 
-KTEST_SUITE(sha256_suite, "sha256",
-            {"empty", t_empty},
-            {"abc", t_abc},
-            {"two_blocks", t_two_blocks},
-            {"million_a", t_million_a},
+KTEST_SUITE(sha256_suite, "sha256", {"empty", t_empty}, {"abc", t_abc},
+            {"two_blocks", t_two_blocks}, {"million_a", t_million_a},
             {"incremental", t_incremental});

@@ -131,8 +131,7 @@ static void *lb_device_main(void *arg)
     while (!__atomic_load_n(&lb->stop, __ATOMIC_ACQUIRE)) {
         bool worked = false;
 
-        if (__atomic_exchange_n(&lb->doorbell, 0, __ATOMIC_ACQ_REL) ||
-            vmmio_has_pending(lb->m)) {
+        if (__atomic_exchange_n(&lb->doorbell, 0, __ATOMIC_ACQ_REL) || vmmio_has_pending(lb->m)) {
             int n = vmmio_process(lb->m);
 
             if (n > 0)
@@ -396,8 +395,11 @@ static void test_blk_many_in_flight(void **state)
             sgs[i].len = 512;
             reqs[i] = (struct virtio_blk_req){
                 .type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-                .nsegs = 1, .sector = base + i, .segs = &sgs[i],
-                .done = count_done, .ctx = &dc,
+                .nsegs = 1,
+                .sector = base + i,
+                .segs = &sgs[i],
+                .done = count_done,
+                .ctx = &dc,
             };
             for (;;) {
                 int r = virtio_blk_submit(blk, &reqs[i]);
@@ -418,8 +420,7 @@ static void test_blk_many_in_flight(void **state)
         for (i = 0; i < N; i++) {
             assert_int_equal(reqs[i].result, 0);
             if (!write)
-                assert_memory_equal(bufs + (size_t)i * 512, model + (size_t)(base + i) * 512,
-                                    512);
+                assert_memory_equal(bufs + (size_t)i * 512, model + (size_t)(base + i) * 512, 512);
         }
     }
     assert_int_equal(dc.n, N * ROUNDS);
@@ -442,9 +443,8 @@ static void test_blk_queue_depth_one(void **state)
     unsigned i;
 
     env.disk = calloc(DISK_SECTORS, 512);
-    assert_int_equal(vdev_blk_create(&e->lb.vd, &e->mem, e->disk,
-                                     (uint64_t)DISK_SECTORS * 512, NULL),
-                     0);
+    assert_int_equal(
+        vdev_blk_create(&e->lb.vd, &e->mem, e->disk, (uint64_t)DISK_SECTORS * 512, NULL), 0);
     lb_attach("lblk1");
     /* Depth 1: one ring entry with indirect descriptors (the whole chain
      * in one slot); without them a request takes 3 descriptors, so a
@@ -526,8 +526,12 @@ static void test_blk_reset_mid_traffic(void **state)
             fill_pattern(bufs + i * 512, 512, cycle * 100 + i);
             sgs[i] = (struct vq_sg){.buf = bufs + i * 512, .len = 512};
             reqs[i] = (struct virtio_blk_req){
-                .type = VIRTIO_BLK_T_OUT, .nsegs = 1, .sector = i, .segs = &sgs[i],
-                .done = count_done, .ctx = &dc,
+                .type = VIRTIO_BLK_T_OUT,
+                .nsegs = 1,
+                .sector = i,
+                .segs = &sgs[i],
+                .done = count_done,
+                .ctx = &dc,
             };
             if (virtio_blk_submit(blk, &reqs[i]) != 0)
                 break;
@@ -831,14 +835,13 @@ static void test_probe_wrong_type(void **state)
     virtio_blk_remove(blk);
 }
 
-#define MODE_TESTS(fn)                                                                   \
-    cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                \
-                                             (void *)&mode_irq_evt),                     \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,            \
-                                                 (void *)&mode_irq_flags),               \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,            \
-                                                 (void *)&mode_poll_evt),                \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,            \
+#define MODE_TESTS(fn)                                                                             \
+    cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, (void *)&mode_irq_evt),  \
+        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
+                                                 (void *)&mode_irq_flags),                         \
+        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
+                                                 (void *)&mode_poll_evt),                          \
+        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
                                                  (void *)&mode_poll_flags)
 
 int main(void)
@@ -851,10 +854,10 @@ int main(void)
         MODE_TESTS(test_blk_queue_depth_one),
         MODE_TESTS(test_blk_config_change),
         MODE_TESTS(test_blk_reset_mid_traffic),
-        cmocka_unit_test_prestate_setup_teardown(test_blk_timeout_recovers, env_setup,
-                                                 env_teardown, (void *)&mode_irq_evt),
-        cmocka_unit_test_prestate_setup_teardown(test_blk_timeout_recovers, env_setup,
-                                                 env_teardown, (void *)&mode_poll_flags),
+        cmocka_unit_test_prestate_setup_teardown(test_blk_timeout_recovers, env_setup, env_teardown,
+                                                 (void *)&mode_irq_evt),
+        cmocka_unit_test_prestate_setup_teardown(test_blk_timeout_recovers, env_setup, env_teardown,
+                                                 (void *)&mode_poll_flags),
 #if HAVE_DEV_RNG
         MODE_TESTS(test_rng_bytes),
 #endif

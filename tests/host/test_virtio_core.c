@@ -38,8 +38,8 @@ struct vmmio {
     uint64_t driver_features;
     uint32_t dev_sel, drv_sel, queue_sel;
     uint32_t status;
-    bool refuse_features;  /* FEATURES_OK does not stick */
-    bool reset_stuck;      /* status never reads 0 */
+    bool refuse_features; /* FEATURES_OK does not stick */
+    bool reset_stuck;     /* status never reads 0 */
     uint32_t num_max[8];
     uint32_t num[8];
     uint32_t ready[8];
@@ -92,8 +92,9 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t off, unsigned size)
     case VIRTIO_MMIO_DEVICE_ID:
         return m->device_id;
     case VIRTIO_MMIO_DEVICE_FEATURES:
-        return m->dev_sel == 0 ? (uint32_t)m->offered
-                               : m->dev_sel == 1 ? (uint32_t)(m->offered >> 32) : 0;
+        return m->dev_sel == 0   ? (uint32_t)m->offered
+               : m->dev_sel == 1 ? (uint32_t)(m->offered >> 32)
+                                 : 0;
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
         return m->num_max[q];
     case VIRTIO_MMIO_QUEUE_READY:
@@ -183,9 +184,9 @@ struct core_fx {
 
 static struct core_fx fx;
 
-#define OFFER_MODERN                                                                     \
-    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
-     (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_PACKED) |                 \
+#define OFFER_MODERN                                                                               \
+    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                                 \
+     (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_PACKED) |                           \
      (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX))
 
 static int setup(void **state)
@@ -350,8 +351,8 @@ static void test_features_ok_refused(void **state)
     /* A later init starts again from reset and can succeed. */
     f->regs.refuse_features = false;
     assert_int_equal(virtio_device_init(f->dev, 0), 0);
-    assert_int_equal(f->regs.status, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                                         VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(f->regs.status,
+                     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 }
 
 static void test_feature_hooks(void **state)
