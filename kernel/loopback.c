@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * loopback.c - the in-image loopback devices (see loopback.h): set-up of
+ * the five device models and their register files, the device loop on
+ * CPU 1, the interrupt path to CPU 0, and the drivers bound on CPU 0.
+ *
+ * Invariants:
+ *  - guest memory for the device side is the kernel's identity map: a
+ *    guest-physical address is the kernel address (virt_to_phys());
+ *  - only CPU 1 calls vmmio_process(); CPU 0 only does register accesses
+ *    (through the transport, with interrupts off) and handles the IPI;
+ *  - hooks run with the register file's lock held and only set flags /
+ *    send an IPI.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "loopback.h"
+#include "transport_loopback.h"
+#include "vdev.h"
+#include "vdev_models.h"
+#include "virtio.h"
+#include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_net.h"
+#include "virtio_pmem.h"
+#include "virtio_rng.h"
+#include "vmmio.h"
+#include "x86.h"
+
+#define LB_NDEV 5
+#define RFLAGS_IF (1u << 9)
+
+struct lb_dev {
+    const char *name;
+    struct vdev vd;
+    struct vmmio *m;
+    struct virtio_device *dev;
+    uint32_t doorbell;    /* set by hooks.notify (CPU 0), taken by CPU 1 */
+    uint32_t irq_pending; /* set by hooks.interrupt (CPU 1), taken by CPU 0 */
+    bool probed;
+};
+
+static struct lb_dev lbs[LB_NDEV] = {
+    {.name = "lblk0"}, {.name = "lnet0"}, {.name = "lrng0"}, {.name = "lcon0"}, {.name = "lpmem0"},
+};
+static const struct vdq_mem_region guest_region = {
+    /* Identity map [4 KiB, 64 GiB): page 0 stays out of guest memory. */
+    .gpa = 0x1000,
+    .size = (64ull << 30) - 0x1000,
+    .hva = (void *)0x1000,
+};
+static const struct vdq_mem guest_mem = {.regions = &guest_region, .nregions = 1};
+static bool lb_up;
+static bool lb_cpu_started;
+static int lb_vector = -1;
+static uint64_t doorbells, ipis;
+static void *disk;
+static uint8_t *pmem_region;
+
+/* ---- CPU 1: the device side ---- */
+
+static void lb_device_loop(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        bool worked = false;
+
+        for (unsigned i = 0; i < LB_NDEV; i++) {
+            struct lb_dev *l = &lbs[i];
+
+            /* acquire: pairs with the release in lb_notify */
+            if (__atomic_exchange_n(&l->doorbell, 0, __ATOMIC_ACQUIRE) || vmmio_has_pending(l->m)) {
+                vmmio_process(l->m);
+                doorbells++;
+                worked = true;
+            }
+        }
+        if (!worked)
+            cpu_relax();
+    }
+}
+
+/* CPU 0, register lock held: ring the doorbell CPU 1 polls. */
+static void lb_notify(struct vmmio *m, unsigned queue, void *ctx)
+{
+    struct lb_dev *l = ctx;
+
+    (void)m;
+    (void)queue;
+    __atomic_store_n(&l->doorbell, 1, __ATOMIC_RELEASE);
+}
+
+/* CPU 1, register lock held: raise the line to CPU 0. */
+static void lb_interrupt(struct vmmio *m, uint32_t int_status, void *ctx)
+{
+    struct lb_dev *l = ctx;
+
+    (void)m;
+    (void)int_status;
+    /* release: the used ring / status the device wrote before the flag */
+    __atomic_store_n(&l->irq_pending, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&ipis, 1, __ATOMIC_RELAXED);
+    lapic_send_ipi(cpu_apic_id(0), (uint8_t)lb_vector);
+}
+
+/* ---- CPU 0: the interrupt ---- */
+
+static void lb_irq(unsigned vector, void *ctx)
+{
+    (void)vector;
+    (void)ctx;
+    lapic_eoi();
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (lbs[i].dev && __atomic_exchange_n(&lbs[i].irq_pending, 0, __ATOMIC_ACQUIRE))
+            virtio_handle_interrupt(lbs[i].dev);
+    }
+}
+
+static uint64_t lb_guard_enter(void *ctx)
+{
+    uint64_t flags = read_rflags();
+
+    (void)ctx;
+    irq_disable();
+    return flags;
+}
+
+static void lb_guard_exit(void *ctx, uint64_t saved)
+{
+    (void)ctx;
+    if (saved & RFLAGS_IF)
+        irq_enable();
+}
+
+static const struct loopback_access_guard lb_guard = {lb_guard_enter, lb_guard_exit, NULL};
+
+static void *lb_pmem_map(uint64_t start, uint64_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    return phys_to_virt(start);
+}
+
+/* ---- set-up ---- */
+
+static int lb_create_models(void)
+{
+    uint8_t *raw;
+    uint64_t pa;
+    int err;
+
+    disk = page_alloc(LOOPBACK_DISK_BYTES / PAGE_SIZE);
+    /* 5.19 / Firecracker: the region is 2 MiB aligned; over-allocate. */
+    raw = page_alloc((LOOPBACK_PMEM_BYTES + VIRTIO_PMEM_ALIGN) / PAGE_SIZE);
+    if (!disk || !raw)
+        return -ENOMEM;
+    pa = ALIGN_UP(virt_to_phys(raw), (uint64_t)VIRTIO_PMEM_ALIGN);
+    pmem_region = phys_to_virt(pa);
+    err = vdev_blk_create(&lbs[0].vd, &guest_mem, disk, LOOPBACK_DISK_BYTES, "ringloop-lblk0");
+    if (!err)
+        err = vdev_net_create(&lbs[1].vd, &guest_mem, NULL);
+    if (!err)
+        err = vdev_rng_create(&lbs[2].vd, &guest_mem, LOOPBACK_RNG_SEED);
+    if (!err)
+        err = vdev_console_create(&lbs[3].vd, &guest_mem, 80, 25);
+    if (!err)
+        err = vdev_pmem_create(&lbs[4].vd, &guest_mem, pa, LOOPBACK_PMEM_BYTES, NULL, NULL);
+    return err;
+}
+
+static int lb_probe(struct lb_dev *l)
+{
+    switch (l->dev->device_id) {
+    case VIRTIO_ID_BLOCK: {
+        struct virtio_blk *blk;
+        return virtio_blk_probe(l->dev, &blk);
+    }
+    case VIRTIO_ID_NET: {
+        struct virtio_net *net;
+        return virtio_net_probe(l->dev, &net);
+    }
+    case VIRTIO_ID_RNG: {
+        struct virtio_rng *rng;
+        return virtio_rng_probe(l->dev, &rng);
+    }
+    case VIRTIO_ID_CONSOLE: {
+        struct virtio_console *con;
+        return virtio_console_probe(l->dev, &con);
+    }
+    case VIRTIO_ID_PMEM: {
+        struct virtio_pmem *pmem;
+        return virtio_pmem_probe(l->dev, lb_pmem_map, NULL, &pmem);
+    }
+    default:
+        return -ENODEV;
+    }
+}
+
+int loopback_init(void)
+{
+    int err;
+
+    if (lb_up)
+        return 0;
+    if (cpu_count() <= LOOPBACK_CPU) {
+        printf("error: loopback: needs a second CPU for the device side\n");
+        return -ENODEV;
+    }
+    if (lb_vector < 0) {
+        lb_vector = irq_alloc_vector(lb_irq, NULL);
+        if (lb_vector < 0)
+            return -ENOSPC;
+    }
+    if (!lbs[0].m) {
+        err = lb_create_models();
+        if (err)
+            return err;
+        for (unsigned i = 0; i < LB_NDEV; i++) {
+            struct vmmio_hooks hooks = {lb_notify, lb_interrupt, &lbs[i]};
+
+            err = vmmio_create(&lbs[i].vd, &hooks, &lbs[i].m);
+            if (err)
+                return err;
+            err = loopback_device_create(lbs[i].m, lbs[i].name, &lbs[i].dev);
+            if (err)
+                return err;
+            loopback_device_set_guard(lbs[i].dev, &lb_guard);
+        }
+    }
+    if (!lb_cpu_started) {
+        err = smp_run_on(LOOPBACK_CPU, lb_device_loop, NULL);
+        if (err) {
+            printf("error: loopback: CPU %u is busy (%d)\n", LOOPBACK_CPU, err);
+            return err;
+        }
+        lb_cpu_started = true;
+    }
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (lbs[i].probed)
+            continue;
+        err = lb_probe(&lbs[i]);
+        if (err) {
+            printf("error: loopback: %s: driver probe failed (%d)\n", lbs[i].name, err);
+            return err;
+        }
+        lbs[i].probed = true;
+        virtio_register(lbs[i].dev);
+    }
+    lb_up = true;
+    return 0;
+}
+
+bool loopback_is_up(void)
+{
+    return lb_up;
+}
+
+struct vdev *loopback_vdev(struct virtio_device *dev)
+{
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (lbs[i].dev == dev)
+            return &lbs[i].vd;
+    }
+    return NULL;
+}
+
+uint64_t loopback_doorbells(void)
+{
+    return doorbells;
+}
+
+uint64_t loopback_ipis(void)
+{
+    return __atomic_load_n(&ipis, __ATOMIC_RELAXED);
+}

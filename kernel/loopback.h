@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * loopback.h - the in-image loopback devices: five device models (blk, net,
+ * rng, console, pmem; hostsim/) behind virtio-mmio v2 register files, the
+ * device side running on CPU 1, the drivers (drivers/virtio/) on CPU 0
+ * over the loopback transport, registered with the virtio core under the
+ * names below.
+ *
+ * Doorbell: QueueNotify sets a per-device flag that CPU 1 polls (it spins,
+ * so no wake-up IPI is needed). Interrupts: CPU 1 sends an IPI to CPU 0 on
+ * a vector from irq_alloc_vector(); its handler runs
+ * virtio_handle_interrupt() for every device with one pending. Register
+ * accesses on CPU 0 run with interrupts off (the transport's access guard),
+ * so that handler never waits for a lock its own CPU holds.
+ *
+ * The RNG device is seeded with LOOPBACK_RNG_SEED: `rng read` output is the
+ * splitmix64 stream described in hostsim/vdev_models.h.
+ */
+#ifndef RINGLOOP_LOOPBACK_H
+#define RINGLOOP_LOOPBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LOOPBACK_RNG_SEED 42ull
+#define LOOPBACK_DISK_BYTES (8u << 20)
+#define LOOPBACK_PMEM_BYTES (2u << 20)
+#define LOOPBACK_CPU 1
+
+struct virtio_device;
+struct vdev;
+
+/* Create the devices, start CPU 1, probe the drivers (idempotent).
+ * 0, or -ENODEV (no second CPU), -EBUSY (CPU 1 busy), -ENOMEM. */
+int loopback_init(void);
+bool loopback_is_up(void);
+
+/* For `stats` and the tests: the device side behind a registered device
+ * (NULL when dev is not a loopback device). Read-only use. */
+struct vdev *loopback_vdev(struct virtio_device *dev);
+/* Doorbells CPU 1 answered, IPIs it sent to CPU 0. */
+uint64_t loopback_doorbells(void);
+uint64_t loopback_ipis(void);
+
+#endif
