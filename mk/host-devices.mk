@@ -21,3 +21,18 @@ check-devices: $(DEVICE_TEST_BINS)
 	@set -e; for t in $(DEVICE_TEST_BINS); do echo "== $$t"; $$t; done
 
 .PHONY: check-devices
+
+# libFuzzer target: a hostile driver against each model through the register
+# file (fuzz/fuzz_vmmio.c). Not part of check-host yet (add it to
+# FUZZ_TARGETS there to have it in the smoke run).
+#   make fuzz-devices [FUZZ_SECONDS=60]
+fuzz-devices: $(FUZZ_DIR)/fuzz_vmmio
+	@mkdir -p $(FUZZ_DIR)/corpus-fuzz_vmmio
+	$(FUZZ_DIR)/fuzz_vmmio -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/fuzz_vmmio- \
+	  $(FUZZ_DIR)/corpus-fuzz_vmmio fuzz/corpus/fuzz_vmmio 2>$(FUZZ_DIR)/fuzz_vmmio.log \
+	  || { tail -50 $(FUZZ_DIR)/fuzz_vmmio.log; exit 1; }
+	@grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss)' \
+	  $(FUZZ_DIR)/fuzz_vmmio.log
+
+.PHONY: fuzz-devices
