@@ -76,7 +76,12 @@ static void fuzz_device(const struct fuzz_hdr *h, uint32_t num)
         vdq_interrupt_prepare(&q);
         vdq_has_avail(&q);
     }
+    /* Invariants whatever the input: the device consumed at most what the
+     * ring held, and returned every chain it consumed (good ones by us,
+     * bad ones by vdq_pop itself). */
     vdq_get_state(&q, &st);
+    if ((uint16_t)(st.next_avail - h->next_avail) > num || st.next_avail != st.next_used)
+        __builtin_trap();
 }
 
 static void fuzz_driver(const struct fuzz_hdr *h, uint32_t num, const uint8_t *img, size_t len)
@@ -115,8 +120,12 @@ static void fuzz_driver(const struct fuzz_hdr *h, uint32_t num, const uint8_t *i
     vq_disable_cb(vq);
     vq_add_sgs(vq, sg, 1, 0, bufs[0]);
     vq_kick_prepare(vq);
+    if (vq_num_free(vq) > num)
+        __builtin_trap();
     while (vq_detach_unused(vq))
         ;
+    if (!vq_is_broken(vq) && vq_num_free(vq) != num)
+        __builtin_trap(); /* detach gives every descriptor back */
     vq_destroy(vq);
 }
 
