@@ -81,7 +81,10 @@ def _q35_args(opts, tmpdir):
     # copied in a few ms): a rebuild during the run, a guest that writes to
     # its disk, or someone else's QEMU holding the image's write lock cannot
     # disturb it.
-    args += ["-drive", "file=%s,format=raw,if=ide,media=disk" % private_copy(opts.image, tmpdir)]
+    # bootindex=0: OVMF boots the ESP even when a test attaches other
+    # (perhaps bootable) disks, which it would otherwise try first.
+    args += ["-drive", "if=none,id=esp,format=raw,file=%s" % private_copy(opts.image, tmpdir),
+             "-device", "ide-hd,drive=esp,bus=ide.0,bootindex=0"]
     return args
 
 
