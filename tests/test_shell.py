@@ -39,6 +39,11 @@ def test_banner_is_version_and_a_real_commit(console):
     makefile = open(REPO + "/Makefile").read()
     assert re.search(r"^VERSION\s*:=\s*%s\s*$" % re.escape(version), makefile, re.M), \
         "banner version %s is not the Makefile's VERSION" % version
+    in_git = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"],
+                            capture_output=True).returncode == 0
+    if githash == "unknown":  # the Makefile's fallback outside a git checkout
+        assert not in_git, "built from a git checkout but the banner says 'unknown'"
+        return
     r = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "-q", githash + "^{commit}"],
                        capture_output=True, text=True)
     assert r.returncode == 0, "banner hash %s is not a commit of this repository" % githash
