@@ -17,8 +17,13 @@
  * ("line transfers per request"), which compares across noisy machines.
  * Numbers are printed, never asserted.
  *
- *   ringbench [--ring N] [--batch N] [--requests N] [--poll|--notify]
- *             [--no-event-idx] [--indirect] [--sweep] [--csv FILE]
+ *   --single  both sides in one thread: the code's own cost per request.
+ *   --spin-ns N  with --notify, poll N ns before sleeping (default 0).
+ *   --burst   publish ring indices once per batch on both sides.
+ *
+ *   ringbench [--ring N] [--batch N] [--requests N] [--poll|--notify|--single]
+ *             [--no-event-idx] [--indirect] [--spin-ns N] [--burst]
+ *             [--repeat N] [--sweep] [--csv FILE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +52,7 @@ struct bench_cfg {
     uint32_t spin_ns; /* --notify: poll this long before going to sleep */
     bool burst;       /* publish indices per batch (publish_on_kick/_on_interrupt) */
     uint32_t repeat;  /* runs per configuration; the fastest is reported */
+    bool single;      /* both sides in one thread: code cost only */
 };
 
 struct bench_result {
@@ -298,6 +304,33 @@ static void driver_run(struct bench *b)
     }
 }
 
+/* --single: both sides in this thread, batch by batch. No line ever
+ * moves between CPUs, so this is the pure code cost per request. */
+static void single_run(struct bench *b)
+{
+    struct vdq_iov iov[4];
+    struct vdq_chain c = {.iov = iov, .max_iov = 4};
+    uint64_t done = 0, started = 0;
+    void *token;
+    uint32_t len, n;
+
+    vq_disable_cb(b->vq);
+    vdq_disable_notify(&b->q);
+    while (done < b->cfg.requests) {
+        for (n = 0; n < b->cfg.batch && started < b->cfg.requests; n++, started++)
+            if (driver_add(b, started) != 0)
+                break;
+        if (vq_kick_prepare(b->vq))
+            b->kicks++;
+        while (vdq_pop(&b->q, &c) == 0)
+            vdq_push(&b->q, c.head, 0);
+        if (vdq_interrupt_prepare(&b->q))
+            b->calls++;
+        while (vq_get_buf(b->vq, &token, &len) == 0)
+            done++;
+    }
+}
+
 static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 {
     struct vq_config vcfg = {.num = cfg->ring,
@@ -335,13 +368,19 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
         return -EINVAL;
 
     pin_cpu(0);
-    pthread_create(&dev, NULL, device_main, b);
-    t0 = virt_time_ns();
-    driver_run(b);
-    t1 = virt_time_ns();
-    b->stop = true;
-    fd_signal(b->kick_fd);
-    pthread_join(dev, NULL);
+    if (cfg->single) {
+        t0 = virt_time_ns();
+        single_run(b);
+        t1 = virt_time_ns();
+    } else {
+        pthread_create(&dev, NULL, device_main, b);
+        t0 = virt_time_ns();
+        driver_run(b);
+        t1 = virt_time_ns();
+        b->stop = true;
+        fd_signal(b->kick_fd);
+        pthread_join(dev, NULL);
+    }
 
     res->ns_per_req = (double)(t1 - t0) / (double)cfg->requests;
     res->kicks_per_req = (double)b->kicks / (double)cfg->requests;
@@ -375,9 +414,12 @@ static void report(FILE *csv, const struct bench_cfg *c, const struct bench_resu
 {
     printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d: %8.1f ns/req  "
            "kicks/req %.4f  calls/req %.4f  line %.1f ns  line transfers/req %.2f\n",
-           c->ring, c->batch, c->poll ? "poll" : "notify", c->event_idx, c->indirect, c->spin_ns,
-           c->burst, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns,
-           r->ns_per_req / r->line_ns);
+           c->ring, c->batch,
+           c->single ? "single"
+           : c->poll ? "poll"
+                     : "notify",
+           c->event_idx, c->indirect, c->spin_ns, c->burst, r->ns_per_req, r->kicks_per_req,
+           r->calls_per_req, r->line_ns, r->ns_per_req / r->line_ns);
     fflush(stdout);
     if (csv)
         fprintf(csv, "%u,%u,%s,%d,%d,%u,%d,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring,
@@ -391,7 +433,7 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
             "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--repeat N]\n"
-            "          [--sweep] [--csv FILE]\n",
+            "          [--single] [--sweep] [--csv FILE]\n",
             prog);
     return 2;
 }
@@ -425,6 +467,8 @@ int main(int argc, char **argv)
             cfg.spin_ns = (uint32_t)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(a, "--repeat") && i + 1 < argc)
             cfg.repeat = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--single"))
+            cfg.single = true;
         else if (!strcmp(a, "--burst"))
             cfg.burst = true;
         else if (!strcmp(a, "--indirect"))
