@@ -130,6 +130,7 @@ void vdev_reset(struct vdev *d)
     __atomic_store_n(&d->interrupt_status, 0, __ATOMIC_RELAXED);
     d->activated = false;
     d->needs_reset = false;
+    d->more_work = 0;
 }
 
 static void vdev_raise(struct vdev *d, uint32_t bits)
@@ -192,21 +193,30 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
 {
     struct vdq *q = &d->queues[qi].q;
     uint64_t pushed_before = q->stats.pushed;
+    uint32_t budget = q->cfg.num, done = 0;
     struct vdq_chain c;
-    int err;
+    int err = -EAGAIN;
 
     if (!vdev_is_queue_live(d, qi))
         return 0;
     for (;;) {
         /* No kicks while we are draining anyway (2.7.10). */
         vdq_disable_notify(q);
-        while ((err = vdev_queue_pop(d, qi, &c)) == 0) {
+        while (done < budget && (err = vdev_queue_pop(d, qi, &c)) == 0) {
             uint32_t written = 0;
             bool is_bad = fn(d, qi, &c, &written);
 
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
                 break;
+            done++;
+        }
+        if (done >= budget) {
+            /* Enough for one call: let the transport's lock go and come
+             * back (kicks stay off; more_work brings us back). */
+            vdev_signal_used(d, qi);
+            d->more_work |= 1u << qi;
+            break;
         }
         if (err != -EAGAIN)
             goto err_broken;

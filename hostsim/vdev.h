@@ -50,11 +50,11 @@ struct vdev_queue {
 };
 
 struct vdev_ops {
-    const char *type;       /* "blk", "net", "rng", "console", "pmem" */
-    uint32_t device_id;     /* VIRTIO_ID_* */
+    const char *type;   /* "blk", "net", "rng", "console", "pmem" */
+    uint32_t device_id; /* VIRTIO_ID_* */
     uint16_t num_queues;
     uint16_t queue_max_size;
-    uint32_t config_size;   /* bytes of device config space */
+    uint32_t config_size; /* bytes of device config space */
     /* Config space access; offsets/lengths already bounds-checked. */
     void (*read_config)(struct vdev *d, uint32_t off, void *buf, uint32_t len);
     void (*write_config)(struct vdev *d, uint32_t off, const void *buf, uint32_t len);
@@ -80,12 +80,15 @@ struct vdev {
     uint64_t acked_features;   /* written by the driver */
     uint32_t interrupt_status; /* VIRTIO_INT_* bits not yet acked */
     bool activated;
-    bool needs_reset;          /* DEVICE_NEEDS_RESET raised */
+    bool needs_reset; /* DEVICE_NEEDS_RESET raised */
     uint8_t pad[2];
     struct vdev_queue queues[VDEV_MAX_QUEUES];
-    struct vdq_mem mem;        /* guest memory the rings and buffers live in */
+    struct vdq_mem mem; /* guest memory the rings and buffers live in */
     vdev_irq_fn irq;
     void *irq_ctx;
+    /* Queues whose vdev_queue_drain() stopped at its budget with chains
+     * possibly left: the transport marks them pending again. */
+    uint32_t more_work;
     /* Scratch for the chain being handled (vdev_queue_drain()). */
     struct vdq_iov iov[VDEV_MAX_IOV];
 };
@@ -119,7 +122,10 @@ bool vdev_is_queue_live(const struct vdev *d, unsigned qi);
  * available chain, hand it to fn, push it with the length fn reports; then
  * signal the driver (vdev_signal_used) and re-enable kicks with the re-check
  * (vdq_enable_notify) so that a chain published meanwhile is not missed.
- * Returns chains completed (good + bad) or -EIO when the ring is corrupt.
+ * At most one queue size of chains per call: then it stops with kicks
+ * still disabled and sets bit qi in d->more_work, so the caller (the
+ * transport) releases its lock and comes back. Returns chains completed
+ * (good + bad) or -EIO when the ring is corrupt.
  */
 int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn);
 /* For models with their own loop: vdq_pop() into d->iov, counting the bad

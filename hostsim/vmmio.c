@@ -142,6 +142,7 @@ static void vmmio_reset(struct vmmio *m)
     memset(&m->st, 0, sizeof(m->st));
     m->st.config_generation = gen;
     __atomic_store_n(&m->pending, 0, __ATOMIC_RELAXED);
+    m->dev->more_work = 0;
     m->stats.resets++;
 }
 
@@ -529,6 +530,12 @@ int vmmio_process(struct vmmio *m)
             vmmio_needs_reset(m); /* corrupt ring: the queue is broken */
         else
             total += n;
+    }
+    /* Queues that stopped at their budget go round again; the device CPU
+     * sees them through vmmio_has_pending() (no doorbell needed: it is us). */
+    if (d->more_work) {
+        __atomic_fetch_or(&m->pending, d->more_work, __ATOMIC_RELAXED);
+        d->more_work = 0;
     }
     virt_lock_release(&m->lock);
     return total;

@@ -51,7 +51,9 @@ void vmmio_destroy(struct vmmio *m);
  * are ignored and counted, never crash. */
 uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size);
 void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size);
-/* Device CPU: process every pending queue; returns chains completed. */
+/* Device CPU: process every pending queue; returns chains completed. A
+ * queue with more work than one batch stays pending: the device loop must
+ * call again while vmmio_has_pending() (it does not ring hooks.notify). */
 int vmmio_process(struct vmmio *m);
 bool vmmio_has_pending(struct vmmio *m);
 /* Change config space from the device side (bumps config_generation and

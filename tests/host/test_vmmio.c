@@ -493,6 +493,40 @@ static void test_buffers_before_driver_ok(void **state)
     assert_int_equal(buf[7], 0xab);
 }
 
+/* One call handles at most a queue size of chains, then leaves the queue
+ * pending so the lock is let go between batches. */
+static void test_drain_budget(void **state)
+{
+    struct tst_fixture *tf = *state;
+    struct dev_fixture *f = &tf->f;
+    uint8_t *buf = fx_alloc(&f->fx, 8 * 4, NULL);
+    unsigned i;
+
+    dfx_start(f, good_features, 4);
+    assert_int_equal(vmmio_process(f->m), 0);
+    for (i = 0; i < 4; i++) {
+        struct vq_sg sg = {.buf = buf + 4 * i, .len = 4};
+
+        assert_int_equal(vq_add_sgs(f->vq[0], &sg, 0, 1, buf + 4 * i), 0);
+    }
+    assert_int_equal(vq_kick(f->vq[0]), 0);
+    assert_int_equal(vmmio_process(f->m), 4);
+    assert_true(vmmio_has_pending(f->m)); /* budget reached: come back */
+    for (i = 0; i < 2; i++) {
+        struct vq_sg sg = {.buf = buf + 16 + 4 * i, .len = 4};
+
+        assert_int_equal(dfx_used(f, 0, buf + 4 * i), 4);
+        assert_int_equal(vq_add_sgs(f->vq[0], &sg, 0, 1, buf + 16 + 4 * i), 0);
+    }
+    /* No kick needed: the device is still on it. */
+    assert_int_equal(vmmio_process(f->m), 2);
+    assert_false(vmmio_has_pending(f->m));
+    assert_int_equal(dfx_used(f, 0, buf + 8), 4);
+    assert_int_equal(dfx_used(f, 0, buf + 12), 4);
+    assert_int_equal(dfx_used(f, 0, buf + 16), 4);
+    assert_int_equal(dfx_used(f, 0, buf + 20), 4);
+}
+
 static void test_interrupt_suppressed(void **state)
 {
     struct dev_fixture *f = *state;
@@ -699,6 +733,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_activate_bad_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_pending_and_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffers_before_driver_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_idx_from_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
