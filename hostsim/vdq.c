@@ -253,8 +253,9 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
             out_len += d.len;
             c->nout++;
         }
-        /* 2.7.5.2: a chain is at most 2^32 bytes; each part fits u32. */
-        if (out_len > UINT32_MAX || in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
+        /* 2.7.5.2: a chain is at most 2^32 bytes (each part is checked
+         * against u32 at the end). */
+        if (out_len + in_len > (1ull << 32))
             return VDQ_BAD_TOO_LONG + 1;
         if (!(d.flags & VIRTQ_DESC_F_NEXT))
             break;
@@ -262,6 +263,8 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
         if (i >= table_len)
             return VDQ_BAD_NEXT_RANGE + 1;
     }
+    if (out_len > UINT32_MAX || in_len > UINT32_MAX)
+        return VDQ_BAD_TOO_LONG + 1;
     c->out_len = (uint32_t)out_len;
     c->in_len = (uint32_t)in_len;
     return 0;

@@ -196,63 +196,78 @@ static void desc_fill(struct virtq_desc *d, const struct vq_sg *sg, uint16_t fla
     d->next = vr_cpu_to_le16(next);
 }
 
-/* Chain through a preallocated indirect table; takes one ring slot. */
-static uint16_t vq_add_indirect(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
-                                unsigned out_sgs, unsigned total)
+/* Byte counts of a chain being written (checked before it is published). */
+struct vq_lens {
+    uint64_t out;
+    uint64_t in;
+};
+
+/*
+ * Write the chain into a preallocated indirect table plus the head slot.
+ * Only free descriptors are written; nothing is visible to the device until
+ * the head is published. Returns the next free head.
+ */
+static uint16_t vq_fill_indirect(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
+                                 unsigned out_sgs, unsigned total, struct vq_lens *lens)
 {
     struct virtq_desc *table = vq->indir + (size_t)head * vq->indirect_max;
     unsigned i;
 
     for (i = 0; i < total; i++) {
-        uint16_t flags =
-            (i >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        uint16_t flags = i + 1 < total ? VIRTQ_DESC_F_NEXT : 0;
+
+        if (i >= out_sgs) {
+            flags |= VIRTQ_DESC_F_WRITE;
+            lens->in += sgs[i].len;
+        } else {
+            lens->out += sgs[i].len;
+        }
         desc_fill(&table[i], &sgs[i], flags, (uint16_t)(i + 1));
     }
     vq->desc[head].addr = vr_cpu_to_le64(vq->indir_dma + (uint64_t)head * vq->indirect_max * 16);
     vq->desc[head].len = vr_cpu_to_le32((uint32_t)(total * sizeof(struct virtq_desc)));
     vq->desc[head].flags = vr_cpu_to_le16(VIRTQ_DESC_F_INDIRECT);
     vq->desc[head].next = 0;
-    vq->free_head = vq->next[head];
-    return head;
+    return vq->next[head];
 }
 
-/* Chain through ring descriptors taken from the free list; returns the last. */
-static uint16_t vq_add_direct(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
-                              unsigned out_sgs, unsigned total)
+/* Write the chain into free ring descriptors, following the private free
+ * list from head. *last gets its last descriptor; returns the next free. */
+static uint16_t vq_fill_direct(struct virtqueue *vq, uint16_t head, const struct vq_sg *sgs,
+                               unsigned out_sgs, unsigned total, struct vq_lens *lens,
+                               uint16_t *last)
 {
-    uint16_t i = head, last = head;
+    uint16_t i = head;
     unsigned n;
 
     for (n = 0; n < total; n++) {
-        uint16_t flags =
-            (n >= out_sgs ? VIRTQ_DESC_F_WRITE : 0) | (n + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        uint16_t flags = n + 1 < total ? VIRTQ_DESC_F_NEXT : 0;
+
+        if (n >= out_sgs) {
+            flags |= VIRTQ_DESC_F_WRITE;
+            lens->in += sgs[n].len;
+        } else {
+            lens->out += sgs[n].len;
+        }
         desc_fill(&vq->desc[i], &sgs[n], flags, vq->next[i]);
-        last = i;
+        *last = i;
         i = vq->next[i];
     }
-    vq->free_head = i;
-    return last;
+    return i;
 }
 
 int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, unsigned in_sgs,
                void *token)
 {
-    unsigned total = out_sgs + in_sgs, i;
-    uint64_t in_len = 0, out_len = 0;
+    unsigned total = out_sgs + in_sgs;
+    struct vq_lens lens = {0, 0};
     bool use_indirect;
-    uint16_t head, last;
+    uint16_t head, last, next_free;
     uint32_t ndescs;
 
     if (vq->broken)
         return -EIO;
     if (!token || !sgs || total == 0 || total < out_sgs)
-        return -EINVAL;
-    for (i = 0; i < out_sgs; i++)
-        out_len += sgs[i].len;
-    for (i = out_sgs; i < total; i++)
-        in_len += sgs[i].len;
-    /* 2.7.8: used len is 32-bit; 2.7.5.2: a chain is at most 2^32 bytes. */
-    if (in_len > UINT32_MAX || out_len + in_len > (1ull << 32))
         return -EINVAL;
     use_indirect = vq->indirect && total > 1 && total <= vq->indirect_max;
     ndescs = use_indirect ? 1 : total;
@@ -261,15 +276,20 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
     if (ndescs > vq->num_free)
         return -ENOSPC;
 
-    head = vq->free_head;
+    head = last = vq->free_head;
     if (use_indirect)
-        last = vq_add_indirect(vq, head, sgs, out_sgs, total);
+        next_free = vq_fill_indirect(vq, head, sgs, out_sgs, total, &lens);
     else
-        last = vq_add_direct(vq, head, sgs, out_sgs, total);
+        next_free = vq_fill_direct(vq, head, sgs, out_sgs, total, &lens, &last);
+    /* 2.7.8: used len is 32-bit; 2.7.5.2: a chain is at most 2^32 bytes.
+     * Refusing here leaves only unpublished free descriptors written. */
+    if (lens.in > UINT32_MAX || lens.out + lens.in > (1ull << 32))
+        return -EINVAL;
+    vq->free_head = next_free;
     vq->num_free -= ndescs;
     vq->detach_next = 0; /* a detach scan must look at every head again */
     vq->state[head].token = token;
-    vq->state[head].in_len = (uint32_t)in_len;
+    vq->state[head].in_len = (uint32_t)lens.in;
     vq->state[head].ndescs = (uint16_t)ndescs;
     vq->state[head].last = last;
 
