@@ -7,10 +7,15 @@
  * Sequence"): INIT IPI to every AP, wait 10 ms, then per AP: STARTUP IPI
  * (vector = page of boot/trampoline.S's copy below 1 MiB), wait up to
  * 200 us for it to check in, a second STARTUP if it has not, then wait for it
- * to finish its set-up (timeout: it is reported, sent INIT again so it cannot
- * wake up later under a reused index, and left out). APs come up one at a
- * time because they share one trampoline parameter block. CPU indices are
- * handed out in bring-up order to APs that answered: 0 is the BSP.
+ * to finish its set-up. The 10 ms INIT wait is skipped on CPUs that do not
+ * need it (Intel family >= 6, AMD family >= 0xf: Linux's
+ * smp_quirk_init_udelay() does the same; QEMU handles a pending INIT before
+ * a pending SIPI); an AP that does not answer that fast path is retried once
+ * with the SDM's full timing. One that still does not answer is reported,
+ * sent INIT again so it cannot wake later under a reused index, and left
+ * out. APs come up one at a time because they share one trampoline
+ * parameter block. CPU indices are handed out in bring-up order to APs that
+ * answered: 0 is the BSP.
  *
  * cpu_id(): GS base points at the CPU's struct percpu (set on the BSP in
  * smp_init, on an AP right after cpu_tables_init(), which loads a null GS),
@@ -47,6 +52,7 @@
 #define SIPI_WAIT_US 200            /* SDM §9.4.4.1: 200 us after each SIPI */
 #define AP_READY_TIMEOUT_US 1000000 /* TCG translates the first code slowly */
 #define PARK_SPIN_NS 200000ULL      /* spin this long after work before hlt */
+#define WAIT_POLL_TICKS 0x1000      /* LAPIC timer /16: ~65 us at QEMU's 1 GHz */
 
 struct percpu {
     uint32_t cpu; /* offset 0: what cpu_id() reads through GS */
@@ -230,6 +236,7 @@ void smp_ap_entry(uint64_t cpu)
     /* release: everything above before the BSP (load-acquire in ap_start)
      * counts us in */
     __atomic_store_n(&pc->state, CPU_IDLE, __ATOMIC_RELEASE);
+    lapic_send_ipi(percpu[0].apic_id, APIC_WAKE_VECTOR); /* BSP may be in hlt */
     park_loop(pc);
 }
 
@@ -244,16 +251,72 @@ static bool wait_until(volatile uint32_t *p, uint32_t want, uint64_t us)
     return __atomic_load_n(p, __ATOMIC_ACQUIRE) == want;
 }
 
-/* Start one AP as CPU `cpu` from the trampoline copy at `page` (< 1 MiB). */
+/* Whether the 10 ms wait after INIT may be skipped (see the file comment). */
+static bool is_init_delay_needed(void)
+{
+    uint32_t a, b, c, d, vendor[3];
+    cpuid(0, 0, &a, &vendor[0], &vendor[2], &vendor[1]);
+    cpuid(1, 0, &a, &b, &c, &d);
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf)
+        family += (a >> 20) & 0xff;
+    if (!memcmp(vendor, "GenuineIntel", 12))
+        return family < 6;
+    if (!memcmp(vendor, "AuthenticAMD", 12) || !memcmp(vendor, "HygonGenuine", 12))
+        return family < 0xf;
+    return true;
+}
+
+/*
+ * Like wait_until, but sleeping in hlt between checks (woken by the AP's
+ * check-in IPI or a short LAPIC timer), so that under TCG on a busy host the
+ * BSP's vCPU thread leaves the host CPU to the AP it is waiting for.
+ */
+static bool wait_until_halting(volatile uint32_t *p, uint32_t want, uint64_t us)
+{
+    bool was_on = read_rflags() & (1u << 9);
+    uint64_t end = timer_ns() + us * 1000;
+    bool ok;
+    for (;;) {
+        irq_disable();
+        /* acquire: pairs with smp_ap_entry's release of state */
+        ok = __atomic_load_n(p, __ATOMIC_ACQUIRE) == want;
+        if (ok || timer_ns() >= end)
+            break;
+        /* a check-in IPI arriving from here on stays pending until hlt
+         * (STI shadow), so it still wakes us */
+        lapic_timer_oneshot(APIC_WAKE_VECTOR, WAIT_POLL_TICKS);
+        __asm__ volatile("sti; hlt" ::: "memory");
+    }
+    lapic_timer_oneshot(0, 0);
+    if (was_on)
+        irq_enable();
+    return ok;
+}
+
+/* STARTUP (and a second one if needed) to an AP in wait-for-SIPI, then wait
+ * for it to finish smp_ap_entry's set-up. The parameter block must be set. */
+static bool ap_sipi(uint8_t vec, unsigned cpu, uint32_t apic_id)
+{
+    __atomic_store_n(&ap_alive, 0, __ATOMIC_RELAXED);
+    /* parameter stores before the SIPI: icr_send() fences (mfence) first */
+    lapic_send_sipi(apic_id, vec);
+    if (!wait_until(&ap_alive, cpu + 1, SIPI_WAIT_US))
+        lapic_send_sipi(apic_id, vec); /* ignored by a CPU that has already started */
+    return wait_until_halting(&percpu[cpu].state, CPU_IDLE, AP_READY_TIMEOUT_US);
+}
+
+/* Start one AP as CPU `cpu` from the trampoline copy at `page` (< 1 MiB).
+ * It has been sent INIT already. */
 static bool ap_start(uint8_t *page, unsigned cpu, uint32_t apic_id)
 {
     struct percpu *pc = &percpu[cpu];
+    void *stack = pc->stack;
     memset(pc, 0, sizeof(*pc));
     pc->cpu = cpu;
     pc->apic_id = apic_id;
     pc->state = CPU_OFFLINE;
-    if (!pc->stack)
-        pc->stack = page_alloc(AP_STACK_PAGES);
+    pc->stack = stack ? stack : page_alloc(AP_STACK_PAGES);
     if (!pc->stack) {
         printf("smp: no memory for the stack of APIC %u\n", apic_id);
         return false;
@@ -263,15 +326,16 @@ static bool ap_start(uint8_t *page, unsigned cpu, uint32_t apic_id)
     memcpy(page + (smp_tramp_stack - smp_tramp_start), &top, 8);
     memcpy(page + (smp_tramp_entry - smp_tramp_start), &entry, 8);
     memcpy(page + (smp_tramp_cpu - smp_tramp_start), &idx, 8);
-    __atomic_store_n(&ap_alive, 0, __ATOMIC_RELAXED);
-    /* parameter stores before the SIPI: icr_send() fences (mfence) first */
     uint8_t vec = (uint8_t)(virt_to_phys(page) >> 12);
-    lapic_send_sipi(apic_id, vec);
-    if (!wait_until(&ap_alive, cpu + 1, SIPI_WAIT_US))
-        lapic_send_sipi(apic_id, vec); /* ignored by a CPU that has already started */
-    /* acquire: pairs with smp_ap_entry's release of state */
-    if (wait_until(&pc->state, CPU_IDLE, AP_READY_TIMEOUT_US))
+    if (ap_sipi(vec, cpu, apic_id))
         return true;
+    if (!__atomic_load_n(&ap_alive, __ATOMIC_RELAXED)) {
+        /* never started: once more with the SDM's full INIT timing */
+        lapic_send_init(apic_id);
+        udelay(INIT_DELAY_US);
+        if (ap_sipi(vec, cpu, apic_id))
+            return true;
+    }
     printf("smp: APIC %u did not answer (%s); left out\n", apic_id,
            __atomic_load_n(&ap_alive, __ATOMIC_RELAXED) ? "stuck in set-up" : "no start");
     lapic_send_init(apic_id); /* stop it: it must not wake later with this index */
@@ -308,11 +372,13 @@ void smp_init(void)
     memcpy(page + (smp_tramp_cr3 - smp_tramp_start), &cr3, 4);
     memcpy(page + (smp_tramp_efer - smp_tramp_start), &efer, 4);
 
-    /* INIT every AP, then one 10 ms wait for all of them (SDM §9.4.4.1). */
+    /* INIT every AP, then one 10 ms wait for all of them (SDM §9.4.4.1)
+     * unless the CPU is known not to need it. */
     for (unsigned i = 0; i < ai->ncpus; i++)
         if (ai->cpu_apic_ids[i] != percpu[0].apic_id)
             lapic_send_init(ai->cpu_apic_ids[i]);
-    udelay(INIT_DELAY_US);
+    if (is_init_delay_needed())
+        udelay(INIT_DELAY_US);
 
     for (unsigned i = 0; i < ai->ncpus && ncpus < MAX_CPUS; i++) {
         uint32_t id = ai->cpu_apic_ids[i];
