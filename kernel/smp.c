@@ -50,7 +50,8 @@
 #define AP_STACK_PAGES 16           /* 64 KiB */
 #define INIT_DELAY_US 10000         /* SDM §9.4.4.1: 10 ms after INIT */
 #define SIPI_WAIT_US 200            /* SDM §9.4.4.1: 200 us after each SIPI */
-#define AP_READY_TIMEOUT_US 1000000 /* TCG translates the first code slowly */
+#define AP_ALIVE_TIMEOUT_US 100000  /* SIPI to C entry; TCG on a busy host is slow */
+#define AP_READY_TIMEOUT_US 1000000 /* C entry to parked */
 #define PARK_SPIN_NS 200000ULL      /* spin this long after work before hlt */
 #define WAIT_POLL_TICKS 0x1000      /* LAPIC timer /16: ~65 us at QEMU's 1 GHz */
 
@@ -303,6 +304,8 @@ static bool ap_sipi(uint8_t vec, unsigned cpu, uint32_t apic_id)
     lapic_send_sipi(apic_id, vec);
     if (!wait_until(&ap_alive, cpu + 1, SIPI_WAIT_US))
         lapic_send_sipi(apic_id, vec); /* ignored by a CPU that has already started */
+    if (!wait_until_halting(&ap_alive, cpu + 1, AP_ALIVE_TIMEOUT_US))
+        return false; /* never reached C: do not wait the full set-up timeout */
     return wait_until_halting(&percpu[cpu].state, CPU_IDLE, AP_READY_TIMEOUT_US);
 }
 
