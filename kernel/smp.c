@@ -50,7 +50,7 @@
 #define AP_STACK_PAGES 16           /* 64 KiB */
 #define INIT_DELAY_US 10000         /* SDM §9.4.4.1: 10 ms after INIT */
 #define SIPI_WAIT_US 200            /* SDM §9.4.4.1: 200 us after each SIPI */
-#define AP_ALIVE_TIMEOUT_US 100000  /* SIPI to C entry; TCG on a busy host is slow */
+#define AP_ALIVE_TIMEOUT_US 250000  /* SIPI to C entry: seen 27 ms on a busy TCG host */
 #define AP_READY_TIMEOUT_US 1000000 /* C entry to parked */
 #define PARK_SPIN_NS 200000ULL      /* spin this long after work before hlt */
 #define WAIT_POLL_TICKS 0x1000      /* LAPIC timer /16: ~65 us at QEMU's 1 GHz */
