@@ -54,36 +54,112 @@ static const struct vdq_mem_region guest_region = {
 };
 static const struct vdq_mem guest_mem = {.regions = &guest_region, .nregions = 1};
 static bool lb_up;
-static bool lb_cpu_started;
 static int lb_vector = -1;
 static uint64_t doorbells, ipis;
 static void *disk;
 static uint8_t *pmem_region;
 
-/* ---- CPU 1: the device side ---- */
+/* ---- CPU 1: the device side ----
+ *
+ * The device loop runs on CPU 1 only while there is work: it returns after
+ * LB_IDLE_NS without any, so CPU 1 stays available to other users
+ * (smp_run_on) in between. Starting it is the doorbell's job. No doorbell
+ * is lost: the loop clears `running`, then re-checks the doorbells (full
+ * fence between); lb_notify sets a doorbell, then reads `running` (full
+ * fence between). One of the two sees the other (store->load on both
+ * sides: Dekker), and the CAS on `running` picks exactly one of them to
+ * carry on or to start a new loop.
+ */
+
+#define LB_IDLE_NS 20000000ull          /* loop leaves CPU 1 after 20 ms idle */
+#define LB_START_TIMEOUT_NS 10000000ull /* CPU 1 busy with another job */
+
+static uint32_t loop_running; /* 1 from a loop's start until its final re-check */
+static uint64_t loop_starts, start_failures;
+
+static bool lb_has_work(void)
+{
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (__atomic_load_n(&lbs[i].doorbell, __ATOMIC_ACQUIRE) || vmmio_has_pending(lbs[i].m))
+            return true;
+    }
+    return false;
+}
+
+static bool lb_process_all(void)
+{
+    bool worked = false;
+
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        struct lb_dev *l = &lbs[i];
+
+        /* acquire: pairs with the release in lb_notify */
+        if (__atomic_exchange_n(&l->doorbell, 0, __ATOMIC_ACQUIRE) || vmmio_has_pending(l->m)) {
+            vmmio_process(l->m);
+            doorbells++;
+            worked = true;
+        }
+    }
+    return worked;
+}
 
 static void lb_device_loop(void *arg)
 {
+    uint64_t idle_since = timer_ns();
+    uint32_t zero = 0;
+
     (void)arg;
     for (;;) {
-        bool worked = false;
-
-        for (unsigned i = 0; i < LB_NDEV; i++) {
-            struct lb_dev *l = &lbs[i];
-
-            /* acquire: pairs with the release in lb_notify */
-            if (__atomic_exchange_n(&l->doorbell, 0, __ATOMIC_ACQUIRE) || vmmio_has_pending(l->m)) {
-                vmmio_process(l->m);
-                doorbells++;
-                worked = true;
-            }
+        if (lb_process_all()) {
+            idle_since = timer_ns();
+            continue;
         }
-        if (!worked)
+        if (timer_ns() - idle_since < LB_IDLE_NS) {
             cpu_relax();
+            continue;
+        }
+        __atomic_store_n(&loop_running, 0, __ATOMIC_RELAXED);
+        /* running = 0 before the doorbell re-check; pairs with lb_notify */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!lb_has_work())
+            return;
+        /* A doorbell raced with us: go on, unless lb_notify already took
+         * over (it then starts a new loop once this one has returned). */
+        if (!__atomic_compare_exchange_n(&loop_running, &zero, 1, false, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            return;
+        idle_since = timer_ns();
     }
 }
 
-/* CPU 0, register lock held: ring the doorbell CPU 1 polls. */
+/* Make sure a device loop runs (or will run) on CPU 1. */
+static void lb_kick_device_cpu(void)
+{
+    uint32_t zero = 0;
+    uint64_t start;
+
+    /* our doorbell store before this load; pairs with the loop's fence */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&loop_running, __ATOMIC_RELAXED))
+        return;
+    if (!__atomic_compare_exchange_n(&loop_running, &zero, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return;
+    /* -EBUSY: the previous loop is returning, or another job holds CPU 1. */
+    start = timer_ns();
+    while (smp_run_on(LOOPBACK_CPU, lb_device_loop, NULL) != 0) {
+        if (timer_ns() - start > LB_START_TIMEOUT_NS) {
+            /* Give up for now; the next doorbell tries again. */
+            __atomic_store_n(&loop_running, 0, __ATOMIC_RELEASE);
+            start_failures++;
+            return;
+        }
+        cpu_relax();
+    }
+    loop_starts++;
+}
+
+/* CPU 0, register lock held: ring the doorbell, start CPU 1 if needed. */
 static void lb_notify(struct vmmio *m, unsigned queue, void *ctx)
 {
     struct lb_dev *l = ctx;
@@ -91,6 +167,7 @@ static void lb_notify(struct vmmio *m, unsigned queue, void *ctx)
     (void)m;
     (void)queue;
     __atomic_store_n(&l->doorbell, 1, __ATOMIC_RELEASE);
+    lb_kick_device_cpu();
 }
 
 /* CPU 1, register lock held: raise the line to CPU 0. */
@@ -230,14 +307,6 @@ int loopback_init(void)
             loopback_device_set_guard(lbs[i].dev, &lb_guard);
         }
     }
-    if (!lb_cpu_started) {
-        err = smp_run_on(LOOPBACK_CPU, lb_device_loop, NULL);
-        if (err) {
-            printf("error: loopback: CPU %u is busy (%d)\n", LOOPBACK_CPU, err);
-            return err;
-        }
-        lb_cpu_started = true;
-    }
     for (unsigned i = 0; i < LB_NDEV; i++) {
         if (lbs[i].probed)
             continue;
@@ -265,6 +334,16 @@ struct vdev *loopback_vdev(struct virtio_device *dev)
             return &lbs[i].vd;
     }
     return NULL;
+}
+
+uint64_t loopback_loop_starts(void)
+{
+    return loop_starts;
+}
+
+uint64_t loopback_start_failures(void)
+{
+    return start_failures;
 }
 
 uint64_t loopback_doorbells(void)

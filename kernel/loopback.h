@@ -6,8 +6,10 @@
  * over the loopback transport, registered with the virtio core under the
  * names below.
  *
- * Doorbell: QueueNotify sets a per-device flag that CPU 1 polls (it spins,
- * so no wake-up IPI is needed). Interrupts: CPU 1 sends an IPI to CPU 0 on
+ * Doorbell: QueueNotify sets a per-device flag that the device loop on
+ * CPU 1 polls; the loop runs only while there is work (it leaves CPU 1 to
+ * other smp_run_on() users after 20 ms idle) and the doorbell starts it
+ * again (smp_run_on wakes a sleeping CPU with an IPI). Interrupts: CPU 1 sends an IPI to CPU 0 on
  * a vector from irq_alloc_vector(); its handler runs
  * virtio_handle_interrupt() for every device with one pending. Register
  * accesses on CPU 0 run with interrupts off (the transport's access guard),
@@ -30,16 +32,19 @@
 struct virtio_device;
 struct vdev;
 
-/* Create the devices, start CPU 1, probe the drivers (idempotent).
- * 0, or -ENODEV (no second CPU), -EBUSY (CPU 1 busy), -ENOMEM. */
+/* Create the devices and probe the drivers (idempotent). 0, or -ENODEV
+ * (no second CPU), -ENOMEM, or a driver's probe error. */
 int loopback_init(void);
 bool loopback_is_up(void);
 
 /* For `stats` and the tests: the device side behind a registered device
  * (NULL when dev is not a loopback device). Read-only use. */
 struct vdev *loopback_vdev(struct virtio_device *dev);
-/* Doorbells CPU 1 answered, IPIs it sent to CPU 0. */
+/* Doorbells CPU 1 answered, IPIs it sent to CPU 0, device loops started,
+ * starts given up because CPU 1 stayed busy with another job. */
 uint64_t loopback_doorbells(void);
+uint64_t loopback_loop_starts(void);
+uint64_t loopback_start_failures(void);
 uint64_t loopback_ipis(void);
 
 #endif

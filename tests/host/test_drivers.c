@@ -625,6 +625,17 @@ static void test_rng_bytes(void **state)
     assert_int_equal(virtio_rng_read(rng, got + 1000, N - 1000), N - 1000);
     assert_memory_equal(got, want, N);
     assert_true(virtio_rng_get_stats(rng)->requests >= 6);
+    /* Many requests back to back (each one chunk): the stream goes on. */
+    {
+        enum { BIG = 200000 };
+        uint8_t *big = malloc(BIG), *ref = malloc(N + BIG);
+
+        assert_int_equal(virtio_rng_read(rng, big, BIG), BIG);
+        rng_ref(42, ref, N + BIG);
+        assert_memory_equal(big, ref + N, BIG);
+        free(big);
+        free(ref);
+    }
     /* Reset + re-init keeps working (the stream goes on). */
     assert_int_equal(virtio_rng_reinit(rng), 0);
     assert_int_equal(virtio_rng_read(rng, got, 16), 16);
