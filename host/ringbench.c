@@ -511,12 +511,17 @@ int main(int argc, char **argv)
         static const uint32_t batches[] = {1, 8, 32, 64};
         int m, e, k;
 
-        for (m = 0; m < 2; m++)
+        /* Modes: notify as Linux does it (index published per add, sleep
+         * at once), notify tuned (--burst, poll --spin-ns before sleeping,
+         * 2000 ns unless given), and poll. */
+        for (m = 0; m < 3; m++)
             for (e = 1; e >= 0; e--)
                 for (k = 0; k < 4; k++) {
                     struct bench_cfg c = cfg;
 
-                    c.poll = m == 1;
+                    c.poll = m == 2;
+                    c.burst = m == 1;
+                    c.spin_ns = m == 1 ? (cfg.spin_ns ? cfg.spin_ns : 2000) : 0;
                     c.event_idx = e;
                     c.batch = batches[k];
                     if (bench_best(&c, &res) != 0)

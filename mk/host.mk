@@ -110,7 +110,7 @@ fuzz: $(FUZZ_BINS)
 	  grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/$$t.log; \
 	done
 
-RING_SWEEP_ARGS ?= --ring 256 --requests 1000000 --repeat 2 --spin-ns 2000
+RING_SWEEP_ARGS ?= --ring 256 --requests 300000 --repeat 5
 bench-ring: $(HOST_DIR)/ringbench
 	@mkdir -p $(BENCH_DIR)
 	$(HOST_DIR)/ringbench --sweep $(RING_SWEEP_ARGS) --csv $(BENCH_DIR)/ring.csv

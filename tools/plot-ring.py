@@ -25,8 +25,10 @@ def main(argv):
     with open(argv[1], newline="") as f:
         for row in csv.DictReader(f):
             ring = row["ring"]
-            label = "%s, event_idx %s%s" % (
-                row["mode"], "on" if row["event_idx"] == "1" else "off",
+            tuned = row.get("burst") == "1" or row.get("spin_ns", "0") != "0"
+            label = "%s%s, event_idx %s%s" % (
+                row["mode"], " (burst+spin)" if tuned else "",
+                "on" if row["event_idx"] == "1" else "off",
                 ", indirect" if row["indirect"] == "1" else "")
             series[label].append((
                 int(row["batch"]), float(row["ns_per_req"]),
