@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snapshot.h - save and restore the live state of a device behind the
+ * virtio-mmio register file (issue 6, DESIGN.md section 4): the transport
+ * state, the generic device state, every queue (Firecracker's QueueState
+ * fields) and the model's own state, in one self-checking byte format. The
+ * same bytes are the vhost-user device-state payload (SET_DEVICE_STATE_FD /
+ * CHECK_DEVICE_STATE: snap_save / snap_check / snap_restore).
+ *
+ * Lifecycle (crosvm's): vmmio_sleep(m); snap_save(m, ...); then either
+ * vmmio_wake(m) to go on, or destroy the instance and later, on a fresh
+ * one over the same guest memory: vmmio_sleep(fresh);
+ * snap_restore(fresh, ...); vmmio_wake(fresh). Wake re-publishes
+ * avail_event (notification suppression back on with EVENT_IDX) and
+ * processes every queue once, so a kick lost across the snapshot cannot
+ * stall a queue.
+ *
+ * Format (all integers little-endian, encoded byte by byte; version 1.0):
+ *
+ *   header, 24 bytes
+ *     0  magic     8 bytes "RLSNAP\r\n"
+ *     8  major u16, 10 minor u16   (same major and minor <= ours loads)
+ *     12 flags u32                 (bit 0: a CONT section is present;
+ *                                   other bits 0)
+ *     16 file_len u64              (the whole file, trailer included)
+ *   sections, one after another, each
+ *     0  tag 4 ASCII bytes, 4 len u32 (payload bytes), 8 payload,
+ *     8+len crc u32: CRC-32C (hostsim/crc32c.h) of tag, len and payload
+ *   trailer: crc u32, CRC-32C of every byte before it
+ *
+ *   "TRNS" (24) transport: features_select, acked_features_select,
+ *        queue_select, device_status, config_generation, interrupt_status
+ *        (u32 each)
+ *   "DEVC" (32) device: device_id u32, num_queues u16, flags u16 (bit 0
+ *        activated, bit 1 needs_reset), avail_features u64,
+ *        acked_features u64, interrupt_status u32, reserved u32 (0)
+ *   "QUEU" (40 + 2n) one per queue, in index order: index u16, max_size u16,
+ *        size u16, ready u8, flags u8 (bit 0 live = activated && ready:
+ *        the ring state below is meaningful, bit 1 EVENT_IDX, bit 2
+ *        INDIRECT_DESC, bit 3 broken), desc u64, avail u64, used u64,
+ *        next_avail u16, next_used u16, num_added u16, n_inflight u16, then
+ *        n_inflight heads u16 (chains popped, not yet returned, in pop order)
+ *   "MODL" (model-defined) the model's state blob (vdev_ops.state_save):
+ *        rng generator, console FIFOs, net backlog, blk disk size + serial,
+ *        pmem region; present iff the model has state
+ *   "CONT" (optional, SNAP_F_CONTENT) the model's bulk content: the blk RAM
+ *        disk or the pmem region's bytes
+ *
+ * Chains in flight: our models complete every chain they pop before
+ * vmmio_process() returns, so a sleeping device holds none and saves
+ * n_inflight = 0; net's backlog holds frames (saved in MODL), not chains.
+ * A snapshot from a device that held chains (a future async backend) must
+ * list them in pop order; restore checks they are exactly the avail ring
+ * entries [next_used, next_avail) and rewinds next_avail to next_used, so
+ * they are processed again once, not lost (a rewind needs in-order
+ * completion, which is what such a list describes).
+ *
+ * Restore validates everything before changing anything (each case a test
+ * in tests/host/test_snapshot.c); a refused snapshot leaves the device
+ * exactly as it was and err says which section and why.
+ */
+#ifndef RINGLOOP_SNAPSHOT_H
+#define RINGLOOP_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmmio.h"
+
+#define SNAP_MAGIC "RLSNAP\r\n"
+#define SNAP_VERSION_MAJOR 1
+#define SNAP_VERSION_MINOR 0
+#define SNAP_HDR_BYTES 24
+#define SNAP_SECT_OVERHEAD 12 /* tag + len + crc */
+#define SNAP_TRAILER_BYTES 4
+
+/* snap_save() flags */
+#define SNAP_F_CONTENT 1u /* also save the bulk content (RAM disk, pmem region) */
+
+/* Bytes snap_save() needs for m with these flags (device asleep). */
+size_t snap_size(struct vmmio *m, unsigned flags);
+/*
+ * Encode m's state into buf. The device must be asleep (-EBUSY otherwise).
+ * -ENOSPC when cap is too small (*len = the size needed), -EFBIG when the
+ * content does not fit a section. On success *len = bytes written.
+ */
+int snap_save(struct vmmio *m, unsigned flags, void *buf, size_t cap, size_t *len);
+/*
+ * Validate buf against m (asleep) without changing anything: 0, or -EINVAL
+ * with err = "<section>: <reason>" (NUL-terminated, truncated to errlen).
+ */
+int snap_check(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
+/* snap_check() then, only if it passed, replace m's state. m stays asleep:
+ * vmmio_wake() resumes it. Same return values; -EBUSY if m is awake. */
+int snap_restore(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
+
+#endif
