@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
@@ -143,6 +144,46 @@ static void blk_destroy(struct vdev *d)
     virt_free(d->priv);
 }
 
+/* Snapshot blob (28 bytes): disk bytes u64 (must match the device's: the
+ * disk memory belongs to whoever created it), serial[20]. The disk contents
+ * are the optional bulk content (blk_content). */
+#define BLK_STATE_BYTES (8 + VIRTIO_BLK_ID_BYTES)
+
+static uint32_t blk_state_size(const struct vdev *d)
+{
+    (void)d;
+    return BLK_STATE_BYTES;
+}
+
+static void blk_state_save(const struct vdev *d, uint8_t *out)
+{
+    const struct dev_blk *b = blk_of(d);
+
+    snap_put64(out, b->bytes);
+    memcpy(out + 8, b->serial, VIRTIO_BLK_ID_BYTES);
+}
+
+static const char *blk_state_check(const struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    if (len != BLK_STATE_BYTES)
+        return "blk state is not 28 bytes";
+    if (snap_get64(p) != blk_of(d)->bytes)
+        return "disk size differs from this device's";
+    return NULL;
+}
+
+static void blk_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    (void)len;
+    memcpy(blk_of(d)->serial, p + 8, VIRTIO_BLK_ID_BYTES);
+}
+
+static void *blk_content(const struct vdev *d, uint64_t *len)
+{
+    *len = blk_of(d)->bytes;
+    return blk_of(d)->disk;
+}
+
 static const struct vdev_ops blk_ops = {
     .type = "blk",
     .device_id = VIRTIO_ID_BLOCK,
@@ -152,6 +193,11 @@ static const struct vdev_ops blk_ops = {
     .read_config = blk_read_config,
     .process_queue = blk_process,
     .destroy = blk_destroy,
+    .state_size = blk_state_size,
+    .state_save = blk_state_save,
+    .state_check = blk_state_check,
+    .state_load = blk_state_load,
+    .content = blk_content,
 };
 
 static bool blk_is_valid_disk(const void *disk, uint64_t bytes)

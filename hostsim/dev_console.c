@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
@@ -186,6 +187,69 @@ static void con_destroy(struct vdev *d)
     virt_free(d->priv);
 }
 
+/* Snapshot blob: echo u8, pad[3] (0), out_len u32, in_len u32, then the
+ * "out" FIFO's bytes oldest first, then the "in" FIFO's (canonical: the
+ * ring position is not saved, a load starts both at 0). */
+#define CON_STATE_HDR 12
+
+static uint32_t con_state_size(const struct vdev *d)
+{
+    const struct dev_console *k = con_of(d);
+
+    return CON_STATE_HDR + k->out.len + k->in.len;
+}
+
+static void fifo_copy_out(const struct console_fifo *f, uint8_t *p)
+{
+    uint32_t i;
+
+    for (i = 0; i < f->len; i++)
+        p[i] = f->buf[(f->head + i) % VDEV_CONSOLE_BUF];
+}
+
+static void con_state_save(const struct vdev *d, uint8_t *out)
+{
+    const struct dev_console *k = con_of(d);
+
+    out[0] = k->echo;
+    out[1] = out[2] = out[3] = 0;
+    snap_put32(out + 4, k->out.len);
+    snap_put32(out + 8, k->in.len);
+    fifo_copy_out(&k->out, out + CON_STATE_HDR);
+    fifo_copy_out(&k->in, out + CON_STATE_HDR + k->out.len);
+}
+
+static const char *con_state_check(const struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    uint32_t out_len, in_len;
+
+    (void)d;
+    if (len < CON_STATE_HDR)
+        return "console state shorter than its header";
+    if (p[0] > 1 || p[1] || p[2] || p[3])
+        return "console echo flag not 0/1 or padding not zero";
+    out_len = snap_get32(p + 4);
+    in_len = snap_get32(p + 8);
+    if (out_len > VDEV_CONSOLE_BUF || in_len > VDEV_CONSOLE_BUF)
+        return "console buffer longer than 4096 bytes";
+    if (len - CON_STATE_HDR != out_len + in_len)
+        return "console state length does not match its buffers";
+    return NULL;
+}
+
+static void con_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    struct dev_console *k = con_of(d);
+
+    (void)len;
+    k->echo = p[0];
+    k->out.head = k->in.head = 0;
+    k->out.len = snap_get32(p + 4);
+    k->in.len = snap_get32(p + 8);
+    memcpy(k->out.buf, p + CON_STATE_HDR, k->out.len);
+    memcpy(k->in.buf, p + CON_STATE_HDR + k->out.len, k->in.len);
+}
+
 static const struct vdev_ops con_ops = {
     .type = "console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -195,6 +259,10 @@ static const struct vdev_ops con_ops = {
     .read_config = con_read_config,
     .process_queue = con_process,
     .destroy = con_destroy,
+    .state_size = con_state_size,
+    .state_save = con_state_save,
+    .state_check = con_state_check,
+    .state_load = con_state_load,
 };
 
 int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols, uint16_t rows)

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
@@ -211,6 +212,82 @@ static void net_destroy(struct vdev *d)
     virt_free(n);
 }
 
+/* Snapshot blob: mac[6], pad[2] (0), count u32 (frames in the backlog),
+ * bytes u32 (their total length), count x len u32, then the frames' bytes
+ * in FIFO order (canonical: a load starts the rings at 0). The backlog is
+ * the only device-held data in flight: TX chains are completed when their
+ * frame enters it, RX chains when a frame leaves it. */
+#define NET_STATE_HDR 16
+
+static uint32_t net_state_size(const struct vdev *d)
+{
+    const struct dev_net *n = net_of(d);
+
+    return NET_STATE_HDR + 4 * n->count + n->bytes_used;
+}
+
+static void net_state_save(const struct vdev *d, uint8_t *out)
+{
+    const struct dev_net *n = net_of(d);
+    uint8_t *p = out + NET_STATE_HDR;
+    uint32_t i, pos = n->bytes_head;
+
+    memcpy(out, n->cfg.mac, 6);
+    out[6] = out[7] = 0;
+    snap_put32(out + 8, n->count);
+    snap_put32(out + 12, n->bytes_used);
+    for (i = 0; i < n->count; i++, p += 4)
+        snap_put32(p, n->frame_len[(n->head + i) % VDEV_NET_BACKLOG]);
+    for (i = 0; i < n->bytes_used; i++)
+        p[i] = n->bytes[(pos + i) % VDEV_NET_BACKLOG_BYTES];
+}
+
+static const char *net_state_check(const struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    uint32_t count, bytes, i;
+    uint64_t sum = 0;
+
+    (void)d;
+    if (len < NET_STATE_HDR)
+        return "net state shorter than its header";
+    if (p[6] || p[7])
+        return "net padding not zero";
+    count = snap_get32(p + 8);
+    bytes = snap_get32(p + 12);
+    if (count > VDEV_NET_BACKLOG)
+        return "net backlog holds more than 64 frames";
+    if (bytes > VDEV_NET_BACKLOG_BYTES)
+        return "net backlog holds more than 256 KiB";
+    if ((uint64_t)len != NET_STATE_HDR + 4ull * count + bytes)
+        return "net state length does not match its backlog";
+    for (i = 0; i < count; i++) {
+        uint32_t fl = snap_get32(p + NET_STATE_HDR + 4 * i);
+
+        if (fl > VDEV_NET_MAX_FRAME)
+            return "net backlog frame above 65536 bytes";
+        sum += fl;
+    }
+    if (sum != bytes)
+        return "net frame lengths do not add up to the backlog bytes";
+    return NULL;
+}
+
+static void net_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    struct dev_net *n = net_of(d);
+    uint32_t i;
+
+    (void)len;
+    memcpy(n->cfg.mac, p, 6);
+    n->count = snap_get32(p + 8);
+    n->bytes_used = snap_get32(p + 12);
+    n->head = 0;
+    n->bytes_head = 0;
+    for (i = 0; i < n->count; i++)
+        n->frame_len[i] = snap_get32(p + NET_STATE_HDR + 4 * i);
+    memcpy(n->bytes, p + NET_STATE_HDR + 4 * n->count, n->bytes_used);
+}
+
 static const struct vdev_ops net_ops = {
     .type = "net",
     .device_id = VIRTIO_ID_NET,
@@ -221,6 +298,10 @@ static const struct vdev_ops net_ops = {
     .reset = net_reset,
     .process_queue = net_process,
     .destroy = net_destroy,
+    .state_size = net_state_size,
+    .state_save = net_state_save,
+    .state_check = net_state_check,
+    .state_load = net_state_load,
 };
 
 int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac)

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
@@ -141,6 +142,53 @@ static void pmem_destroy(struct vdev *d)
     virt_free(d->priv);
 }
 
+/* Snapshot blob (16 bytes): region start u64, size u64; they must match
+ * the device's (the region is the guest's memory). The region's bytes are
+ * the optional bulk content when guest memory reaches them. */
+#define PMEM_STATE_BYTES 16
+
+static uint32_t pmem_state_size(const struct vdev *d)
+{
+    (void)d;
+    return PMEM_STATE_BYTES;
+}
+
+static void pmem_state_save(const struct vdev *d, uint8_t *out)
+{
+    const struct dev_pmem *p = pmem_of(d);
+
+    snap_put64(out, vr_le64_to_cpu(p->cfg.start));
+    snap_put64(out + 8, vr_le64_to_cpu(p->cfg.size));
+}
+
+static const char *pmem_state_check(const struct vdev *d, const uint8_t *b, uint32_t len)
+{
+    const struct dev_pmem *p = pmem_of(d);
+
+    if (len != PMEM_STATE_BYTES)
+        return "pmem state is not 16 bytes";
+    if (snap_get64(b) != vr_le64_to_cpu(p->cfg.start) ||
+        snap_get64(b + 8) != vr_le64_to_cpu(p->cfg.size))
+        return "pmem region differs from this device's";
+    return NULL;
+}
+
+static void pmem_state_load(struct vdev *d, const uint8_t *b, uint32_t len)
+{
+    (void)d; /* nothing but the checked identity */
+    (void)b;
+    (void)len;
+}
+
+static void *pmem_content(const struct vdev *d, uint64_t *len)
+{
+    const struct dev_pmem *p = pmem_of(d);
+    uint64_t size = vr_le64_to_cpu(p->cfg.size);
+
+    *len = size;
+    return vdq_mem_translate(&d->mem, vr_le64_to_cpu(p->cfg.start), size);
+}
+
 static const struct vdev_ops pmem_ops = {
     .type = "pmem",
     .device_id = VIRTIO_ID_PMEM,
@@ -150,6 +198,11 @@ static const struct vdev_ops pmem_ops = {
     .read_config = pmem_read_config,
     .process_queue = pmem_process,
     .destroy = pmem_destroy,
+    .state_size = pmem_state_size,
+    .state_save = pmem_state_save,
+    .state_check = pmem_state_check,
+    .state_load = pmem_state_load,
+    .content = pmem_content,
 };
 
 int vdev_pmem_create(struct vdev *d, const struct vdq_mem *mem, uint64_t start, uint64_t size,

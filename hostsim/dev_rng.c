@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
@@ -84,6 +85,50 @@ static void rng_destroy(struct vdev *d)
     virt_free(d->priv);
 }
 
+/* Snapshot blob (32 bytes, little-endian): s u64, word u64, used u32,
+ * pad u32 (0), produced u64. */
+#define RNG_STATE_BYTES 32
+
+static uint32_t rng_state_size(const struct vdev *d)
+{
+    (void)d;
+    return RNG_STATE_BYTES;
+}
+
+static void rng_state_save(const struct vdev *d, uint8_t *out)
+{
+    const struct dev_rng *r = d->priv;
+
+    snap_put64(out, r->st.s);
+    snap_put64(out + 8, r->st.word);
+    snap_put32(out + 16, r->st.used);
+    snap_put32(out + 20, 0);
+    snap_put64(out + 24, r->st.produced);
+}
+
+static const char *rng_state_check(const struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    (void)d;
+    if (len != RNG_STATE_BYTES)
+        return "rng state is not 32 bytes";
+    if (snap_get32(p + 16) > 8)
+        return "rng bytes used of the word above 8";
+    if (snap_get32(p + 20) != 0)
+        return "rng padding not zero";
+    return NULL;
+}
+
+static void rng_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
+{
+    struct dev_rng *r = d->priv;
+
+    (void)len;
+    r->st.s = snap_get64(p);
+    r->st.word = snap_get64(p + 8);
+    r->st.used = snap_get32(p + 16);
+    r->st.produced = snap_get64(p + 24);
+}
+
 static const struct vdev_ops rng_ops = {
     .type = "rng",
     .device_id = VIRTIO_ID_RNG,
@@ -92,6 +137,10 @@ static const struct vdev_ops rng_ops = {
     .config_size = 0, /* 5.4.4: none */
     .process_queue = rng_process,
     .destroy = rng_destroy,
+    .state_size = rng_state_size,
+    .state_save = rng_state_save,
+    .state_check = rng_state_check,
+    .state_load = rng_state_load,
 };
 
 int vdev_rng_create(struct vdev *d, const struct vdq_mem *mem, uint64_t seed)

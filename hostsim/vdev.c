@@ -5,9 +5,10 @@
  * pop/handle/push loop most models share.
  *
  * Invariants:
- *  - queues[i].q is valid (vdq_init succeeded) iff activated && queues[i].ready;
- *    vdev_is_queue_live() is the one test models use before touching a vdq
- *    (4.2.2: the device MUST NOT access a queue whose QueueReady is 0).
+ *  - queues[i].q is valid (vdq_init succeeded) iff activated && queues[i].ready
+ *    (vdev_has_queue_state()); vdev_is_queue_live() (that, and awake) is the
+ *    one test models use before touching a vdq (4.2.2: the device MUST NOT
+ *    access a queue whose QueueReady is 0; asleep, it touches none).
  *  - interrupt_status only gains bits here (vdev_signal_*); the transport
  *    clears them on InterruptACK and on reset.
  *  - statistics survive reset: they describe the device's life, not one
@@ -61,9 +62,39 @@ bool vdev_has_feature(const struct vdev *d, unsigned bit)
     return bit < 64 && (d->acked_features >> bit) & 1;
 }
 
-bool vdev_is_queue_live(const struct vdev *d, unsigned qi)
+bool vdev_has_queue_state(const struct vdev *d, unsigned qi)
 {
     return d->activated && qi < d->ops->num_queues && d->queues[qi].ready;
+}
+
+bool vdev_is_queue_live(const struct vdev *d, unsigned qi)
+{
+    return vdev_has_queue_state(d, qi) && !vdev_is_asleep(d);
+}
+
+bool vdev_is_asleep(const struct vdev *d)
+{
+    return __atomic_load_n(&d->sleeping, __ATOMIC_ACQUIRE);
+}
+
+void vdev_sleep(struct vdev *d)
+{
+    __atomic_store_n(&d->sleeping, true, __ATOMIC_RELEASE);
+}
+
+void vdev_wake(struct vdev *d)
+{
+    unsigned qi;
+
+    __atomic_store_n(&d->sleeping, false, __ATOMIC_RELEASE);
+    for (qi = 0; qi < d->ops->num_queues; qi++) {
+        if (!vdev_is_queue_live(d, qi))
+            continue;
+        /* 2.7.10: kicks wanted again, avail_event = next_avail (a restored
+         * queue has never published it in this instance); the re-check's
+         * result does not matter, the caller processes every queue. */
+        (void)vdq_enable_notify(&d->queues[qi].q);
+    }
 }
 
 /* Build queue qi's vdq from what the driver wrote (4.2.2 QueueNum, Queue*
@@ -131,6 +162,7 @@ void vdev_reset(struct vdev *d)
     d->activated = false;
     d->needs_reset = false;
     d->more_work = 0;
+    /* sleeping survives reset: a sleeping device stays asleep until woken. */
 }
 
 static void vdev_raise(struct vdev *d, uint32_t bits)

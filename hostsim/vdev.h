@@ -68,6 +68,21 @@ struct vdev_ops {
     int (*process_queue)(struct vdev *d, unsigned qi);
     /* Free the model state (priv); may be NULL. */
     void (*destroy)(struct vdev *d);
+    /*
+     * Snapshot (issue 6, hostsim/snapshot.c); all may be NULL (no
+     * device-specific state). The model's state is a blob in explicit
+     * little-endian encoding (hostsim/snap_le.h), exactly state_size()
+     * bytes. state_check() looks at an untrusted blob without changing
+     * anything and returns NULL or the reason it is refused; state_load()
+     * is called only after state_check() passed and cannot fail. content()
+     * exposes bulk device content (RAM disk, pmem region) that a snapshot
+     * may carry as an optional section: a pointer and its length, or NULL.
+     */
+    uint32_t (*state_size)(const struct vdev *d);
+    void (*state_save)(const struct vdev *d, uint8_t *out);
+    const char *(*state_check)(const struct vdev *d, const uint8_t *p, uint32_t len);
+    void (*state_load)(struct vdev *d, const uint8_t *p, uint32_t len);
+    void *(*content)(const struct vdev *d, uint64_t *len);
 };
 
 /* Who to tell when the device wants an interrupt (set by the transport). */
@@ -81,7 +96,11 @@ struct vdev {
     uint32_t interrupt_status; /* VIRTIO_INT_* bits not yet acked */
     bool activated;
     bool needs_reset; /* DEVICE_NEEDS_RESET raised */
-    uint8_t pad[2];
+    /* Asleep (crosvm's sleep): no queue work, no guest memory writes, no
+     * interrupts sent; written under the transport's lock, read lock-free
+     * by the transport's fast paths (atomic). */
+    bool sleeping;
+    uint8_t pad[1];
     struct vdev_queue queues[VDEV_MAX_QUEUES];
     struct vdq_mem mem; /* guest memory the rings and buffers live in */
     vdev_irq_fn irq;
@@ -115,8 +134,21 @@ void vdev_signal_config(struct vdev *d);
 bool vdev_has_feature(const struct vdev *d, unsigned bit);
 /* Frees the model state through ops->destroy; d may be reused after. */
 void vdev_destroy(struct vdev *d);
-/* Activated and queue qi set up by the driver: its vdq may be used. */
+/* Activated, awake and queue qi set up by the driver: its vdq may be used
+ * (false while asleep: that is how the models stop touching guest memory). */
 bool vdev_is_queue_live(const struct vdev *d, unsigned qi);
+/* Activated and queue qi set up: its vdq holds state (asleep or not). */
+bool vdev_has_queue_state(const struct vdev *d, unsigned qi);
+/* Sleep / wake (serialised like every vdev call). Asleep, no queue is
+ * processed, nothing is written to guest memory and vdev_signal_*() only
+ * set InterruptStatus bits (the irq callback is still called so the
+ * transport can keep its state; vmmio holds the interrupt until wake).
+ * Waking re-enables driver notifications on every live queue (re-publishes
+ * avail_event with EVENT_IDX, clears NO_NOTIFY otherwise); the caller then
+ * processes every queue once. */
+void vdev_sleep(struct vdev *d);
+void vdev_wake(struct vdev *d);
+bool vdev_is_asleep(const struct vdev *d);
 /*
  * The usual device loop over queue qi: with driver kicks disabled, pop every
  * available chain, hand it to fn, push it with the length fn reports; then

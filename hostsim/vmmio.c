@@ -79,6 +79,9 @@ static void vmmio_irq(struct vdev *d, uint32_t bits, void *ctx)
 
     if (bits & VIRTIO_INT_CONFIG_CHANGE)
         m->st.config_generation++;
+    /* Asleep: the bit stays in InterruptStatus and goes out at wake. */
+    if (vdev_is_asleep(d))
+        return;
     if (m->hooks.interrupt)
         m->hooks.interrupt(m, __atomic_load_n(&d->interrupt_status, __ATOMIC_RELAXED),
                            m->hooks.ctx);
@@ -505,7 +508,67 @@ void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size
 
 bool vmmio_has_pending(struct vmmio *m)
 {
-    return __atomic_load_n(&m->pending, __ATOMIC_ACQUIRE) != 0;
+    return !vdev_is_asleep(m->dev) && __atomic_load_n(&m->pending, __ATOMIC_ACQUIRE) != 0;
+}
+
+void vmmio_sleep(struct vmmio *m)
+{
+    /* Taking the lock waits for a vmmio_process() in progress: models
+     * complete every chain they pop before returning, so once we hold it
+     * nothing is in flight and nothing will run until vmmio_wake(). */
+    virt_lock_acquire(&m->lock);
+    vdev_sleep(m->dev);
+    virt_lock_release(&m->lock);
+}
+
+void vmmio_wake(struct vmmio *m)
+{
+    struct vdev *d = m->dev;
+    uint32_t int_status;
+
+    virt_lock_acquire(&m->lock);
+    if (!vdev_is_asleep(d)) {
+        virt_lock_release(&m->lock);
+        return;
+    }
+    vdev_wake(d); /* re-enables notifications: avail_event re-published */
+    /* An interrupt held while asleep (or restored unacknowledged) goes out
+     * now: a spurious one is harmless, a lost one stalls the driver. */
+    int_status = __atomic_load_n(&d->interrupt_status, __ATOMIC_ACQUIRE);
+    if (int_status && m->hooks.interrupt)
+        m->hooks.interrupt(m, int_status, m->hooks.ctx);
+    /* Every live queue is processed once: kicks that came while asleep,
+     * or were lost across a snapshot, cannot stall it. */
+    vmmio_poke_ready_queues(m);
+    virt_lock_release(&m->lock);
+}
+
+bool vmmio_is_asleep(const struct vmmio *m)
+{
+    return vdev_is_asleep(m->dev);
+}
+
+int vmmio_run_locked_state(struct vmmio *m,
+                           int (*fn)(struct vdev *d, struct vmmio_transport_state *st, void *arg),
+                           void *arg)
+{
+    struct vmmio_transport_state st;
+    int ret;
+
+    virt_lock_acquire(&m->lock);
+    st = m->st;
+    st.interrupt_status = __atomic_load_n(&m->dev->interrupt_status, __ATOMIC_ACQUIRE);
+    ret = fn(m->dev, &st, arg);
+    if (ret > 0) {
+        m->st = st;
+        m->st.interrupt_status = 0; /* lives in dev */
+        __atomic_store_n(&m->dev->interrupt_status, st.interrupt_status, __ATOMIC_RELEASE);
+        __atomic_store_n(&m->pending, 0, __ATOMIC_RELAXED);
+        m->dev->more_work = 0;
+        ret = 0;
+    }
+    virt_lock_release(&m->lock);
+    return ret;
 }
 
 int vmmio_process(struct vmmio *m)
@@ -515,11 +578,18 @@ int vmmio_process(struct vmmio *m)
     unsigned qi;
     int total = 0;
 
+    virt_lock_acquire(&m->lock);
+    /* Asleep: kicks stay pending until vmmio_wake(). */
+    if (vdev_is_asleep(d)) {
+        virt_lock_release(&m->lock);
+        return 0;
+    }
     /* Acquire: pairs with the release in vmmio_notify(). */
     pending = __atomic_exchange_n(&m->pending, 0, __ATOMIC_ACQUIRE);
-    if (!pending)
+    if (!pending) {
+        virt_lock_release(&m->lock);
         return 0;
-    virt_lock_acquire(&m->lock);
+    }
     for (qi = 0; qi < d->ops->num_queues; qi++) {
         int n;
 

@@ -86,4 +86,30 @@ void vmmio_get_stats(const struct vmmio *m, struct vmmio_stats *st);
  */
 void vmmio_run_locked(struct vmmio *m, void (*fn)(struct vdev *d, void *arg), void *arg);
 
+/*
+ * Device lifecycle (issue 6, crosvm's sleep/wake). vmmio_sleep() waits for
+ * queue processing in progress and stops all of it: afterwards no queue is
+ * processed, nothing is written to guest memory and no interrupt is sent
+ * (status bits still accumulate); QueueNotify still marks queues pending.
+ * Register accesses keep working (as they would with vCPUs running).
+ * vmmio_wake() re-enables notifications on every live queue (avail_event
+ * re-published), sends an interrupt if InterruptStatus is non-zero and marks
+ * every live queue pending (rings hooks.notify): every queue is processed
+ * once, so no kick is lost. Sleeping twice or waking an awake device is a
+ * no-op.
+ */
+void vmmio_sleep(struct vmmio *m);
+void vmmio_wake(struct vmmio *m);
+bool vmmio_is_asleep(const struct vmmio *m);
+/*
+ * For the snapshot codec: fn(dev, st, arg) under the lock with a copy of the
+ * transport state (interrupt_status filled in from the device). When fn
+ * returns > 0 the copy is written back (interrupt status into the device)
+ * and pending kicks are dropped (a restore: the caller wakes the device,
+ * which processes every queue); returns fn's value (0 for > 0) otherwise.
+ */
+int vmmio_run_locked_state(struct vmmio *m,
+                           int (*fn)(struct vdev *d, struct vmmio_transport_state *st, void *arg),
+                           void *arg);
+
 #endif
