@@ -15,7 +15,9 @@
  * sent INIT again so it cannot wake later under a reused index, and left
  * out. APs come up one at a time because they share one trampoline
  * parameter block. CPU indices are handed out in bring-up order to APs that
- * answered: 0 is the BSP.
+ * answered: 0 is the BSP. While it waits for an AP the BSP sleeps in hlt
+ * (woken by the AP's check-in IPI or a short LAPIC timer), so under TCG its
+ * vCPU thread does not compete with the AP's for a busy host CPU.
  *
  * cpu_id(): GS base points at the CPU's struct percpu (set on the BSP in
  * smp_init, on an AP right after cpu_tables_init(), which loads a null GS),
@@ -31,7 +33,8 @@
  * AP sees the new job before sleeping or the poster sees is_sleeping and
  * sends the IPI; "sti; hlt" takes the IPI only once hlt has begun (STI's
  * one-instruction interrupt shadow, SDM vol. 2 STI), so it is never lost.
- * Jobs run with interrupts enabled.
+ * Jobs run with interrupts enabled. Newlib's stdio has no locks: a job that
+ * prints while another CPU prints may garble stdout's buffer.
  */
 #include <errno.h>
 #include <stddef.h>

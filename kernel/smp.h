@@ -27,7 +27,7 @@ bool smp_is_sleeping(unsigned cpu);
 /* Jobs run and hlt wake-ups of a parked CPU (statistics for `cpus`/tests). */
 uint64_t smp_jobs_run(unsigned cpu);
 uint64_t smp_wakeups(unsigned cpu);
-/* Milliseconds smp_init() took to bring every AP up. */
+/* Microseconds smp_init() took to bring every AP up. */
 uint64_t smp_bringup_us(void);
 
 #endif
