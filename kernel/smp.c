@@ -27,8 +27,9 @@
  *   poster:  CAS state IDLE->BUSY; write fn,arg; store-release job_seq+1;
  *            full fence; if is_sleeping: wake IPI.
  *   AP:      load-acquire job_seq; if new: run fn(arg), store-release
- *            state = IDLE. After PARK_SPIN_NS without work: cli;
- *            is_sleeping = 1; full fence; re-check job_seq; sti; hlt.
+ *            state = IDLE. After PARK_SPIN_NS without work, smp_sleep():
+ *            cli; is_sleeping = 1; full fence; re-check job_seq; sti; hlt.
+ * smp_sleep()/smp_wake() are the same pair for any doorbell a job polls.
  * The two full fences make the Dekker pair (job_seq, is_sleeping): either the
  * AP sees the new job before sleeping or the poster sees is_sleeping and
  * sends the IPI; "sti; hlt" takes the IPI only once hlt has begun (STI's
@@ -152,7 +153,7 @@ int smp_run_on(unsigned cpu, void (*fn)(void *), void *arg)
     pc->arg = arg;
     /* publish fn/arg before the new sequence; pairs with park_loop's acquire */
     __atomic_store_n(&pc->job_seq, pc->job_seq + 1, __ATOMIC_RELEASE);
-    /* job_seq store before the is_sleeping load; pairs with park_loop's fence
+    /* job_seq store before the is_sleeping load; pairs with smp_sleep's fence
      * between its is_sleeping store and its job_seq re-check */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&pc->is_sleeping, __ATOMIC_RELAXED))
@@ -176,29 +177,63 @@ bool smp_is_idle(unsigned cpu)
 
 void smp_wake(unsigned cpu)
 {
-    if (cpu == 0 || cpu >= ncpus)
+    if (cpu >= ncpus)
         return;
-    /* the caller's doorbell store before the is_sleeping load; same pairing
-     * as in smp_run_on */
+    /* the caller's doorbell store before the is_sleeping load; pairs with
+     * smp_sleep's fence between its is_sleeping store and is_ready() */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&percpu[cpu].is_sleeping, __ATOMIC_RELAXED))
         lapic_send_ipi(percpu[cpu].apic_id, APIC_WAKE_VECTOR);
 }
 
+void smp_sleep(bool (*is_ready)(void *ctx), void *ctx)
+{
+    struct percpu *pc = &percpu[cpu_id()];
+    bool was_on = read_rflags() & (1u << 9);
+    irq_disable();
+    __atomic_store_n(&pc->is_sleeping, 1, __ATOMIC_RELAXED);
+    /* is_sleeping store before is_ready()'s loads; pairs with the fence in
+     * smp_wake / smp_run_on between the waker's store and its is_sleeping
+     * load (Dekker: one of the two sides sees the other) */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!is_ready(ctx)) {
+        /* a wake IPI sent from here on stays pending until hlt has begun
+         * (STI shadow), so it ends the hlt instead of being lost */
+        __asm__ volatile("sti; hlt" ::: "memory");
+        __atomic_store_n(&pc->wakeups, pc->wakeups + 1, __ATOMIC_RELAXED);
+        irq_disable();
+    }
+    __atomic_store_n(&pc->is_sleeping, 0, __ATOMIC_RELAXED);
+    if (was_on)
+        irq_enable();
+}
+
+struct park_ctx {
+    struct percpu *pc;
+    uint32_t seen;
+};
+
+static bool is_job_posted(void *arg)
+{
+    struct park_ctx *k = arg;
+    return __atomic_load_n(&k->pc->job_seq, __ATOMIC_RELAXED) != k->seen;
+}
+
 __attribute__((noreturn)) static void park_loop(struct percpu *pc)
 {
-    uint32_t seen = __atomic_load_n(&pc->job_seq, __ATOMIC_RELAXED);
+    struct park_ctx k = {pc, __atomic_load_n(&pc->job_seq, __ATOMIC_RELAXED)};
     uint64_t idle_since = timer_ns();
+    irq_enable();
     for (;;) {
         /* acquire: pairs with smp_run_on's release of job_seq (fn/arg) */
         uint32_t seq = __atomic_load_n(&pc->job_seq, __ATOMIC_ACQUIRE);
-        if (seq != seen) {
-            seen = seq;
-            irq_enable();
+        if (seq != k.seen) {
+            k.seen = seq;
             pc->fn(pc->arg);
             __atomic_store_n(&pc->jobs_run, pc->jobs_run + 1, __ATOMIC_RELAXED);
             /* release: fn's stores before IDLE; pairs with smp_wait's acquire */
             __atomic_store_n(&pc->state, CPU_IDLE, __ATOMIC_RELEASE);
+            irq_enable(); /* whatever the job left */
             idle_since = timer_ns();
             continue;
         }
@@ -206,17 +241,7 @@ __attribute__((noreturn)) static void park_loop(struct percpu *pc)
             cpu_relax();
             continue;
         }
-        irq_disable();
-        __atomic_store_n(&pc->is_sleeping, 1, __ATOMIC_RELAXED);
-        /* is_sleeping store before the job_seq re-check; pairs with
-         * smp_run_on's / smp_wake's fence */
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&pc->job_seq, __ATOMIC_RELAXED) == seen) {
-            __asm__ volatile("sti; hlt" ::: "memory");
-            __atomic_store_n(&pc->wakeups, pc->wakeups + 1, __ATOMIC_RELAXED);
-        }
-        __atomic_store_n(&pc->is_sleeping, 0, __ATOMIC_RELAXED);
-        irq_enable();
+        smp_sleep(is_job_posted, &k);
         idle_since = timer_ns();
     }
 }

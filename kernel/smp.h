@@ -18,9 +18,19 @@ enum cpu_state {
 };
 
 enum cpu_state smp_state(unsigned cpu);
-/* Wake `cpu` if it sleeps in its parked loop (an IPI on APIC_WAKE_VECTOR);
- * cheap no-op when it is spinning. For doorbells that were written to memory
- * the parked CPU (or a job on it) polls. */
+/*
+ * Doorbell sleep/wake, for a job that polls memory (e.g. a device loop on
+ * CPU 1) and wants to sleep when there is nothing to do:
+ *   sleeper (on its own CPU):  while (!has_work(x)) smp_sleep(has_work, x);
+ *   waker (any CPU):           write the doorbell; smp_wake(cpu);
+ * smp_sleep() marks the CPU sleeping, fences, calls is_ready(ctx) and halts
+ * only if it returned false; smp_wake() fences after the caller's doorbell
+ * store and sends an IPI (APIC_WAKE_VECTOR) only if the target is marked
+ * sleeping, so a spinning target costs no IPI and no wake-up is lost.
+ * smp_sleep() may return early (any interrupt): callers loop. is_ready must
+ * only read memory.
+ */
+void smp_sleep(bool (*is_ready)(void *ctx), void *ctx);
 void smp_wake(unsigned cpu);
 /* True while `cpu` sits in hlt in its parked loop (a job needs an IPI to start). */
 bool smp_is_sleeping(unsigned cpu);

@@ -232,7 +232,61 @@ static void t_wake_from_hlt(struct ktest *t)
     KT_ASSERT(t, woke >= 1);
 }
 
+/* ---- doorbell: a job sleeps with smp_sleep() until smp_wake() ---- */
+
+struct doorbell {
+    volatile uint32_t ring;  /* written by the BSP */
+    volatile uint32_t rounds; /* written by the job */
+    uint32_t want;
+};
+
+static bool is_rung(void *arg)
+{
+    struct doorbell *d = arg;
+    return d->ring != d->rounds;
+}
+
+static void job_doorbell(void *arg)
+{
+    struct doorbell *d = arg;
+    while (d->rounds < d->want) {
+        while (!is_rung(d))
+            smp_sleep(is_rung, d);
+        __atomic_store_n(&d->rounds, d->rounds + 1, __ATOMIC_RELEASE);
+    }
+}
+
+static void t_doorbell(struct ktest *t)
+{
+    if (!need_ap(t))
+        return;
+    struct doorbell d = {.want = 50};
+    KT_ASSERT_EQ(t, smp_run_on(1, job_doorbell, &d), 0);
+    uint64_t slept = 0;
+    for (uint32_t i = 0; i < d.want; i++) {
+        if (i % 2 == 0) { /* every other round: let the job fall asleep first */
+            uint64_t end = timer_ns() + WAIT_NS;
+            while (!smp_is_sleeping(1) && timer_ns() < end)
+                cpu_relax();
+            slept += smp_is_sleeping(1);
+        }
+        __atomic_store_n(&d.ring, i + 1, __ATOMIC_RELEASE);
+        smp_wake(1);
+        uint64_t end = timer_ns() + WAIT_NS;
+        while (__atomic_load_n(&d.rounds, __ATOMIC_ACQUIRE) != i + 1)
+            if (timer_ns() > end) {
+                d.ring = d.want; /* let the job finish before failing */
+                d.rounds = d.want;
+                wait_idle(1);
+                KT_FAIL(t, "round %u: the job was not woken", i);
+            }
+    }
+    KT_ASSERT(t, wait_idle(1));
+    KT_ASSERT(t, slept > 0);
+    ktest_diag("%u doorbell rounds, %llu with the job asleep", d.want, (unsigned long long)slept);
+}
+
 KTEST_SUITE(smp_suite, "smp", {"each_ap_runs_job", t_each_ap}, {"ipi_to_ap", t_ipi_to_ap},
             {"self_ipi", t_self_ipi}, {"many_jobs", t_many_jobs},
             {"all_aps_at_once", t_all_at_once}, {"busy_and_nonexistent", t_busy_and_bad},
-            {"wake_from_hlt", t_wake_from_hlt});
+            {"wake_from_hlt", t_wake_from_hlt}, {"doorbell_sleep_wake", t_doorbell});
