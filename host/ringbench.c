@@ -20,10 +20,14 @@
  *   --single  both sides in one thread: the code's own cost per request.
  *   --spin-ns N  with --notify, poll N ns before sleeping (default 0).
  *   --burst   publish ring indices once per batch on both sides.
+ *   --buffers N  cycle through N distinct data buffers (default 1: every
+ *             request reuses one buffer, so descriptors do not change and
+ *             the driver's unchanged-descriptor skip applies; N = 2 * ring
+ *             makes every descriptor write a real one).
  *
  *   ringbench [--ring N] [--batch N] [--requests N] [--poll|--notify|--single]
  *             [--no-event-idx] [--indirect] [--spin-ns N] [--burst]
- *             [--repeat N] [--sweep] [--csv FILE]
+ *             [--repeat N] [--buffers N] [--sweep] [--csv FILE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,6 +57,7 @@ struct bench_cfg {
     bool burst;       /* publish indices per batch (publish_on_kick/_on_interrupt) */
     uint32_t repeat;  /* runs per configuration; the fastest is reported */
     bool single;      /* both sides in one thread: code cost only */
+    uint32_t buffers; /* distinct 128-byte buffers cycled through (>= 1) */
 };
 
 struct bench_result {
@@ -243,8 +248,8 @@ static void driver_kick(struct bench *b)
 static int driver_add(struct bench *b, uint64_t n)
 {
     struct vq_sg sg[2] = {
-        {.buf = b->data, .len = 64},
-        {.buf = b->data + 64, .len = 64},
+        {.buf = b->data + (n % b->cfg.buffers) * 128, .len = 64},
+        {.buf = b->data + (n % b->cfg.buffers) * 128 + 64, .len = 64},
     };
 
     return vq_add_sgs(b->vq, sg, 1, b->cfg.indirect ? 1 : 0, b->tokens[n % b->cfg.ring]);
@@ -367,7 +372,7 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     b->mem = (struct vdq_mem){.regions = &b->region, .nregions = 1};
     b->kick_fd = eventfd(0, EFD_CLOEXEC);
     b->call_fd = eventfd(0, EFD_CLOEXEC);
-    b->data = virt_dma_alloc(128, &dma);
+    b->data = virt_dma_alloc((size_t)cfg->buffers * 128, &dma);
     b->tokens = calloc(cfg->ring, sizeof(*b->tokens));
     if (vq_create(&vcfg, &b->vq) != 0)
         return -EINVAL;
@@ -396,7 +401,7 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     res->kicks_per_req = (double)b->kicks / (double)cfg->requests;
     res->calls_per_req = (double)b->calls / (double)cfg->requests;
     vq_destroy(b->vq);
-    virt_dma_free(b->data, 128);
+    virt_dma_free(b->data, (size_t)cfg->buffers * 128);
     free(b->tokens);
     close(b->kick_fd);
     close(b->call_fd);
@@ -420,22 +425,25 @@ static int bench_best(const struct bench_cfg *cfg, struct bench_result *best)
     return 0;
 }
 
+static const char *mode_name(const struct bench_cfg *c)
+{
+    return c->single ? "single" : c->poll ? "poll" : "notify";
+}
+
 static void report(FILE *csv, const struct bench_cfg *c, const struct bench_result *r)
 {
-    printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d: %8.1f ns/req  "
-           "kicks/req %.4f  calls/req %.4f  line %.1f ns  line transfers/req %.2f\n",
-           c->ring, c->batch,
-           c->single ? "single"
-           : c->poll ? "poll"
-                     : "notify",
-           c->event_idx, c->indirect, c->spin_ns, c->burst, r->ns_per_req, r->kicks_per_req,
-           r->calls_per_req, r->line_ns, r->line_ns > 0 ? r->ns_per_req / r->line_ns : 0.0);
+    double ratio = r->line_ns > 0 ? r->ns_per_req / r->line_ns : 0.0;
+
+    printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d bufs %u: "
+           "%7.1f ns/req  kicks/req %.4f  calls/req %.4f  line %.1f ns  "
+           "line transfers/req %.2f\n",
+           c->ring, c->batch, mode_name(c), c->event_idx, c->indirect, c->spin_ns, c->burst,
+           c->buffers, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns, ratio);
     fflush(stdout);
     if (csv)
-        fprintf(csv, "%u,%u,%s,%d,%d,%u,%d,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring,
-                c->batch, c->poll ? "poll" : "notify", c->event_idx, c->indirect, c->spin_ns,
-                c->burst, c->requests, r->ns_per_req, r->kicks_per_req, r->calls_per_req,
-                r->line_ns, r->line_ns > 0 ? r->ns_per_req / r->line_ns : 0.0);
+        fprintf(csv, "%u,%u,%s,%d,%d,%u,%d,%u,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring,
+                c->batch, mode_name(c), c->event_idx, c->indirect, c->spin_ns, c->burst, c->buffers,
+                c->requests, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns, ratio);
 }
 
 static int usage(const char *prog)
@@ -443,7 +451,7 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
             "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--repeat N]\n"
-            "          [--single] [--sweep] [--csv FILE]\n",
+            "          [--single] [--buffers N] [--sweep] [--csv FILE]\n",
             prog);
     return 2;
 }
@@ -477,6 +485,8 @@ int main(int argc, char **argv)
             cfg.spin_ns = (uint32_t)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(a, "--repeat") && i + 1 < argc)
             cfg.repeat = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--buffers") && i + 1 < argc)
+            cfg.buffers = (uint32_t)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(a, "--single"))
             cfg.single = true;
         else if (!strcmp(a, "--burst"))
@@ -490,7 +500,7 @@ int main(int argc, char **argv)
         else
             return usage(argv[0]);
     }
-    if (!virtq_is_valid_size(cfg.ring) || cfg.batch == 0 || cfg.requests == 0)
+    if (!virtq_is_valid_size(cfg.ring) || cfg.batch == 0 || cfg.requests == 0 || cfg.buffers == 0)
         return usage(argv[0]);
     if (csv_path) {
         csv = fopen(csv_path, "w");
@@ -498,10 +508,9 @@ int main(int argc, char **argv)
             perror(csv_path);
             return 1;
         }
-        fprintf(
-            csv,
-            "ring,batch,mode,event_idx,indirect,spin_ns,burst,requests,ns_per_req,kicks_per_req,"
-            "calls_per_req,line_ns,line_transfers_per_req\n");
+        fprintf(csv, "ring,batch,mode,event_idx,indirect,spin_ns,burst,buffers,requests,ns_per_req,"
+                     "kicks_per_req,"
+                     "calls_per_req,line_ns,line_transfers_per_req\n");
     }
     if (!sweep) {
         if (bench_best(&cfg, &res) != 0)

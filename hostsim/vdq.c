@@ -316,8 +316,13 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
     if (head >= q->cfg.num)
         return -EINVAL;
     e = &q->used->ring[q->next_used & q->mask];
-    virt_write_once32(&e->id, vr_cpu_to_le32(head));
-    virt_write_once32(&e->len, vr_cpu_to_le32(len));
+    /* Skip stores of values already there (same head and length as a lap
+     * ago, common with in-order devices): the line can stay shared with
+     * the driver's cache. Only we write the used ring. */
+    if (virt_read_once32(&e->id) != vr_cpu_to_le32(head))
+        virt_write_once32(&e->id, vr_cpu_to_le32(head));
+    if (virt_read_once32(&e->len) != vr_cpu_to_le32(len))
+        virt_write_once32(&e->len, vr_cpu_to_le32(len));
     q->next_used++;
     q->num_added++;
     q->stats.pushed++;

@@ -188,12 +188,28 @@ void vq_destroy(struct virtqueue *vq)
     virt_free(vq);
 }
 
+/*
+ * Write a descriptor, skipping the store when it already holds the value.
+ * Drivers often reuse the same buffers (request headers, status bytes,
+ * recycled receive buffers); an unchanged line stays shared with the
+ * device's cache instead of moving back and forth. Only we write these
+ * fields, so reading them back is reading our own earlier stores.
+ */
 static void desc_fill(struct virtq_desc *d, const struct vq_sg *sg, uint16_t flags, uint16_t next)
 {
-    d->addr = vr_cpu_to_le64(virt_to_dma(sg->buf));
-    d->len = vr_cpu_to_le32(sg->len);
-    d->flags = vr_cpu_to_le16(flags);
-    d->next = vr_cpu_to_le16(next);
+    __le64 addr = vr_cpu_to_le64(virt_to_dma(sg->buf));
+    __le32 len = vr_cpu_to_le32(sg->len);
+    /* 2.7.5: next only means something with F_NEXT; keep it stable. */
+    __le16 nx = vr_cpu_to_le16((flags & VIRTQ_DESC_F_NEXT) ? next : 0);
+
+    if (d->addr != addr)
+        d->addr = addr;
+    if (d->len != len)
+        d->len = len;
+    if (d->flags != vr_cpu_to_le16(flags))
+        d->flags = vr_cpu_to_le16(flags);
+    if (d->next != nx)
+        d->next = nx;
 }
 
 /* Byte counts of a chain being written (checked before it is published). */
@@ -294,7 +310,13 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
     vq->state[head].last = last;
 
     /* 2.7.13.2: put the head in the next ring entry, then bump idx. */
-    virt_write_once16(&vq->avail->ring[vq->avail_idx_shadow & vq->mask], vr_cpu_to_le16(head));
+    {
+        __le16 *slot = &vq->avail->ring[vq->avail_idx_shadow & vq->mask];
+
+        /* Unchanged since the last lap: leave the line alone (see desc_fill). */
+        if (virt_read_once16(slot) != vr_cpu_to_le16(head))
+            virt_write_once16(slot, vr_cpu_to_le16(head));
+    }
     vq->avail_idx_shadow++;
     /* 2.7.13.3: descriptors and ring entry must be visible before the new
      * idx: store-release; pairs with the load-acquire of avail->idx in

@@ -193,8 +193,38 @@ static void test_add_descriptors(void **state)
     i = d[i].next;
     assert_int_equal(d[i].len, 102);
     assert_int_equal(d[i].flags, VIRTQ_DESC_F_WRITE);
+    assert_int_equal(d[i].next, 0); /* no F_NEXT: next kept at 0 */
     assert_int_equal(vq_get_stats(fx->vq)->adds, 1);
     assert_int_equal(vq_get_stats(fx->vq)->indirect_adds, 0);
+}
+
+static void test_add_rewrites_changed_descriptors(void **state)
+{
+    struct ring_fixture *fx = *state;
+    struct virtq_desc *d = fx_vq_desc(fx);
+    struct vq_sg sg = {.buf = fx->scratch, .len = 8};
+    void *t;
+    uint32_t len;
+    uint16_t head;
+
+    /* Same buffer again: same descriptor contents; a different one: new. */
+    assert_int_equal(vq_add_sgs(fx->vq, &sg, 1, 0, &tok[0]), 0);
+    assert_int_equal(complete_all(fx, 0), 1);
+    assert_int_equal(vq_get_buf(fx->vq, &t, &len), 0);
+    assert_int_equal(vq_add_sgs(fx->vq, &sg, 0, 1, &tok[1]), 0);
+    head = fx_vq_avail(fx)->ring[1];
+    assert_int_equal(d[head].flags, VIRTQ_DESC_F_WRITE);
+    sg.buf = fx->scratch + 64;
+    sg.len = 9;
+    assert_int_equal(complete_all(fx, 0), 1);
+    assert_int_equal(vq_get_buf(fx->vq, &t, &len), 0);
+    assert_int_equal(vq_add_sgs(fx->vq, &sg, 1, 0, &tok[2]), 0);
+    head = fx_vq_avail(fx)->ring[2];
+    assert_int_equal(d[head].addr, fx_gpa(fx, fx->scratch + 64));
+    assert_int_equal(d[head].len, 9);
+    assert_int_equal(d[head].flags, 0);
+    assert_int_equal(vdq_pop(&fx->q, &fx->chain), 0);
+    assert_int_equal(fx->chain.out_len, 9);
 }
 
 static void test_add_until_full(void **state)
@@ -649,6 +679,7 @@ int main(void)
         T(test_ring_addrs, setup8),
         T(test_add_args, setup8),
         T(test_add_descriptors, setup8),
+        T(test_add_rewrites_changed_descriptors, setup8),
         T(test_add_until_full, setup8),
         T(test_add_indirect, setup8_indirect),
         T(test_kick_flags, setup8),
