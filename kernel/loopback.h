@@ -37,6 +37,14 @@ struct vdev;
 int loopback_init(void);
 bool loopback_is_up(void);
 
+/*
+ * Re-initialise dev's driver in another mode: interrupt-driven or polled,
+ * EVENT_IDX (and INDIRECT_DESC) on or off, queues capped at queue_limit
+ * entries (0: the device's maximum). For `test loopback` and `bench
+ * loopback`; 0 or the driver's re-init error.
+ */
+int loopback_set_mode(struct virtio_device *dev, bool polled, bool event_idx, uint32_t queue_limit);
+
 /* For `stats` and the tests: the device side behind a registered device
  * (NULL when dev is not a loopback device). Read-only use. */
 struct vdev *loopback_vdev(struct virtio_device *dev);
