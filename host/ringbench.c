@@ -459,7 +459,7 @@ static int usage(const char *prog)
 int main(int argc, char **argv)
 {
     struct bench_cfg cfg = {
-        .ring = 256, .batch = 32, .requests = 10000000, .event_idx = true, .spin_ns = 0};
+        .ring = 256, .batch = 32, .requests = 10000000, .event_idx = true, .buffers = 1};
     struct bench_result res;
     const char *csv_path = NULL;
     bool sweep = false;
