@@ -148,7 +148,11 @@ void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
 /* Set up a queue over guest memory (mem->regions must stay valid). Checks
  * size, alignment and that the three areas lie inside guest memory. */
 int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg);
-/* Resume at given indices (snapshot restore); same checks as vdq_init. */
+/* Resume at given indices (snapshot restore); same checks as vdq_init,
+ * plus avail->idx - next_avail <= size and next_avail - next_used <= size,
+ * all before q is touched. Afterwards call vdq_enable_notify() (it
+ * re-publishes avail_event or the flags) and pop once: a kick lost across
+ * the snapshot must not stall the queue. */
 int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st);
 void vdq_get_state(const struct vdq *q, struct vdq_state *st);
 
