@@ -15,6 +15,8 @@
  * memcpy (tables are byte-packed and often misaligned). Runs once on the BSP
  * before any other CPU exists; read-only afterwards.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +67,18 @@ static bool is_checksum_ok(const uint8_t *p, size_t len)
     return sum == 0;
 }
 
+static bool is_quiet; /* acpi_parse(..., is_verbose = false): tests feed bad tables */
+
+__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+{
+    if (is_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
 static bool is_addr_ok(uint64_t pa, uint64_t len)
 {
     return pa != 0 && len <= ACPI_ADDR_LIMIT && pa <= ACPI_ADDR_LIMIT - len;
@@ -78,12 +92,12 @@ static const uint8_t *table_map(uint64_t pa, uint32_t *len_out)
     const uint8_t *t = phys_to_virt(pa);
     uint32_t len = rd32(t, 4);
     if (len < ACPI_HDR_LEN || len > ACPI_MAX_TABLE || !is_addr_ok(pa, len)) {
-        printf("acpi: table %.4s at 0x%lx: bad length %u, skipped\n", (const char *)t,
+        warn("acpi: table %.4s at 0x%lx: bad length %u, skipped\n", (const char *)t,
                (unsigned long)pa, len);
         return NULL;
     }
     if (!is_checksum_ok(t, len)) {
-        printf("acpi: table %.4s at 0x%lx: bad checksum, skipped\n", (const char *)t,
+        warn("acpi: table %.4s at 0x%lx: bad checksum, skipped\n", (const char *)t,
                (unsigned long)pa);
         return NULL;
     }
@@ -100,69 +114,69 @@ static const uint8_t *table_map(uint64_t pa, uint32_t *len_out)
 #define MADT_X2APIC 9
 #define MADT_CPU_ENABLED 0x1 /* Local APIC Flags (Table 5.23) bit 0 */
 
-static void madt_add_cpu(uint32_t apic_id, uint32_t flags)
+static void madt_add_cpu(struct acpi_info *ai, uint32_t apic_id, uint32_t flags)
 {
     if (!(flags & MADT_CPU_ENABLED))
         return; /* disabled or only online-capable (hot-plug): not started */
-    for (unsigned i = 0; i < info.ncpus; i++)
-        if (info.cpu_apic_ids[i] == apic_id)
+    for (unsigned i = 0; i < ai->ncpus; i++)
+        if (ai->cpu_apic_ids[i] == apic_id)
             return; /* listed twice (LAPIC and x2APIC entry): keep one */
-    if (info.ncpus == MAX_CPUS) {
-        info.cpus_dropped++;
+    if (ai->ncpus == MAX_CPUS) {
+        ai->cpus_dropped++;
         return;
     }
-    info.cpu_apic_ids[info.ncpus++] = apic_id;
+    ai->cpu_apic_ids[ai->ncpus++] = apic_id;
 }
 
-static void madt_parse(const uint8_t *t, uint32_t len)
+static void madt_parse(struct acpi_info *ai, const uint8_t *t, uint32_t len)
 {
     if (len < 44)
         return;
-    info.lapic_addr = rd32(t, 36);
-    info.has_8259 = rd32(t, 40) & 1; /* PCAT_COMPAT */
+    ai->lapic_addr = rd32(t, 36);
+    ai->has_8259 = rd32(t, 40) & 1; /* PCAT_COMPAT */
     for (uint32_t off = 44; off + 2 <= len;) {
         uint8_t type = rd8(t, off), elen = rd8(t, off + 1);
         if (elen < 2 || off + elen > len) {
-            printf("acpi: MADT entry at +%u has bad length %u; rest ignored\n", off, elen);
+            warn("acpi: MADT entry at +%u has bad length %u; rest ignored\n", off, elen);
             break;
         }
         const uint8_t *e = t + off;
         switch (type) {
         case MADT_LAPIC: /* Table 5.22: uid u8 @2, apic id u8 @3, flags u32 @4 */
             if (elen >= 8)
-                madt_add_cpu(rd8(e, 3), rd32(e, 4));
+                madt_add_cpu(ai, rd8(e, 3), rd32(e, 4));
             break;
         case MADT_X2APIC: /* Table 5.40: x2apic id u32 @4, flags u32 @8, uid @12 */
             if (elen >= 16)
-                madt_add_cpu(rd32(e, 4), rd32(e, 8));
+                madt_add_cpu(ai, rd32(e, 4), rd32(e, 8));
             break;
         case MADT_IOAPIC: /* Table 5.24: id u8 @2, address u32 @4, GSI base u32 @8 */
-            if (elen >= 12 && info.nioapics < ACPI_MAX_IOAPICS)
-                info.ioapics[info.nioapics++] = (struct acpi_ioapic){
+            if (elen >= 12 && ai->nioapics < ACPI_MAX_IOAPICS)
+                ai->ioapics[ai->nioapics++] = (struct acpi_ioapic){
                     .id = rd8(e, 2), .addr = rd32(e, 4), .gsi_base = rd32(e, 8)};
             break;
         case MADT_ISO: /* Table 5.25: bus @2 (0 = ISA), source @3, GSI u32 @4, flags u16 @8 */
-            if (elen >= 10 && rd8(e, 2) == 0 && info.noverrides < ACPI_MAX_OVERRIDES)
-                info.overrides[info.noverrides++] = (struct acpi_override){
+            if (elen >= 10 && rd8(e, 2) == 0 && ai->noverrides < ACPI_MAX_OVERRIDES)
+                ai->overrides[ai->noverrides++] = (struct acpi_override){
                     .isa_irq = rd8(e, 3), .flags = rd16(e, 8), .gsi = rd32(e, 4)};
             break;
         case MADT_LAPIC_ADDR: /* Table 5.33: 64-bit address @4 overrides the 32-bit one */
             if (elen >= 12)
-                info.lapic_addr = rd64(e, 4);
+                ai->lapic_addr = rd64(e, 4);
             break;
         default:
             break;
         }
         off += elen;
     }
-    info.has_madt = true;
+    ai->has_madt = true;
 }
 
 /* ---- MCFG (PCI Firmware spec 3.0 §4.1.2): 8 reserved bytes, then 16-byte entries ---- */
 
-static void mcfg_parse(const uint8_t *t, uint32_t len)
+static void mcfg_parse(struct acpi_info *ai, const uint8_t *t, uint32_t len)
 {
-    for (uint32_t off = 44; off + 16 <= len && info.nmcfg < ACPI_MAX_MCFG; off += 16) {
+    for (uint32_t off = 44; off + 16 <= len && ai->nmcfg < ACPI_MAX_MCFG; off += 16) {
         struct acpi_mcfg m = {
             .base = rd64(t, off),
             .segment = rd16(t, off + 8),
@@ -170,12 +184,12 @@ static void mcfg_parse(const uint8_t *t, uint32_t len)
             .bus_end = rd8(t, off + 11),
         };
         if (m.bus_end < m.bus_start || m.base == 0 || (m.base & 0xfffff)) {
-            printf("acpi: MCFG entry %u is malformed, skipped\n", (off - 44) / 16);
+            warn("acpi: MCFG entry %u is malformed, skipped\n", (off - 44) / 16);
             continue;
         }
-        info.mcfg[info.nmcfg++] = m;
+        ai->mcfg[ai->nmcfg++] = m;
     }
-    info.has_mcfg = info.nmcfg > 0;
+    ai->has_mcfg = ai->nmcfg > 0;
 }
 
 /* ---- FADT (ACPI 6.5 §5.2.9, Table 5.9 offsets) ---- */
@@ -195,58 +209,60 @@ static struct acpi_gas gas_read(const uint8_t *t, size_t off)
                              .addr = rd64(t, off + 4)};
 }
 
-static void fadt_parse(const uint8_t *t, uint32_t len)
+static void fadt_parse(struct acpi_info *ai, const uint8_t *t, uint32_t len)
 {
     if (len < FADT_FLAGS + 4)
         return;
-    info.pm1a_cnt_port = rd32(t, FADT_PM1A_CNT_BLK);
-    info.pm_timer_port = rd32(t, FADT_PM_TMR_BLK);
+    ai->pm1a_cnt_port = rd32(t, FADT_PM1A_CNT_BLK);
+    ai->pm_timer_port = rd32(t, FADT_PM_TMR_BLK);
     uint32_t flags = rd32(t, FADT_FLAGS);
-    info.is_pm_timer_32bit = flags & FADT_F_TMR_VAL_EXT;
+    ai->is_pm_timer_32bit = flags & FADT_F_TMR_VAL_EXT;
     if (len >= FADT_X_PM_TMR_BLK + 12) {
         struct acpi_gas x = gas_read(t, FADT_X_PM_TMR_BLK);
         if (x.space == 1 && x.addr && x.addr < 0x10000)
-            info.pm_timer_port = (uint32_t)x.addr;
+            ai->pm_timer_port = (uint32_t)x.addr;
     }
     if ((flags & FADT_F_RESET_REG_SUP) && len > FADT_RESET_VALUE) {
-        info.reset_reg = gas_read(t, FADT_RESET_REG);
-        info.reset_value = rd8(t, FADT_RESET_VALUE);
-        info.has_reset_reg = info.reset_reg.addr != 0;
+        ai->reset_reg = gas_read(t, FADT_RESET_REG);
+        ai->reset_value = rd8(t, FADT_RESET_VALUE);
+        ai->has_reset_reg = ai->reset_reg.addr != 0;
     }
-    info.has_fadt = true;
+    ai->has_fadt = true;
 }
 
-static void table_dispatch(uint64_t pa)
+static void table_dispatch(struct acpi_info *ai, uint64_t pa)
 {
     uint32_t len;
     const uint8_t *t = table_map(pa, &len);
     if (!t)
         return;
-    if (!memcmp(t, "APIC", 4) && !info.has_madt)
-        madt_parse(t, len);
-    else if (!memcmp(t, "MCFG", 4) && !info.has_mcfg)
-        mcfg_parse(t, len);
-    else if (!memcmp(t, "FACP", 4) && !info.has_fadt)
-        fadt_parse(t, len);
+    if (!memcmp(t, "APIC", 4) && !ai->has_madt)
+        madt_parse(ai, t, len);
+    else if (!memcmp(t, "MCFG", 4) && !ai->has_mcfg)
+        mcfg_parse(ai, t, len);
+    else if (!memcmp(t, "FACP", 4) && !ai->has_fadt)
+        fadt_parse(ai, t, len);
 }
 
 /* RSDP (ACPI 6.5 §5.2.5.3): 20 bytes in 1.0 (checksum over them), 36 in 2.0+
  * (Length @20, XsdtAddress @24, extended checksum over Length bytes). */
-void acpi_init(uint64_t rsdp_pa)
+int acpi_parse(uint64_t rsdp_pa, struct acpi_info *ai, bool is_verbose)
 {
+    memset(ai, 0, sizeof(*ai));
+    is_quiet = !is_verbose;
     if (!is_addr_ok(rsdp_pa, 36)) {
-        printf("acpi: no RSDP from the firmware\n");
-        return;
+        warn("acpi: no RSDP from the firmware\n");
+        return -ENOENT;
     }
     const uint8_t *r = phys_to_virt(rsdp_pa);
     if (memcmp(r, "RSD PTR ", 8) || !is_checksum_ok(r, 20)) {
-        printf("acpi: RSDP at 0x%lx is invalid\n", (unsigned long)rsdp_pa);
-        return;
+        warn("acpi: RSDP at 0x%lx is invalid\n", (unsigned long)rsdp_pa);
+        return -EINVAL;
     }
-    info.revision = rd8(r, 15);
+    ai->revision = rd8(r, 15);
     uint64_t root = rd32(r, 16);
     unsigned esize = 4;
-    if (info.revision >= 2) {
+    if (ai->revision >= 2) {
         uint32_t rlen = rd32(r, 20);
         uint64_t xsdt = rd64(r, 24);
         if (rlen >= 36 && rlen <= 4096 && is_addr_ok(rsdp_pa, rlen) && is_checksum_ok(r, rlen) &&
@@ -254,23 +270,35 @@ void acpi_init(uint64_t rsdp_pa)
             root = xsdt;
             esize = 8;
         } else {
-            printf("acpi: RSDP 2.0 part invalid, using the RSDT\n");
+            warn("acpi: RSDP 2.0 part invalid, using the RSDT\n");
         }
     }
     uint32_t len;
     const uint8_t *t = table_map(root, &len);
+    if ((!t || memcmp(t, "XSDT", 4)) && esize == 8) {
+        warn("acpi: XSDT at 0x%lx is invalid, using the RSDT\n", (unsigned long)root);
+        root = rd32(r, 16);
+        esize = 4;
+        t = table_map(root, &len);
+    }
     if (!t || memcmp(t, esize == 8 ? "XSDT" : "RSDT", 4)) {
-        printf("acpi: root table at 0x%lx is invalid\n", (unsigned long)root);
-        return;
+        warn("acpi: root table at 0x%lx is invalid\n", (unsigned long)root);
+        return -EINVAL;
     }
     for (uint32_t off = ACPI_HDR_LEN; off + esize <= len; off += esize)
-        table_dispatch(esize == 8 ? rd64(t, off) : rd32(t, off));
+        table_dispatch(ai, esize == 8 ? rd64(t, off) : rd32(t, off));
 
-    if (!info.has_madt)
-        printf("acpi: no valid MADT: single CPU, no IOAPIC\n");
-    if (info.cpus_dropped)
-        printf("acpi: %u enabled CPU(s) beyond MAX_CPUS=%d ignored\n", info.cpus_dropped,
+    if (!ai->has_madt)
+        warn("acpi: no valid MADT: single CPU, no IOAPIC\n");
+    if (ai->cpus_dropped)
+        warn("acpi: %u enabled CPU(s) beyond MAX_CPUS=%d ignored\n", ai->cpus_dropped,
                MAX_CPUS);
+    return 0;
+}
+
+void acpi_init(uint64_t rsdp_pa)
+{
+    acpi_parse(rsdp_pa, &info, true);
 }
 
 /* ---- shell ---- */

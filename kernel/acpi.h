@@ -83,5 +83,11 @@ struct acpi_info {
 
 /* The parsed tables (zeroed when acpi_init found no valid RSDP). */
 const struct acpi_info *acpi_get(void);
+/* Parse the tables reachable from the RSDP at rsdp_pa into *out (zeroed
+ * first). 0, -ENOENT (no RSDP address) or -EINVAL (bad RSDP or root table);
+ * bad individual tables are skipped, reported when is_verbose. acpi_init()
+ * is acpi_parse(rsdp, <the kernel's copy>, true); tests call it on crafted
+ * tables. */
+int acpi_parse(uint64_t rsdp_pa, struct acpi_info *out, bool is_verbose);
 
 #endif
