@@ -111,6 +111,7 @@ struct virtio_device {
     void *driver_priv;   /* the bound driver's state */
     uint64_t interrupts; /* virtio_handle_interrupt() calls with bits set */
     uint64_t config_interrupts;
+    uint64_t lost_interrupts;   /* waits that ended by timeout with the work done */
     struct virtio_device *next; /* registry link */
 };
 

@@ -329,6 +329,14 @@ static int blk_do_sync(struct virtio_blk *blk, uint32_t type, uint64_t sector, v
         if (err == 0)
             err = virtio_blk_submit(blk, &req);
     }
+    if (err == -EIO && blk_is_device_failed(blk)) {
+        /* NEEDS_RESET / broken ring seen before this request went out:
+         * re-initialise (3.1.1) and send it on the fresh device. */
+        virt_log(VIRT_LOG_ERR, "%s: device failed, resetting", blk->dev->name);
+        err = virtio_blk_reinit(blk);
+        if (err == 0)
+            err = virtio_blk_submit(blk, &req);
+    }
     if (err < 0)
         return err;
     return virtio_blk_wait(blk, &req, VIRTIO_BLK_TIMEOUT_NS);

@@ -17,7 +17,10 @@
  * -ENOSPC (ring full: poll and retry), -ETIMEDOUT (the device did not
  * answer: the driver resets and re-initialises it, every request in flight
  * ends with -ECANCELED), -ECANCELED. After an I/O error the device stays
- * usable.
+ * usable. When the device needs a reset (DEVICE_NEEDS_RESET, broken ring),
+ * virtio_blk_wait() and the synchronous calls re-initialise it; an
+ * asynchronous caller whose submit fails with -EIO calls
+ * virtio_blk_reinit().
  *
  * Concurrency: every call may come from any thread; one lock inside
  * serialises queue access. done callbacks must not call virtio_blk_wait.

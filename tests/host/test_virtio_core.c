@@ -455,6 +455,11 @@ static int never_done(void *ctx)
     return 0;
 }
 
+static int done_second_time(void *ctx)
+{
+    return ++*(unsigned *)ctx == 2;
+}
+
 static int fails(void *ctx)
 {
     (void)ctx;
@@ -479,6 +484,16 @@ static void test_vq_wait(void **state)
     calls = 0;
     assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 2000000), -ETIMEDOUT);
     assert_int_equal(calls, 2);
+    /* Done at the last look, without an interrupt: counted, not failed. */
+    calls = 0;
+    assert_int_equal(virtio_vq_wait(f->dev, 0, done_second_time, &calls, 2000000), 1);
+    assert_int_equal(f->dev->lost_interrupts, 1);
+    /* Polled: DEVICE_NEEDS_RESET seen in the status register, no interrupt. */
+    f->dev->polled = true;
+    f->regs.status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 1000000000ull), -EIO);
+    assert_true(f->dev->needs_reset);
+    f->dev->polled = false;
     /* needs_reset: fail fast. */
     f->dev->needs_reset = true;
     assert_int_equal(virtio_vq_wait(f->dev, 0, never_done, &calls, 1000000000ull), -EIO);
