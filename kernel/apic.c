@@ -306,26 +306,18 @@ int ioapic_route_flags(unsigned gsi, uint8_t vector, uint32_t dest_apic_id, bool
     return 0;
 }
 
-/* kernel.h API: polarity/trigger from the MADT when gsi is an ISA IRQ's target
- * (override or identity), else the PCI defaults (level, active low). */
+/* kernel.h API: polarity/trigger from the MADT when gsi is where an ISA IRQ
+ * arrives (by override, or identity for an IRQ without one), else the PCI
+ * defaults (level, active low). */
 void ioapic_route(unsigned gsi, uint8_t vector, uint32_t dest_apic_id)
 {
-    const struct acpi_info *a = acpi_get();
-    bool is_isa = false, low = true, level = true;
-    for (unsigned irq = 0; irq < 16 && !is_isa; irq++) {
+    bool low = true, level = true;
+    for (unsigned irq = 0; irq < 16; irq++) {
         struct ioapic_isa_route r = ioapic_isa_lookup(irq);
-        if (r.gsi != gsi)
-            continue;
-        /* identity-mapped ISA IRQ unless some override moved another IRQ here
-         * or moved this IRQ away */
-        bool moved_away = false;
-        for (unsigned i = 0; i < a->noverrides; i++)
-            if (a->overrides[i].isa_irq == irq && a->overrides[i].gsi != gsi)
-                moved_away = true;
-        if (!moved_away) {
-            is_isa = true;
+        if (r.gsi == gsi) {
             low = r.is_active_low;
             level = r.is_level;
+            break;
         }
     }
     int err = ioapic_route_flags(gsi, vector, dest_apic_id, low, level);
