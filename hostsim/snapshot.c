@@ -209,17 +209,30 @@ static void save_queu(struct snap_writer *w, const struct vdev *d, unsigned qi)
     const struct vdev_queue *vq = &d->queues[qi];
     struct vdq_state qs;
     uint8_t flags = 0, *p;
+    uint16_t n = 0, k;
 
     memset(&qs, 0, sizeof(qs));
     if (vdev_has_queue_state(d, qi)) {
         vdq_get_state(&vq->q, &qs);
         flags = QUEU_F_LIVE | (qs.event_idx ? QUEU_F_EVENT_IDX : 0) |
                 (qs.indirect ? QUEU_F_INDIRECT : 0) | (qs.broken ? QUEU_F_BROKEN : 0);
+        /* Chains popped and not returned (none for our models, which
+         * complete synchronously; a model that holds chains completes them
+         * in order): their heads are the avail entries [next_used,
+         * next_avail), which the driver cannot reuse until they are used. */
+        if (!qs.broken)
+            n = (uint16_t)(qs.next_avail - qs.next_used);
     }
     w_section_begin(w, "QUEU");
-    p = w_reserve(w, QUEU_BYTES); /* no chain is in flight: n_inflight 0 */
+    p = w_reserve(w, QUEU_BYTES + 2u * n);
     if (!p)
         goto out;
+    for (k = 0; k < n; k++) {
+        uint16_t slot = (uint16_t)(qs.next_used + k) & vq->q.mask;
+
+        snap_put16(p + QUEU_BYTES + 2 * k,
+                   vr_le16_to_cpu(virt_read_once16(&vq->q.avail->ring[slot])));
+    }
     snap_put16(p, (uint16_t)qi);
     snap_put16(p + 2, vq->max_size);
     snap_put16(p + 4, vq->size);
@@ -231,7 +244,7 @@ static void save_queu(struct snap_writer *w, const struct vdev *d, unsigned qi)
     snap_put16(p + 32, qs.next_avail);
     snap_put16(p + 34, qs.next_used);
     snap_put16(p + 36, qs.num_added);
-    snap_put16(p + 38, 0);
+    snap_put16(p + 38, n);
 out:
     w_section_end(w);
 }
@@ -382,9 +395,8 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
                          "format version %u.%u has another major version than this reader's %u.%u",
                          major, minor, SNAP_VERSION_MAJOR, SNAP_VERSION_MINOR);
     if (minor > SNAP_VERSION_MINOR)
-        return snap_fail(e, "header", -1,
-                         "format version %u.%u is newer than this reader's %u.%u", major, minor,
-                         SNAP_VERSION_MAJOR, SNAP_VERSION_MINOR);
+        return snap_fail(e, "header", -1, "format version %u.%u is newer than this reader's %u.%u",
+                         major, minor, SNAP_VERSION_MAJOR, SNAP_VERSION_MINOR);
     flags = snap_get32(b + 12);
     if (flags & ~HDR_F_CONTENT)
         return snap_fail(e, "header", -1, "unknown flags %X", (uint64_t)flags);
@@ -393,8 +405,8 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
         return snap_fail(e, "file", -1, "truncated: %U bytes, the header says %U", (uint64_t)len,
                          file_len);
     if (file_len < len)
-        return snap_fail(e, "file", -1, "wrong length: %U bytes, the header says %U",
-                         (uint64_t)len, file_len);
+        return snap_fail(e, "file", -1, "wrong length: %U bytes, the header says %U", (uint64_t)len,
+                         file_len);
     if (len < SNAP_HDR_BYTES + SNAP_TRAILER_BYTES)
         return snap_fail(e, "file", -1, "no room for the trailer CRC");
     end = len - SNAP_TRAILER_BYTES;
@@ -407,8 +419,7 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
         char tag[5];
 
         if (end - off < SNAP_SECT_OVERHEAD)
-            return snap_fail(e, "file", -1, "truncated section header at offset %U",
-                             (uint64_t)off);
+            return snap_fail(e, "file", -1, "truncated section header at offset %U", (uint64_t)off);
         plen = snap_get32(s + 4);
         if (plen > end - off - SNAP_SECT_OVERHEAD)
             return snap_fail(e, "file", -1, "section at offset %U runs past the end",
@@ -429,8 +440,7 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
             *slot = s + 8;
         } else if (is_tag(s, "QUEU")) {
             if (plen < QUEU_BYTES)
-                return snap_fail(e, "QUEU", -1, "wrong length %u (at least %u)", plen,
-                                 QUEU_BYTES);
+                return snap_fail(e, "QUEU", -1, "wrong length %u (at least %u)", plen, QUEU_BYTES);
             qidx = snap_get16(s + 8);
             if (qidx >= VDEV_MAX_QUEUES)
                 return snap_fail(e, "QUEU", qidx, "queue index above %u", VDEV_MAX_QUEUES - 1);
@@ -475,14 +485,15 @@ static int plan_device(struct plan *pl, const struct vdev *d, struct snap_err *e
     pl->acked_features = snap_get64(p + 16);
     pl->int_status = snap_get32(p + 24);
     if (pl->device_id != ops->device_id)
-        return snap_fail(e, "DEVC", -1, "wrong device type: snapshot of device id %u, this is %s (%u)",
+        return snap_fail(e, "DEVC", -1,
+                         "wrong device type: snapshot of device id %u, this is %s (%u)",
                          pl->device_id, ops->type, ops->device_id);
     if (pl->num_queues != ops->num_queues)
         return snap_fail(e, "DEVC", -1, "wrong queue count %u (this %s device has %u)",
                          pl->num_queues, ops->type, ops->num_queues);
     if (pl->nqueu != ops->num_queues)
-        return snap_fail(e, "QUEU", -1, "wrong queue count: %u sections for %u queues",
-                         pl->nqueu, ops->num_queues);
+        return snap_fail(e, "QUEU", -1, "wrong queue count: %u sections for %u queues", pl->nqueu,
+                         ops->num_queues);
     if (pl->dflags & ~(DEVC_F_ACTIVATED | DEVC_F_NEEDS_RESET))
         return snap_fail(e, "DEVC", -1, "unknown flags %X", (uint64_t)pl->dflags);
     if (snap_get32(p + 28))
@@ -537,23 +548,25 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
                          "activated with an invalid queue: size %u (a power of two 1..%u)",
                          pq->size, pq->max_size);
     if (ev != !!(pl->acked_features & (1ull << VIRTIO_F_EVENT_IDX)) ||
-        !!(pq->flags & QUEU_F_INDIRECT) != !!(pl->acked_features & (1ull << VIRTIO_F_INDIRECT_DESC)))
+        !!(pq->flags & QUEU_F_INDIRECT) !=
+            !!(pl->acked_features & (1ull << VIRTIO_F_INDIRECT_DESC)))
         return snap_fail(e, "QUEU", (int)qi, "ring flags disagree with the acked features");
-    if (pq->desc % VIRTQ_DESC_ALIGN || pq->avail % VIRTQ_AVAIL_ALIGN ||
-        pq->used % VIRTQ_USED_ALIGN)
-        return snap_fail(e, "QUEU", (int)qi, "misaligned ring (desc %X avail %X used %X)",
-                         pq->desc, pq->avail, pq->used);
+    if (pq->desc % VIRTQ_DESC_ALIGN || pq->avail % VIRTQ_AVAIL_ALIGN || pq->used % VIRTQ_USED_ALIGN)
+        return snap_fail(e, "QUEU", (int)qi, "misaligned ring (desc %X avail %X used %X)", pq->desc,
+                         pq->avail, pq->used);
     avail = vdq_mem_translate(&d->mem, pq->avail, virtq_avail_size(pq->size) - 2 + (ev ? 2 : 0));
     used = vdq_mem_translate(&d->mem, pq->used, virtq_used_size(pq->size) - 2 + (ev ? 2 : 0));
     if (!vdq_mem_translate(&d->mem, pq->desc, virtq_desc_size(pq->size)) || !avail || !used)
         return snap_fail(e, "QUEU", (int)qi, "ring outside guest memory (desc %X avail %X used %X)",
                          pq->desc, pq->avail, pq->used);
     if ((uint16_t)(pq->next_avail - pq->next_used) > pq->size)
-        return snap_fail(e, "QUEU", (int)qi, "next_avail %u more than size %u ahead of next_used %u",
-                         pq->next_avail, pq->size, pq->next_used);
+        return snap_fail(e, "QUEU", (int)qi,
+                         "next_avail %u more than size %u ahead of next_used %u", pq->next_avail,
+                         pq->size, pq->next_used);
     if ((uint16_t)(pq->next_avail - pq->next_used) != pq->n_inflight)
-        return snap_fail(e, "QUEU", (int)qi, "%u chains in flight listed, next_avail - next_used is %u",
-                         pq->n_inflight, (uint16_t)(pq->next_avail - pq->next_used));
+        return snap_fail(e, "QUEU", (int)qi,
+                         "%u chains in flight listed, next_avail - next_used is %u", pq->n_inflight,
+                         (uint16_t)(pq->next_avail - pq->next_used));
     memset(&qs, 0, sizeof(qs));
     qs.size = pq->size;
     qs.desc_gpa = pq->desc;
@@ -567,9 +580,12 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
     if (pq->flags & QUEU_F_BROKEN) {
         /* A broken queue's indices may be the impossible ones that broke
          * it: keep it broken (the driver must reset), check nothing more. */
-        struct vdq_config cfg = {.num = qs.size, .desc_gpa = qs.desc_gpa,
-                                 .avail_gpa = qs.avail_gpa, .used_gpa = qs.used_gpa,
-                                 .event_idx = qs.event_idx, .indirect = qs.indirect};
+        struct vdq_config cfg = {.num = qs.size,
+                                 .desc_gpa = qs.desc_gpa,
+                                 .avail_gpa = qs.avail_gpa,
+                                 .used_gpa = qs.used_gpa,
+                                 .event_idx = qs.event_idx,
+                                 .indirect = qs.indirect};
 
         if (vdq_init(&pq->q, &d->mem, &cfg))
             return snap_fail(e, "QUEU", (int)qi, "ring unusable");
@@ -582,8 +598,9 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&avail->idx));
     used_idx = vr_le16_to_cpu(virt_load_acquire16(&used->idx));
     if ((uint16_t)(avail_idx - pq->next_avail) > pq->size)
-        return snap_fail(e, "QUEU", (int)qi, "avail idx %u more than size %u ahead of next_avail %u",
-                         avail_idx, pq->size, pq->next_avail);
+        return snap_fail(e, "QUEU", (int)qi,
+                         "avail idx %u more than size %u ahead of next_avail %u", avail_idx,
+                         pq->size, pq->next_avail);
     if ((uint16_t)(pq->next_avail - used_idx) > pq->size)
         return snap_fail(e, "QUEU", (int)qi, "next_avail %u more than size %u ahead of used idx %u",
                          pq->next_avail, pq->size, used_idx);
