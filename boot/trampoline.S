@@ -37,7 +37,7 @@ smp_tramp_start:
     cld
     movw %cs, %ax
     movw %ax, %ds                   /* DS base = P: OFF() addresses the blob */
-    lgdtl OFF(smp_tramp_gdtr)       /* 32-bit base, patched to P + OFF(tramp_gdt) */
+    lgdtl OFF(smp_tramp_gdtr)       /* 32-bit base, patched to P + OFF(smp_tramp_gdt) */
     movl $0x620, %eax               /* CR4.PAE | OSFXSR | OSXMMEXCPT */
     movl %eax, %cr4
     movl OFF(smp_tramp_cr3), %eax
@@ -48,7 +48,7 @@ smp_tramp_start:
     wrmsr
     movl $0x80000023, %eax          /* CR0.PG | NE | MP | PE; EM = 0 */
     movl %eax, %cr0
-    ljmpl *OFF(smp_tramp_farptr)    /* -> 0x08:P + OFF(tramp_long), 64-bit */
+    ljmpl *OFF(smp_tramp_farptr)    /* -> 0x08:P + OFF(smp_tramp_long), 64-bit */
 
     .code64
 smp_tramp_long:
@@ -79,10 +79,10 @@ tramp_gdt_end:
     .balign 8
 smp_tramp_gdtr:
     .word tramp_gdt_end - smp_tramp_gdt - 1
-    .long 0                         /* patched: P + OFF(tramp_gdt) */
+    .long 0                         /* patched: P + OFF(smp_tramp_gdt) */
     .balign 8
 smp_tramp_farptr:
-    .long 0                         /* patched: P + OFF(tramp_long) */
+    .long 0                         /* patched: P + OFF(smp_tramp_long) */
     .word 0x08
     .balign 8
 smp_tramp_cr3:
