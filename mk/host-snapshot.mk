@@ -32,7 +32,7 @@ check-snapshot: $(HOST_DIR)/test_snapshot $(HOST_DIR)/snapshot-tool
 	@echo "== $(HOST_DIR)/test_snapshot"
 	$(HOST_DIR)/test_snapshot
 	@echo "== snapshot-inspect pytest"
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/test_snapshot_inspect.py
+	$(PYTHON) -m pytest -q tests/test_snapshot_inspect.py
 
 bench-snapshot: $(HOST_DIR)/snapbench
 	$(HOST_DIR)/snapbench
