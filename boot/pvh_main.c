@@ -111,7 +111,13 @@ void pvh_main(const struct hvm_start_info *si)
     carve((uint64_t)(uintptr_t)__kernel_start, (uint64_t)(uintptr_t)__kernel_end);
     carve((uint64_t)(uintptr_t)si, (uint64_t)(uintptr_t)si + sizeof(*si));
     carve(si->memmap_paddr, si->memmap_paddr + (uint64_t)n * sizeof(*mm));
-    if (si->cmdline_paddr)
-        carve(si->cmdline_paddr, si->cmdline_paddr + 4096);
+    if (si->cmdline_paddr) {
+        const char *cl = (const char *)(uintptr_t)si->cmdline_paddr;
+        size_t i = 0;
+        for (; i + 1 < sizeof(boot_info.cmdline) && cl[i]; i++)
+            boot_info.cmdline[i] = cl[i];
+        boot_info.cmdline[i] = 0;
+        carve(si->cmdline_paddr, si->cmdline_paddr + i + 1);
+    }
     kernel_main();
 }

@@ -33,6 +33,7 @@ struct boot_info {
     uint64_t image_size;
     const char *entry;   /* "efi" or "pvh" */
     uint64_t entry_tsc;  /* TSC when the entry point ran (boot-time report) */
+    char cmdline[1024];  /* PVH: QEMU's -append plus what it adds (virtio_mmio.device=) */
 };
 
 extern struct boot_info boot_info;

@@ -15,6 +15,7 @@ void acpi_init(uint64_t rsdp);  /* MADT, MCFG, FADT */
 void apic_init(void);           /* LAPIC (x2APIC if present) + IOAPIC on the BSP */
 void smp_init(void);            /* bring up and park every AP */
 void pci_init(void);            /* ECAM enumeration */
+void virtio_mmio_init(void);    /* microvm virtio-mmio devices from the PVH command line */
 void irq_set_handler(unsigned vec, void (*h)(unsigned, void *), void *ctx);
 
 #endif
