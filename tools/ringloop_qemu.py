@@ -98,8 +98,11 @@ def private_copy(image, tmpdir):
 def _microvm_args(opts, tmpdir):
     # No firmware to speak of: QEMU loads the PVH ELF (build/efi/ringloop.elf,
     # same objects as the EFI image) and enters it through its Xen PVH note.
-    # Virtio devices attach as virtio-mmio (-device virtio-blk-device,...).
-    return ["-M", "microvm", "-kernel", private_copy(opts.image, tmpdir)]
+    # Virtio devices attach as virtio-mmio (-device virtio-blk-device,...);
+    # QEMU's virtio-mmio is legacy (version 1) unless told otherwise, and our
+    # MMIO transport speaks version 2 only (VIRTIO 1.2 4.2.2).
+    return ["-M", "microvm", "-global", "virtio-mmio.force-legacy=false",
+            "-kernel", private_copy(opts.image, tmpdir)]
 
 
 # machine -> (QEMU arguments builder, default image)
