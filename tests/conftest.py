@@ -27,7 +27,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ringloop_console import LOG_DIR, POOL, log_path  # noqa: E402
+from ringloop_console import IMAGES, LOG_DIR, POOL, log_path  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -40,6 +40,7 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_sessionfinish(session, exitstatus):
     POOL.discard()
+    IMAGES.cleanup()
 
 
 def pytest_report_header(config):
@@ -59,7 +60,7 @@ class _Booter:
     def __call__(self, run_args=()):
         if self.consoles:
             self.consoles[-1].set_log(None)
-        c = POOL.get(run_args)  # may raise BootFailed (the test fails)
+        c = POOL.get(run_args, user=self.request.node.nodeid)  # may raise: the test fails
         c.expect_panic = False
         self.log.write("### machine: tools/run %s (boot took %.1f s)\n### boot transcript:\n"
                        % (" ".join(c.run_args), c.boot_seconds or 0))
@@ -78,6 +79,8 @@ class _Booter:
                      getattr(self.request.node, "rep_" + w).failed for w in ("setup", "call"))
         trouble = None
         for c in self.consoles:
+            if c.alive:
+                c.drain()  # a panic printed just after the last command is this test's
             c.set_log(None)
             t = c.trouble()
             if t and trouble is None:

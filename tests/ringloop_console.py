@@ -19,9 +19,11 @@ the last exchange has been consumed and nothing else was sent.
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pexpect
@@ -126,6 +128,21 @@ class Console:
     def tail(self, n=40):
         lines = self.transcript.replace("\r", "").splitlines()[-n:]
         return "--- last %d lines of serial output ---\n%s" % (len(lines), "\n".join(lines))
+
+    def drain(self, wait=0.1):
+        """Take in whatever QEMU printed unasked (e.g. a late panic), waiting
+        up to `wait` s for it; it goes to the transcript and the log only."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                got = self.child.read_nonblocking(65536, timeout=0)
+            except pexpect.EOF:
+                self._reap()
+                return
+            if not got:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.02)
 
     def set_log(self, f):
         self._tee.log = f
@@ -266,12 +283,24 @@ class Pool:
         self.key = None
         self.boots = 0
         self.failed_boots = {}
+        self.last_user = None
 
-    def get(self, run_args=()):
+    def get(self, run_args=(), user=None):
         args = default_run_args() + list(run_args)
+        sep = args.index("--") if "--" in args else len(args)
+        args[sep:sep] = IMAGES.image_args(args[:sep])  # before any QEMU arguments
         key = tuple(args)
         c = self.console
-        if c is not None and (self.key != key or not c.alive or c.trouble()):
+        if c is not None and c.alive:
+            c.drain(wait=0)
+        if c is not None and c.alive and c.trouble():
+            # Output that came after the last test's teardown: report it
+            # rather than quietly booting a fresh machine.
+            why = c.trouble()
+            self.discard()
+            raise ConsoleError("the machine %s left showed trouble afterwards: %s"
+                               % (self.last_user or "the previous test", why))
+        if c is not None and (self.key != key or not c.alive):
             self.discard()
         if self.console is None:
             if key in self.failed_boots:
@@ -285,6 +314,7 @@ class Pool:
                 raise BootFailed("boot failed (tools/run %s):\n%s" % (" ".join(args), e)) \
                     from None
             self.key = key
+        self.last_user = user
         return self.console
 
     def discard(self):
@@ -294,4 +324,38 @@ class Pool:
         self.key = None
 
 
+class ImageSnapshot:
+    """The images this test session boots, copied once at first use: the
+    checkout is shared, and an image rebuilt halfway through a run would
+    otherwise mix two kernels in one report (e.g. a `test list` from one and
+    suites from the other)."""
+
+    def __init__(self):
+        self.dir = None
+        self.copies = {}
+
+    def image_args(self, args):
+        if "--image" in args:
+            return []
+        machine = args[args.index("--machine") + 1] if "--machine" in args[:-1] else "q35"
+        if machine not in rq.MACHINES:
+            return []
+        src = rq.MACHINES[machine][1]
+        if src not in self.copies:
+            if not os.path.exists(src):
+                return []  # tools/run says what is missing
+            if self.dir is None:
+                self.dir = tempfile.mkdtemp(prefix="ringloop-test-images-")
+            dst = os.path.join(self.dir, os.path.basename(src))
+            shutil.copyfile(src, dst)
+            self.copies[src] = dst
+        return ["--image", self.copies[src]]
+
+    def cleanup(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir, self.copies = None, {}
+
+
+IMAGES = ImageSnapshot()
 POOL = Pool()
