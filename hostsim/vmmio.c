@@ -62,6 +62,13 @@ struct vmmio {
     struct vmmio_stats stats;
 };
 
+/* The device, from a lock-free path (vmmio_rebind() may replace it);
+ * acquire pairs with its release store. */
+static struct vdev *vmmio_dev_load(const struct vmmio *m)
+{
+    return __atomic_load_n(&m->dev, __ATOMIC_ACQUIRE);
+}
+
 static void vmmio_note(struct vmmio *m, uint64_t *counter, enum vmmio_log_kind kind,
                        const char *what, uint32_t offset, uint32_t value)
 {
@@ -360,7 +367,7 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
         /* Lock-free: the driver's interrupt handler reads it, possibly
          * while its CPU holds our lock in an interrupted register access.
          * Acquire pairs with the fetch_or in vdev_raise(). */
-        return __atomic_load_n(&m->dev->interrupt_status, __ATOMIC_ACQUIRE);
+        return __atomic_load_n(&vmmio_dev_load(m)->interrupt_status, __ATOMIC_ACQUIRE);
     }
     virt_lock_acquire(&m->lock);
     ok = vmmio_reg_read(m, offset, &v);
@@ -375,7 +382,7 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
  * value is the queue index. No lock, no queue work: mark and ring. */
 static void vmmio_notify(struct vmmio *m, uint32_t value)
 {
-    struct vdev *d = m->dev;
+    struct vdev *d = vmmio_dev_load(m);
 
     __atomic_fetch_add(&m->stats.notifies, 1, __ATOMIC_RELAXED);
     if (value >= d->ops->num_queues) {
@@ -495,7 +502,7 @@ void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size
     if (offset == VIRTIO_MMIO_INTERRUPT_ACK) {
         /* 4.2.2: the acked events stop being presented. Lock-free, like
          * the InterruptStatus read, for interrupt handlers. */
-        __atomic_fetch_and(&m->dev->interrupt_status, ~value, __ATOMIC_ACQ_REL);
+        __atomic_fetch_and(&vmmio_dev_load(m)->interrupt_status, ~value, __ATOMIC_ACQ_REL);
         return;
     }
     virt_lock_acquire(&m->lock);
@@ -508,7 +515,8 @@ void vmmio_write(struct vmmio *m, uint32_t offset, uint32_t value, unsigned size
 
 bool vmmio_has_pending(struct vmmio *m)
 {
-    return !vdev_is_asleep(m->dev) && __atomic_load_n(&m->pending, __ATOMIC_ACQUIRE) != 0;
+    return !vdev_is_asleep(vmmio_dev_load(m)) &&
+           __atomic_load_n(&m->pending, __ATOMIC_ACQUIRE) != 0;
 }
 
 void vmmio_sleep(struct vmmio *m)
@@ -543,9 +551,31 @@ void vmmio_wake(struct vmmio *m)
     virt_lock_release(&m->lock);
 }
 
+struct vdev *vmmio_rebind(struct vmmio *m, struct vdev *dev)
+{
+    struct vdev *old;
+
+    if (!dev || !dev->ops || dev->ops->num_queues > VDEV_MAX_QUEUES)
+        return NULL;
+    vdev_sleep(dev); /* a new instance starts asleep: restore, then wake */
+    virt_lock_acquire(&m->lock);
+    old = m->dev;
+    dev->irq = vmmio_irq;
+    dev->irq_ctx = m;
+    memset(&m->st, 0, sizeof(m->st));
+    m->logged = 0;
+    /* Release: the new device's state before the pointer; the lock-free
+     * paths (QueueNotify, InterruptStatus/ACK) load it with acquire. */
+    __atomic_store_n(&m->dev, dev, __ATOMIC_RELEASE);
+    virt_lock_release(&m->lock);
+    old->irq = NULL;
+    old->irq_ctx = NULL;
+    return old;
+}
+
 bool vmmio_is_asleep(const struct vmmio *m)
 {
-    return vdev_is_asleep(m->dev);
+    return vdev_is_asleep(vmmio_dev_load(m));
 }
 
 int vmmio_run_locked_state(struct vmmio *m,

@@ -102,6 +102,16 @@ void vmmio_sleep(struct vmmio *m);
 void vmmio_wake(struct vmmio *m);
 bool vmmio_is_asleep(const struct vmmio *m);
 /*
+ * A new device instance at the same register file (what a VMM does when it
+ * builds a fresh device at the same MMIO address to restore into): dev, a
+ * freshly created model, replaces the current one; the transport state
+ * starts over as after vmmio_create() and dev starts asleep (snap_restore,
+ * then vmmio_wake). Returns the old vdev, no longer referenced (the caller
+ * destroys it), or NULL if dev is unusable. The driver may keep accessing
+ * registers meanwhile: every access sees the old or the new device.
+ */
+struct vdev *vmmio_rebind(struct vmmio *m, struct vdev *dev);
+/*
  * For the snapshot codec: fn(dev, st, arg) under the lock with a copy of the
  * transport state (interrupt_status filled in from the device). When fn
  * returns > 0 the copy is written back (interrupt status into the device)

@@ -943,6 +943,51 @@ static void test_restore_interrupt(void **state)
     free(ref);
 }
 
+/* vmmio_rebind(): a new instance behind the same register file (what the
+ * kernel does), restored, used, then swapped back. */
+static void test_rebind(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct vdev *nd = calloc(1, sizeof(*nd));
+    struct blk_req *r = galloc(f, sizeof(*r));
+    uint8_t *d = galloc(f, 512), *snap;
+    char err[256];
+    size_t len;
+    void *tok;
+    uint32_t ul;
+
+    warm_up(f);
+    vmmio_sleep(f->m);
+    snap = save(f, 0, &len);
+    assert_int_equal(vdev_blk_create(nd, &f->fx.mem, blk_disk, BLK_BYTES, NULL), 0);
+    assert_ptr_equal(vmmio_rebind(f->m, nd), &f->dev);
+    vdev_destroy(&f->dev);
+    assert_ptr_equal(vmmio_vdev(f->m), nd);
+    assert_true(vmmio_is_asleep(f->m));
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS), 0); /* fresh transport state */
+    assert_int_equal(snap_restore(f->m, snap, len, err, sizeof(err)), 0);
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS), 0xf);
+    vmmio_wake(f->m);
+    memset(d, 0x3c, 512);
+    blk_submit(f, r, VIRTIO_BLK_T_OUT, 9, d, 512, true);
+    vmmio_process(f->m);
+    assert_int_equal(vq_get_buf(f->vq[0], &tok, &ul), 0);
+    assert_ptr_equal(tok, r);
+    assert_memory_equal(blk_disk + 9 * 512, d, 512);
+    free(snap);
+    /* And back into the fixture's own vdev. */
+    vmmio_sleep(f->m);
+    snap = save(f, 0, &len);
+    model_create(f, K_BLK);
+    assert_ptr_equal(vmmio_rebind(f->m, &f->dev), nd);
+    vdev_destroy(nd);
+    free(nd);
+    assert_int_equal(snap_restore(f->m, snap, len, err, sizeof(err)), 0);
+    vmmio_wake(f->m);
+    free(snap);
+    warm_up(f);
+}
+
 /* ------------------------------------------------------------ traffic */
 
 static uint64_t test_rand_state = 0x9e3779b97f4a7c15ull;
@@ -1240,8 +1285,9 @@ int main(void)
         T(test_corruption, setup_net),        T(test_corruption, setup_rng),
         T(test_corruption, setup_con),        T(test_corruption, setup_pmem),
         T(test_sleep_wake, setup_blk),        T(test_restore_republish, setup_blk),
-        T(test_restore_interrupt, setup_blk), T(test_traffic_rng, setup_rng),
-        T(test_traffic_net, setup_net),       T(test_traffic_blk, setup_blk),
+        T(test_restore_interrupt, setup_blk), T(test_rebind, setup_blk),
+        T(test_traffic_rng, setup_rng),       T(test_traffic_net, setup_net),
+        T(test_traffic_blk, setup_blk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
