@@ -357,9 +357,40 @@ struct vdev *loopback_vdev(struct virtio_device *dev)
 {
     for (unsigned i = 0; i < LB_NDEV; i++) {
         if (lbs[i].dev == dev)
-            return &lbs[i].vd;
+            return vmmio_vdev(lbs[i].m); /* the current instance (vmmio_rebind) */
     }
     return NULL;
+}
+
+struct vmmio *loopback_vmmio(struct virtio_device *dev)
+{
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (lbs[i].dev == dev)
+            return lbs[i].m;
+    }
+    return NULL;
+}
+
+int loopback_model_create(struct virtio_device *dev, struct vdev *d)
+{
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (!dev || lbs[i].dev != dev)
+            continue;
+        switch (i) {
+        case 0:
+            return vdev_blk_create(d, &guest_mem, disk, LOOPBACK_DISK_BYTES, "ringloop-lblk0");
+        case 1:
+            return vdev_net_create(d, &guest_mem, NULL);
+        case 2:
+            return vdev_rng_create(d, &guest_mem, LOOPBACK_RNG_SEED);
+        case 3:
+            return vdev_console_create(d, &guest_mem, 80, 25);
+        default:
+            return vdev_pmem_create(d, &guest_mem, virt_to_phys(pmem_region), LOOPBACK_PMEM_BYTES,
+                                    NULL, NULL);
+        }
+    }
+    return -ENODEV;
 }
 
 uint64_t loopback_loop_starts(void)

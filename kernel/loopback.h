@@ -45,9 +45,19 @@ bool loopback_is_up(void);
  */
 int loopback_set_mode(struct virtio_device *dev, bool polled, bool event_idx, uint32_t queue_limit);
 
-/* For `stats` and the tests: the device side behind a registered device
- * (NULL when dev is not a loopback device). Read-only use. */
+/* For `stats` and the tests: the device side behind a registered device,
+ * its current instance (NULL when dev is not a loopback device).
+ * Read-only use. */
 struct vdev *loopback_vdev(struct virtio_device *dev);
+/*
+ * Persistence (issue 6, kernel/persist.c): the register file behind a
+ * loopback device, and a fresh model instance of the same kind over the
+ * same guest memory, RAM disk and pmem region, created on caller memory d
+ * (put it behind the register file with vmmio_rebind()). NULL / -ENODEV
+ * when dev is not a loopback device.
+ */
+struct vmmio *loopback_vmmio(struct virtio_device *dev);
+int loopback_model_create(struct virtio_device *dev, struct vdev *d);
 /* Doorbells CPU 1 answered, IPIs it sent to CPU 0, device loops started,
  * starts given up because CPU 1 stayed busy with another job. */
 uint64_t loopback_doorbells(void);
