@@ -36,6 +36,7 @@
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_net.h"
+#include "virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
 #include "x86.h"
@@ -127,9 +128,14 @@ static int cmd_devices(int argc, char **argv)
     (void)argv;
     if (devices_ready())
         return 1;
-    for (struct virtio_device *d = virtio_next(NULL); d; d = virtio_next(d))
-        printf("%s %s %s features=0x%llx queues=%u\n", d->name, virtio_type_name(d->device_id),
-               d->ops->name, (unsigned long long)d->features, d->nvqs);
+    for (struct virtio_device *d = virtio_next(NULL); d; d = virtio_next(d)) {
+        char irq[128];
+
+        virtio_pci_describe(d, irq, sizeof(irq)); /* "" unless on PCI */
+        printf("%s %s %s features=0x%llx queues=%u%s%s\n", d->name,
+               virtio_type_name(d->device_id), d->ops->name, (unsigned long long)d->features,
+               d->nvqs, irq[0] ? " " : "", irq);
+    }
     return 0;
 }
 VIRTIO_SHELL_COMMAND(devices, "devices", "",

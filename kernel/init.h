@@ -16,6 +16,7 @@ void apic_init(void);           /* LAPIC (x2APIC if present) + IOAPIC on the BSP
 void smp_init(void);            /* bring up and park every AP */
 void pci_init(void);            /* ECAM enumeration */
 void virtio_mmio_init(void);    /* microvm virtio-mmio devices from the PVH command line */
+void virtio_pci_init(void);     /* virtio PCI modern devices: map, MSI-X, bind drivers */
 void irq_set_handler(unsigned vec, void (*h)(unsigned, void *), void *ctx);
 
 #endif

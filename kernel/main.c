@@ -36,6 +36,7 @@ void kernel_main(void)
     smp_init();
     pci_init();
     virtio_mmio_init();
+    virtio_pci_init();
 
     uint64_t init_us = timer_tsc_to_ns(__builtin_ia32_rdtsc() - boot_info.entry_tsc) / 1000;
     printf("ringloop: %u cpu(s), %zu MiB free, TSC %lu MHz, kernel up in %lu.%03lu ms\n",

@@ -24,6 +24,7 @@
 #include "kernel.h"
 #include "pci.h"
 #include "shell.h"
+#include "virtio_pci.h"
 
 #define ECAM_OFF(bus, dev, fn) (((uint64_t)(bus) << 20) | ((dev) << 15) | ((fn) << 12))
 #define VIRTIO_VENDOR 0x1af4
@@ -376,6 +377,12 @@ static int cmd_lspci(int argc, char **argv)
             printf("    BAR%u %-5s%s 0x%08lx size 0x%lx\n", b, bar_kind_name(bar->kind),
                    bar->is_prefetchable ? " pref" : "", (unsigned long)bar->addr,
                    (unsigned long)bar->size);
+        }
+        struct virtio_device *vdev = virtio_pci_device_of(d);
+        if (vdev) {
+            char irq[128];
+            virtio_pci_describe(vdev, irq, sizeof(irq));
+            printf("    virtio %s transport %s %s\n", vdev->name, vdev->ops->name, irq);
         }
     }
     return 0;

@@ -8,3 +8,4 @@ CORE_DRIVER_SRCS := drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/
 	drivers/virtio/virtio_net.c drivers/virtio/virtio_console.c drivers/virtio/virtio_pmem.c
 CORE_SRCS += $(CORE_DRIVER_SRCS)
 CORE_SRCS += $(if $(wildcard hostsim/vmmio.c),drivers/virtio/transport_loopback.c)
+CORE_SRCS += drivers/virtio/transport_pci.c
