@@ -143,6 +143,9 @@ static int bench_loopback(int argc, char **argv)
             printf("    ");
             bl_print_ratio(r.irqs, n);
             printf("\n");
+            if (d->lost_interrupts)
+                printf("# %llu completions found without their interrupt\n",
+                       (unsigned long long)d->lost_interrupts);
         }
     }
     (void)loopback_set_mode(d, false, true, 0);
