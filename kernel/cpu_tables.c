@@ -106,9 +106,8 @@ void cpu_tables_init(unsigned cpu)
                      "movw %%ax, %%ds\n\t"
                      "movw %%ax, %%es\n\t"
                      "movw %%ax, %%ss\n\t"
-                     "xorl %%eax, %%eax\n\t"
-                     "movw %%ax, %%fs\n\t"
-                     "movw %%ax, %%gs\n\t"
+                     /* FS/GS are left alone: loading a selector would clear
+                      * the GS base that cpu_id() reads (kernel/smp.c). */
                      :
                      : "m"(g), "i"(KERNEL_CS), "i"(KERNEL_DS)
                      : "rax", "memory");
