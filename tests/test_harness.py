@@ -248,3 +248,38 @@ def test_a_missing_case_fails_only_itself():
 def test_a_suite_that_panics_fails_the_running_case_and_later_ones():
     out = "KTAP version 1\n1..3\nok 1 a\nPANIC: #PF\n"
     assert _verdicts(out, dies=True) == ["pass", "fail", "fail"]
+
+
+def test_deps_prints_the_apt_line_when_not_root():
+    """Not root and a package missing: the exact apt-get line on stdout, exit 1,
+    and no attempt to install (apt-get would fail as non-root anyway)."""
+    src = open(os.path.join(REPO, "tools", "deps.sh")).read()
+    fake = "ringloop-no-such-package"
+    assert 'xz-utils"' in src
+    cmd = ["sh", "-s"]  # the script on stdin: nobody may not read our temp dirs
+    if os.getuid() == 0:  # drop to nobody to exercise the non-root path
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    r = subprocess.run(cmd, input=src.replace('xz-utils"', 'xz-utils %s"' % fake),
+                       capture_output=True, text=True, timeout=60, cwd="/")
+    assert r.returncode == 1, r
+    assert r.stdout == "apt-get install -y %s\n" % fake, r.stdout
+    assert fake in r.stderr
+
+
+def test_accel_probe_runs_once_and_is_cached(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_probe(opts):
+        calls.append(opts.machine)
+        return False, ["KVM internal error. Suberror: 1"]
+
+    monkeypatch.setattr(rq, "PROBE_CACHE", str(tmp_path / "accel-probe"))
+    monkeypatch.setattr(rq, "_probe_kvm", fake_probe)
+    monkeypatch.setattr(rq.os, "access", lambda path, mode: True)  # as if /dev/kvm were usable
+    assert rq.resolve_accel(rq.Options(accel="auto")) == "tcg"
+    assert rq.resolve_accel(rq.Options(accel="auto")) == "tcg"
+    assert calls == ["q35"]  # the second run read the cache
+    assert rq.resolve_accel(rq.Options(machine="microvm", accel="auto")) == "tcg"
+    assert calls == ["q35", "microvm"]  # one verdict per machine
+    assert rq.resolve_accel(rq.Options(accel="kvm")) == "kvm"  # explicit: no probe
+    assert len(calls) == 2
