@@ -33,10 +33,7 @@
 #include "shell.h"
 #include "transport_mmio.h"
 #include "virtio_mmio.h"
-#include "virtio_blk.h"
-#include "virtio_console.h"
-#include "virtio_net.h"
-#include "virtio_rng.h"
+#include "virtio_bind.h"
 
 #define MMIO_MAX_DEVICES 32
 #define MICROVM_MMIO_BASE 0xfeb00000ULL
@@ -103,30 +100,6 @@ static void mmio_irq(unsigned vector, void *ctx)
     lapic_eoi();
 }
 
-static int bind_driver(struct virtio_device *dev)
-{
-    switch (dev->device_id) {
-    case VIRTIO_ID_BLOCK: {
-        struct virtio_blk *blk;
-        return virtio_blk_probe(dev, &blk);
-    }
-    case VIRTIO_ID_NET: {
-        struct virtio_net *net;
-        return virtio_net_probe(dev, &net);
-    }
-    case VIRTIO_ID_RNG: {
-        struct virtio_rng *rng;
-        return virtio_rng_probe(dev, &rng);
-    }
-    case VIRTIO_ID_CONSOLE: {
-        struct virtio_console *con;
-        return virtio_console_probe(dev, &con);
-    }
-    default:
-        return -ENODEV;
-    }
-}
-
 static const char *name_prefix(uint32_t id)
 {
     switch (id) {
@@ -179,7 +152,7 @@ static void probe_slot(struct mmio_slot *s)
             s->vector = v;
     }
     s->dev->polled = s->vector < 0;
-    err = bind_driver(s->dev);
+    err = virtio_bind_driver(s->dev, NULL, NULL); /* no pmem on microvm */
     if (err) {
         printf("virtio-mmio: %s at 0x%lx: no driver bound (%d)\n", name, (unsigned long)s->base,
                err);
