@@ -36,3 +36,20 @@ check-drivers: $(DRV_TEST_BINS)
 	@set -e; for t in $(DRV_TEST_BINS); do echo "== $$t"; $$t; done
 
 .PHONY: check-drivers
+
+# Long run: millions of blk requests through the async API, data verified
+# against a model, mode switches (and re-inits with requests in flight).
+ifneq ($(DRV_DEVICE_SIDE_READY),)
+$(HOST_DIR)/drivers_2thread: $(HOST_DIR)/opt/tests/host/drivers_2thread.o $(HOST_OPT_LIB)
+	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(HOST_LIBS)
+$(HOST_DIR)/drivers_2thread-asan: $(HOST_DIR)/san/tests/host/drivers_2thread.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS)
+host: $(HOST_DIR)/drivers_2thread $(HOST_DIR)/drivers_2thread-asan
+check-drivers: check-drivers-long
+check-drivers-long: $(HOST_DIR)/drivers_2thread $(HOST_DIR)/drivers_2thread-asan
+	@echo "== driver long run (optimised)"
+	$(HOST_DIR)/drivers_2thread --requests 2000000
+	@echo "== driver long run (ASan+UBSan)"
+	$(HOST_DIR)/drivers_2thread-asan --requests 100000 --switch 20000
+.PHONY: check-drivers-long
+endif
