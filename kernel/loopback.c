@@ -21,6 +21,7 @@
 #include "transport_loopback.h"
 #include "vdev.h"
 #include "vdev_models.h"
+#include "virtio_bind.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
@@ -250,30 +251,7 @@ static int lb_create_models(void)
 
 static int lb_probe(struct lb_dev *l)
 {
-    switch (l->dev->device_id) {
-    case VIRTIO_ID_BLOCK: {
-        struct virtio_blk *blk;
-        return virtio_blk_probe(l->dev, &blk);
-    }
-    case VIRTIO_ID_NET: {
-        struct virtio_net *net;
-        return virtio_net_probe(l->dev, &net);
-    }
-    case VIRTIO_ID_RNG: {
-        struct virtio_rng *rng;
-        return virtio_rng_probe(l->dev, &rng);
-    }
-    case VIRTIO_ID_CONSOLE: {
-        struct virtio_console *con;
-        return virtio_console_probe(l->dev, &con);
-    }
-    case VIRTIO_ID_PMEM: {
-        struct virtio_pmem *pmem;
-        return virtio_pmem_probe(l->dev, lb_pmem_map, NULL, &pmem);
-    }
-    default:
-        return -ENODEV;
-    }
+    return virtio_bind_driver(l->dev, lb_pmem_map, NULL);
 }
 
 int loopback_init(void)
