@@ -720,6 +720,17 @@ static void test_net_echo(void **state)
         assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS), 60);
         assert_memory_equal(got, frame, 60);
     }
+    /* More frames than receive buffers (64) before receiving: the device
+     * holds the rest until the driver re-posts buffers; order is kept. */
+    for (i = 0; i < 100; i++) {
+        fill_pattern(frame, 200, 2000 + i);
+        assert_int_equal(virtio_net_send(net, frame, 200), 0);
+    }
+    for (i = 0; i < 100; i++) {
+        fill_pattern(frame, 200, 2000 + i);
+        assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS), 200);
+        assert_memory_equal(got, frame, 200);
+    }
     /* Too large for the caller: dropped, reported. */
     assert_int_equal(virtio_net_send(net, frame, 100), 0);
     assert_int_equal(virtio_net_recv(net, got, 50, VIRTIO_NET_TIMEOUT_NS), -EMSGSIZE);
@@ -729,7 +740,7 @@ static void test_net_echo(void **state)
     assert_int_equal(virtio_net_reinit(net), 0);
     assert_int_equal(virtio_net_send(net, frame, 64), 0);
     assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS), 64);
-    assert_int_equal(virtio_net_get_stats(net)->rx_frames, 300 + 16 + 1);
+    assert_int_equal(virtio_net_get_stats(net)->rx_frames, 300 + 16 + 100 + 1);
     virtio_net_remove(net);
 }
 #endif
@@ -834,6 +845,16 @@ static void *test_map(uint64_t start, uint64_t size, void *ctx)
     return NULL;
 }
 
+static int pmem_flush_result; /* what the device's flush hook returns */
+static int pmem_flush_calls;
+
+static int test_pmem_flush_hook(void *ctx)
+{
+    (void)ctx;
+    pmem_flush_calls++;
+    return pmem_flush_result;
+}
+
 static void test_pmem_flush(void **state)
 {
     struct env *e = *state;
@@ -841,8 +862,11 @@ static void test_pmem_flush(void **state)
     struct vdev_pmem_stats st;
     uint8_t *region;
 
-    assert_int_equal(vdev_pmem_create(&e->lb.vd, &e->mem, LB_PMEM_GPA, LB_PMEM_SIZE, NULL, NULL),
-                     0);
+    pmem_flush_result = 0;
+    pmem_flush_calls = 0;
+    assert_int_equal(
+        vdev_pmem_create(&e->lb.vd, &e->mem, LB_PMEM_GPA, LB_PMEM_SIZE, test_pmem_flush_hook, NULL),
+        0);
     lb_attach("lpmem0");
     assert_int_equal(virtio_pmem_probe(e->lb.dev, test_map, e, &pmem), 0);
     assert_int_equal(virtio_pmem_start(pmem), LB_PMEM_GPA);
@@ -855,9 +879,17 @@ static void test_pmem_flush(void **state)
     vdev_pmem_get_stats(&e->lb.vd, &st);
     assert_int_equal(st.flushes, 2);
     assert_int_equal(st.errors, 0);
+    assert_int_equal(pmem_flush_calls, 2);
+    /* The backing store fails: the device answers ret != 0 -> -EIO, and
+     * the next flush works again. */
+    pmem_flush_result = -EIO;
+    assert_int_equal(virtio_pmem_flush(pmem), -EIO);
+    pmem_flush_result = 0;
+    assert_int_equal(virtio_pmem_flush(pmem), 0);
+    assert_int_equal(virtio_pmem_get_stats(pmem)->errors, 1);
     assert_int_equal(virtio_pmem_reinit(pmem), 0);
     assert_int_equal(virtio_pmem_flush(pmem), 0);
-    assert_int_equal(virtio_pmem_get_stats(pmem)->flushes, 3);
+    assert_int_equal(virtio_pmem_get_stats(pmem)->flushes, 5);
     virtio_pmem_remove(pmem);
 }
 #endif
