@@ -283,3 +283,41 @@ def test_accel_probe_runs_once_and_is_cached(tmp_path, monkeypatch):
     assert calls == ["q35", "microvm"]  # one verdict per machine
     assert rq.resolve_accel(rq.Options(accel="kvm")) == "kvm"  # explicit: no probe
     assert len(calls) == 2
+
+
+def _children(pid):
+    out = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def _gone(pid, timeout=10.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    return True  # dead, waiting to be reaped
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists(rq.PVH_IMAGE), reason="build/efi/ringloop.elf not built")
+def test_no_orphan_qemu_when_tools_run_is_killed():
+    """tools/run killed with SIGKILL (no chance to clean up) takes QEMU with it,
+    so a crashed test run never leaves QEMUs eating the shared cores."""
+    import signal
+    from ringloop_console import Console
+    c = Console(["--machine", "microvm", "--accel", "tcg"])  # microvm: boots in ~1 s
+    try:
+        qemus = _children(c.child.pid)
+        assert len(qemus) == 1, qemus
+        os.kill(c.child.pid, signal.SIGKILL)
+        assert _gone(qemus[0]), "QEMU %d outlived tools/run" % qemus[0]
+    finally:
+        c.close()
