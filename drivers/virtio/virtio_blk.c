@@ -71,11 +71,19 @@ static int blk_status_to_errno(uint8_t st)
     }
 }
 
+/* A finished request whose done callback is still to be called (outside
+ * the lock). fn is read before the result is published: from then on the
+ * owner may reuse the request. */
+struct blk_done {
+    void (*fn)(struct virtio_blk_req *req);
+    struct virtio_blk_req *req;
+};
+
 /* Under lock: end the request of slot s with result, free the slot. */
-static struct virtio_blk_req *blk_slot_finish(struct virtio_blk *blk, struct blk_slot *s,
-                                              int result, uint32_t len)
+static struct blk_done blk_slot_finish(struct virtio_blk *blk, struct blk_slot *s, int result,
+                                       uint32_t len)
 {
-    struct virtio_blk_req *req = s->req;
+    struct blk_done d = {s->req->done, s->req};
 
     s->req = NULL;
     blk->free_slots[blk->nfree++] = (uint32_t)(s - blk->slots);
@@ -83,10 +91,10 @@ static struct virtio_blk_req *blk_slot_finish(struct virtio_blk *blk, struct blk
     blk->stats.completed++;
     if (result)
         blk->stats.errors++;
-    req->len = len;
+    d.req->len = len;
     /* Release: whoever sees result also sees len and the data. */
-    __atomic_store_n(&req->result, result, __ATOMIC_RELEASE);
-    return req;
+    __atomic_store_n(&d.req->result, result, __ATOMIC_RELEASE);
+    return d;
 }
 
 static int blk_used_result(const struct blk_slot *s, uint32_t len)
@@ -106,7 +114,7 @@ static int blk_used_result(const struct blk_slot *s, uint32_t len)
 
 int virtio_blk_poll(struct virtio_blk *blk)
 {
-    struct virtio_blk_req *done[BLK_DONE_BATCH];
+    struct blk_done done[BLK_DONE_BATCH];
     unsigned n, i;
     int total = 0, err = 0;
 
@@ -134,8 +142,8 @@ int virtio_blk_poll(struct virtio_blk *blk)
         }
         virt_lock_release(&blk->lock);
         for (i = 0; i < n; i++) {
-            if (done[i]->done)
-                done[i]->done(done[i]);
+            if (done[i].fn)
+                done[i].fn(done[i].req);
         }
         total += (int)n;
     } while (n == BLK_DONE_BATCH && !err);
@@ -483,7 +491,7 @@ err_fail:
 /* Reset the device, then end every request still in flight. */
 static void blk_stop(struct virtio_blk *blk)
 {
-    struct virtio_blk_req *req;
+    struct blk_done d;
     struct virtqueue *vq;
     void *token;
 
@@ -494,12 +502,13 @@ static void blk_stop(struct virtio_blk *blk)
         virt_lock_acquire(&blk->lock);
         vq = virtio_vq(blk->dev, BLK_REQUESTQ);
         token = vq ? vq_detach_unused(vq) : NULL;
-        req = token ? blk_slot_finish(blk, token, -ECANCELED, 0) : NULL;
+        if (token)
+            d = blk_slot_finish(blk, token, -ECANCELED, 0);
         virt_lock_release(&blk->lock);
-        if (!req)
+        if (!token)
             break;
-        if (req->done)
-            req->done(req);
+        if (d.fn)
+            d.fn(d.req);
     }
     virt_lock_acquire(&blk->lock);
     virtio_del_vqs(blk->dev);

@@ -7,7 +7,10 @@
  *    (several may be in flight, up to the queue size), then
  *    virtio_blk_poll() / virtio_blk_wait() complete them; req->result
  *    leaves -EINPROGRESS when done, and req->done (optional) is called
- *    from virtio_blk_poll(), outside the driver lock;
+ *    from virtio_blk_poll(), outside the driver lock. A request with a
+ *    done callback belongs to the driver until the callback has run (do
+ *    not free it on seeing the result); one without may be reused as soon
+ *    as its result is set;
  *  - synchronous: virtio_blk_read/write/flush/get_id submit one request and
  *    wait for it.
  * Data buffers must be memory the device can reach (virt_to_dma()).
