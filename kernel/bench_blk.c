@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "apic.h"
 #include "kernel.h"
 #include "shell.h"
 #include "virtio.h"
@@ -23,6 +24,7 @@
 #define BB_IO_BYTES 4096u
 #define BB_SECTORS (BB_IO_BYTES / VIRTIO_BLK_SECTOR_SIZE)
 #define RFLAGS_IF (1u << 9)
+#define BB_SAFETY_TICKS 200000u /* LAPIC one-shot: a hlt never outlasts ~ms */
 
 struct bb_result {
     uint64_t reqs, ns, kicks, irqs;
@@ -41,7 +43,39 @@ static uint64_t bb_next_sector(uint64_t *state, uint64_t blocks)
     return (x % blocks) * BB_SECTORS;
 }
 
-static void bb_run(struct virtio_device *d, unsigned qd, uint64_t ns, uint8_t *bufs,
+/*
+ * Wait for req like an OS idle loop would: take what is used, re-arm the
+ * queue's interrupt (vq_enable_cb re-checks the used ring), then sleep in
+ * hlt until an interrupt. The check and the hlt are atomic with respect to
+ * the interrupt (cli ... "sti; hlt": STI's shadow keeps it pending until
+ * hlt has begun); the LAPIC one-shot bounds each sleep. A spinning vCPU
+ * would take host CPU time QEMU's I/O thread needs to complete requests.
+ */
+static int bb_wait_hlt(struct virtio_device *d, struct virtio_blk *blk, struct virtio_blk_req *req)
+{
+    uint64_t start = timer_ns();
+    int r;
+
+    for (;;) {
+        r = virtio_blk_poll(blk);
+        if (r < 0)
+            return r;
+        r = __atomic_load_n(&req->result, __ATOMIC_ACQUIRE);
+        if (r != -EINPROGRESS)
+            return r;
+        if (timer_ns() - start > VIRTIO_BLK_TIMEOUT_NS || d->polled || !virtio_vq(d, 0))
+            return virtio_blk_wait(blk, req, VIRTIO_BLK_TIMEOUT_NS); /* its recovery */
+        irq_disable();
+        if (vq_enable_cb(virtio_vq(d, 0)) != 0) {
+            irq_enable(); /* buffers already used (or broken): look again */
+            continue;
+        }
+        lapic_timer_oneshot(APIC_WAKE_VECTOR, BB_SAFETY_TICKS);
+        __asm__ volatile("sti; hlt" ::: "memory");
+    }
+}
+
+static void bb_run(struct virtio_device *d, unsigned qd, bool sleep, uint64_t ns, uint8_t *bufs,
                    struct bb_result *res)
 {
     struct virtio_blk *blk = d->driver_priv;
@@ -67,7 +101,8 @@ static void bb_run(struct virtio_device *d, unsigned qd, uint64_t ns, uint8_t *b
     }
     /* Keep the queue full until the time is up, then let it drain. */
     while (inflight) {
-        err = virtio_blk_wait(blk, &reqs[head], VIRTIO_BLK_TIMEOUT_NS);
+        err = sleep ? bb_wait_hlt(d, blk, &reqs[head])
+                    : virtio_blk_wait(blk, &reqs[head], VIRTIO_BLK_TIMEOUT_NS);
         if (err)
             goto out;
         inflight--;
@@ -82,6 +117,7 @@ static void bb_run(struct virtio_device *d, unsigned qd, uint64_t ns, uint8_t *b
         head = (head + 1) % qd;
     }
 out:
+    lapic_timer_oneshot(0, 0);
     res->ns = timer_ns() - t0;
     res->reqs = done;
     res->kicks = vs->kicks - kicks0;
@@ -111,17 +147,20 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
     printf("%s: 4 KiB random reads, %llu s per row, %s, capacity %llu sectors\n", d->name, secs,
            d->polled ? "polled" : "interrupt-driven",
            (unsigned long long)virtio_blk_capacity(d->driver_priv));
-    printf("   qd      IOPS  kicks/req   irqs/req\n");
-    for (unsigned i = 0; i < nqd; i++) {
+    printf("   qd  wait      IOPS  kicks/req   irqs/req\n");
+    for (unsigned i = 0; i < 2 * nqd && !rc; i++) {
+        unsigned qd = qds[i / 2];
+        bool sleep = i % 2 == 0;
         struct bb_result r;
 
-        bb_run(d, qds[i], secs * 1000000000ull, bufs, &r);
+        bb_run(d, qd, sleep, secs * 1000000000ull, bufs, &r);
         if (r.err) {
-            printf("error: bench blk: qd %u: I/O error %d\n", qds[i], r.err);
+            printf("error: bench blk: qd %u: I/O error %d\n", qd, r.err);
             rc = 1;
             break;
         }
-        printf("  %3u %9llu", qds[i], (unsigned long long)(r.ns ? r.reqs * 1000000000ull / r.ns : 0));
+        printf("  %3u  %-4s %9llu", qd, sleep ? "hlt" : "spin",
+               (unsigned long long)(r.ns ? r.reqs * 1000000000ull / r.ns : 0));
         bb_print_ratio(r.kicks, r.reqs);
         printf("    ");
         bb_print_ratio(r.irqs, r.reqs);
