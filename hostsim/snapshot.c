@@ -717,6 +717,19 @@ static int snap_plan(struct plan *pl, const struct vdev *d, const uint8_t *b, si
     return err;
 }
 
+/* The model's state and content from a validated plan; cannot fail. */
+static void snap_apply_model(const struct plan *pl, struct vdev *d)
+{
+    if (d->ops->state_load)
+        d->ops->state_load(d, pl->modl, pl->modl_len);
+    if (pl->cont) {
+        uint64_t n;
+        void *c = d->ops->content(d, &n);
+
+        memcpy(c, pl->cont, pl->cont_len);
+    }
+}
+
 /* Install a validated plan; cannot fail. */
 static void snap_apply(const struct plan *pl, struct vdev *d, struct vmmio_transport_state *st)
 {
@@ -741,23 +754,34 @@ static void snap_apply(const struct plan *pl, struct vdev *d, struct vmmio_trans
         else
             memset(&vq->q, 0, sizeof(vq->q));
     }
-    if (d->ops->state_load)
-        d->ops->state_load(d, pl->modl, pl->modl_len);
-    if (pl->cont) {
-        uint64_t n;
-        void *c = d->ops->content(d, &n);
-
-        memcpy(c, pl->cont, pl->cont_len);
-    }
+    snap_apply_model(pl, d);
     *st = pl->st;
 }
+
+enum restore_mode { RESTORE_CHECK, RESTORE_FULL, RESTORE_MODEL };
 
 struct restore_arg {
     const uint8_t *buf;
     size_t len;
     struct snap_err *e;
-    bool apply;
+    enum restore_mode mode;
 };
+
+/* Model state and content only (snap_restore_model): the queues and the
+ * transport stay as the running driver set them up. */
+static int snap_plan_model(struct plan *pl, const struct vdev *d, const uint8_t *b, size_t len,
+                           struct snap_err *e)
+{
+    int err;
+
+    memset(pl, 0, sizeof(*pl));
+    err = plan_sections(pl, b, len, e);
+    if (!err)
+        err = plan_device(pl, d, e);
+    if (!err)
+        err = plan_model(pl, d, e);
+    return err;
+}
 
 static int restore_locked(struct vdev *d, struct vmmio_transport_state *st, void *arg)
 {
@@ -774,20 +798,26 @@ static int restore_locked(struct vdev *d, struct vmmio_transport_state *st, void
         snap_fail(a->e, "device", -1, "out of memory");
         return -ENOMEM;
     }
-    err = snap_plan(pl, d, a->buf, a->len, a->e);
-    if (!err && a->apply) {
-        snap_apply(pl, d, st);
-        err = 1; /* write st back */
+    if (a->mode == RESTORE_MODEL) {
+        err = snap_plan_model(pl, d, a->buf, a->len, a->e);
+        if (!err)
+            snap_apply_model(pl, d); /* st unchanged: 0, not written back */
+    } else {
+        err = snap_plan(pl, d, a->buf, a->len, a->e);
+        if (!err && a->mode == RESTORE_FULL) {
+            snap_apply(pl, d, st);
+            err = 1; /* write st back */
+        }
     }
     virt_free(pl);
     return err;
 }
 
 static int snap_run(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen,
-                    bool apply)
+                    enum restore_mode mode)
 {
     struct snap_err e = {.buf = err, .cap = errlen};
-    struct restore_arg a = {.buf = buf, .len = buf ? len : 0, .e = &e, .apply = apply};
+    struct restore_arg a = {.buf = buf, .len = buf ? len : 0, .e = &e, .mode = mode};
 
     if (err && errlen)
         err[0] = 0;
@@ -796,10 +826,15 @@ static int snap_run(struct vmmio *m, const void *buf, size_t len, char *err, siz
 
 int snap_check(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)
 {
-    return snap_run(m, buf, len, err, errlen, false);
+    return snap_run(m, buf, len, err, errlen, RESTORE_CHECK);
 }
 
 int snap_restore(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)
 {
-    return snap_run(m, buf, len, err, errlen, true);
+    return snap_run(m, buf, len, err, errlen, RESTORE_FULL);
+}
+
+int snap_restore_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return snap_run(m, buf, len, err, errlen, RESTORE_MODEL);
 }

@@ -93,5 +93,14 @@ int snap_check(struct vmmio *m, const void *buf, size_t len, char *err, size_t e
 /* snap_check() then, only if it passed, replace m's state. m stays asleep:
  * vmmio_wake() resumes it. Same return values; -EBUSY if m is awake. */
 int snap_restore(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
+/*
+ * Only the device's own state and content (MODL, CONT: RAM disk, rng
+ * stream, console FIFOs, net backlog) into m (asleep), keeping its queues
+ * and transport state: for a snapshot from another boot, whose rings lived
+ * in another guest memory. The file, the device type and features and the
+ * model state are validated as for snap_restore; the QUEU/TRNS ring state
+ * is not used. Same return values.
+ */
+int snap_restore_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
 
 #endif

@@ -988,6 +988,83 @@ static void test_rebind(void **state)
     warm_up(f);
 }
 
+/* Another boot: a new instance with its own driver session; only the
+ * model's state and content come from the snapshot. */
+static void test_restore_model(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct rng_ref r = {.s = RNG_SEED, .used = 8};
+    uint8_t *snap, *b, *bad;
+    char err[256];
+    size_t len;
+    unsigned i;
+
+    warm_up(f); /* 39 bytes of the stream handed out */
+    for (i = 0; i < 39; i++)
+        rng_ref_byte(&r);
+    vmmio_sleep(f->m);
+    snap = save(f, 0, &len);
+    vmmio_destroy(f->m);
+    vdev_destroy(&f->dev);
+    model_create(f, K_RNG);
+    dfx_attach(f);
+    dfx_start(f, dfx_device_features(f), 8); /* rings elsewhere, size 8 */
+    vmmio_sleep(f->m);
+    /* The model restore takes the generator state only (the device type
+     * is still checked). */
+    bad = edit_copy(snap, len);
+    snap_put32(sfx_find(bad, len, "DEVC", 0, NULL), VIRTIO_ID_BLOCK);
+    sfx_fix_crcs(bad, len, 0);
+    assert_int_equal(snap_restore_model(f->m, bad, len, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "DEVC: wrong device type"));
+    free(bad);
+    assert_int_equal(snap_restore_model(f->m, snap, len, err, sizeof(err)), 0);
+    assert_int_equal(f->dev.queues[0].size, 8);
+    vmmio_wake(f->m);
+    b = rng_submit(f, galloc(f, 16), 16, true);
+    vmmio_process(f->m);
+    assert_int_equal(dfx_used(f, 0, b), 16);
+    for (i = 0; i < 16; i++)
+        assert_int_equal(b[i], rng_ref_byte(&r));
+    free(snap);
+}
+
+static void test_restore_model_content(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *snap, *copy = malloc(BLK_BYTES);
+    struct blk_req *r;
+    uint8_t *d;
+    char err[256];
+    size_t len;
+    void *tok;
+    uint32_t ul;
+
+    warm_up(f);
+    memcpy(copy, blk_disk, BLK_BYTES);
+    vmmio_sleep(f->m);
+    snap = save(f, SNAP_F_CONTENT, &len);
+    vmmio_destroy(f->m);
+    vdev_destroy(&f->dev);
+    memset(blk_disk, 0, BLK_BYTES); /* a new boot's RAM disk */
+    model_create(f, K_BLK);
+    dfx_attach(f);
+    dfx_start(f, dfx_device_features(f), 32);
+    vmmio_sleep(f->m);
+    assert_int_equal(snap_restore_model(f->m, snap, len, err, sizeof(err)), 0);
+    assert_memory_equal(blk_disk, copy, BLK_BYTES);
+    vmmio_wake(f->m);
+    r = galloc(f, sizeof(*r));
+    d = galloc(f, 512);
+    blk_submit(f, r, VIRTIO_BLK_T_IN, 2, d, 512, true);
+    vmmio_process(f->m);
+    assert_int_equal(vq_get_buf(f->vq[0], &tok, &ul), 0);
+    assert_int_equal(r->status, VIRTIO_BLK_S_OK);
+    assert_memory_equal(d, copy + 2 * 512, 512);
+    free(snap);
+    free(copy);
+}
+
 /* ------------------------------------------------------------ traffic */
 
 static uint64_t test_rand_state = 0x9e3779b97f4a7c15ull;
@@ -1286,6 +1363,7 @@ int main(void)
         T(test_corruption, setup_con),        T(test_corruption, setup_pmem),
         T(test_sleep_wake, setup_blk),        T(test_restore_republish, setup_blk),
         T(test_restore_interrupt, setup_blk), T(test_rebind, setup_blk),
+        T(test_restore_model, setup_rng),     T(test_restore_model_content, setup_blk),
         T(test_traffic_rng, setup_rng),       T(test_traffic_net, setup_net),
         T(test_traffic_blk, setup_blk),
     };
