@@ -161,6 +161,7 @@ static int snap_cmd_save(int argc, char **argv)
 static int snap_cmd_restore(int argc, char **argv)
 {
     struct virtio_blk *blk;
+    bool other_boot = false;
     uint8_t *b = NULL;
     size_t len = 0;
     char err[200];
@@ -182,14 +183,19 @@ static int snap_cmd_restore(int argc, char **argv)
         b = mem_bundle;
         len = mem_len;
     }
-    rc = persist_restore_all(b, len, err, sizeof(err));
+    rc = persist_restore_all(b, len, err, sizeof(err), &other_boot);
     if (blk)
         free(b);
     if (rc) {
         printf("error: snapshot restore refused: %s\n", err);
         return 1;
     }
-    printf("snapshot restored: 5 devices, %zu bytes\n", len);
+    if (other_boot)
+        printf("snapshot from another boot: device state and content restored into 5 devices "
+               "(queues kept), %zu bytes\n",
+               len);
+    else
+        printf("snapshot restored: 5 devices, %zu bytes\n", len);
     return 0;
 }
 

@@ -157,6 +157,23 @@ out_wake:
 
 /* ---- bundles ---- */
 
+/* Tells this boot's bundles from others': the TSC at the first call (and
+ * the timer), different in every boot in practice. */
+static uint64_t persist_boot_id(void)
+{
+    static uint64_t id;
+
+    if (!id) {
+        uint32_t lo, hi;
+
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        id = ((uint64_t)hi << 32 | lo) ^ (timer_ns() << 17) ^ 0x5deece66dull;
+        if (!id)
+            id = 1;
+    }
+    return id;
+}
+
 static struct virtio_device *persist_dev(int i)
 {
     return virtio_find(persist_names[i]);
@@ -191,6 +208,7 @@ int persist_save_all(unsigned flags, uint8_t **out, size_t *len)
     snap_put32(b + 8, PERSIST_NDEV);
     snap_put32(b + 12, flags);
     snap_put64(b + 16, total);
+    snap_put64(b + 24, persist_boot_id());
     p = b + PERSIST_BUNDLE_HDR;
     for (i = 0; i < PERSIST_NDEV; i++) {
         memset(p, 0, 16);
@@ -273,10 +291,11 @@ static int bundle_parse(const uint8_t *buf, size_t len, struct bundle_entry *e, 
     return 0;
 }
 
-int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen)
+int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen, bool *other_boot)
 {
     struct bundle_entry e[PERSIST_NDEV];
     uint64_t flags = read_rflags();
+    bool foreign;
     char why[160];
     int i, rc;
 
@@ -285,16 +304,32 @@ int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen
     rc = bundle_parse(buf, len, e, err, errlen);
     if (rc)
         return rc;
+    foreign = snap_get64(buf + 24) != persist_boot_id();
+    if (other_boot)
+        *other_boot = foreign;
     irq_disable();
     for (i = 0; i < PERSIST_NDEV; i++)
         vmmio_sleep(loopback_vmmio(e[i].dev));
     /* Everything checked before anything changes. */
-    for (i = 0; i < PERSIST_NDEV; i++) {
+    for (i = 0; i < PERSIST_NDEV && !foreign; i++) {
         rc = snap_check(loopback_vmmio(e[i].dev), e[i].snap, e[i].len, why, sizeof(why));
         if (rc) {
             set_err(err, errlen, why, persist_names[i]);
             goto out_wake;
         }
+    }
+    if (foreign) {
+        /* Model state + content only: a failure on device i leaves devices
+         * 0..i-1 restored (each restore itself is all or nothing). */
+        for (i = 0; i < PERSIST_NDEV; i++) {
+            rc =
+                snap_restore_model(loopback_vmmio(e[i].dev), e[i].snap, e[i].len, why, sizeof(why));
+            if (rc) {
+                set_err(err, errlen, why, persist_names[i]);
+                goto out_wake;
+            }
+        }
+        goto out_wake;
     }
     for (i = 0; i < PERSIST_NDEV; i++) {
         rc = replace_and_restore(e[i].dev, loopback_vmmio(e[i].dev), e[i].snap, e[i].len, err,

@@ -9,9 +9,14 @@
  *
  * A bundle holds the snapshots of all five loopback devices:
  *   0 magic "RLSNAPB\n", 8 count u32, 12 flags u32 (SNAP_F_*),
- *   16 total_len u64 (the whole bundle), then per device: name[16]
- *   (NUL-padded), len u64, the snapshot; then a CRC-32C u32 of everything
- *   before it. All little-endian.
+ *   16 total_len u64 (the whole bundle), 24 boot_id u64 (which boot took
+ *   it), then per device: name[16] (NUL-padded), len u64, the snapshot;
+ *   then a CRC-32C u32 of everything before it. All little-endian.
+ * A bundle from this boot restores everything (snap_restore); one from
+ * another boot restores each device's own state and content only
+ * (snap_restore_model: RAM disk, rng stream, console FIFOs, net backlog),
+ * since its rings lived in that boot's memory and this boot's drivers have
+ * their own.
  *
  * Calls run on CPU 0 (the drivers' CPU), with interrupts on; one at a time.
  */
@@ -25,7 +30,7 @@
 struct virtio_device;
 
 #define PERSIST_BUNDLE_MAGIC "RLSNAPB\n"
-#define PERSIST_BUNDLE_HDR 24
+#define PERSIST_BUNDLE_HDR 32
 
 /*
  * One snapshot point for dev: sleep, save, new instance, restore, wake.
@@ -44,7 +49,7 @@ int persist_save_all(unsigned flags, uint8_t **out, size_t *len);
  * snapshot restored. Refused: nothing changed, err says why. Devices are
  * awake again in both cases.
  */
-int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen);
+int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen, bool *other_boot);
 
 struct persist_report {
     uint64_t blk_requests, net_frames, pmem_flushes; /* completed, verified */

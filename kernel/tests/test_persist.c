@@ -94,7 +94,7 @@ static void test_bundle(struct ktest *t)
     rc = persist_save_all(0, &b, &len);
     if (rc)
         KT_FAIL(t, "save_all: %d", rc);
-    rc = persist_restore_all(b, len, err, sizeof(err));
+    rc = persist_restore_all(b, len, err, sizeof(err), NULL);
     if (rc) {
         free(b);
         KT_FAIL(t, "restore_all: %d %s", rc, err);
@@ -109,7 +109,7 @@ static void test_bundle(struct ktest *t)
     free(b2);
     /* A flipped bit: refused, the devices keep working. */
     b[len / 2] ^= 0x10;
-    rc = persist_restore_all(b, len, err, sizeof(err));
+    rc = persist_restore_all(b, len, err, sizeof(err), NULL);
     if (rc != -EINVAL) {
         free(b);
         KT_FAIL(t, "corrupt bundle: %d (want -EINVAL)", rc);
@@ -133,7 +133,7 @@ static void test_bundle(struct ktest *t)
                    crc32c(0, s + off, 8 + snap_get32(s + off + 4)));
         snap_put32(s + slen - 4, crc32c(0, s, slen - 4));
         snap_put32(b + len - 4, crc32c(0, b, len - 4));
-        rc = persist_restore_all(b, len, err, sizeof(err));
+        rc = persist_restore_all(b, len, err, sizeof(err), NULL);
         if (rc != -EINVAL || !strstr(err, "lblk0") || !strstr(err, "QUEU[0]")) {
             free(b);
             KT_FAIL(t, "invalid queue: %d '%s'", rc, err);
