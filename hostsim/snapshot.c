@@ -597,13 +597,26 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
     }
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&avail->idx));
     used_idx = vr_le16_to_cpu(virt_load_acquire16(&used->idx));
-    if ((uint16_t)(avail_idx - pq->next_avail) > pq->size)
+    /* Both are u16 distances; say which way round when it is "behind". */
+    if ((uint16_t)(avail_idx - pq->next_avail) > pq->size) {
+        if ((uint16_t)(pq->next_avail - avail_idx) <= pq->size)
+            return snap_fail(e, "QUEU", (int)qi,
+                             "avail idx %u is behind next_avail %u (avail idx more than size %u "
+                             "ahead of next_avail)",
+                             avail_idx, pq->next_avail, pq->size);
         return snap_fail(e, "QUEU", (int)qi,
                          "avail idx %u more than size %u ahead of next_avail %u", avail_idx,
                          pq->size, pq->next_avail);
-    if ((uint16_t)(pq->next_avail - used_idx) > pq->size)
+    }
+    if ((uint16_t)(pq->next_avail - used_idx) > pq->size) {
+        if ((uint16_t)(used_idx - pq->next_avail) <= pq->size)
+            return snap_fail(e, "QUEU", (int)qi,
+                             "used idx %u is ahead of next_avail %u: the rings moved on since "
+                             "this snapshot (next_avail more than size %u ahead of used idx)",
+                             used_idx, pq->next_avail, pq->size);
         return snap_fail(e, "QUEU", (int)qi, "next_avail %u more than size %u ahead of used idx %u",
                          pq->next_avail, pq->size, used_idx);
+    }
     /* In-flight chains: exactly the avail entries [next_used, next_avail),
      * in order; they are rewound and processed again (snapshot.h). */
     for (k = 0; k < pq->n_inflight; k++) {

@@ -566,7 +566,7 @@ static void test_refuse_queue(void **state)
     struct vdq *q = &f->dev.queues[0].q;
     struct virtq_avail *avail;
     struct virtq_used *used;
-    uint16_t saved_idx;
+    uint16_t saved_avail, saved_used;
     uint8_t *ref;
     size_t len;
     uint64_t desc = f->dev.queues[0].desc_gpa;
@@ -608,16 +608,20 @@ static void test_refuse_queue(void **state)
     /* The rings as the driver left them in guest memory. */
     avail = vdq_mem_translate(&f->fx.mem, f->dev.queues[0].avail_gpa, 4);
     used = vdq_mem_translate(&f->fx.mem, f->dev.queues[0].used_gpa, 4);
-    saved_idx = avail->idx;
+    saved_avail = avail->idx;
+    saved_used = used->idx;
     avail->idx = (uint16_t)(q->next_avail + QSIZE + 1);
     expect_refused(f, ref, len, "QUEU[0]: avail idx 22 more than size 16 ahead of next_avail 5");
     avail->idx = (uint16_t)(q->next_avail - 1); /* backwards */
-    expect_refused(f, ref, len, "more than size 16 ahead of next_avail");
-    avail->idx = saved_idx;
-    saved_idx = used->idx;
+    expect_refused(f, ref, len, "QUEU[0]: avail idx 4 is behind next_avail 5");
+    /* The driver went on after the snapshot: one more request used. */
+    avail->idx = (uint16_t)(q->next_avail + 1);
+    used->idx = (uint16_t)(q->next_avail + 1);
+    expect_refused(f, ref, len, "QUEU[0]: used idx 6 is ahead of next_avail 5: the rings moved on");
+    avail->idx = saved_avail;
     used->idx = (uint16_t)(q->next_avail - QSIZE - 1);
     expect_refused(f, ref, len, "QUEU[0]: next_avail 5 more than size 16 ahead of used idx");
-    used->idx = saved_idx;
+    used->idx = saved_used;
 
     /* A queue that is not live carries no ring state. */
     {
