@@ -25,7 +25,7 @@ include mk/efi.mk
 include mk/host.mk
 include mk/test.mk
 # Hosted tests of the loopback device models and the drivers (issue 4).
--include mk/host-devices.mk mk/host-drivers.mk mk/host-snapshot.mk
+-include mk/host-devices.mk mk/host-drivers.mk mk/host-snapshot.mk mk/host-vhost.mk
 
 .PHONY: all host deps run test check-host check-image bench bench-boot fuzz clean
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhost_user.h - the device side of the vhost-user protocol (QEMU
+ * docs/interop/vhost-user.rst, DESIGN.md section 5): one request handler,
+ * transport-agnostic. A carrier (a Unix socket with SCM_RIGHTS in the
+ * hosted daemon, an in-memory channel in the image) hands it one message at
+ * a time (header + payload bytes + the fds that came with it) and sends
+ * back the reply it produces, if any.
+ *
+ * The backend drives a device model (a struct vdev, e.g. vdev_blk_create)
+ * through a virtio-mmio register file (hostsim/vmmio.c) that it owns: the
+ * frontend's ring setup becomes register writes, so activation, reset and
+ * the snapshot codec (hostsim/snapshot.c, the SET_DEVICE_STATE_FD payload)
+ * are the ones the loopback transport uses.
+ *
+ * Invariants:
+ *  - the device is awake iff every ring of the model is started (kick
+ *    received, not stopped by GET_VRING_BASE), enabled (rings start
+ *    disabled when VHOST_USER_F_PROTOCOL_FEATURES is negotiated), and the
+ *    device activated with them; otherwise it sleeps (no guest memory
+ *    access, no call signalled). So when every ring is stopped the device
+ *    is suspended, and stopping one ring stops all processing (our models
+ *    serve all their queues from one loop).
+ *  - nothing from the frontend is trusted: header, size, every index,
+ *    address, number and fd is checked; frontend addresses are translated
+ *    through the memory table with bounds checks; guest memory is touched
+ *    only through vdq (hostsim/vdq.c), which checks again.
+ *  - the handler owns every fd passed to vu_handle_msg(), whatever the
+ *    outcome: it keeps it or closes it through ops->close_fd.
+ *  - errors: a request that has a reply of its own (GET_*) and fails closes
+ *    the connection; any other failing request gets a non-zero u64 when the
+ *    frontend asked for REPLY_ACK (NEED_REPLY with the protocol feature),
+ *    else it is logged and ignored. A malformed header, or an unknown
+ *    request without REPLY_ACK, closes the connection. Every error logs.
+ *
+ * Concurrency: none inside. vu_handle_msg(), vu_kick(), vu_poll() for one
+ * backend are serialised by the carrier (one thread / one CPU).
+ */
+#ifndef RINGLOOP_VHOST_USER_H
+#define RINGLOOP_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vdev.h"
+#include "vmmio.h"
+
+/* ---- wire format (all little-endian) ---- */
+#define VU_HDR_BYTES 12     /* request u32, flags u32, size u32 */
+#define VU_MAX_PAYLOAD 1024 /* largest payload we accept */
+#define VU_MAX_MSG (VU_HDR_BYTES + VU_MAX_PAYLOAD)
+#define VU_MAX_FDS 8
+#define VU_MAX_REGIONS 8 /* VHOST_MEMORY_BASELINE_NREGIONS */
+#define VU_MAX_RINGS VDEV_MAX_QUEUES
+#define VU_MAX_CONFIG 256 /* VHOST_USER_MAX_CONFIG_SIZE */
+
+#define VU_FLAG_VERSION 0x1u
+#define VU_FLAG_VERSION_MASK 0x3u
+#define VU_FLAG_REPLY 0x4u
+#define VU_FLAG_NEED_REPLY 0x8u
+
+enum vu_request {
+    VU_GET_FEATURES = 1,
+    VU_SET_FEATURES = 2,
+    VU_SET_OWNER = 3,
+    VU_RESET_OWNER = 4,
+    VU_SET_MEM_TABLE = 5,
+    VU_SET_LOG_BASE = 6,
+    VU_SET_LOG_FD = 7,
+    VU_SET_VRING_NUM = 8,
+    VU_SET_VRING_ADDR = 9,
+    VU_SET_VRING_BASE = 10,
+    VU_GET_VRING_BASE = 11,
+    VU_SET_VRING_KICK = 12,
+    VU_SET_VRING_CALL = 13,
+    VU_SET_VRING_ERR = 14,
+    VU_GET_PROTOCOL_FEATURES = 15,
+    VU_SET_PROTOCOL_FEATURES = 16,
+    VU_GET_QUEUE_NUM = 17,
+    VU_SET_VRING_ENABLE = 18,
+    VU_GET_CONFIG = 24,
+    VU_SET_CONFIG = 25,
+    VU_RESET_DEVICE = 34,
+    VU_SET_DEVICE_STATE_FD = 42,
+    VU_CHECK_DEVICE_STATE = 43,
+    VU_REQUEST_MAX = 64
+};
+
+#define VU_F_PROTOCOL_FEATURES 30 /* virtio feature bit space */
+
+enum vu_protocol_feature {
+    VU_PF_MQ = 0,
+    VU_PF_REPLY_ACK = 3,
+    VU_PF_CONFIG = 9,
+    VU_PF_RESET_DEVICE = 13,
+    VU_PF_DEVICE_STATE = 19,
+};
+
+/* SET_VRING_KICK/CALL/ERR u64: ring index, and "no fd" (kick: polling). */
+#define VU_VRING_IDX_MASK 0xffull
+#define VU_VRING_NOFD 0x100ull
+
+/* SET_DEVICE_STATE_FD */
+#define VU_STATE_SAVE 0
+#define VU_STATE_LOAD 1
+#define VU_STATE_PHASE_STOPPED 0
+#define VU_STATE_MAX_BYTES (64u << 10) /* device state we accept on LOAD */
+
+/* Payload layouts (byte offsets) */
+#define VU_MEM_HDR_BYTES 8     /* nregions u32, padding u32 */
+#define VU_MEM_REGION_BYTES 32 /* guest_phys_addr, memory_size, userspace_addr, mmap_offset */
+#define VU_STATE_BYTES 8       /* index u32, num u32 */
+#define VU_ADDR_BYTES 40       /* index, flags, desc, used, avail, log */
+#define VU_CONFIG_HDR_BYTES 12 /* offset, size, flags */
+
+/*
+ * What the carrier supplies. fds are whatever the carrier's handles are (an
+ * fd on Linux, a small integer in the image); the handler only stores them
+ * and passes them back here. None of these may call into vu_*.
+ */
+struct vu_ops {
+    /* Map size bytes of region fd starting at offset; NULL on failure. */
+    void *(*map)(void *ctx, int fd, uint64_t offset, uint64_t size);
+    void (*unmap)(void *ctx, void *p, uint64_t offset, uint64_t size);
+    void (*close_fd)(void *ctx, int fd);
+    /* Signal an eventfd (call / err). */
+    void (*signal)(void *ctx, int fd);
+    /* Device state transfer (SET_DEVICE_STATE_FD): SAVE hands len bytes to
+     * the frontend through fd; LOAD reads what the frontend wrote into fd,
+     * up to EOF, into buf (at most cap bytes: more is -EFBIG). Both consume
+     * fd (close it) and return 0 or -errno. */
+    int (*state_put)(void *ctx, int fd, const void *buf, size_t len);
+    int (*state_get)(void *ctx, int fd, void *buf, size_t cap, size_t *len);
+};
+
+struct vu_backend;
+
+/* Reply produced by vu_handle_msg(): len 0 = none; never carries fds. */
+struct vu_reply {
+    uint32_t len;
+    uint8_t buf[VU_MAX_MSG];
+};
+
+struct vu_stats {
+    uint64_t messages; /* handled (well-formed header) */
+    uint64_t errors;   /* requests refused */
+    uint64_t closes;   /* close-the-connection verdicts */
+    uint64_t kicks;
+    uint64_t calls; /* call fd signalled */
+    uint64_t starts, stops;
+};
+
+/* ops/ctx as above; the backend starts with no device (vu_attach). */
+int vu_create(const struct vu_ops *ops, void *ctx, struct vu_backend **out);
+/* The guest memory the device model must be created over: create the model
+ * with it (e.g. vdev_blk_create(dev, vu_guest_mem(b), ...)), then attach.
+ * Its region table lives in the backend and is filled by SET_MEM_TABLE. */
+const struct vdq_mem *vu_guest_mem(const struct vu_backend *b);
+/* Put dev behind the backend (it starts asleep); once, before any message. */
+int vu_attach(struct vu_backend *b, struct vdev *dev);
+/* Close every fd, unmap guest memory, free the register file; the vdev
+ * stays the caller's (vdev_destroy it afterwards). NULL is fine. */
+void vu_destroy(struct vu_backend *b);
+
+/*
+ * Handle one message: msg is header + payload (len bytes), fds the nfds
+ * handles that came with it (owned by the handler from now on). Returns 0
+ * (send r->len bytes back if r->len > 0) or a negative errno: close the
+ * connection (a line was logged saying why).
+ */
+int vu_handle_msg(struct vu_backend *b, const void *msg, size_t len, const int *fds, unsigned nfds,
+                  struct vu_reply *r);
+
+/* The kick fd of ring i fired (or a polled ring may have work): process
+ * the device's queues; returns chains completed (0 when asleep). */
+int vu_kick(struct vu_backend *b, unsigned ring);
+/* Process every ring whose kick is polled (SET_VRING_KICK with no fd). */
+int vu_poll(struct vu_backend *b);
+
+/* For the carrier's poll set: the kick handle of ring i, or -1. */
+int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring);
+unsigned vu_num_rings(const struct vu_backend *b);
+bool vu_is_running(const struct vu_backend *b);
+struct vmmio *vu_vmmio(struct vu_backend *b);
+void vu_get_stats(const struct vu_backend *b, struct vu_stats *st);
+const char *vu_request_name(uint32_t request);
+
+#endif

@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_vhost_user.c - cmocka tests of the vhost-user request handler
+ * (hostsim/vhost_user.c) through a fake carrier: "fds" are small integers
+ * the fake tracks (every one must be closed exactly once by the end), every
+ * region fd maps the ring fixture's guest-memory arena, call/err signals
+ * are counted, the device state goes through a buffer. The frontend is the
+ * test, with the real driver virtqueue (drivers/virtio/virtqueue.c) on the
+ * rings and the blk model (hostsim/dev_blk.c) behind the handler; data is
+ * checked against the RAM disk. Each message has its happy path and its
+ * error paths (out of order, bad size, unknown, index out of range).
+ *
+ * TEST_FILTER='test_state_*' runs only the matching cases.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ring_fixture.h"
+#include "vdev_models.h"
+#include "vhost_user.h"
+#include "vhost_user_front.h"
+#include "virtio_platform.h"
+
+#define UA_BASE 0x7f1200000000ull /* the frontend's address of the arena */
+#define MAX_FDS 512
+#define DISK_SECTORS 256
+#define DISK_BYTES (DISK_SECTORS * 512)
+#define QNUM 64
+
+struct tfx {
+    struct ring_fixture fx;
+    struct vu_backend *b;
+    struct vdev dev;
+    uint8_t *disk;
+    struct virtqueue *vq;
+    struct vu_reply r;
+    uint8_t msg[VU_MAX_MSG];
+    int next_fd;
+    bool open[MAX_FDS];
+    int signals[MAX_FDS];
+    bool fail_map;
+    uint8_t state[VU_STATE_MAX_BYTES];
+    size_t state_len;
+    /* blk request buffers in guest memory */
+    uint8_t *hdr, *data, *status;
+    uint64_t features;
+};
+
+static struct tfx T;
+
+/* ---- the fake carrier ---- */
+
+static void *f_map(void *ctx, int fd, uint64_t off, uint64_t size)
+{
+    struct tfx *t = ctx;
+
+    assert_true(fd > 0 && fd < MAX_FDS && t->open[fd]);
+    if (t->fail_map || off > FX_ARENA_SIZE || size > FX_ARENA_SIZE - off)
+        return NULL;
+    return t->fx.arena + off;
+}
+
+static void f_unmap(void *ctx, void *p, uint64_t off, uint64_t size)
+{
+    (void)ctx, (void)p, (void)off, (void)size;
+}
+
+static void f_close(void *ctx, int fd)
+{
+    struct tfx *t = ctx;
+
+    assert_true(fd > 0 && fd < MAX_FDS);
+    assert_true(t->open[fd]); /* never closed twice */
+    t->open[fd] = false;
+}
+
+static void f_signal(void *ctx, int fd)
+{
+    struct tfx *t = ctx;
+
+    assert_true(fd > 0 && fd < MAX_FDS && t->open[fd]);
+    t->signals[fd]++;
+}
+
+static int f_state_put(void *ctx, int fd, const void *buf, size_t len)
+{
+    struct tfx *t = ctx;
+
+    assert_true(len <= sizeof(t->state));
+    memcpy(t->state, buf, len);
+    t->state_len = len;
+    f_close(ctx, fd);
+    return 0;
+}
+
+static int f_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
+{
+    struct tfx *t = ctx;
+
+    f_close(ctx, fd);
+    if (t->state_len > cap)
+        return -EFBIG;
+    memcpy(buf, t->state, t->state_len);
+    *len = t->state_len;
+    return 0;
+}
+
+static const struct vu_ops fake_ops = {
+    .map = f_map,
+    .unmap = f_unmap,
+    .close_fd = f_close,
+    .signal = f_signal,
+    .state_put = f_state_put,
+    .state_get = f_state_get,
+};
+
+static int fd_new(struct tfx *t)
+{
+    assert_true(t->next_fd < MAX_FDS);
+    t->open[t->next_fd] = true;
+    return t->next_fd++;
+}
+
+static void fds_all_closed(struct tfx *t)
+{
+    int i;
+
+    for (i = 0; i < MAX_FDS; i++)
+        if (t->open[i])
+            fail_msg("fd %d never closed", i);
+}
+
+/* ---- frontend helpers ---- */
+
+static void backend_new(struct tfx *t)
+{
+    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vdev_blk_create(&t->dev, vu_guest_mem(t->b), t->disk, DISK_BYTES, NULL), 0);
+    assert_int_equal(vu_attach(t->b, &t->dev), 0);
+}
+
+static void backend_free(struct tfx *t)
+{
+    vu_destroy(t->b);
+    vdev_destroy(&t->dev);
+    t->b = NULL;
+}
+
+static int setup(void **state)
+{
+    struct tfx *t = &T;
+
+    memset(t, 0, sizeof(*t));
+    fx_arena_init(&t->fx);
+    t->next_fd = 10;
+    t->disk = calloc(1, DISK_BYTES);
+    assert_non_null(t->disk);
+    t->hdr = fx_alloc(&t->fx, 16, NULL);
+    t->data = fx_alloc(&t->fx, 64 * 512, NULL);
+    t->status = fx_alloc(&t->fx, 1, NULL);
+    backend_new(t);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct tfx *t = *state;
+
+    backend_free(t);
+    fds_all_closed(t);
+    if (t->vq)
+        vq_destroy(t->vq);
+    free(t->disk);
+    fx_teardown(&t->fx);
+    return 0;
+}
+
+/* Send msg (len bytes) with fds; returns the handler's verdict. */
+static int send_fds(struct tfx *t, size_t len, const int *fds, unsigned nfds)
+{
+    return vu_handle_msg(t->b, t->msg, len, fds, nfds, &t->r);
+}
+
+static int send(struct tfx *t, size_t len)
+{
+    return send_fds(t, len, NULL, 0);
+}
+
+/* A request with a u64 reply. */
+static uint64_t get_u64(struct tfx *t, uint32_t req)
+{
+    assert_int_equal(send(t, vuf_none(t->msg, req, 0)), 0);
+    assert_int_equal(t->r.len, VU_HDR_BYTES + 8);
+    assert_int_equal(snap_get32(t->r.buf), req);
+    assert_int_equal(snap_get32(t->r.buf + 4), VU_FLAG_VERSION | VU_FLAG_REPLY);
+    return vuf_reply_u64(&t->r);
+}
+
+/* A request sent with NEED_REPLY (REPLY_ACK negotiated): the ack value. */
+static uint64_t acked(struct tfx *t, size_t len, const int *fds, unsigned nfds)
+{
+    snap_put32(t->msg + 4, snap_get32(t->msg + 4) | VU_FLAG_NEED_REPLY);
+    assert_int_equal(send_fds(t, len, fds, nfds), 0);
+    assert_int_equal(t->r.len, VU_HDR_BYTES + 8);
+    return vuf_reply_u64(&t->r);
+}
+
+static void ok(struct tfx *t, size_t len)
+{
+    assert_int_equal(acked(t, len, NULL, 0), 0);
+}
+
+static uint64_t ua_of(struct tfx *t, uint64_t gpa)
+{
+    (void)t;
+    return UA_BASE + (gpa - FX_GPA_BASE);
+}
+
+static void mem_table(struct tfx *t, uint64_t ua)
+{
+    struct vuf_region rg = {.gpa = FX_GPA_BASE, .size = FX_ARENA_SIZE, .uaddr = ua};
+    int fd = fd_new(t);
+
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, &rg, 1), &fd, 1), 0);
+    assert_false(t->open[fd]); /* mapped, then closed */
+}
+
+/* Owner, features (with PROTOCOL_FEATURES unless pf is false), protocol
+ * features, memory table. */
+static void negotiate(struct tfx *t, bool pf)
+{
+    uint64_t f;
+
+    f = get_u64(t, VU_GET_FEATURES);
+    assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
+    assert_int_equal(get_u64(t, VU_GET_PROTOCOL_FEATURES),
+                     (1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
+                         (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE));
+    assert_int_equal(
+        send(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, get_u64(t, VU_GET_PROTOCOL_FEATURES))),
+        0);
+    assert_int_equal(t->r.len, 0);
+    ok(t, vuf_none(t->msg, VU_SET_OWNER, 0));
+    if (!pf)
+        f &= ~(1ull << VU_F_PROTOCOL_FEATURES);
+    t->features = f;
+    ok(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, f));
+    mem_table(t, UA_BASE);
+}
+
+static void driver_vq_new(struct tfx *t)
+{
+    struct vq_config cfg = {
+        .num = QNUM,
+        .event_idx = (t->features >> VIRTIO_F_EVENT_IDX) & 1,
+        .indirect = (t->features >> VIRTIO_F_INDIRECT_DESC) & 1,
+    };
+
+    if (t->vq)
+        vq_destroy(t->vq);
+    assert_int_equal(vq_create(&cfg, &t->vq), 0);
+}
+
+/* Ring 0 set up on t->vq at base; kick/call fds returned. */
+static void ring_setup(struct tfx *t, uint16_t base, int *kick, int *call)
+{
+    uint64_t d, a, u;
+    int k = fd_new(t), c = fd_new(t);
+
+    vq_get_ring_addrs(t->vq, &d, &a, &u);
+    ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, QNUM));
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, base));
+    ok(t, vuf_addr(t->msg, 0, 0, ua_of(t, d), ua_of(t, u), ua_of(t, a)));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0), &c, 1), 0);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &k, 1), 0);
+    if (kick)
+        *kick = k;
+    if (call)
+        *call = c;
+}
+
+static void enable(struct tfx *t, unsigned on)
+{
+    ok(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, 0, on));
+}
+
+static void start(struct tfx *t, int *call)
+{
+    negotiate(t, true);
+    driver_vq_new(t);
+    ring_setup(t, 0, NULL, call);
+    assert_false(vu_is_running(t->b)); /* rings start disabled */
+    enable(t, 1);
+    assert_true(vu_is_running(t->b));
+}
+
+/* Submit one blk request on t->vq without processing it. */
+static void blk_submit(struct tfx *t, uint32_t type, uint64_t sector, uint32_t len)
+{
+    struct vq_sg sg[3] = {
+        {.buf = t->hdr, .len = 16}, {.buf = t->data, .len = len}, {.buf = t->status, .len = 1}};
+
+    snap_put32(t->hdr, type);
+    snap_put32(t->hdr + 4, 0);
+    snap_put64(t->hdr + 8, sector);
+    *t->status = 0xee;
+    if (type == VIRTIO_BLK_T_OUT)
+        assert_int_equal(vq_add_sgs(t->vq, sg, 2, 1, t), 0);
+    else
+        assert_int_equal(vq_add_sgs(t->vq, sg, 1, 2, t), 0);
+    vq_kick_prepare(t->vq);
+}
+
+/* Take the completion: returns the status byte, -1 when none. */
+static int blk_complete(struct tfx *t)
+{
+    void *tok;
+    uint32_t len;
+
+    if (vq_get_buf(t->vq, &tok, &len) != 0)
+        return -1;
+    assert_ptr_equal(tok, t);
+    return *t->status;
+}
+
+static int blk_io(struct tfx *t, uint32_t type, uint64_t sector, uint32_t len)
+{
+    blk_submit(t, type, sector, len);
+    vu_kick(t->b, 0);
+    return blk_complete(t);
+}
+
+static void blk_write_pattern(struct tfx *t, uint64_t sector, uint8_t seed)
+{
+    memset(t->data, seed, 512);
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_OUT, sector, 512), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->disk[sector * 512], seed);
+}
+
+static void blk_check_pattern(struct tfx *t, uint64_t sector, uint8_t seed)
+{
+    memset(t->data, 0, 512);
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_IN, sector, 512), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->data[0], seed);
+    assert_int_equal(t->data[511], seed);
+}
+
+static uint32_t vring_base(struct tfx *t, unsigned idx)
+{
+    assert_int_equal(send(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, idx, 0)), 0);
+    assert_int_equal(t->r.len, VU_HDR_BYTES + VU_STATE_BYTES);
+    assert_int_equal(snap_get32(t->r.buf + VU_HDR_BYTES), idx);
+    return snap_get32(t->r.buf + VU_HDR_BYTES + 4);
+}
+
+/* ---- happy paths ---- */
+
+static void test_lifecycle_traffic(void **state)
+{
+    struct tfx *t = *state;
+    int call, i;
+
+    start(t, &call);
+    for (i = 0; i < 100; i++)
+        blk_write_pattern(t, (uint64_t)i % DISK_SECTORS, (uint8_t)(i + 1));
+    for (i = 0; i < 100; i++)
+        blk_check_pattern(t, (uint64_t)i, (uint8_t)(i + 1));
+    assert_true(t->signals[call] > 0);
+    assert_int_equal(get_u64(t, VU_GET_QUEUE_NUM), 1);
+}
+
+static void test_rings_enabled_without_protocol_features(void **state)
+{
+    struct tfx *t = *state;
+
+    negotiate(t, false);
+    driver_vq_new(t);
+    ring_setup(t, 0, NULL, NULL);
+    assert_true(vu_is_running(t->b)); /* no PROTOCOL_FEATURES: enabled at once */
+    blk_write_pattern(t, 3, 0x33);
+}
+
+static void test_disable_stops_processing(void **state)
+{
+    struct tfx *t = *state;
+
+    start(t, NULL);
+    blk_write_pattern(t, 1, 0x11);
+    enable(t, 0);
+    assert_false(vu_is_running(t->b));
+    memset(t->data, 0x22, 512);
+    blk_submit(t, VIRTIO_BLK_T_OUT, 1, 512);
+    vu_kick(t->b, 0);
+    assert_int_equal(blk_complete(t), -1);
+    assert_int_equal(t->disk[512], 0x11); /* untouched while disabled */
+    enable(t, 1);                         /* wake processes the queue once */
+    assert_int_equal(blk_complete(t), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->disk[512], 0x22);
+}
+
+static void test_get_vring_base_stops_and_restarts(void **state)
+{
+    struct tfx *t = *state;
+    int i, kick;
+
+    start(t, NULL);
+    for (i = 0; i < 10; i++)
+        blk_write_pattern(t, (uint64_t)i, (uint8_t)(0x40 + i));
+    assert_int_equal(vring_base(t, 0), 10);
+    assert_false(vu_is_running(t->b));
+    /* A request made while stopped is not touched... */
+    blk_submit(t, VIRTIO_BLK_T_IN, 5, 512);
+    assert_int_equal(vu_kick(t->b, 0), 0);
+    assert_int_equal(blk_complete(t), -1);
+    assert_int_equal(vring_base(t, 0), 10); /* stopped: same answer */
+    /* ... and served once the ring restarts at the base we were given. */
+    kick = fd_new(t);
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 10));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &kick, 1), 0);
+    assert_true(vu_is_running(t->b));
+    assert_int_equal(blk_complete(t), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->data[0], 0x45);
+    assert_int_equal(vring_base(t, 0), 11);
+}
+
+static void test_reset_device_then_restart(void **state)
+{
+    struct tfx *t = *state;
+
+    start(t, NULL);
+    blk_write_pattern(t, 7, 0x77);
+    ok(t, vuf_none(t->msg, VU_RESET_DEVICE, 0));
+    assert_false(vu_is_running(t->b));
+    /* The driver starts over with fresh rings at index 0. */
+    ok(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, t->features));
+    driver_vq_new(t);
+    ring_setup(t, 0, NULL, NULL);
+    enable(t, 1);
+    assert_true(vu_is_running(t->b));
+    blk_check_pattern(t, 7, 0x77); /* the disk survived the reset */
+    blk_write_pattern(t, 8, 0x88);
+}
+
+static void test_polled_kick(void **state)
+{
+    struct tfx *t = *state;
+    uint64_t d, a, u;
+
+    negotiate(t, true);
+    driver_vq_new(t);
+    vq_get_ring_addrs(t->vq, &d, &a, &u);
+    ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, QNUM));
+    ok(t, vuf_addr(t->msg, 0, 0, ua_of(t, d), ua_of(t, u), ua_of(t, a)));
+    ok(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, VU_VRING_NOFD));
+    ok(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, VU_VRING_NOFD));
+    enable(t, 1);
+    assert_int_equal(vu_ring_kick_fd(t->b, 0), -1);
+    blk_submit(t, VIRTIO_BLK_T_GET_ID, 0, 20);
+    assert_int_equal(vu_poll(t->b), 1);
+    assert_int_equal(blk_complete(t), VIRTIO_BLK_S_OK);
+    assert_memory_equal(t->data, VDEV_BLK_DEFAULT_SERIAL, strlen(VDEV_BLK_DEFAULT_SERIAL));
+}
+
+static void test_config(void **state)
+{
+    struct tfx *t = *state;
+    uint8_t cfg[VU_MAX_CONFIG];
+
+    negotiate(t, true);
+    assert_int_equal(send(t, vuf_config(t->msg, VU_GET_CONFIG, 0, 0, 60, NULL)), 0);
+    assert_int_equal(t->r.len, VU_HDR_BYTES + VU_CONFIG_HDR_BYTES + 60);
+    memcpy(cfg, t->r.buf + VU_HDR_BYTES + VU_CONFIG_HDR_BYTES, 60);
+    assert_int_equal(snap_get64(cfg), DISK_SECTORS); /* capacity */
+    assert_int_equal(snap_get32(cfg + 20), 512);     /* blk_size */
+    /* Past the model's config space: zeros, not an error. */
+    assert_int_equal(send(t, vuf_config(t->msg, VU_GET_CONFIG, 0, 56, 200, NULL)), 0);
+    assert_int_equal(t->r.len, VU_HDR_BYTES + VU_CONFIG_HDR_BYTES + 200);
+    /* Too large / wrapping / size field disagreeing: no reply possible. */
+    assert_true(send(t, vuf_config(t->msg, VU_GET_CONFIG, 0, 0, 257, NULL)) < 0);
+    assert_true(send(t, vuf_config(t->msg, VU_GET_CONFIG, 0, 0xfffffff0u, 32, NULL)) < 0);
+    vuf_config(t->msg, VU_GET_CONFIG, 0, 0, 8, NULL);
+    snap_put32(t->msg + VU_HDR_BYTES + 4, 16);
+    assert_true(send(t, VU_HDR_BYTES + VU_CONFIG_HDR_BYTES + 8) < 0);
+    /* SET_CONFIG inside the space is accepted (blk ignores it), past it not. */
+    ok(t, vuf_config(t->msg, VU_SET_CONFIG, 0, 32, 1, "\1"));
+    assert_int_not_equal(acked(t, vuf_config(t->msg, VU_SET_CONFIG, 0, 59, 2, "ab"), NULL, 0), 0);
+}
+
+static void test_config_needs_protocol_feature(void **state)
+{
+    struct tfx *t = *state;
+
+    assert_int_equal(send(t, vuf_none(t->msg, VU_SET_OWNER, 0)), 0);
+    /* CONFIG not negotiated: GET_CONFIG cannot be answered. */
+    assert_int_equal(send(t, vuf_config(t->msg, VU_GET_CONFIG, 0, 0, 8, NULL)), -EPROTO);
+    assert_int_equal(t->r.len, 0);
+}
+
+/* ---- REPLY_ACK ---- */
+
+static void test_reply_ack_only_when_negotiated(void **state)
+{
+    struct tfx *t = *state;
+
+    /* Before SET_PROTOCOL_FEATURES: NEED_REPLY is not honoured. */
+    assert_int_equal(send(t, vuf_none(t->msg, VU_SET_OWNER, VU_FLAG_NEED_REPLY)), 0);
+    assert_int_equal(t->r.len, 0);
+    assert_int_equal(send(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, 1ull << VU_PF_REPLY_ACK)),
+                     0);
+    /* Failure without NEED_REPLY: logged, no reply, connection kept. */
+    assert_int_equal(send(t, vuf_none(t->msg, VU_SET_OWNER, 0)), 0);
+    assert_int_equal(t->r.len, 0);
+    /* With it: non-zero ack on failure, 0 on success. */
+    assert_int_not_equal(acked(t, vuf_none(t->msg, VU_SET_OWNER, 0), NULL, 0), 0);
+    assert_int_equal(
+        acked(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, 1ull << VIRTIO_F_VERSION_1), NULL, 0), 0);
+}
+
+/* ---- error paths ---- */
+
+static void test_out_of_order(void **state)
+{
+    struct tfx *t = *state;
+    struct vuf_region rg = {.gpa = FX_GPA_BASE, .size = FX_ARENA_SIZE, .uaddr = UA_BASE};
+    int fd = fd_new(t);
+
+    assert_int_equal(send(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, 1ull << VU_PF_REPLY_ACK)),
+                     0);
+    /* Before SET_OWNER. */
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, &rg, 1), &fd, 1), EPROTO);
+    assert_false(t->open[fd]);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, 0), NULL, 0), EPROTO);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 64), NULL, 0), EPROTO);
+    assert_true(send(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, 0, 0)) < 0);
+    ok(t, vuf_none(t->msg, VU_SET_OWNER, 0));
+    assert_int_not_equal(acked(t, vuf_none(t->msg, VU_SET_OWNER, 0), NULL, 0), 0);
+    /* SET_VRING_ADDR before SET_MEM_TABLE. */
+    assert_int_equal(
+        acked(t, vuf_addr(t->msg, 0, 0, UA_BASE, UA_BASE + 4096, UA_BASE + 8192), NULL, 0), EPROTO);
+    /* A kick before the ring has a size and addresses: nothing starts. */
+    fd = fd_new(t);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &fd, 1), 0);
+    assert_false(vu_is_running(t->b));
+    /* Device state requests need their protocol feature. */
+    fd = fd_new(t);
+    assert_true(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1) < 0);
+    assert_false(t->open[fd]);
+}
+
+static void test_bad_headers_close(void **state)
+{
+    struct tfx *t = *state;
+    int fd = fd_new(t);
+    struct vu_stats st;
+
+    vuf_none(t->msg, VU_GET_FEATURES, 0);
+    assert_true(send(t, 8) < 0); /* short header */
+    vuf_none(t->msg, VU_GET_FEATURES, 0);
+    snap_put32(t->msg + 4, 2); /* version 2 */
+    assert_true(send(t, VU_HDR_BYTES) < 0);
+    vuf_none(t->msg, VU_GET_FEATURES, VU_FLAG_REPLY); /* a reply sent to us */
+    assert_true(send(t, VU_HDR_BYTES) < 0);
+    vuf_u64(t->msg, VU_SET_FEATURES, 0, 0);
+    assert_true(send(t, VU_HDR_BYTES + 4) < 0); /* size field says 8, 4 came */
+    vuf_hdr(t->msg, VU_SET_FEATURES, 0, VU_MAX_PAYLOAD + 1);
+    assert_true(send(t, VU_HDR_BYTES + VU_MAX_PAYLOAD + 1) < 0); /* oversized */
+    /* fds that came with a refused message are closed. */
+    vuf_none(t->msg, VU_GET_FEATURES, 0);
+    snap_put32(t->msg + 4, 0);
+    assert_true(send_fds(t, VU_HDR_BYTES, &fd, 1) < 0);
+    assert_false(t->open[fd]);
+    vu_get_stats(t->b, &st);
+    assert_int_equal(st.closes, 6);
+}
+
+static void test_bad_payload_sizes(void **state)
+{
+    struct tfx *t = *state;
+
+    negotiate(t, true);
+    vuf_hdr(t->msg, VU_SET_FEATURES, 0, 4);
+    assert_int_equal(acked(t, VU_HDR_BYTES + 4, NULL, 0), EINVAL);
+    vuf_hdr(t->msg, VU_SET_VRING_NUM, 0, 12);
+    assert_int_equal(acked(t, VU_HDR_BYTES + 12, NULL, 0), EINVAL);
+    vuf_hdr(t->msg, VU_SET_VRING_ADDR, 0, 32);
+    assert_int_equal(acked(t, VU_HDR_BYTES + 32, NULL, 0), EINVAL);
+    /* A request with a reply of its own cannot say "error": close. */
+    vuf_hdr(t->msg, VU_GET_VRING_BASE, 0, 4);
+    assert_true(send(t, VU_HDR_BYTES + 4) < 0);
+    vuf_hdr(t->msg, VU_GET_FEATURES, 0, 8);
+    assert_true(send(t, VU_HDR_BYTES + 8) < 0);
+}
+
+static void test_unknown_request(void **state)
+{
+    struct tfx *t = *state;
+
+    negotiate(t, true);
+    assert_int_equal(acked(t, vuf_none(t->msg, 63, 0), NULL, 0), ENOSYS);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_LOG_BASE, 0, 0), NULL, 0), ENOSYS);
+    assert_int_equal(acked(t, vuf_none(t->msg, 1000, 0), NULL, 0), ENOSYS);
+    /* Without REPLY_ACK we cannot tell whether a reply is awaited: close. */
+    assert_true(send(t, vuf_none(t->msg, 63, 0)) < 0);
+    assert_true(send(t, vuf_none(t->msg, 0, 0)) < 0);
+}
+
+static void test_index_out_of_range(void **state)
+{
+    struct tfx *t = *state;
+    int fd = fd_new(t);
+
+    negotiate(t, true);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 1, 64), NULL, 0), ERANGE);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 8, 0), NULL, 0), ERANGE);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, 0xffffffffu, 1), NULL, 0),
+                     ERANGE);
+    assert_int_equal(acked(t, vuf_addr(t->msg, 0, 2, UA_BASE, UA_BASE, UA_BASE), NULL, 0), ERANGE);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 5), &fd, 1), ERANGE);
+    assert_false(t->open[fd]);
+    assert_int_equal(
+        acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0x1ff | VU_VRING_NOFD), NULL, 0), ERANGE);
+    assert_true(send(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, 1, 0)) < 0);
+    assert_int_equal(vu_kick(t->b, 9), -ERANGE);
+}
+
+static void test_vring_values(void **state)
+{
+    struct tfx *t = *state;
+    int fd = fd_new(t), fd2 = fd_new(t);
+
+    negotiate(t, true);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 0), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 48), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 512), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 0x10000), NULL, 0),
+                     EINVAL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, 0, 2), NULL, 0), EINVAL);
+    /* Addresses outside the memory table, logging (not offered). */
+    assert_int_equal(acked(t, vuf_addr(t->msg, 0, 0, 0x1000, UA_BASE, UA_BASE), NULL, 0), EFAULT);
+    assert_int_equal(
+        acked(t, vuf_addr(t->msg, 0, 0, UA_BASE, UA_BASE, UA_BASE + FX_ARENA_SIZE - 2), NULL, 0),
+        EFAULT);
+    vuf_addr(t->msg, 0, 0, UA_BASE, UA_BASE, UA_BASE);
+    snap_put32(t->msg + VU_HDR_BYTES + 4, 1);
+    assert_int_equal(acked(t, VU_HDR_BYTES + VU_ADDR_BYTES, NULL, 0), EINVAL);
+    /* Kick/call/err: reserved bits, fd count against the no-fd flag. */
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, 1ull << 12), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, VU_VRING_NOFD), &fd, 1),
+                     EINVAL);
+    assert_false(t->open[fd]);
+    ok(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, VU_VRING_NOFD));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, 0), &fd2, 1), 0);
+    assert_true(t->open[fd2]); /* kept until replaced or destroyed */
+    /* Features not offered. */
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, 1ull << 63), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, 1ull << 1), NULL, 0),
+                     EINVAL);
+}
+
+static void test_ring_outside_memory_at_start(void **state)
+{
+    struct tfx *t = *state;
+    int fd = fd_new(t);
+
+    negotiate(t, true);
+    /* Each area begins inside, but 256 descriptors run past the end. */
+    ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 256));
+    ok(t, vuf_addr(t->msg, 0, 0, UA_BASE + FX_ARENA_SIZE - 1024, UA_BASE, UA_BASE + 8192));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, 0), &fd, 1), 0);
+    ok(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, VU_VRING_NOFD));
+    assert_int_not_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, 0, 1), NULL, 0), 0);
+    assert_false(vu_is_running(t->b));
+    assert_int_equal(t->signals[fd], 1); /* the err fd told */
+}
+
+static void test_mem_table_errors(void **state)
+{
+    struct tfx *t = *state;
+    struct vuf_region rg[9];
+    int fds[9], i;
+
+    assert_int_equal(send(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, 1ull << VU_PF_REPLY_ACK)),
+                     0);
+    ok(t, vuf_none(t->msg, VU_SET_OWNER, 0));
+    for (i = 0; i < 9; i++)
+        rg[i] = (struct vuf_region){.gpa = (uint64_t)i << 30,
+                                    .size = 4096,
+                                    .uaddr = UA_BASE + ((uint64_t)i << 30),
+                                    .mmap_offset = (uint64_t)i * 4096};
+#define FDS(n)                                                                                     \
+    do {                                                                                           \
+        for (i = 0; i < (n); i++)                                                                  \
+            fds[i] = fd_new(t);                                                                    \
+    } while (0)
+    FDS(1);
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 0), fds, 1), EINVAL); /* 0 regions */
+    FDS(8);
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 9), fds, 8), EINVAL); /* > 8 */
+    FDS(1);
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 1), EINVAL); /* 1 fd for 2 */
+    FDS(2);
+    rg[1].gpa = 2048; /* overlaps region 0 */
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 2), EINVAL);
+    rg[1].gpa = 1ull << 30;
+    FDS(1);
+    rg[0].size = 0;
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 1), fds, 1), EINVAL);
+    rg[0].size = ~0ull; /* wraps */
+    FDS(1);
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 1), fds, 1), EINVAL);
+    rg[0].size = 4096;
+    FDS(2);
+    t->fail_map = true;
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 2), ENOMEM);
+    t->fail_map = false;
+    FDS(2);
+    assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 2), 0);
+    for (i = 0; i < MAX_FDS; i++)
+        assert_false(t->open[i]); /* every one closed, mapped or not */
+#undef FDS
+}
+
+static void test_mem_table_while_running(void **state)
+{
+    struct tfx *t = *state;
+
+    start(t, NULL);
+    blk_write_pattern(t, 2, 0x21);
+    /* Same memory at a new frontend address (e.g. a remap): the rings keep
+     * their guest addresses and go on. */
+    mem_table(t, UA_BASE + (1ull << 32));
+    assert_true(vu_is_running(t->b));
+    blk_write_pattern(t, 3, 0x31);
+    blk_check_pattern(t, 2, 0x21);
+}
+
+static void test_set_while_started_refused(void **state)
+{
+    struct tfx *t = *state;
+
+    start(t, NULL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 5), NULL, 0), EINVAL);
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 32), NULL, 0), EBUSY);
+    assert_int_equal(
+        acked(t, vuf_addr(t->msg, 0, 0, UA_BASE, UA_BASE + 4096, UA_BASE + 8192), NULL, 0), EBUSY);
+    blk_write_pattern(t, 4, 0x44); /* still fine */
+}
+
+static void test_corrupt_avail_idx_refused_at_start(void **state)
+{
+    struct tfx *t = *state;
+    int kick = fd_new(t);
+
+    start(t, NULL);
+    blk_write_pattern(t, 1, 1);
+    assert_int_equal(vring_base(t, 0), 1);
+    /* The frontend claims a base far behind what the rings say. */
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 40000));
+    assert_int_not_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &kick, 1), 0);
+    assert_false(vu_is_running(t->b));
+}
+
+/* ---- device state ---- */
+
+static void state_cycle_prepare(struct tfx *t)
+{
+    int i;
+
+    start(t, NULL);
+    for (i = 0; i < 20; i++)
+        blk_write_pattern(t, (uint64_t)i, (uint8_t)(0x80 + i));
+}
+
+static void test_state_save_restore_new_backend(void **state)
+{
+    struct tfx *t = *state;
+    uint32_t base;
+    int fd, kick, i;
+
+    state_cycle_prepare(t);
+    base = vring_base(t, 0);
+    assert_int_equal(base, 20);
+    /* Requests the driver makes while the device is away. */
+    blk_submit(t, VIRTIO_BLK_T_IN, 19, 512);
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD);
+    assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    assert_true(t->state_len > 0);
+    assert_memory_equal(t->state, "RLSNAP\r\n", 8);
+
+    /* A new backend and device instance over the same disk and memory. */
+    backend_free(t);
+    memset(&t->dev, 0, sizeof(t->dev));
+    backend_new(t);
+    negotiate(t, true);
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD);
+    assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    assert_true(t->dev.activated);
+    ring_setup(t, (uint16_t)base, &kick, NULL);
+    enable(t, 1);
+    assert_true(vu_is_running(t->b));
+    /* The request made while away is served once, with the right data. */
+    assert_int_equal(blk_complete(t), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->data[0], 0x80 + 19);
+    assert_int_equal(blk_complete(t), -1);
+    for (i = 0; i < 20; i++)
+        blk_check_pattern(t, (uint64_t)i, (uint8_t)(0x80 + i));
+    assert_int_equal(vring_base(t, 0), 41);
+}
+
+static void test_state_errors(void **state)
+{
+    struct tfx *t = *state;
+    int fd;
+
+    state_cycle_prepare(t);
+    /* Rings running: refused, the fd closed. */
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD | 1);
+    assert_false(t->open[fd]);
+    vring_base(t, 0);
+    /* CHECK without a transfer. */
+    assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    /* Bad phase / direction / fd count. */
+    fd = fd_new(t);
+    vuf_device_state(t->msg, 0, 2);
+    assert_int_equal(send_fds(t, VU_HDR_BYTES + 8, &fd, 1), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD | 1);
+    fd = fd_new(t);
+    vuf_device_state(t->msg, 0, VU_STATE_SAVE);
+    snap_put32(t->msg + VU_HDR_BYTES + 4, 1);
+    assert_int_equal(send_fds(t, VU_HDR_BYTES + 8, &fd, 1), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD | 1);
+    assert_int_equal(send(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE)), 0);
+    assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD | 1);
+    /* A good save, then a corrupted copy is refused on load and the device
+     * is left as it was. */
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
+    assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    t->state[30] ^= 0x10;
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
+    assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    assert_true(t->dev.activated);
+    /* An empty one too. */
+    t->state_len = 0;
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
+    assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    /* LOAD with an fd never collected, then destroy: the fd is closed. */
+    fd = fd_new(t);
+    assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
+}
+
+static void test_reset_owner(void **state)
+{
+    struct tfx *t = *state;
+
+    start(t, NULL);
+    ok(t, vuf_none(t->msg, VU_RESET_OWNER, 0));
+    assert_false(vu_is_running(t->b));
+    assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 64), NULL, 0), EPROTO);
+    ok(t, vuf_none(t->msg, VU_SET_OWNER, 0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_lifecycle_traffic),
+        T(test_rings_enabled_without_protocol_features),
+        T(test_disable_stops_processing),
+        T(test_get_vring_base_stops_and_restarts),
+        T(test_reset_device_then_restart),
+        T(test_polled_kick),
+        T(test_config),
+        T(test_config_needs_protocol_feature),
+        T(test_reply_ack_only_when_negotiated),
+        T(test_out_of_order),
+        T(test_bad_headers_close),
+        T(test_bad_payload_sizes),
+        T(test_unknown_request),
+        T(test_index_out_of_range),
+        T(test_vring_values),
+        T(test_ring_outside_memory_at_start),
+        T(test_mem_table_errors),
+        T(test_mem_table_while_running),
+        T(test_set_while_started_refused),
+        T(test_corrupt_avail_idx_refused_at_start),
+        T(test_state_save_restore_new_backend),
+        T(test_state_errors),
+        T(test_reset_owner),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
