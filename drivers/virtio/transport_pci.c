@@ -161,12 +161,11 @@ static void vpci_read_config(struct virtio_device *dev, uint32_t off, void *buf,
     /* Outside the device's config region (shorter than the driver's
      * struct): zeroes, never an access beyond the capability. */
     memset(buf, 0, len);
-    while (i < len) {
-        unsigned n = vpci_access_size(off + i, len - i);
+    while (i < len && (uint64_t)off + i < p->l.device.len) {
+        uint32_t room = p->l.device.len - (off + i);
+        unsigned n = vpci_access_size(off + i, len - i < room ? len - i : room);
         uint32_t v;
 
-        if ((uint64_t)off + i + n > p->l.device.len)
-            break;
         v = rd(p, &p->l.device, off + i, n);
         memcpy(out + i, &v, n); /* little-endian */
         i += n;
@@ -180,8 +179,10 @@ static void vpci_write_config(struct virtio_device *dev, uint32_t off, const voi
     const uint8_t *in = buf;
     uint32_t i = 0;
 
-    while (i < len) {
-        unsigned n = vpci_access_size(off + i, len - i);
+    /* Bytes beyond the device's config region are dropped. */
+    while (i < len && (uint64_t)off + i < p->l.device.len) {
+        uint32_t room = p->l.device.len - (off + i);
+        unsigned n = vpci_access_size(off + i, len - i < room ? len - i : room);
         uint32_t v = 0;
 
         memcpy(&v, in + i, n);
