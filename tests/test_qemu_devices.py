@@ -305,6 +305,13 @@ def test_block_resize_is_a_config_change(m, rig):
     assert guest_sha(ok(m, "blk read vblk0 %d 8" % (DISK_BYTES // SECTOR))) == sha(bytes(4096))
 
 
+def test_bench_blk_smoke(m):
+    # figures are printed, never asserted: only that every row ran
+    out = ok(m, "bench blk vblk0 32 1", timeout=60)
+    assert len(re.findall(r"^\s+32\s+(hlt|spin)\s+[1-9]\d*\s+\d+\.\d{3}\s+\d+\.\d{3}$",
+                          out, re.M)) == 2, out
+
+
 def test_blk_fill_flush_is_in_the_file_after_exit(m, rig):
     ok(m, "blk fill vblk0 100 24 0xa5")
     assert ok(m, "blk flush vblk0") == "flushed"
