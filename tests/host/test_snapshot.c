@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include "crc32c.h"
 #include "dev_fixture.h"
@@ -49,24 +51,30 @@ static struct dev_fixture fixture;
 static enum kind fixture_kind;
 static uint8_t *blk_disk;
 
+static void model_create_on(struct dev_fixture *f, struct vdev *d, enum kind k);
+
 static void model_create(struct dev_fixture *f, enum kind k)
+{
+    model_create_on(f, &f->dev, k);
+}
+
+static void model_create_on(struct dev_fixture *f, struct vdev *d, enum kind k)
 {
     switch (k) {
     case K_BLK:
-        assert_int_equal(vdev_blk_create(&f->dev, &f->fx.mem, blk_disk, BLK_BYTES, NULL), 0);
+        assert_int_equal(vdev_blk_create(d, &f->fx.mem, blk_disk, BLK_BYTES, NULL), 0);
         break;
     case K_NET:
-        assert_int_equal(vdev_net_create(&f->dev, &f->fx.mem, NULL), 0);
+        assert_int_equal(vdev_net_create(d, &f->fx.mem, NULL), 0);
         break;
     case K_RNG:
-        assert_int_equal(vdev_rng_create(&f->dev, &f->fx.mem, RNG_SEED), 0);
+        assert_int_equal(vdev_rng_create(d, &f->fx.mem, RNG_SEED), 0);
         break;
     case K_CON:
-        assert_int_equal(vdev_console_create(&f->dev, &f->fx.mem, 80, 25), 0);
+        assert_int_equal(vdev_console_create(d, &f->fx.mem, 80, 25), 0);
         break;
     default:
-        assert_int_equal(vdev_pmem_create(&f->dev, &f->fx.mem, PMEM_START, PMEM_SIZE, NULL, NULL),
-                         0);
+        assert_int_equal(vdev_pmem_create(d, &f->fx.mem, PMEM_START, PMEM_SIZE, NULL, NULL), 0);
         break;
     }
 }
@@ -1349,6 +1357,173 @@ static void test_traffic_blk(void **state)
     free(shadow);
 }
 
+/* Two threads: the driver (this thread) keeps a full ring of blk
+ * write + read-back pairs going; the device thread processes, and at random
+ * moments puts the device to sleep, saves it, builds a new instance behind
+ * the same register file (vmmio_rebind), restores, wakes: the driver never
+ * stops kicking meanwhile. */
+#define MT_REQUESTS 200000
+#define MT_DEPTH 32
+
+struct mt_slot {
+    struct blk_req *r;
+    uint8_t *data;
+    uint32_t sector, seq;
+    bool is_write;
+};
+
+struct mt_dev {
+    struct dev_fixture *f;
+    struct vdev *inst[2];
+    unsigned cycles, next;
+    int stop;
+    uint64_t rnd;
+    char err[256];
+};
+
+static void mt_cycle(struct mt_dev *md)
+{
+    struct dev_fixture *f = md->f;
+    struct vdev *nd = md->inst[md->next], *old;
+    size_t len;
+    uint8_t *snap;
+
+    vmmio_sleep(f->m);
+    snap = save(f, 0, &len);
+    model_create_on(f, nd, K_BLK);
+    old = vmmio_rebind(f->m, nd);
+    vdev_destroy(old);
+    if (snap_restore(f->m, snap, len, md->err, sizeof(md->err)))
+        __atomic_store_n(&md->stop, 2, __ATOMIC_RELEASE);
+    vmmio_wake(f->m);
+    free(snap);
+    md->next ^= 1;
+    md->cycles++;
+}
+
+static void *mt_device(void *arg)
+{
+    struct mt_dev *md = arg;
+
+    while (!__atomic_load_n(&md->stop, __ATOMIC_ACQUIRE)) {
+        md->rnd ^= md->rnd << 13;
+        md->rnd ^= md->rnd >> 7;
+        md->rnd ^= md->rnd << 17;
+        if (md->rnd % 64 == 0)
+            mt_cycle(md);
+        else if (vmmio_has_pending(md->f->m))
+            vmmio_process(md->f->m);
+        else
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void mt_fill(uint8_t *p, uint32_t sector, uint32_t seq)
+{
+    for (unsigned i = 0; i < 512; i++)
+        p[i] = (uint8_t)(sector * 31 + seq * 7 + i);
+}
+
+static void mt_submit(struct dev_fixture *f, struct mt_slot *s)
+{
+    struct vq_sg sg[3] = {
+        {.buf = &s->r->hdr, .len = sizeof(s->r->hdr)},
+        {.buf = s->data, .len = 512},
+        {.buf = &s->r->status, .len = 1},
+    };
+
+    s->r->hdr.type = s->is_write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+    s->r->hdr.sector = s->sector;
+    s->r->status = 0xee;
+    if (s->is_write)
+        mt_fill(s->data, s->sector, s->seq);
+    else
+        memset(s->data, 0, 512);
+    /* the token is the slot */
+    assert_int_equal(vq_add_sgs(f->vq[0], sg, s->is_write ? 2 : 1, s->is_write ? 1 : 2, s), 0);
+    assert_int_equal(vq_kick(f->vq[0]), 0);
+}
+
+static void test_traffic_threads(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct mt_slot *slots = calloc(MT_DEPTH, sizeof(*slots));
+    struct mt_dev md = {.f = f, .rnd = 0x2545f4914f6cdd1dull};
+    uint8_t expect[512];
+    uint64_t done = 0, t0;
+    uint32_t i, seq = 1;
+    pthread_t th;
+
+    md.inst[0] = calloc(1, sizeof(struct vdev));
+    md.inst[1] = calloc(1, sizeof(struct vdev));
+    dfx_start(f, dfx_device_features(f), 64);
+    assert_int_equal(pthread_create(&th, NULL, mt_device, &md), 0);
+    for (i = 0; i < MT_DEPTH; i++) {
+        slots[i].r = galloc(f, sizeof(struct blk_req));
+        slots[i].data = galloc(f, 512);
+        slots[i].sector = i;
+        slots[i].is_write = true;
+        slots[i].seq = seq++;
+        mt_submit(f, &slots[i]);
+    }
+    t0 = virt_time_ns();
+    while (done < MT_REQUESTS) {
+        struct mt_slot *s;
+        void *tok;
+        uint32_t len;
+        int err = vq_get_buf(f->vq[0], &tok, &len);
+
+        if (err == -EAGAIN) {
+            if (__atomic_load_n(&md.stop, __ATOMIC_ACQUIRE))
+                fail_msg("restore failed: %s", md.err);
+            if (virt_time_ns() - t0 > 120000000000ull)
+                fail_msg("stalled after %llu requests: lost", (unsigned long long)done);
+            continue;
+        }
+        assert_int_equal(err, 0);
+        s = tok;
+        assert_int_equal(s->r->status, VIRTIO_BLK_S_OK);
+        if (!s->is_write) {
+            assert_int_equal(len, 513);
+            mt_fill(expect, s->sector, s->seq);
+            assert_memory_equal(s->data, expect, 512);
+            s->sector = (s->sector + MT_DEPTH * (1 + done % 3)) % (BLK_BYTES / 512);
+            s->seq = seq++;
+        }
+        s->is_write = !s->is_write;
+        done++;
+        mt_submit(f, s);
+    }
+    for (i = 0; i < MT_DEPTH;) {
+        void *tok;
+        uint32_t len;
+
+        if (vq_get_buf(f->vq[0], &tok, &len) == 0)
+            i++;
+    }
+    __atomic_store_n(&md.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_false(vq_is_broken(f->vq[0]));
+    assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+    print_message("blk 2 threads: %llu requests, %u snapshot/new-instance/restore cycles by the "
+                  "device thread\n",
+                  (unsigned long long)done, md.cycles);
+    assert_true(md.cycles > 100);
+    /* Back into the fixture's own vdev (destroyed by the first cycle) for
+     * teardown; then the two heap instances can go. */
+    {
+        struct vdev *heap[2] = {md.inst[0], md.inst[1]};
+
+        md.inst[md.next] = &f->dev;
+        mt_cycle(&md);
+        assert_ptr_equal(vmmio_vdev(f->m), &f->dev);
+        free(heap[0]);
+        free(heap[1]);
+    }
+    free(slots);
+}
+
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1369,7 +1544,7 @@ int main(void)
         T(test_restore_interrupt, setup_blk), T(test_rebind, setup_blk),
         T(test_restore_model, setup_rng),     T(test_restore_model_content, setup_blk),
         T(test_traffic_rng, setup_rng),       T(test_traffic_net, setup_net),
-        T(test_traffic_blk, setup_blk),
+        T(test_traffic_blk, setup_blk),       T(test_traffic_threads, setup_blk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
