@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhost_user_blk.c - ringloop-vhost-user-blk: a vhost-user-blk backend
+ * daemon for QEMU's vhost-user-blk-pci (num-queues=1), the Linux carrier of
+ * the request handler in hostsim/vhost_user.c:
+ *
+ *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
+ *
+ * Carrier duties: a listening Unix socket (one frontend at a time; when it
+ * goes, the backend and device are rebuilt for the next one); messages
+ * read as header + payload with the fds of SCM_RIGHTS; guest memory regions
+ * mmap'ed MAP_SHARED from the frontend's fds; eventfd kicks in the poll
+ * loop, eventfd calls written from the handler's signal op; device state
+ * through the fd of SET_DEVICE_STATE_FD (our state is a few hundred bytes:
+ * one pipe buffer, so SAVE writes it at once and LOAD reads it to EOF at
+ * CHECK_DEVICE_STATE).
+ *
+ * The disk: the file is mapped MAP_SHARED and is the blk model's RAM disk
+ * (hostsim/dev_blk.c), so a completed write is in the page cache (the file)
+ * before its completion is signalled. VIRTIO_BLK_T_FLUSH: before the call
+ * that announces a flush's completion goes out, msync(MS_SYNC) + fsync.
+ * (A driver polling the used ring could see a flush complete before that
+ * msync; the kernel's own page cache still holds the data. A pread/pwrite
+ * model with flush = fsync before the completion would close that gap.)
+ *
+ * Invariants: single-threaded; every fd the handler gives back through
+ * close_fd is closed exactly once; SIGTERM/SIGINT end the loop, then the
+ * disk is synced and unmapped.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "platform_host.h"
+#include "snap_le.h"
+#include "vdev_models.h"
+#include "vhost_user.h"
+#include "virtio_platform.h"
+
+struct daemon {
+    const char *sock_path;
+    const char *disk_path;
+    const char *serial;
+    int listen_fd, conn_fd, disk_fd;
+    uint8_t *disk;
+    uint64_t disk_bytes;
+    struct vu_backend *b;
+    struct vdev dev;
+    uint64_t flushes_synced; /* blk FLUSH count already covered by fsync */
+    uint64_t messages;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* ---- the carrier ops ---- */
+
+static void *d_map(void *ctx, int fd, uint64_t offset, uint64_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t delta = offset % (uint64_t)page;
+    void *p;
+
+    (void)ctx;
+    if (size > SIZE_MAX - delta)
+        return NULL;
+    p = mmap(NULL, size + delta, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)(offset - delta));
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "vhost-user-blk: mmap of region fd %d failed: %s\n", fd, strerror(errno));
+        return NULL;
+    }
+    return (uint8_t *)p + delta;
+}
+
+static void d_unmap(void *ctx, void *p, uint64_t offset, uint64_t size)
+{
+    uint64_t delta = offset % (uint64_t)sysconf(_SC_PAGESIZE);
+
+    (void)ctx;
+    munmap((uint8_t *)p - delta, size + delta);
+}
+
+static void d_close(void *ctx, int fd)
+{
+    (void)ctx;
+    close(fd);
+}
+
+static void d_sync_disk(struct daemon *d)
+{
+    struct vdev_blk_stats st;
+
+    vdev_blk_get_stats(&d->dev, &st);
+    if (st.flushes == d->flushes_synced)
+        return;
+    if (msync(d->disk, d->disk_bytes, MS_SYNC) || fsync(d->disk_fd))
+        fprintf(stderr, "vhost-user-blk: flush: %s\n", strerror(errno));
+    d->flushes_synced = st.flushes;
+}
+
+static void d_signal(void *ctx, int fd)
+{
+    struct daemon *d = ctx;
+    uint64_t one = 1;
+
+    d_sync_disk(d); /* a completed FLUSH is durable before it is announced */
+    if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        fprintf(stderr, "vhost-user-blk: call fd %d: %s\n", fd, strerror(errno));
+}
+
+static int d_state_put(void *ctx, int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    int err = 0;
+
+    (void)ctx;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? -errno : -EIO;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return err;
+}
+
+static int d_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    int err = 0;
+
+    (void)ctx;
+    for (;;) {
+        uint8_t extra;
+        ssize_t n = got < cap ? read(fd, p + got, cap - got) : read(fd, &extra, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (got == cap) {
+            err = -EFBIG;
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    *len = got;
+    return err;
+}
+
+static const struct vu_ops daemon_ops = {
+    .map = d_map,
+    .unmap = d_unmap,
+    .close_fd = d_close,
+    .signal = d_signal,
+    .state_put = d_state_put,
+    .state_get = d_state_get,
+};
+
+/* ---- backend per connection ---- */
+
+static int backend_up(struct daemon *d)
+{
+    int err = vu_create(&daemon_ops, d, &d->b);
+
+    if (err)
+        return err;
+    err = vdev_blk_create(&d->dev, vu_guest_mem(d->b), d->disk, d->disk_bytes, d->serial);
+    if (!err)
+        err = vu_attach(d->b, &d->dev);
+    if (err) {
+        vu_destroy(d->b);
+        d->b = NULL;
+    }
+    return err;
+}
+
+static void backend_down(struct daemon *d)
+{
+    if (!d->b)
+        return;
+    d_sync_disk(d);
+    vu_destroy(d->b);
+    vdev_destroy(&d->dev);
+    d->b = NULL;
+    d->flushes_synced = 0; /* the next device counts from 0 */
+}
+
+/* ---- messages ---- */
+
+/* Read exactly len bytes (the first read may bring fds); 0, or -1 on EOF
+ * or error. */
+static int read_full(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        union {
+            char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
+            struct cmsghdr align;
+        } cm;
+        struct iovec iov = {.iov_base = p, .iov_len = len};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        struct cmsghdr *c;
+        ssize_t n;
+
+        if (fds) {
+            mh.msg_control = cm.buf;
+            mh.msg_controllen = sizeof(cm.buf);
+        }
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        for (c = fds ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+            unsigned k, cnt;
+
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            cnt = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (k = 0; k < cnt; k++) {
+                int f;
+
+                memcpy(&f, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+                if (*nfds < VU_MAX_FDS)
+                    fds[(*nfds)++] = f;
+                else
+                    close(f); /* more than any message may carry */
+            }
+        }
+        if (mh.msg_flags & MSG_CTRUNC)
+            fprintf(stderr, "vhost-user-blk: fds truncated\n");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* One message from the frontend; false: close the connection. */
+static bool handle_one(struct daemon *d)
+{
+    static uint8_t msg[VU_MAX_MSG];
+    static struct vu_reply r;
+    int fds[VU_MAX_FDS];
+    unsigned nfds = 0, i;
+    uint32_t size;
+
+    if (read_full(d->conn_fd, msg, VU_HDR_BYTES, fds, &nfds))
+        goto err_close;
+    size = snap_get32(msg + 8);
+    if (size > VU_MAX_PAYLOAD) {
+        fprintf(stderr, "vhost-user-blk: %s with a %u-byte payload: closing\n",
+                vu_request_name(snap_get32(msg)), size);
+        goto err_close;
+    }
+    if (size && read_full(d->conn_fd, msg + VU_HDR_BYTES, size, fds, &nfds))
+        goto err_close;
+    d->messages++;
+    if (vu_handle_msg(d->b, msg, VU_HDR_BYTES + size, fds, nfds, &r) < 0)
+        return false; /* the handler closed the fds and said why */
+    if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
+        fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+
+err_close:
+    for (i = 0; i < nfds; i++)
+        close(fds[i]);
+    return false;
+}
+
+/* ---- the loop ---- */
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "vhost-user-blk: socket path too long\n");
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+        fprintf(stderr, "vhost-user-blk: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void serve(struct daemon *d)
+{
+    while (!stop_flag) {
+        struct pollfd pf[1 + VU_MAX_RINGS];
+        unsigned ring_of[1 + VU_MAX_RINGS];
+        unsigned n = 1, i;
+        bool polled = false;
+        int rc;
+
+        pf[0] =
+            (struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd, .events = POLLIN};
+        for (i = 0; d->conn_fd >= 0 && i < vu_num_rings(d->b); i++) {
+            int k = vu_ring_kick_fd(d->b, i);
+
+            if (k < 0) {
+                polled = true;
+                continue;
+            }
+            ring_of[n] = i;
+            pf[n++] = (struct pollfd){.fd = k, .events = POLLIN};
+        }
+        rc = poll(pf, n, polled && vu_is_running(d->b) ? 1 : 1000);
+        if (rc < 0 && errno != EINTR) {
+            perror("vhost-user-blk: poll");
+            return;
+        }
+        if (rc <= 0) {
+            if (d->b && polled)
+                vu_poll(d->b);
+            continue;
+        }
+        for (i = 1; i < n; i++) {
+            uint64_t v;
+
+            if (!(pf[i].revents & POLLIN))
+                continue;
+            if (read(pf[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
+            vu_kick(d->b, ring_of[i]);
+        }
+        if (d->b && polled)
+            vu_poll(d->b);
+        if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        if (d->conn_fd < 0) {
+            d->conn_fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (d->conn_fd >= 0) {
+                if (backend_up(d)) {
+                    fprintf(stderr, "vhost-user-blk: cannot create the device\n");
+                    return;
+                }
+                fprintf(stderr, "vhost-user-blk: frontend connected\n");
+            }
+            continue;
+        }
+        if (!handle_one(d)) {
+            fprintf(stderr, "vhost-user-blk: frontend gone (%llu messages)\n",
+                    (unsigned long long)d->messages);
+            close(d->conn_fd);
+            d->conn_fd = -1;
+            backend_down(d);
+        }
+    }
+}
+
+static int disk_open(struct daemon *d)
+{
+    off_t size;
+
+    /* (No sys/stat.h: its linux/types.h clashes with our __le64.) */
+    d->disk_fd = open(d->disk_path, O_RDWR | O_CLOEXEC);
+    size = d->disk_fd < 0 ? -1 : lseek(d->disk_fd, 0, SEEK_END);
+    if (size < 0) {
+        fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
+        return -1;
+    }
+    if (size < 512 || size % 512) {
+        fprintf(stderr, "vhost-user-blk: %s: size %lld is not a non-zero multiple of 512\n",
+                d->disk_path, (long long)size);
+        return -1;
+    }
+    d->disk_bytes = (uint64_t)size;
+    d->disk = mmap(NULL, d->disk_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, d->disk_fd, 0);
+    if (d->disk == MAP_FAILED) {
+        fprintf(stderr, "vhost-user-blk: mmap %s: %s\n", d->disk_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"disk", required_argument, NULL, 'd'},
+        {"serial", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {.listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0"};
+    struct sigaction sa = {.sa_handler = on_signal};
+    int c;
+
+    while ((c = getopt_long(argc, argv, "s:d:i:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            d.sock_path = optarg;
+            break;
+        case 'd':
+            d.disk_path = optarg;
+            break;
+        case 'i':
+            d.serial = optarg;
+            break;
+        default:
+            usage();
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!d.sock_path || !d.disk_path) {
+        usage();
+        return 2;
+    }
+    host_log_level_set(VIRT_LOG_INFO);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (disk_open(&d))
+        return 1;
+    d.listen_fd = listen_on(d.sock_path);
+    if (d.listen_fd < 0)
+        return 1;
+    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s\n", d.disk_path,
+            (unsigned long long)(d.disk_bytes / 512), d.sock_path);
+    serve(&d);
+    if (d.conn_fd >= 0)
+        close(d.conn_fd);
+    backend_down(&d);
+    msync(d.disk, d.disk_bytes, MS_SYNC);
+    fsync(d.disk_fd);
+    munmap(d.disk, d.disk_bytes);
+    close(d.disk_fd);
+    close(d.listen_fd);
+    unlink(d.sock_path);
+    fprintf(stderr, "vhost-user-blk: stopped, disk synced\n");
+    return 0;
+}

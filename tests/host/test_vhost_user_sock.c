@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_vhost_user_sock.c - the vhost-user-blk daemon
+ * (build/host/ringloop-vhost-user-blk) over its real Unix socket, with a
+ * tiny frontend written here: guest memory is a memfd (passed with
+ * SCM_RIGHTS, as QEMU's memory-backend-memfd,share=on would), kicks and
+ * calls are eventfds, the driver side is the real driver virtqueue
+ * (drivers/virtio/virtqueue.c) allocating its rings in that memfd. Checks:
+ * negotiation and config, writes land in the disk file (read back with
+ * pread), reads return them, FLUSH, GET_VRING_BASE, device state through a
+ * pipe, a protocol error closes the connection and a new one is served,
+ * SIGTERM ends the daemon cleanly.
+ *
+ * The daemon path comes from VU_DAEMON (default
+ * build/host/ringloop-vhost-user-blk); temp files are /tmp/vu_sock_<pid>.*.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "platform_host.h"
+#include "vhost_user.h"
+#include "vhost_user_front.h"
+#include "virtio_config.h"
+#include "virtio_platform.h"
+#include "virtqueue.h"
+
+#define GPA_BASE 0x100000ull
+#define MEM_BYTES (8u << 20)
+#define DISK_BYTES (1u << 20)
+#define QNUM 128
+#define NREQ 64
+#define REQ_BYTES 4096
+
+extern char **environ;
+
+struct sfx {
+    char sock[64], disk[64];
+    pid_t pid;
+    int conn;
+    int memfd;
+    uint8_t *mem;
+    int kick, call;
+    struct virtqueue *vq;
+    uint8_t msg[VU_MAX_MSG];
+    uint8_t reply[VU_MAX_MSG];
+    uint32_t reply_len;
+};
+
+static struct sfx S;
+
+static void spawn_daemon(struct sfx *s)
+{
+    const char *path = getenv("VU_DAEMON");
+    char *argv[] = {NULL, "--socket", s->sock, "--disk", s->disk, NULL};
+
+    if (!path)
+        path = "build/host/ringloop-vhost-user-blk";
+    argv[0] = (char *)path;
+    assert_int_equal(posix_spawn(&s->pid, path, NULL, NULL, argv, environ), 0);
+}
+
+static int connect_sock(struct sfx *s)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int i;
+
+    strcpy(sa.sun_path, s->sock);
+    for (i = 0; i < 500; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        close(fd);
+        usleep(10000);
+    }
+    fail_msg("daemon socket %s never accepted", s->sock);
+    return -1;
+}
+
+static void vq_notify_cb(struct virtqueue *vq, void *priv)
+{
+    struct sfx *s = priv;
+    uint64_t one = 1;
+
+    (void)vq;
+    assert_int_equal(write(s->kick, &one, 8), 8);
+}
+
+static int setup(void **state)
+{
+    struct sfx *s = &S;
+    int fd;
+
+    memset(s, 0, sizeof(*s));
+    snprintf(s->sock, sizeof(s->sock), "/tmp/vu_sock_%d.sock", getpid());
+    snprintf(s->disk, sizeof(s->disk), "/tmp/vu_sock_%d.img", getpid());
+    fd = open(s->disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, DISK_BYTES), 0);
+    close(fd);
+    s->memfd = memfd_create("vu_guest", MFD_CLOEXEC);
+    assert_true(s->memfd >= 0);
+    assert_int_equal(ftruncate(s->memfd, MEM_BYTES), 0);
+    s->mem = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd, 0);
+    assert_true(s->mem != MAP_FAILED);
+    host_dma_arena_setup(s->mem, MEM_BYTES, GPA_BASE);
+    host_log_level_set(-1);
+    s->kick = eventfd(0, EFD_CLOEXEC);
+    s->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    spawn_daemon(s);
+    s->conn = connect_sock(s);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct sfx *s = *state;
+    int status = 0;
+
+    if (s->conn >= 0)
+        close(s->conn);
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, &status, 0);
+    }
+    if (s->vq)
+        vq_destroy(s->vq);
+    host_dma_arena_clear();
+    munmap(s->mem, MEM_BYTES);
+    close(s->memfd);
+    close(s->kick);
+    close(s->call);
+    unlink(s->disk);
+    unlink(s->sock);
+    return 0;
+}
+
+/* Send msg with fds; read the reply if one is expected. Returns 0, or -1
+ * when the daemon closed the connection. */
+static int xfer(struct sfx *s, size_t len, const int *fds, unsigned nfds, bool want_reply)
+{
+    union {
+        char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct iovec iov = {.iov_base = s->msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+
+    if (nfds) {
+        struct cmsghdr *c;
+
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    }
+    if (sendmsg(s->conn, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+        return -1;
+    if (!want_reply)
+        return 0;
+    n = recv(s->conn, s->reply, VU_HDR_BYTES, MSG_WAITALL);
+    if (n != VU_HDR_BYTES)
+        return -1;
+    s->reply_len = snap_get32(s->reply + 8);
+    assert_true(s->reply_len <= VU_MAX_PAYLOAD);
+    assert_int_equal(snap_get32(s->reply), snap_get32(s->msg));
+    assert_int_equal(snap_get32(s->reply + 4), VU_FLAG_VERSION | VU_FLAG_REPLY);
+    if (s->reply_len &&
+        recv(s->conn, s->reply + VU_HDR_BYTES, s->reply_len, MSG_WAITALL) != s->reply_len)
+        return -1;
+    return 0;
+}
+
+static uint64_t reply_u64(struct sfx *s)
+{
+    assert_int_equal(s->reply_len, 8);
+    return snap_get64(s->reply + VU_HDR_BYTES);
+}
+
+static uint64_t get_u64(struct sfx *s, uint32_t req)
+{
+    assert_int_equal(xfer(s, vuf_none(s->msg, req, 0), NULL, 0, true), 0);
+    return reply_u64(s);
+}
+
+/* With NEED_REPLY (REPLY_ACK negotiated): the ack value. */
+static uint64_t acked(struct sfx *s, size_t len, const int *fds, unsigned nfds)
+{
+    snap_put32(s->msg + 4, snap_get32(s->msg + 4) | VU_FLAG_NEED_REPLY);
+    assert_int_equal(xfer(s, len, fds, nfds, true), 0);
+    return reply_u64(s);
+}
+
+static uint64_t ua(const void *p)
+{
+    return (uint64_t)(uintptr_t)p;
+}
+
+static void start_device(struct sfx *s)
+{
+    uint64_t f, pf, d, a, u;
+    struct vuf_region rg = {.gpa = GPA_BASE, .size = MEM_BYTES, .uaddr = ua(s->mem)};
+    struct vq_config cfg = {
+        .num = QNUM, .event_idx = true, .indirect = true, .notify = vq_notify_cb, .priv = s};
+
+    f = get_u64(s, VU_GET_FEATURES);
+    assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
+    assert_true(f & (1ull << VIRTIO_F_VERSION_1));
+    pf = get_u64(s, VU_GET_PROTOCOL_FEATURES);
+    assert_true(pf & (1ull << VU_PF_REPLY_ACK));
+    assert_int_equal(xfer(s, vuf_u64(s->msg, VU_SET_PROTOCOL_FEATURES, 0, pf), NULL, 0, false), 0);
+    assert_int_equal(get_u64(s, VU_GET_QUEUE_NUM), 1);
+    assert_int_equal(acked(s, vuf_none(s->msg, VU_SET_OWNER, 0), NULL, 0), 0);
+    assert_int_equal(xfer(s, vuf_config(s->msg, VU_GET_CONFIG, 0, 0, 60, NULL), NULL, 0, true), 0);
+    assert_int_equal(s->reply_len, VU_CONFIG_HDR_BYTES + 60);
+    assert_int_equal(snap_get64(s->reply + VU_HDR_BYTES + VU_CONFIG_HDR_BYTES), DISK_BYTES / 512);
+    f &= (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
+         (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
+         (1ull << VIRTIO_BLK_F_FLUSH);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_FEATURES, 0, f), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_mem_table(s->msg, 0, &rg, 1), &s->memfd, 1), 0);
+    assert_int_equal(vq_create(&cfg, &s->vq), 0);
+    vq_get_ring_addrs(s->vq, &d, &a, &u);
+    /* The frontend speaks in its own addresses: our mapping of the memfd. */
+    d = ua(s->mem) + (d - GPA_BASE);
+    a = ua(s->mem) + (a - GPA_BASE);
+    u = ua(s->mem) + (u - GPA_BASE);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_NUM, 0, 0, QNUM), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_BASE, 0, 0, 0), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_addr(s->msg, 0, 0, d, u, a), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_CALL, 0, 0), &s->call, 1), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_KICK, 0, 0), &s->kick, 1), 0);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_ENABLE, 0, 0, 1), NULL, 0), 0);
+}
+
+struct req {
+    uint8_t hdr[16];
+    uint8_t status;
+    uint8_t pad[47];
+    uint8_t data[REQ_BYTES];
+};
+
+/* Submit n requests (type, sector i * 8), kick, wait for all of them. */
+static void run_batch(struct sfx *s, struct req *r, unsigned n, uint32_t type)
+{
+    unsigned i, done = 0;
+
+    for (i = 0; i < n; i++) {
+        struct vq_sg sg[3] = {{.buf = r[i].hdr, .len = 16},
+                              {.buf = r[i].data, .len = REQ_BYTES},
+                              {.buf = &r[i].status, .len = 1}};
+
+        snap_put32(r[i].hdr, type);
+        snap_put32(r[i].hdr + 4, 0);
+        snap_put64(r[i].hdr + 8, (uint64_t)i * (REQ_BYTES / 512));
+        r[i].status = 0xee;
+        if (type == VIRTIO_BLK_T_FLUSH)
+            assert_int_equal(vq_add_sgs(s->vq, (struct vq_sg[]){sg[0], sg[2]}, 1, 1, &r[i]), 0);
+        else if (type == VIRTIO_BLK_T_OUT)
+            assert_int_equal(vq_add_sgs(s->vq, sg, 2, 1, &r[i]), 0);
+        else
+            assert_int_equal(vq_add_sgs(s->vq, sg, 1, 2, &r[i]), 0);
+    }
+    vq_kick(s->vq);
+    while (done < n) {
+        struct pollfd pf = {.fd = s->call, .events = POLLIN};
+        uint64_t v;
+        void *tok;
+        uint32_t len;
+
+        while (vq_get_buf(s->vq, &tok, &len) == 0) {
+            assert_int_equal(((struct req *)tok)->status, VIRTIO_BLK_S_OK);
+            done++;
+        }
+        if (done == n)
+            break;
+        assert_int_equal(poll(&pf, 1, 5000), 1); /* the call eventfd fires */
+        (void)!read(s->call, &v, 8);
+    }
+}
+
+static void test_blk_through_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(NREQ * sizeof(*r), &gpa);
+    uint8_t buf[REQ_BYTES];
+    unsigned i;
+    int fd, p[2];
+    uint8_t snap[4096];
+    ssize_t n;
+
+    assert_non_null(r);
+    start_device(s);
+    for (i = 0; i < NREQ; i++)
+        memset(r[i].data, 0x10 + i, REQ_BYTES);
+    run_batch(s, r, NREQ, VIRTIO_BLK_T_OUT);
+    run_batch(s, r, 1, VIRTIO_BLK_T_FLUSH);
+    /* The disk file holds the data. */
+    fd = open(s->disk, O_RDONLY);
+    for (i = 0; i < NREQ; i++) {
+        assert_int_equal(pread(fd, buf, REQ_BYTES, (off_t)i * REQ_BYTES), REQ_BYTES);
+        assert_int_equal(buf[0], 0x10 + i);
+        assert_int_equal(buf[REQ_BYTES - 1], 0x10 + i);
+    }
+    close(fd);
+    for (i = 0; i < NREQ; i++)
+        memset(r[i].data, 0, REQ_BYTES);
+    run_batch(s, r, NREQ, VIRTIO_BLK_T_IN);
+    for (i = 0; i < NREQ; i++)
+        assert_int_equal(r[i].data[100], 0x10 + i);
+    /* Stop: the base is every request made. */
+    assert_int_equal(xfer(s, vuf_state(s->msg, VU_GET_VRING_BASE, 0, 0, 0), NULL, 0, true), 0);
+    assert_int_equal(snap_get32(s->reply + VU_HDR_BYTES + 4), 2 * NREQ + 1);
+    /* Device state through a pipe. */
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(xfer(s, vuf_device_state(s->msg, 0, VU_STATE_SAVE), &p[1], 1, true), 0);
+    close(p[1]);
+    assert_int_equal(reply_u64(s), VU_VRING_NOFD);
+    n = read(p[0], snap, sizeof(snap));
+    close(p[0]);
+    assert_true(n > 24);
+    assert_memory_equal(snap, "RLSNAP\r\n", 8);
+    assert_int_equal(get_u64(s, VU_CHECK_DEVICE_STATE), 0);
+}
+
+static void test_protocol_error_closes_then_reconnect(void **state)
+{
+    struct sfx *s = *state;
+    uint8_t b;
+
+    /* Unknown request, no REPLY_ACK: the daemon hangs up... */
+    assert_int_equal(xfer(s, vuf_none(s->msg, 63, 0), NULL, 0, false), 0);
+    assert_int_equal(recv(s->conn, &b, 1, 0), 0);
+    close(s->conn);
+    /* ... and serves the next frontend from scratch. */
+    s->conn = connect_sock(s);
+    start_device(s);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_NUM, 0, 3, 64), NULL, 0), ERANGE);
+}
+
+static void test_sigterm_clean_exit(void **state)
+{
+    struct sfx *s = *state;
+    int status;
+
+    kill(s->pid, SIGTERM);
+    assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+    s->pid = 0;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_not_equal(access(s->sock, F_OK), 0); /* socket removed */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_blk_through_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_error_closes_then_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
