@@ -219,9 +219,9 @@ static void save_queu(struct snap_writer *w, const struct vdev *d, unsigned qi)
         /* Chains popped and not returned (none for our models, which
          * complete synchronously; a model that holds chains completes them
          * in order): their heads are the avail entries [next_used,
-         * next_avail), which the driver cannot reuse until they are used. */
-        if (!qs.broken)
-            n = (uint16_t)(qs.next_avail - qs.next_used);
+         * next_avail), which the driver cannot reuse until they are used.
+         * (Also for a broken queue: its count must match on restore.) */
+        n = (uint16_t)(qs.next_avail - qs.next_used);
     }
     w_section_begin(w, "QUEU");
     p = w_reserve(w, QUEU_BYTES + 2u * n);

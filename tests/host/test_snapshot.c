@@ -955,6 +955,37 @@ static void test_restore_interrupt(void **state)
     free(ref);
 }
 
+/* A queue the driver broke (avail idx jumped): the snapshot keeps it
+ * broken and DEVICE_NEEDS_RESET set; a reset by the new driver recovers. */
+static void test_broken_roundtrip(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct virtq_avail *avail;
+    uint8_t *a, *b;
+    size_t la, lb;
+
+    warm_up(f);
+    avail = vdq_mem_translate(&f->fx.mem, f->dev.queues[0].avail_gpa, 4);
+    avail->idx = (uint16_t)(avail->idx + QSIZE + 3);
+    dfx_wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    vmmio_process(f->m);
+    assert_true(vdq_is_broken(&f->dev.queues[0].q));
+    assert_true(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    vmmio_sleep(f->m);
+    a = save(f, 0, &la);
+    replace_instance(f, a, la, false);
+    b = save(f, 0, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    vmmio_wake(f->m);
+    assert_true(vdq_is_broken(&f->dev.queues[0].q));
+    assert_true(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    free(a);
+    free(b);
+    warm_up(f); /* reset + re-init by the driver, traffic again */
+    assert_false(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
 /* vmmio_rebind(): a new instance behind the same register file (what the
  * kernel does), restored, used, then swapped back. */
 static void test_rebind(void **state)
@@ -1529,22 +1560,39 @@ static void test_traffic_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c),        T(test_roundtrip, setup_blk),
-        T(test_roundtrip, setup_net),         T(test_roundtrip, setup_rng),
-        T(test_roundtrip, setup_con),         T(test_roundtrip, setup_pmem),
-        T(test_save_errors, setup_blk),       T(test_refuse_format, setup_blk),
-        T(test_refuse_device, setup_blk),     T(test_refuse_queue, setup_blk),
-        T(test_inflight, setup_rng),          T(test_refuse_model, setup_blk),
-        T(test_refuse_model, setup_net),      T(test_refuse_model, setup_rng),
-        T(test_refuse_model, setup_con),      T(test_refuse_model, setup_pmem),
-        T(test_refuse_content, setup_blk),    T(test_corruption, setup_blk),
-        T(test_corruption, setup_net),        T(test_corruption, setup_rng),
-        T(test_corruption, setup_con),        T(test_corruption, setup_pmem),
-        T(test_sleep_wake, setup_blk),        T(test_restore_republish, setup_blk),
-        T(test_restore_interrupt, setup_blk), T(test_rebind, setup_blk),
-        T(test_restore_model, setup_rng),     T(test_restore_model_content, setup_blk),
-        T(test_traffic_rng, setup_rng),       T(test_traffic_net, setup_net),
-        T(test_traffic_blk, setup_blk),       T(test_traffic_threads, setup_blk),
+        cmocka_unit_test(test_crc32c),
+        T(test_roundtrip, setup_blk),
+        T(test_roundtrip, setup_net),
+        T(test_roundtrip, setup_rng),
+        T(test_roundtrip, setup_con),
+        T(test_roundtrip, setup_pmem),
+        T(test_save_errors, setup_blk),
+        T(test_refuse_format, setup_blk),
+        T(test_refuse_device, setup_blk),
+        T(test_refuse_queue, setup_blk),
+        T(test_inflight, setup_rng),
+        T(test_refuse_model, setup_blk),
+        T(test_refuse_model, setup_net),
+        T(test_refuse_model, setup_rng),
+        T(test_refuse_model, setup_con),
+        T(test_refuse_model, setup_pmem),
+        T(test_refuse_content, setup_blk),
+        T(test_corruption, setup_blk),
+        T(test_corruption, setup_net),
+        T(test_corruption, setup_rng),
+        T(test_corruption, setup_con),
+        T(test_corruption, setup_pmem),
+        T(test_sleep_wake, setup_blk),
+        T(test_restore_republish, setup_blk),
+        T(test_restore_interrupt, setup_blk),
+        T(test_rebind, setup_blk),
+        T(test_broken_roundtrip, setup_blk),
+        T(test_restore_model, setup_rng),
+        T(test_restore_model_content, setup_blk),
+        T(test_traffic_rng, setup_rng),
+        T(test_traffic_net, setup_net),
+        T(test_traffic_blk, setup_blk),
+        T(test_traffic_threads, setup_blk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
