@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * crc32c.c - CRC-32C, table-driven (see crc32c.h). The table is the
- * reflected CRC of each byte value, generated offline and kept const so
- * both builds share it without initialisation order or races.
+ * crc32c.c - CRC-32C (see crc32c.h): slice-by-8 (Intel's "Slicing-by-8",
+ * Kounavis and Berry 2005): eight bytes per step through eight 256-entry
+ * tables, about 4x the byte-at-a-time speed, same result.
+ *
+ * Table 0 is the reflected CRC of each byte value, generated offline and
+ * kept const. Tables 1..7 (t[k][i] = t[k-1][i] >> 8 ^ t[0][t[k-1][i] & 0xff])
+ * are derived on first use: one caller builds them while any other caller
+ * (another CPU) goes byte at a time with table 0 until they are published
+ * (release/acquire on crc32c_ready), so there is no initialisation order
+ * to get wrong and no race on half-built tables.
  */
 #include "crc32c.h"
+
+#include <stdbool.h>
 
 static const uint32_t crc32c_table[256] = {
     0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu, 0x26a1e7e8u,
@@ -46,11 +55,54 @@ static const uint32_t crc32c_table[256] = {
     0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
 };
 
+static uint32_t crc32c_slice[7][256];
+static uint32_t crc32c_ready; /* 0 none, 1 being built, 2 published */
+
+static void crc32c_build(void)
+{
+    uint32_t expect = 0;
+    unsigned k, i;
+
+    if (!__atomic_compare_exchange_n(&crc32c_ready, &expect, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return; /* someone else builds them */
+    for (i = 0; i < 256; i++) {
+        uint32_t c = crc32c_table[i];
+
+        for (k = 0; k < 7; k++) {
+            c = (c >> 8) ^ crc32c_table[c & 0xff];
+            crc32c_slice[k][i] = c;
+        }
+    }
+    /* Publish: the tables before the flag; pairs with the acquire below. */
+    __atomic_store_n(&crc32c_ready, 2, __ATOMIC_RELEASE);
+}
+
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
 
     crc = ~crc;
+    if (len >= 64 && __atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE) != 2)
+        crc32c_build();
+    if (__atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE) == 2) {
+        const uint32_t(*t)[256] = crc32c_slice;
+
+        while (len >= 8) {
+            /* Little-endian loads by bytes: no alignment or byte-order
+             * assumption. */
+            uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                 (uint32_t)p[3] << 24);
+            uint32_t hi =
+                (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+
+            crc = t[6][lo & 0xff] ^ t[5][(lo >> 8) & 0xff] ^ t[4][(lo >> 16) & 0xff] ^
+                  t[3][lo >> 24] ^ t[2][hi & 0xff] ^ t[1][(hi >> 8) & 0xff] ^
+                  t[0][(hi >> 16) & 0xff] ^ crc32c_table[hi >> 24];
+            p += 8;
+            len -= 8;
+        }
+    }
     while (len--)
         crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;

@@ -2,7 +2,7 @@
 /*
  * crc32c.h - CRC-32C (Castagnoli, reflected polynomial 0x82f63b78, initial
  * value and final xor 0xffffffff; the CRC of iSCSI, ext4 and virtio-blk
- * integrity), table-driven one byte at a time. Portable core: used by the
+ * integrity), table-driven, slice-by-8 (crc32c.c). Portable core: used by the
  * snapshot codec in both builds. Check value: crc32c("123456789") is
  * 0xe3069283.
  *

@@ -291,6 +291,30 @@ static void test_crc32c(void **state)
     assert_int_equal(crc32c(0, "", 0), 0);
     /* incremental = one shot */
     assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+    /* slice-by-8 against a bit-at-a-time reference: every length 0..600 at
+     * every alignment 0..7, and split anywhere. */
+    {
+        uint8_t buf[608];
+        unsigned len, off, i, bit;
+
+        for (i = 0; i < sizeof(buf); i++)
+            buf[i] = (uint8_t)(i * 167 + (i >> 3) * 13 + 5);
+        for (off = 0; off < 8; off++) {
+            for (len = 0; len <= 600; len++) {
+                uint32_t ref = 0xffffffffu;
+
+                for (i = 0; i < len; i++) {
+                    ref ^= buf[off + i];
+                    for (bit = 0; bit < 8; bit++)
+                        ref = ref & 1 ? (ref >> 1) ^ 0x82f63b78u : ref >> 1;
+                }
+                ref = ~ref;
+                assert_int_equal(crc32c(0, buf + off, len), ref);
+                assert_int_equal(
+                    crc32c(crc32c(0, buf + off, len / 3), buf + off + len / 3, len - len / 3), ref);
+            }
+        }
+    }
 }
 
 /* save -> restore (new instance) -> save: identical bytes; with content too. */
