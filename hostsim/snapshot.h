@@ -46,14 +46,21 @@
  *   "CONT" (optional, SNAP_F_CONTENT) the model's bulk content: the blk RAM
  *        disk or the pmem region's bytes
  *
- * Chains in flight: our models complete every chain they pop before
+ * Chains in flight: our five models complete every chain they pop before
  * vmmio_process() returns, so a sleeping device holds none and saves
  * n_inflight = 0; net's backlog holds frames (saved in MODL), not chains.
- * A snapshot from a device that held chains (a future async backend) must
- * list them in pop order; restore checks they are exactly the avail ring
- * entries [next_used, next_avail) and rewinds next_avail to next_used, so
- * they are processed again once, not lost (a rewind needs in-order
- * completion, which is what such a list describes).
+ * A model that holds popped chains across calls (snapbench's does) must
+ * complete them in order; save then lists their heads (the avail entries
+ * [next_used, next_avail)), restore checks the list against the avail
+ * ring and rewinds next_avail to next_used, so the new instance pops and
+ * processes each of them exactly once: not lost, not repeated (the old
+ * instance never returned them). Chains the driver made available that
+ * the device had not popped are simply in the avail ring (guest memory).
+ *
+ * Versions: a reader loads its own major version with a minor up to its
+ * own; a later minor may add fields at the end of a section or new
+ * sections, which is why a reader refuses minors newer than its own (it
+ * could not tell what it would be ignoring) and unknown tags.
  *
  * Restore validates everything before changing anything (each case a test
  * in tests/host/test_snapshot.c); a refused snapshot leaves the device
