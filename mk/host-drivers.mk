@@ -10,7 +10,8 @@
 #                                vmmio.c and the models exist)
 #   make check-drivers           run both
 DRV_CORE_TEST_OBJS := $(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o \
-	drivers/virtio/virtqueue.o drivers/virtio/transport_loopback.o host/platform_host.o)
+	drivers/virtio/virtqueue.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
+	host/platform_host.o)
 
 $(HOST_DIR)/test_virtio_core: $(HOST_DIR)/san/tests/host/test_virtio_core.o $(DRV_CORE_TEST_OBJS)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)

@@ -42,6 +42,8 @@ void loopback_device_set_guard(struct virtio_device *dev, const struct loopback_
 void loopback_device_destroy(struct virtio_device *dev);
 struct vmmio *loopback_device_vmmio(struct virtio_device *dev);
 
-extern const struct virtio_transport_ops loopback_transport_ops;
+/* The MMIO protocol's ops under the name "loopback" (transport_mmio.c). */
+#define loopback_transport_ops virtio_mmio_loopback_ops
+extern const struct virtio_transport_ops virtio_mmio_loopback_ops;
 
 #endif
