@@ -3,9 +3,11 @@
  * bench_blk.c - `bench blk <dev> [depth] [seconds]`: 4 KiB random reads on
  * any virtio-blk device (meant for QEMU's virtio-blk-pci on a null-co
  * drive), interrupt-driven, for `seconds` (default 2) at queue depth 1 and
- * 32, or only at `depth` when given. Prints IOPS, kicks/request (driver
- * notifications actually written to the device) and interrupts/request
- * (used-buffer interrupts the queue saw). Numbers only: nothing asserted.
+ * 32, or only at `depth` when given, each twice: waiting in hlt between
+ * completions (as an OS idle loop does) and in the driver's own spinning
+ * wait (virtio_blk_wait). Prints IOPS, kicks/request (driver notifications
+ * actually written to the device) and interrupts/request (used-buffer
+ * interrupts the queue saw). Numbers only: nothing asserted.
  * Invariant: every request is complete (or the device re-initialised by
  * the driver) when the command returns.
  */
