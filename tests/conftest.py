@@ -43,6 +43,12 @@ def pytest_sessionfinish(session, exitstatus):
     IMAGES.cleanup()
 
 
+def pytest_terminal_summary(terminalreporter):
+    if POOL.boots:
+        terminalreporter.write_line("ringloop: %d QEMU boot(s); serial logs in %s"
+                                    % (POOL.boots, os.path.relpath(LOG_DIR)))
+
+
 def pytest_report_header(config):
     return "ringloop: serial logs in %s" % os.path.relpath(LOG_DIR)
 
