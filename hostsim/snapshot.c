@@ -771,7 +771,7 @@ static void snap_apply(const struct plan *pl, struct vdev *d, struct vmmio_trans
     *st = pl->st;
 }
 
-enum restore_mode { RESTORE_CHECK, RESTORE_FULL, RESTORE_MODEL };
+enum restore_mode { RESTORE_CHECK, RESTORE_FULL, RESTORE_MODEL_CHECK, RESTORE_MODEL };
 
 struct restore_arg {
     const uint8_t *buf;
@@ -811,9 +811,9 @@ static int restore_locked(struct vdev *d, struct vmmio_transport_state *st, void
         snap_fail(a->e, "device", -1, "out of memory");
         return -ENOMEM;
     }
-    if (a->mode == RESTORE_MODEL) {
+    if (a->mode == RESTORE_MODEL || a->mode == RESTORE_MODEL_CHECK) {
         err = snap_plan_model(pl, d, a->buf, a->len, a->e);
-        if (!err)
+        if (!err && a->mode == RESTORE_MODEL)
             snap_apply_model(pl, d); /* st unchanged: 0, not written back */
     } else {
         err = snap_plan(pl, d, a->buf, a->len, a->e);
@@ -845,6 +845,11 @@ int snap_check(struct vmmio *m, const void *buf, size_t len, char *err, size_t e
 int snap_restore(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)
 {
     return snap_run(m, buf, len, err, errlen, RESTORE_FULL);
+}
+
+int snap_check_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return snap_run(m, buf, len, err, errlen, RESTORE_MODEL_CHECK);
 }
 
 int snap_restore_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen)

@@ -109,5 +109,7 @@ int snap_restore(struct vmmio *m, const void *buf, size_t len, char *err, size_t
  * is not used. Same return values.
  */
 int snap_restore_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
+/* What snap_restore_model() checks, without applying anything. */
+int snap_check_model(struct vmmio *m, const void *buf, size_t len, char *err, size_t errlen);
 
 #endif

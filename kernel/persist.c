@@ -311,16 +311,20 @@ int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen
     for (i = 0; i < PERSIST_NDEV; i++)
         vmmio_sleep(loopback_vmmio(e[i].dev));
     /* Everything checked before anything changes. */
-    for (i = 0; i < PERSIST_NDEV && !foreign; i++) {
-        rc = snap_check(loopback_vmmio(e[i].dev), e[i].snap, e[i].len, why, sizeof(why));
+    for (i = 0; i < PERSIST_NDEV; i++) {
+        struct vmmio *m = loopback_vmmio(e[i].dev);
+
+        if (foreign)
+            rc = snap_check_model(m, e[i].snap, e[i].len, why, sizeof(why));
+        else
+            rc = snap_check(m, e[i].snap, e[i].len, why, sizeof(why));
         if (rc) {
             set_err(err, errlen, why, persist_names[i]);
             goto out_wake;
         }
     }
     if (foreign) {
-        /* Model state + content only: a failure on device i leaves devices
-         * 0..i-1 restored (each restore itself is all or nothing). */
+        /* Model state + content only (all checked above). */
         for (i = 0; i < PERSIST_NDEV; i++) {
             rc =
                 snap_restore_model(loopback_vmmio(e[i].dev), e[i].snap, e[i].len, why, sizeof(why));

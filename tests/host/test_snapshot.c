@@ -1084,6 +1084,8 @@ static void test_restore_model(void **state)
     sfx_fix_crcs(bad, len, 0);
     assert_int_equal(snap_restore_model(f->m, bad, len, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "DEVC: wrong device type"));
+    assert_int_equal(snap_check_model(f->m, bad, len, err, sizeof(err)), -EINVAL);
+    assert_int_equal(snap_check_model(f->m, snap, len, err, sizeof(err)), 0);
     free(bad);
     assert_int_equal(snap_restore_model(f->m, snap, len, err, sizeof(err)), 0);
     assert_int_equal(f->dev.queues[0].size, 8);
