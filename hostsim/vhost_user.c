@@ -209,10 +209,26 @@ static int vu_ring_geo_get(const struct vu_backend *b, const struct vu_ring *r,
     return 0;
 }
 
+/*
+ * The features the device is activated with: the frontend's, without
+ * VHOST_USER_F_PROTOCOL_FEATURES, and with VERSION_1 even when the guest
+ * driver is a legacy one (OVMF's virtio-blk on a transitional
+ * vhost-user-blk-pci acks no VERSION_1): the frontend (QEMU) runs the
+ * legacy transport, and what reaches us, the split ring and the requests,
+ * is the same for a little-endian legacy driver. The register file
+ * requires VERSION_1 (MMIO v2), hence the bit.
+ */
+static uint64_t vu_device_features(const struct vu_backend *b)
+{
+    uint64_t f = b->features & ~(1ull << VU_F_PROTOCOL_FEATURES);
+
+    return f | (b->dev->avail_features & (1ull << VIRTIO_F_VERSION_1));
+}
+
 /* Program the register file from scratch (3.1.1 through registers). */
 static int vu_device_program(struct vu_backend *b, const struct vu_ring_geo *geo)
 {
-    uint64_t f = b->features & ~(1ull << VU_F_PROTOCOL_FEATURES);
+    uint64_t f = vu_device_features(b);
     uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
     unsigned i;
 
@@ -253,8 +269,7 @@ static bool vu_is_same_activation(const struct vu_backend *b, const struct vu_ri
     const struct vdev *d = b->dev;
     unsigned i;
 
-    if (!d->activated || d->needs_reset ||
-        d->acked_features != (b->features & ~(1ull << VU_F_PROTOCOL_FEATURES)))
+    if (!d->activated || d->needs_reset || d->acked_features != vu_device_features(b))
         return false;
     for (i = 0; i < b->nrings; i++) {
         const struct vdev_queue *vq = &d->queues[i];
