@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fuzz_vhost_user.c - libFuzzer target for the vhost-user message parser
+ * and handler (hostsim/vhost_user.c) as a hostile frontend sees it: an
+ * arbitrary stream of messages, with fake fds, kicks and polls in between,
+ * against a blk model. Nothing may crash, hang, trip a sanitizer, touch
+ * memory outside the guest arena, close an fd twice or leak one.
+ *
+ * Input: byte 0 bit 0: start from a negotiated backend (owner, features,
+ * REPLY_ACK|CONFIG|MQ|RESET|DEVICE_STATE, a memory table over the arena) so
+ * ring messages reach the deep paths; then chunks, each a control byte
+ * (bits 0-1: fds to pass, bit 2: kick ring 0 after, bit 3: poll after,
+ * bit 4: write the next 16 bytes into the arena at the offset in the
+ * following byte * 64) then one message: a 12-byte header and as many
+ * payload bytes as its size field says (or what is left).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform_host.h"
+#include "vdev_models.h"
+#include "vhost_user.h"
+#include "vhost_user_front.h"
+#include "virtio_platform.h"
+
+#define ARENA_GPA 0x100000ull
+#define ARENA_UA 0x7f0000100000ull
+#define ARENA_SIZE 65536u
+#define DISK_SIZE 16384u
+#define MAX_FDS 256
+
+static uint8_t arena[ARENA_SIZE] __attribute__((aligned(4096)));
+static uint8_t disk[DISK_SIZE];
+static bool fd_open[MAX_FDS];
+static int next_fd;
+static uint8_t state[VU_STATE_MAX_BYTES];
+static size_t state_len;
+
+static void *f_map(void *ctx, int fd, uint64_t off, uint64_t size)
+{
+    (void)ctx;
+    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
+        abort(); /* the handler maps only fds it was given */
+    if (off > ARENA_SIZE || size > ARENA_SIZE - off)
+        return NULL;
+    return arena + off;
+}
+
+static void f_unmap(void *ctx, void *p, uint64_t off, uint64_t size)
+{
+    (void)ctx, (void)p, (void)off, (void)size;
+}
+
+static void f_close(void *ctx, int fd)
+{
+    (void)ctx;
+    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
+        abort(); /* closed twice, or never ours */
+    fd_open[fd] = false;
+}
+
+static void f_signal(void *ctx, int fd)
+{
+    (void)ctx;
+    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
+        abort();
+}
+
+static int f_state_put(void *ctx, int fd, const void *buf, size_t len)
+{
+    if (len > sizeof(state))
+        abort();
+    memcpy(state, buf, len);
+    state_len = len;
+    f_close(ctx, fd);
+    return 0;
+}
+
+static int f_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
+{
+    f_close(ctx, fd);
+    if (state_len > cap)
+        return -1;
+    memcpy(buf, state, state_len);
+    *len = state_len;
+    return 0;
+}
+
+static const struct vu_ops ops = {
+    .map = f_map,
+    .unmap = f_unmap,
+    .close_fd = f_close,
+    .signal = f_signal,
+    .state_put = f_state_put,
+    .state_get = f_state_get,
+};
+
+static int fd_new(void)
+{
+    if (next_fd >= MAX_FDS)
+        return -1;
+    fd_open[next_fd] = true;
+    return next_fd++;
+}
+
+static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigned nfds)
+{
+    static struct vu_reply r;
+    int fds[3];
+    unsigned i, n = 0;
+
+    for (i = 0; i < nfds; i++) {
+        int fd = fd_new();
+
+        if (fd > 0)
+            fds[n++] = fd;
+    }
+    (void)vu_handle_msg(b, m, len, fds, n, &r);
+    if (r.len > sizeof(r.buf))
+        abort();
+}
+
+static void preamble(struct vu_backend *b)
+{
+    uint8_t m[VU_MAX_MSG];
+    struct vuf_region rg = {.gpa = ARENA_GPA, .size = ARENA_SIZE, .uaddr = ARENA_UA};
+    uint64_t pf = (1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
+                  (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE);
+    uint64_t f = (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
+                 (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
+
+    send_msg(b, m, vuf_u64(m, VU_SET_PROTOCOL_FEATURES, 0, pf), 0);
+    send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0);
+    send_msg(b, m, vuf_u64(m, VU_SET_FEATURES, 0, f), 0);
+    send_msg(b, m, vuf_mem_table(m, 0, &rg, 1), 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool quiet;
+    struct vu_backend *b;
+    struct vdev dev;
+    size_t pos = 1;
+    int i;
+
+    if (!quiet) {
+        host_log_level_set(-1);
+        quiet = true;
+    }
+    if (size < 1)
+        return 0;
+    memset(arena, 0, sizeof(arena));
+    memset(fd_open, 0, sizeof(fd_open));
+    next_fd = 1;
+    state_len = 0;
+    if (vu_create(&ops, NULL, &b))
+        abort();
+    if (vdev_blk_create(&dev, vu_guest_mem(b), disk, DISK_SIZE, NULL) || vu_attach(b, &dev))
+        abort();
+    if (data[0] & 1)
+        preamble(b);
+    while (pos < size) {
+        uint8_t ctl = data[pos++];
+        uint32_t psize;
+        size_t len;
+
+        if ((ctl & 16) && pos + 17 <= size) {
+            memcpy(arena + (size_t)data[pos] * 64 % (ARENA_SIZE - 16), data + pos + 1, 16);
+            pos += 17;
+        }
+        len = size - pos;
+        if (len >= VU_HDR_BYTES) {
+            psize = (uint32_t)data[pos + 8] | (uint32_t)data[pos + 9] << 8 |
+                    (uint32_t)data[pos + 10] << 16 | (uint32_t)data[pos + 11] << 24;
+            if (psize <= VU_MAX_PAYLOAD && VU_HDR_BYTES + psize < len)
+                len = VU_HDR_BYTES + psize;
+        }
+        if (len > VU_MAX_MSG)
+            len = VU_MAX_MSG;
+        send_msg(b, data + pos, len, ctl & 3);
+        pos += len;
+        if (ctl & 4)
+            (void)vu_kick(b, 0);
+        if (ctl & 8)
+            (void)vu_poll(b);
+    }
+    vu_destroy(b);
+    vdev_destroy(&dev);
+    for (i = 1; i < MAX_FDS; i++)
+        if (fd_open[i])
+            abort(); /* leaked */
+    return 0;
+}
