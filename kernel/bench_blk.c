@@ -230,5 +230,6 @@ static int bench_blk(int argc, char **argv)
         irq_disable();
     return rc;
 }
-BENCH(blk, "blk", "<dev> [depth] [seconds] 4 KiB random reads at qd 1 and 32: IOPS, kicks/req, irqs/req",
+BENCH(blk, "blk",
+      "<dev> [depth] [seconds] 4 KiB random reads at qd 1 and 32: IOPS, kicks/req, irqs/req",
       bench_blk);

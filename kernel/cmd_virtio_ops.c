@@ -53,9 +53,9 @@ static int vo_info(struct virtio_device *d)
     virtio_pci_describe(d, irq, sizeof(irq));
     printf("%s %s %s status=0x%x polled=%d interrupts=%llu config_interrupts=%llu "
            "lost_interrupts=%llu",
-           d->name, virtio_type_name(d->device_id), d->ops->name, d->ops->get_status(d),
-           d->polled, (unsigned long long)d->interrupts,
-           (unsigned long long)d->config_interrupts, (unsigned long long)d->lost_interrupts);
+           d->name, virtio_type_name(d->device_id), d->ops->name, d->ops->get_status(d), d->polled,
+           (unsigned long long)d->interrupts, (unsigned long long)d->config_interrupts,
+           (unsigned long long)d->lost_interrupts);
     if (d->device_id == VIRTIO_ID_BLOCK)
         printf(" capacity=%llu", (unsigned long long)virtio_blk_capacity(d->driver_priv));
     printf("%s%s\n", irq[0] ? " " : "", irq);
@@ -226,6 +226,7 @@ static int cmd_virtio(int argc, char **argv)
         irq_disable();
     return r;
 }
-SHELL_COMMAND(virtio, "virtio", "info <dev> | reset <dev> <count> | inflight <dev> <lba> <n> <depth>",
+SHELL_COMMAND(virtio, "virtio",
+              "info <dev> | reset <dev> <count> | inflight <dev> <lba> <n> <depth>",
               "virtio device state, reset + re-init cycles with traffic, blk reads in flight",
               cmd_virtio);

@@ -22,10 +22,10 @@ struct vpci_priv {
     struct virtio_pci_layout l;
     struct virtio_pci_io io;
     uint16_t num_queues;
-    uint16_t config_entry;                   /* what we write */
-    uint16_t queue_entry[VIRTIO_MAX_VQS];    /* what we write */
-    uint16_t config_vector;                  /* what the device accepted */
-    uint16_t queue_vector[VIRTIO_MAX_VQS];   /* what the device accepted */
+    uint16_t config_entry;                    /* what we write */
+    uint16_t queue_entry[VIRTIO_MAX_VQS];     /* what we write */
+    uint16_t config_vector;                   /* what the device accepted */
+    uint16_t queue_vector[VIRTIO_MAX_VQS];    /* what the device accepted */
     volatile uint8_t *notify[VIRTIO_MAX_VQS]; /* checked at queue_setup */
     unsigned refused;
 };
@@ -109,8 +109,8 @@ static uint16_t vpci_write_vector(struct virtio_device *dev, uint32_t off, uint1
     got = (uint16_t)common_rd(dev, off, 2);
     if (entry != VIRTIO_MSI_NO_VECTOR && got != entry) {
         vpci(dev)->refused++;
-        virt_log(VIRT_LOG_WARN, "%s: device refused MSI-X entry %u (reads 0x%x)", dev->name,
-                 entry, got);
+        virt_log(VIRT_LOG_WARN, "%s: device refused MSI-X entry %u (reads 0x%x)", dev->name, entry,
+                 got);
         return VIRTIO_MSI_NO_VECTOR;
     }
     return got;

@@ -37,15 +37,15 @@
 
 /* 4.1.4: the capability header (vendor-specific capability, ID 0x09). */
 struct virtio_pci_cap {
-    uint8_t cap_vndr;   /* 0x09 */
+    uint8_t cap_vndr; /* 0x09 */
     uint8_t cap_next;
-    uint8_t cap_len;    /* >= 16 */
-    uint8_t cfg_type;   /* VIRTIO_PCI_CAP_* */
-    uint8_t bar;        /* 0..5 */
+    uint8_t cap_len;  /* >= 16 */
+    uint8_t cfg_type; /* VIRTIO_PCI_CAP_* */
+    uint8_t bar;      /* 0..5 */
     uint8_t id;
     uint8_t padding[2];
-    uint32_t offset;    /* le32, within the BAR */
-    uint32_t length;    /* le32 */
+    uint32_t offset; /* le32, within the BAR */
+    uint32_t length; /* le32 */
 };
 _Static_assert(sizeof(struct virtio_pci_cap) == 16, "4.1.4 virtio_pci_cap is 16 bytes");
 /* 4.1.4.4: struct virtio_pci_notify_cap adds notify_off_multiplier here. */
