@@ -289,6 +289,11 @@ def test_reset_cycles_with_traffic(m, rig):
     # and every device still works
     assert guest_sha(ok(m, "blk read vblk0 0 8")) == sha(rig.disk[:4096])
     assert re.search(r"^vblk0 blk pci .* irq=msix", ok(m, "devices"), re.M)
+    # every completion so far came by interrupt (MSI-X, pmem: INTx), none
+    # was found only by a wait's timeout
+    for dev in ("vblk0", "vrng0", "vnet0", "vcon0", "vpmem0"):
+        info = ok(m, "virtio info %s" % dev)
+        assert re.search(r"polled=0 interrupts=[1-9]\d* .*lost_interrupts=0", info), info
 
 
 def test_block_resize_is_a_config_change(m, rig):
