@@ -77,11 +77,15 @@ static int devices_ready(void)
 /* The device called name, bound to a driver of type id; prints the error. */
 static void *find_driver(const char *cmd, const char *name, uint32_t id)
 {
-    struct virtio_device *dev;
+    struct virtio_device *dev = virtio_find(name);
 
-    if (devices_ready())
-        return NULL;
-    dev = virtio_find(name);
+    /* Devices bound at boot (PCI, MMIO) need no loopback CPU: create the
+     * loopback devices only for a name not registered yet. */
+    if (!dev) {
+        if (devices_ready())
+            return NULL;
+        dev = virtio_find(name);
+    }
     if (!dev) {
         printf("error: %s: no such device '%s'\n", cmd, name);
         return NULL;
