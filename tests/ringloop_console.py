@@ -180,6 +180,13 @@ class Console:
         echo=False: do not wait for the echo (e.g. when the shell may cut it).
         end: what ends the line ("\\r" like a terminal; "\\n" works too).
         """
+        self.send_command(cmd, timeout=timeout, echo=echo, end=end)
+        return self.wait_prompt(timeout, "the prompt after %r" % cmd[:60], cmd=cmd)
+
+    def send_command(self, cmd, timeout=CMD_TIMEOUT, echo=True, end=LINE_END):
+        """Type `cmd` and Enter, wait for the echo, and return at once: for
+        tests that act on the host while the command runs. Finish with
+        wait_prompt()."""
         self.child.send(cmd + end)
         if echo:
             try:
@@ -189,7 +196,10 @@ class Console:
                 self.check()
                 raise ConsoleError("no echo of %r within %ss\n%s" % (cmd, timeout, self.tail())) \
                     from None
-        self._expect_prompt(timeout, "the prompt after %r" % cmd[:60])
+
+    def wait_prompt(self, timeout=CMD_TIMEOUT, what="the prompt", cmd=""):
+        """Wait for the next prompt; return what was printed before it (as run())."""
+        self._expect_prompt(timeout, what)
         out = self.child.before.replace("\r", "")
         if out.startswith("\n"):
             out = out[1:]
