@@ -15,13 +15,11 @@
  * one pipe buffer, so SAVE writes it at once and LOAD reads it to EOF at
  * CHECK_DEVICE_STATE).
  *
- * The disk: the file is mapped MAP_SHARED and is the blk model's RAM disk
- * (hostsim/dev_blk.c), so a completed write is in the page cache (the file)
- * before its completion is signalled. VIRTIO_BLK_T_FLUSH: before the call
- * that announces a flush's completion goes out, msync(MS_SYNC) + fsync.
- * (A driver polling the used ring could see a flush complete before that
- * msync; the kernel's own page cache still holds the data. A pread/pwrite
- * model with flush = fsync before the completion would close that gap.)
+ * The disk: the blk model (hostsim/dev_blk.c) over a storage backend of
+ * pread/pwrite on the file, one call per guest segment, straight between
+ * the file and guest memory; VIRTIO_BLK_T_FLUSH is fdatasync before the
+ * request completes. A failed pread/pwrite/fdatasync completes the request
+ * with VIRTIO_BLK_S_IOERR.
  *
  * Invariants: single-threaded; every fd the handler gives back through
  * close_fd is closed exactly once; SIGTERM/SIGINT end the loop, then the
@@ -53,11 +51,9 @@ struct daemon {
     const char *disk_path;
     const char *serial;
     int listen_fd, conn_fd, disk_fd;
-    uint8_t *disk;
     uint64_t disk_bytes;
     struct vu_backend *b;
     struct vdev dev;
-    uint64_t flushes_synced; /* blk FLUSH count already covered by fsync */
     uint64_t messages;
 };
 
@@ -102,24 +98,11 @@ static void d_close(void *ctx, int fd)
     close(fd);
 }
 
-static void d_sync_disk(struct daemon *d)
-{
-    struct vdev_blk_stats st;
-
-    vdev_blk_get_stats(&d->dev, &st);
-    if (st.flushes == d->flushes_synced)
-        return;
-    if (msync(d->disk, d->disk_bytes, MS_SYNC) || fsync(d->disk_fd))
-        fprintf(stderr, "vhost-user-blk: flush: %s\n", strerror(errno));
-    d->flushes_synced = st.flushes;
-}
-
 static void d_signal(void *ctx, int fd)
 {
-    struct daemon *d = ctx;
     uint64_t one = 1;
 
-    d_sync_disk(d); /* a completed FLUSH is durable before it is announced */
+    (void)ctx;
     if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         fprintf(stderr, "vhost-user-blk: call fd %d: %s\n", fd, strerror(errno));
 }
@@ -185,15 +168,74 @@ static const struct vu_ops daemon_ops = {
     .state_get = d_state_get,
 };
 
+/* ---- the disk file behind the blk model ---- */
+
+static int disk_read(void *ctx, uint64_t pos, void *buf, uint32_t len)
+{
+    struct daemon *d = ctx;
+    uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = pread(d->disk_fd, p, len, (off_t)pos);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "vhost-user-blk: pread at %llu: %s\n", (unsigned long long)pos,
+                    n ? strerror(errno) : "end of file");
+            return n ? -errno : -EIO;
+        }
+        p += n;
+        pos += (uint64_t)n;
+        len -= (uint32_t)n;
+    }
+    return 0;
+}
+
+static int disk_write(void *ctx, uint64_t pos, const void *buf, uint32_t len)
+{
+    struct daemon *d = ctx;
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = pwrite(d->disk_fd, p, len, (off_t)pos);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "vhost-user-blk: pwrite at %llu: %s\n", (unsigned long long)pos,
+                    n ? strerror(errno) : "no progress");
+            return n ? -errno : -EIO;
+        }
+        p += n;
+        pos += (uint64_t)n;
+        len -= (uint32_t)n;
+    }
+    return 0;
+}
+
+static int disk_flush(void *ctx)
+{
+    struct daemon *d = ctx;
+
+    if (fdatasync(d->disk_fd)) {
+        fprintf(stderr, "vhost-user-blk: fdatasync: %s\n", strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 /* ---- backend per connection ---- */
 
 static int backend_up(struct daemon *d)
 {
+    struct vdev_blk_backend be = {
+        .read = disk_read, .write = disk_write, .flush = disk_flush, .ctx = d};
     int err = vu_create(&daemon_ops, d, &d->b);
 
     if (err)
         return err;
-    err = vdev_blk_create(&d->dev, vu_guest_mem(d->b), d->disk, d->disk_bytes, d->serial);
+    err = vdev_blk_create_backend(&d->dev, vu_guest_mem(d->b), d->disk_bytes, &be, d->serial);
     if (!err)
         err = vu_attach(d->b, &d->dev);
     if (err) {
@@ -207,11 +249,9 @@ static void backend_down(struct daemon *d)
 {
     if (!d->b)
         return;
-    d_sync_disk(d);
     vu_destroy(d->b);
     vdev_destroy(&d->dev);
     d->b = NULL;
-    d->flushes_synced = 0; /* the next device counts from 0 */
 }
 
 /* ---- messages ---- */
@@ -404,11 +444,6 @@ static int disk_open(struct daemon *d)
         return -1;
     }
     d->disk_bytes = (uint64_t)size;
-    d->disk = mmap(NULL, d->disk_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, d->disk_fd, 0);
-    if (d->disk == MAP_FAILED) {
-        fprintf(stderr, "vhost-user-blk: mmap %s: %s\n", d->disk_path, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
@@ -465,9 +500,8 @@ int main(int argc, char **argv)
     if (d.conn_fd >= 0)
         close(d.conn_fd);
     backend_down(&d);
-    msync(d.disk, d.disk_bytes, MS_SYNC);
-    fsync(d.disk_fd);
-    munmap(d.disk, d.disk_bytes);
+    if (fsync(d.disk_fd))
+        fprintf(stderr, "vhost-user-blk: fsync: %s\n", strerror(errno));
     close(d.disk_fd);
     close(d.listen_fd);
     unlink(d.sock_path);

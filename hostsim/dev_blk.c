@@ -24,6 +24,10 @@
  *
  * Used length (2.7.8: bytes written into the writable part, as a prefix):
  * in_len when the status byte was written (it is the last byte), else 0.
+ *
+ * Storage: the RAM disk, or a caller's backend (vdev_blk_create_backend:
+ * read/write/flush callbacks, one call per chain segment; any failure is
+ * VIRTIO_BLK_S_IOERR).
  */
 #include <errno.h>
 #include <string.h>
@@ -33,8 +37,9 @@
 #include "virtio_platform.h"
 
 struct dev_blk {
-    uint8_t *disk;
+    uint8_t *disk; /* RAM disk, or NULL with a backend */
     uint64_t bytes;
+    struct vdev_blk_backend be; /* used when disk is NULL */
     char serial[VIRTIO_BLK_ID_BYTES];
     struct virtio_blk_config cfg;
     struct vdev_blk_stats stats;
@@ -60,6 +65,37 @@ static bool blk_is_in_range(const struct dev_blk *b, uint64_t sector, uint32_t l
     return sector <= capacity && len / VIRTIO_BLK_SECTOR_SIZE <= capacity - sector;
 }
 
+/*
+ * Backend I/O over the data part of chain c: the readable bytes from off
+ * (OUT) or the writable ones from off (IN), len bytes, segment by segment,
+ * at store position pos. 0 or the backend's -errno.
+ */
+static int blk_backend_io(struct dev_blk *b, const struct vdq_chain *c, bool is_in, uint32_t off,
+                          uint32_t len, uint64_t pos)
+{
+    uint32_t first = is_in ? c->nout : 0, end = is_in ? c->nout + c->nin : c->nout, i;
+
+    for (i = first; i < end && len; i++) {
+        const struct vdq_iov *v = &c->iov[i];
+        uint32_t n;
+        int err;
+
+        if (off >= v->len) {
+            off -= v->len;
+            continue;
+        }
+        n = v->len - off < len ? v->len - off : len;
+        err = is_in ? b->be.read(b->be.ctx, pos, (uint8_t *)v->base + off, n)
+                    : b->be.write(b->be.ctx, pos, (const uint8_t *)v->base + off, n);
+        if (err)
+            return err;
+        pos += n;
+        len -= n;
+        off = 0;
+    }
+    return len ? -EIO : 0;
+}
+
 /* Handle one request; returns the status byte. */
 static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
                            const struct virtio_blk_req_hdr *h, uint32_t data_in)
@@ -72,7 +108,12 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         if (!blk_is_in_range(b, h->sector, data_in))
             goto err_io;
         pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
-        vdq_chain_write(c, 0, b->disk + pos, data_in);
+        if (!b->disk) {
+            if (blk_backend_io(b, c, true, 0, data_in, pos))
+                goto err_io;
+        } else {
+            vdq_chain_write(c, 0, b->disk + pos, data_in);
+        }
         b->stats.reads++;
         b->stats.read_bytes += data_in;
         return VIRTIO_BLK_S_OK;
@@ -80,7 +121,12 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         if (!blk_is_in_range(b, h->sector, data_out))
             goto err_io;
         pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
-        vdq_chain_read(c, sizeof(*h), b->disk + pos, data_out);
+        if (!b->disk) {
+            if (blk_backend_io(b, c, false, sizeof(*h), data_out, pos))
+                goto err_io;
+        } else {
+            vdq_chain_read(c, sizeof(*h), b->disk + pos, data_out);
+        }
         b->stats.writes++;
         b->stats.write_bytes += data_out;
         return VIRTIO_BLK_S_OK;
@@ -88,6 +134,8 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         /* Writes are in the RAM disk before their completion is pushed;
          * the barrier orders them before the status the driver will see. */
         virt_mb();
+        if (!b->disk && b->be.flush && b->be.flush(b->be.ctx))
+            goto err_io;
         b->stats.flushes++;
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_GET_ID:
@@ -180,7 +228,7 @@ static void blk_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
 
 static void *blk_content(const struct vdev *d, uint64_t *len)
 {
-    *len = blk_of(d)->bytes;
+    *len = blk_of(d)->disk ? blk_of(d)->bytes : 0;
     return blk_of(d)->disk;
 }
 
@@ -205,8 +253,8 @@ static bool blk_is_valid_disk(const void *disk, uint64_t bytes)
     return disk && bytes >= VIRTIO_BLK_SECTOR_SIZE && bytes % VIRTIO_BLK_SECTOR_SIZE == 0;
 }
 
-int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
-                    const char *serial)
+static int blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
+                      const struct vdev_blk_backend *be, const char *serial)
 {
     uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
                         (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
@@ -215,13 +263,17 @@ int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint6
     struct dev_blk *b;
     size_t n;
 
-    if (!d || !mem || !blk_is_valid_disk(disk, bytes))
+    if (!d || !mem || !blk_is_valid_disk(disk ? disk : (void *)be, bytes))
+        return -EINVAL;
+    if (!disk && (!be->read || !be->write))
         return -EINVAL;
     b = virt_zalloc(sizeof(*b));
     if (!b)
         return -ENOMEM;
     b->disk = disk;
     b->bytes = bytes;
+    if (!disk)
+        b->be = *be;
     if (!serial)
         serial = VDEV_BLK_DEFAULT_SERIAL;
     n = strlen(serial);
@@ -232,6 +284,22 @@ int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint6
     b->cfg.blk_size = vr_cpu_to_le32(VIRTIO_BLK_SECTOR_SIZE);
     vdev_init(d, &blk_ops, b, features, mem);
     return 0;
+}
+
+int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
+                    const char *serial)
+{
+    if (!disk)
+        return -EINVAL;
+    return blk_create(d, mem, disk, bytes, NULL, serial);
+}
+
+int vdev_blk_create_backend(struct vdev *d, const struct vdq_mem *mem, uint64_t bytes,
+                            const struct vdev_blk_backend *be, const char *serial)
+{
+    if (!be)
+        return -EINVAL;
+    return blk_create(d, mem, NULL, bytes, be, serial);
 }
 
 int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)

@@ -41,6 +41,25 @@ struct vdev_blk_stats {
  * 20 bytes for GET_ID (NULL: VDEV_BLK_DEFAULT_SERIAL). */
 int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint64_t bytes,
                     const char *serial);
+/*
+ * Storage other than a RAM disk (the hosted vhost-user-blk daemon: a file
+ * with pread/pwrite/fsync). Each call moves one contiguous piece of a
+ * request between the store at byte pos and buf (guest memory, already
+ * bounds-checked); 0 or -errno, and any error fails the request with
+ * VIRTIO_BLK_S_IOERR (counted in ioerr). flush makes every completed write
+ * durable before the FLUSH request completes. The model has no bulk
+ * content then (a snapshot carries no disk bytes).
+ */
+struct vdev_blk_backend {
+    int (*read)(void *ctx, uint64_t pos, void *buf, uint32_t len);
+    int (*write)(void *ctx, uint64_t pos, const void *buf, uint32_t len);
+    int (*flush)(void *ctx);
+    void *ctx;
+};
+
+/* As vdev_blk_create, over be (copied) instead of a RAM disk. */
+int vdev_blk_create_backend(struct vdev *d, const struct vdq_mem *mem, uint64_t bytes,
+                            const struct vdev_blk_backend *be, const char *serial);
 /* Change the disk (e.g. grow into a larger buffer): capacity changes, the
  * config generation moves and a config interrupt goes out (5.2.6.2 / 4.2.2). */
 int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes);

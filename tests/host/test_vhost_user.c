@@ -769,6 +769,74 @@ static void test_corrupt_avail_idx_refused_at_start(void **state)
     assert_false(vu_is_running(t->b));
 }
 
+/* ---- blk over a storage backend (what the daemon uses) ---- */
+
+static int be_fail; /* -errno the next calls return, 0: work */
+static int be_flushes;
+
+static int be_read(void *ctx, uint64_t pos, void *buf, uint32_t len)
+{
+    struct tfx *t = ctx;
+
+    if (be_fail)
+        return be_fail;
+    memcpy(buf, t->disk + pos, len);
+    return 0;
+}
+
+static int be_write(void *ctx, uint64_t pos, const void *buf, uint32_t len)
+{
+    struct tfx *t = ctx;
+
+    if (be_fail)
+        return be_fail;
+    memcpy(t->disk + pos, buf, len);
+    return 0;
+}
+
+static int be_flush(void *ctx)
+{
+    (void)ctx;
+    be_flushes++;
+    return be_fail;
+}
+
+static void test_blk_backend_through_vhost_user(void **state)
+{
+    struct tfx *t = *state;
+    struct vdev_blk_backend be = {.read = be_read, .write = be_write, .flush = be_flush, .ctx = t};
+
+    backend_free(t);
+    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vdev_blk_create_backend(&t->dev, vu_guest_mem(t->b), DISK_BYTES, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(vdev_blk_create_backend(&t->dev, vu_guest_mem(t->b), DISK_BYTES, &be, NULL),
+                     0);
+    assert_int_equal(vu_attach(t->b, &t->dev), 0);
+    start(t, NULL);
+    be_fail = 0;
+    be_flushes = 0;
+    blk_write_pattern(t, 9, 0x99); /* checks the bytes reached t->disk */
+    blk_check_pattern(t, 9, 0x99);
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+    assert_int_equal(be_flushes, 1);
+    /* The store fails: every kind of request says IOERR, the queue goes on. */
+    be_fail = -EIO;
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_IN, 9, 512), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_OUT, 9, 512), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(blk_io(t, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+    be_fail = 0;
+    blk_check_pattern(t, 9, 0x99);
+    /* A snapshot of it carries no disk bytes but saves and checks. */
+    vring_base(t, 0);
+    {
+        int fd = fd_new(t);
+
+        assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
+        assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
+    }
+}
+
 /* ---- device state ---- */
 
 static void state_cycle_prepare(struct tfx *t)
@@ -901,6 +969,7 @@ int main(void)
         T(test_mem_table_while_running),
         T(test_set_while_started_refused),
         T(test_corrupt_avail_idx_refused_at_start),
+        T(test_blk_backend_through_vhost_user),
         T(test_state_save_restore_new_backend),
         T(test_state_errors),
         T(test_reset_owner),
