@@ -51,6 +51,9 @@ class Doc:
         self.results = []
         self.diagnostics = []
         self.other = []
+        # A subtest the output stopped in (no result line for it followed),
+        # e.g. the suite that was running when the machine crashed.
+        self.unfinished = None
 
     def find(self, name):
         for r in self.results:
@@ -154,4 +157,8 @@ def _block(lines, i, indent):
         else:
             doc.other.append(s)
         i += 1
+    if pending_sub is not None:
+        if pending_sub.name is None:
+            pending_sub.name = pending_name
+        doc.unfinished = pending_sub
     return doc, i

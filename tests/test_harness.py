@@ -321,3 +321,25 @@ def test_no_orphan_qemu_when_tools_run_is_killed():
         assert _gone(qemus[0]), "QEMU %d outlived tools/run" % qemus[0]
     finally:
         c.close()
+
+
+def test_test_all_split_per_suite_with_a_crash_inside_a_suite():
+    """In a full run the cases read their results from one `test all`; a
+    panic inside suite b keeps a's results and b's earlier cases, and fails
+    b's later cases and all of c."""
+    import test_ktap
+    out = ("KTAP version 1\n1..3\n"
+           "    KTAP version 1\n    # Subtest: a\n    1..1\n    ok 1 x\nok 1 a\n"
+           "    KTAP version 1\n    # Subtest: b\n    1..2\n    ok 1 y\nPANIC: #GP\n")
+    test_ktap._listings["fake"] = [("a", ["x"]), ("b", ["y", "z"]), ("c", ["w"])]
+    try:
+        test_ktap.run_all(FakeConsole(out, dies=True), "log", machine="fake")
+        verdicts = [test_ktap.case_verdict(test_ktap._runs[("fake", s)], c)[0]
+                    for s, c in (("a", "x"), ("b", "y"), ("b", "z"), ("c", "w"))]
+        assert verdicts == ["pass", "pass", "fail", "fail"]
+        assert "stopped early" in test_ktap.case_verdict(test_ktap._runs[("fake", "c")], "w")[1]
+    finally:
+        test_ktap._listings.pop("fake", None)
+        test_ktap._all_runs.pop("fake", None)
+        for s in "abc":
+            test_ktap._runs.pop(("fake", s), None)

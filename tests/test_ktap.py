@@ -12,6 +12,10 @@ its own result from the parsed KTAP: `not ok` fails exactly that item,
 that reported before the crash keep their results; the case that was running
 and the ones after it fail.
 
+In a full run (test_all_is_nested_ktap selected too) each machine runs
+`test all` once instead, and every case reads its result from its suite's
+subtest; test_one_suite_is_plain_ktap keeps `test <suite>` covered.
+
 If a machine cannot be booted at collection, one item
 (test_case[<machine>:collect]) fails with the reason, so a broken image never
 looks like "no tests".
@@ -91,7 +95,10 @@ def pytest_generate_tests(metafunc):
         params.sort(key=lambda p: p.values[0][0] != "q35")  # q35 items first
         metafunc.parametrize("ktap_case", params)
     if "ktap_machine" in metafunc.fixturenames:
-        metafunc.parametrize("ktap_machine", sorted(MACHINES, key=lambda m: m != "q35"))
+        # After the cases (q35 then the others) the live machine is the last
+        # of the others: run there first and end on q35, which the modules
+        # after this one use, so no boot is wasted.
+        metafunc.parametrize("ktap_machine", sorted(MACHINES, key=lambda m: m == "q35"))
 
 
 class SuiteRun:
@@ -104,32 +111,54 @@ class SuiteRun:
         self.log = log      # the per-test log that holds the suite's output
 
 
-_runs = {}
+_runs = {}      # (machine, suite) -> SuiteRun
+_all_runs = {}  # machine -> (output, crash) of `test all`
 
 
-def run_suite(console, suite, log, machine="q35"):
-    """Run `test <suite>` once per session and machine; a crash is recorded, not raised."""
-    if (machine, suite) in _runs:
-        return _runs[(machine, suite)]
+def _run_catching(console, cmd, timeout):
+    """(output, crash) of a test command; a crash (panic, QEMU gone, timeout)
+    is recorded, not raised: the case that was running reports it."""
     mark = console.mark()
-    console.expect_panic = True  # a panic is attributed to a case below
+    console.expect_panic = True
     crash = None
     try:
-        out = console.run("test " + suite, timeout=SUITE_TIMEOUT)
+        out = console.run(cmd, timeout=timeout)
     except ConsoleError as e:
         out = console.since(mark).replace("\r", "")
         crash = str(e).splitlines()[0]
     if crash is None and "PANIC:" in console.since(mark):
-        crash = "PANIC during the suite"
+        crash = "PANIC during `%s`" % cmd
     if crash:
-        # The crash is reported by the case that was running; this machine
-        # is replaced before the next test.
-        POOL.discard()
+        POOL.discard()  # replaced before the next test
     else:
         console.expect_panic = False
-    run = SuiteRun(machine, suite, ktap.parse(out), out, crash, log)
-    _runs[(machine, suite)] = run
-    return run
+    return out, crash
+
+
+def run_suite(console, suite, log, machine="q35"):
+    """Run `test <suite>` once per session and machine."""
+    if (machine, suite) not in _runs:
+        out, crash = _run_catching(console, "test " + suite, SUITE_TIMEOUT)
+        _runs[(machine, suite)] = SuiteRun(machine, suite, ktap.parse(out), out, crash, log)
+    return _runs[(machine, suite)]
+
+
+def run_all(console, log, machine="q35"):
+    """Run `test all` once and split it into a SuiteRun per suite.
+
+    Used when test_all_is_nested_ktap is selected too (a full run): every
+    suite then runs once, not twice; its cases read their subtest."""
+    if machine in _all_runs:
+        return
+    out, crash = _run_catching(console, "test all", SUITE_TIMEOUT * 3)
+    _all_runs[machine] = (out, crash)
+    doc = ktap.parse(out)
+    subs = {r.name: r.subtest for r in doc.results if r.subtest is not None}
+    if doc.unfinished is not None and doc.unfinished.name:
+        subs.setdefault(doc.unfinished.name, doc.unfinished)  # where it crashed
+    for suite, _ in suite_listing(machine):
+        sub = subs.get(suite, ktap.Doc())
+        _runs[(machine, suite)] = SuiteRun(machine, suite, sub, out, crash, log)
 
 
 def case_verdict(run, case):
@@ -158,10 +187,18 @@ def test_case(ktap_case, boot, request):
     if suite == "":
         pytest.fail("could not collect the in-image suites on %s: %s" % (machine, case),
                     pytrace=False)
-    console = boot(machine_args(machine))
-    run = run_suite(console, suite, os.path.relpath(log_path(request.node.nodeid)), machine)
-    boot.note("result of %s taken from `test %s`, whose output is in %s"
-              % (case, suite, run.log))
+    if (machine, suite) not in _runs:
+        console = boot(machine_args(machine))
+        log = os.path.relpath(log_path(request.node.nodeid))
+        all_too = "test_all_is_nested_ktap[%s]" % machine in \
+            {item.name for item in request.session.items}
+        if all_too:
+            run_all(console, log, machine)
+        else:
+            run_suite(console, suite, log, machine)
+    run = _runs[(machine, suite)]
+    boot.note("result of %s.%s on %s taken from the run whose output is in %s"
+              % (suite, case, machine, run.log))
     verdict, msg = case_verdict(run, case)
     if verdict == "skip":
         pytest.skip(msg)
@@ -169,17 +206,19 @@ def test_case(ktap_case, boot, request):
         pytest.fail(msg, pytrace=False)
 
 
-def test_all_is_nested_ktap(ktap_machine, boot):
+def test_all_is_nested_ktap(ktap_machine, boot, request):
     """`test all`: one top-level KTAP document, each suite an indented subtest
     whose cases are those of `test list`, the suite's line `ok` exactly when
     none of its cases is `not ok`. (Case failures are reported by test_case;
     this checks only the shape, so one failing case fails one item there.)"""
     listing = suite_listing(ktap_machine)
-    console = boot(machine_args(ktap_machine))
-    console.expect_panic = True
-    out = console.run("test all", timeout=SUITE_TIMEOUT * 2)
-    console.expect_panic = False
-    assert "PANIC:" not in out, "a suite panicked under `test all`"
+    if ktap_machine not in _all_runs:
+        run_all(boot(machine_args(ktap_machine)),
+                os.path.relpath(log_path(request.node.nodeid)), ktap_machine)
+    else:
+        boot.note("checking the `test all` output the test_case items used")
+    out, crash = _all_runs[ktap_machine]
+    assert crash is None, "`test all` did not finish: %s" % crash
     doc = ktap.parse(out)
     assert doc.version == 1, out
     assert not doc.problems(), doc.problems()
@@ -191,3 +230,20 @@ def test_all_is_nested_ktap(ktap_machine, boot):
         assert [c.name for c in sub.results] == cases, suite
         assert r.ok == all(c.ok for c in sub.results), \
             "suite %s reported %s but its cases say otherwise" % (suite, "ok" if r.ok else "not ok")
+
+
+def test_one_suite_is_plain_ktap(ktap_machine, boot):
+    """`test <suite>` (libc, or the smallest suite) prints a top-level KTAP document
+    whose cases are those of `test list`; in a full run the cases come from
+    `test all`, so this keeps the single-suite path covered."""
+    listing = dict(suite_listing(ktap_machine))
+    # libc is quick and always there; otherwise the suite with fewest cases
+    suite = "libc" if "libc" in listing else min(listing, key=lambda s: len(listing[s]))
+    cases = listing[suite]
+    console = boot(machine_args(ktap_machine))
+    out = console.run("test " + suite, timeout=SUITE_TIMEOUT)
+    doc = ktap.parse(out)
+    assert doc.version == 1 and not doc.problems(), (doc.problems(), out)
+    assert [r.name for r in doc.results] == cases
+    assert all(r.subtest is None for r in doc.results), out
+    assert not out.startswith(" "), "a single suite is not indented:\n" + out
