@@ -56,11 +56,10 @@ check-drivers-long: $(HOST_DIR)/drivers_2thread $(HOST_DIR)/drivers_2thread-asan
 endif
 
 # The virtio PCI modern transport against a fake device (no QEMU): register
-# sequences, MSI-X readback, bounds checks.
+# sequences, MSI-X readback, bounds checks. Run by check-drivers (check-host).
 $(HOST_DIR)/test_transport_pci: $(HOST_DIR)/san/tests/host/test_transport_pci.o \
 	$(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o drivers/virtio/virtqueue.o \
 	drivers/virtio/transport_pci.o host/platform_host.o)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_transport_pci
-HOST_UNIT_BINS += $(HOST_DIR)/test_transport_pci # run by check-host (make test)
 host: $(HOST_DIR)/test_transport_pci
