@@ -62,4 +62,4 @@ $(HOST_DIR)/test_transport_pci: $(HOST_DIR)/san/tests/host/test_transport_pci.o 
 	drivers/virtio/transport_pci.o host/platform_host.o)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_transport_pci
-host: $(HOST_DIR)/test_transport_pci
+host check-drivers: $(HOST_DIR)/test_transport_pci
