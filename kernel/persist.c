@@ -291,6 +291,45 @@ static int bundle_parse(const uint8_t *buf, size_t len, struct bundle_entry *e, 
     return 0;
 }
 
+/*
+ * Same boot: the drivers are live and their rings are this kernel's memory.
+ * A snapshot is only restored onto the driver session it was taken from:
+ * the same acked features and, per queue, the same readiness, size and ring
+ * addresses. Otherwise (the driver re-initialised its queues since) the
+ * old ring addresses may be memory the kernel has reused, and a device
+ * writing used entries there would corrupt it. Checked before snap_check,
+ * so this, the more telling reason, is what the user sees: every length is
+ * bounds-checked here too, and a malformed snapshot gives NULL here and is
+ * refused by snap_check.
+ */
+static const char *persist_session_mismatch(struct vmmio *m, const uint8_t *snap, size_t len)
+{
+    const struct vdev *d = vmmio_vdev(m);
+    size_t off = SNAP_HDR_BYTES;
+
+    if (len < SNAP_HDR_BYTES + SNAP_TRAILER_BYTES)
+        return NULL;
+    while (off + SNAP_SECT_OVERHEAD <= len - SNAP_TRAILER_BYTES) {
+        const uint8_t *p = snap + off + 8;
+        uint32_t plen = snap_get32(snap + off + 4);
+
+        if (plen > len - SNAP_TRAILER_BYTES - off - SNAP_SECT_OVERHEAD)
+            return NULL;
+        if (!memcmp(snap + off, "DEVC", 4) && plen >= 24 && snap_get64(p + 16) != d->acked_features)
+            return "the driver negotiated other features since this snapshot";
+        if (!memcmp(snap + off, "QUEU", 4) && plen >= 32) {
+            const struct vdev_queue *vq = &d->queues[snap_get16(p) % VDEV_MAX_QUEUES];
+
+            if (p[6] != vq->ready || snap_get16(p + 4) != vq->size ||
+                snap_get64(p + 8) != vq->desc_gpa || snap_get64(p + 16) != vq->avail_gpa ||
+                snap_get64(p + 24) != vq->used_gpa)
+                return "the driver re-initialised its queues since this snapshot";
+        }
+        off += SNAP_SECT_OVERHEAD + plen;
+    }
+    return NULL;
+}
+
 int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen, bool *other_boot)
 {
     struct bundle_entry e[PERSIST_NDEV];
@@ -314,6 +353,13 @@ int persist_restore_all(const uint8_t *buf, size_t len, char *err, size_t errlen
     for (i = 0; i < PERSIST_NDEV; i++) {
         struct vmmio *m = loopback_vmmio(e[i].dev);
 
+        const char *mismatch = foreign ? NULL : persist_session_mismatch(m, e[i].snap, e[i].len);
+
+        if (mismatch) {
+            set_err(err, errlen, mismatch, persist_names[i]);
+            rc = -EINVAL;
+            goto out_wake;
+        }
         if (foreign)
             rc = snap_check_model(m, e[i].snap, e[i].len, why, sizeof(why));
         else

@@ -12,7 +12,9 @@
  *   16 total_len u64 (the whole bundle), 24 boot_id u64 (which boot took
  *   it), then per device: name[16] (NUL-padded), len u64, the snapshot;
  *   then a CRC-32C u32 of everything before it. All little-endian.
- * A bundle from this boot restores everything (snap_restore); one from
+ * A bundle from this boot restores everything (snap_restore), but only
+ * onto the driver session it was taken from (same acked features, same
+ * queues: the old rings may otherwise be memory the kernel reused); one from
  * another boot restores each device's own state and content only
  * (snap_restore_model: RAM disk, rng stream, console FIFOs, net backlog),
  * since its rings lived in that boot's memory and this boot's drivers have
