@@ -4,7 +4,7 @@
  * daemon for QEMU's vhost-user-blk-pci (num-queues=1), the Linux carrier of
  * the request handler in hostsim/vhost_user.c:
  *
- *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
+ *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]
  *
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
@@ -55,6 +55,7 @@ struct daemon {
     struct vu_backend *b;
     struct vdev dev;
     uint64_t messages;
+    bool verbose; /* --verbose: one line per request */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -325,6 +326,9 @@ static bool handle_one(struct daemon *d)
     if (size && read_full(d->conn_fd, msg + VU_HDR_BYTES, size, fds, &nfds))
         goto err_close;
     d->messages++;
+    if (d->verbose)
+        fprintf(stderr, "vhost-user-blk: <- %s (%u), flags %#x, %u bytes, %u fds\n",
+                vu_request_name(snap_get32(msg)), snap_get32(msg), snap_get32(msg + 4), size, nfds);
     if (vu_handle_msg(d->b, msg, VU_HDR_BYTES + size, fds, nfds, &r) < 0)
         return false; /* the handler closed the fds and said why */
     if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
@@ -449,23 +453,22 @@ static int disk_open(struct daemon *d)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]\n");
+    fprintf(stderr,
+            "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"disk", required_argument, NULL, 'd'},
-        {"serial", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'}, {"disk", required_argument, NULL, 'd'},
+        {"serial", required_argument, NULL, 'i'}, {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct daemon d = {.listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0"};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:vh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             d.sock_path = optarg;
@@ -475,6 +478,9 @@ int main(int argc, char **argv)
             break;
         case 'i':
             d.serial = optarg;
+            break;
+        case 'v':
+            d.verbose = true;
             break;
         default:
             usage();
