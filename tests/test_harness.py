@@ -343,3 +343,20 @@ def test_test_all_split_per_suite_with_a_crash_inside_a_suite():
         test_ktap._all_runs.pop("fake", None)
         for s in "abc":
             test_ktap._runs.pop(("fake", s), None)
+
+
+def test_an_image_that_never_prompts_fails_fast_and_once():
+    """A boot that ends without a prompt is a failure naming the exit status;
+    the pool does not boot the same broken image again for every test."""
+    import time
+    from ringloop_console import BootFailed, Pool
+    if not os.path.exists(rq.FLOOR_IMAGE):
+        pytest.skip("build/efi/floor-esp.img not built (make floor)")
+    pool = Pool()
+    args = ["--image", rq.FLOOR_IMAGE, "--smp", "1"]  # prints a line, exits 0
+    with pytest.raises(BootFailed, match=r"QEMU exited \(status 0\) while waiting for the first"):
+        pool.get(args)
+    t0 = time.monotonic()
+    with pytest.raises(BootFailed, match="an earlier boot"):
+        pool.get(args)
+    assert time.monotonic() - t0 < 1.0 and pool.boots == 1
