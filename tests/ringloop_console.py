@@ -267,12 +267,22 @@ def log_path(nodeid):
 
 
 def default_run_args():
-    """tools/run arguments for the tests: $RINGLOOP_RUN_ARGS, else --accel $ACCEL/auto."""
+    """tools/run arguments for every boot: $RINGLOOP_RUN_ARGS (e.g. "--accel tcg").
+    ($ACCEL reaches tools/run through the environment by itself.)"""
     import shlex
-    extra = os.environ.get("RINGLOOP_RUN_ARGS")
-    if extra:
-        return shlex.split(extra)
-    return []
+    return shlex.split(os.environ.get("RINGLOOP_RUN_ARGS", ""))
+
+
+def merge_run_args(*arg_lists):
+    """Join tools/run argument lists, each maybe with "-- qemu args": options
+    first, then one "--" and every list's QEMU arguments in order."""
+    opts, qemu = [], []
+    for args in arg_lists:
+        args = list(args)
+        sep = args.index("--") if "--" in args else len(args)
+        opts += args[:sep]
+        qemu += args[sep + 1:]
+    return opts + (["--"] + qemu if qemu else [])
 
 
 class BootFailed(ConsoleError):
@@ -296,9 +306,9 @@ class Pool:
         self.last_user = None
 
     def get(self, run_args=(), user=None):
-        args = default_run_args() + list(run_args)
+        args = merge_run_args(default_run_args(), run_args)
         sep = args.index("--") if "--" in args else len(args)
-        args[sep:sep] = IMAGES.image_args(args[:sep])  # before any QEMU arguments
+        args = merge_run_args(args, IMAGES.image_args(args[:sep]))
         key = tuple(args)
         c = self.console
         if c is not None and c.alive:

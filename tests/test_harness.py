@@ -360,3 +360,11 @@ def test_an_image_that_never_prompts_fails_fast_and_once():
     with pytest.raises(BootFailed, match="an earlier boot"):
         pool.get(args)
     assert time.monotonic() - t0 < 1.0 and pool.boots == 1
+
+
+def test_run_args_merge_keeps_qemu_arguments_last():
+    from ringloop_console import merge_run_args
+    assert merge_run_args(["--accel", "tcg", "--", "-d", "int"], ["--machine", "microvm"],
+                          ["--", "-device", "x"]) == \
+        ["--accel", "tcg", "--machine", "microvm", "--", "-d", "int", "-device", "x"]
+    assert merge_run_args([], ["--smp", "1"]) == ["--smp", "1"]
