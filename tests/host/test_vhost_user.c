@@ -837,6 +837,62 @@ static void test_blk_backend_through_vhost_user(void **state)
     }
 }
 
+/* ---- another model behind the same handler ---- */
+
+/* splitmix64 as vdev_models.h specifies it. */
+static void rng_ref(uint64_t s, uint8_t *out, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i += 8) {
+        uint64_t z;
+        unsigned k;
+
+        s += 0x9e3779b97f4a7c15ull;
+        z = s;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        for (k = 0; k < 8 && i + k < len; k++)
+            out[i + k] = (uint8_t)(z >> (8 * k));
+    }
+}
+
+static void test_rng_model_through_vhost_user(void **state)
+{
+    struct tfx *t = *state;
+    uint8_t want[96];
+    struct vq_sg sg = {.buf = t->data, .len = 64};
+    void *tok;
+    uint32_t len;
+
+    backend_free(t);
+    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vdev_rng_create(&t->dev, vu_guest_mem(t->b), 42), 0);
+    assert_int_equal(vu_attach(t->b, &t->dev), 0);
+    start(t, NULL);
+    rng_ref(42, want, sizeof(want));
+    assert_int_equal(vq_add_sgs(t->vq, &sg, 0, 1, t), 0);
+    vq_kick_prepare(t->vq);
+    assert_int_equal(vu_kick(t->b, 0), 1);
+    assert_int_equal(vq_get_buf(t->vq, &tok, &len), 0);
+    assert_int_equal(len, 64);
+    assert_memory_equal(t->data, want, 64);
+    /* The stream goes on across a stop and restart of the ring. */
+    assert_int_equal(vring_base(t, 0), 1);
+    sg.len = 32;
+    assert_int_equal(vq_add_sgs(t->vq, &sg, 0, 1, t), 0);
+    vq_kick_prepare(t->vq);
+    {
+        int kick = fd_new(t);
+
+        ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 1));
+        assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &kick, 1), 0);
+    }
+    assert_int_equal(vq_get_buf(t->vq, &tok, &len), 0);
+    assert_memory_equal(t->data, want + 64, 32);
+}
+
 /* ---- device state ---- */
 
 static void state_cycle_prepare(struct tfx *t)
@@ -970,6 +1026,7 @@ int main(void)
         T(test_set_while_started_refused),
         T(test_corrupt_avail_idx_refused_at_start),
         T(test_blk_backend_through_vhost_user),
+        T(test_rng_model_through_vhost_user),
         T(test_state_save_restore_new_backend),
         T(test_state_errors),
         T(test_reset_owner),
