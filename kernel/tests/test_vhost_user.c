@@ -283,6 +283,11 @@ static void case_negotiate(struct ktest *t)
         vuchan_close(&v->ch);
     if (v->vq)
         vq_destroy(v->vq);
+    /* A second `test vhost-user` starts over without leaking the first's. */
+    free(v->disk);
+    free(v->snap);
+    if (v->reqs)
+        virt_dma_free(v->reqs, VT_NREQ * sizeof(*v->reqs));
     memset(v, 0, sizeof(*v));
     v->disk = calloc(1, VT_DISK_BYTES);
     v->reqs = virt_dma_alloc(VT_NREQ * sizeof(*v->reqs), &(uint64_t){0});
