@@ -42,6 +42,11 @@ void ktest_skip(struct ktest *t, const char *why)
     snprintf(t->reason, sizeof(t->reason), "%s", why);
 }
 
+const char *ktest_indent(void)
+{
+    return indent;
+}
+
 void ktest_diag(const char *fmt, ...)
 {
     char msg[200];

@@ -42,6 +42,9 @@ void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ..
     __attribute__((format(printf, 4, 5)));
 void ktest_skip(struct ktest *t, const char *why);
 void ktest_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The indent of the KTAP level being printed ("" outside a nested subtest),
+ * for other "# ..." lines printed while a test runs. */
+const char *ktest_indent(void);
 
 #define KT_FAIL(t, ...)                                                               \
     do {                                                                              \

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "ktest.h"
 #include "virtio_platform.h"
 
 _Static_assert(sizeof(struct virt_lock) == sizeof(struct spinlock),
@@ -59,7 +60,8 @@ void virt_log(int level, const char *fmt, ...)
 
     if (level > VIRT_LOG_WARN)
         return;
-    printf("# virtio %s: ", names[level < 0 ? 0 : level]);
+    /* A KTAP diagnostic at the current nesting level (kernel/ktest.c). */
+    printf("%s# virtio %s: ", ktest_indent(), names[level < 0 ? 0 : level]);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);

@@ -74,7 +74,7 @@ $(EFI_IMAGE): $(EFI_SO)
 # FAT ESP with the removable-media boot path; mtools, no root mounts.
 $(ESP_IMAGE): $(EFI_IMAGE)
 	rm -f $@
-	mkfs.fat -C -n RINGLOOP $@ 8192 >/dev/null
+	$(MKFS_FAT) -C -n RINGLOOP $@ 8192 >/dev/null
 	mmd -i $@ ::/EFI ::/EFI/BOOT
 	mcopy -i $@ $< ::/EFI/BOOT/BOOTX64.EFI
 
