@@ -74,8 +74,9 @@ static void convert_map(const uint8_t *map, UINTN size, UINTN desc_size)
     }
 }
 
-/* A pool big enough for the map even after the allocation that holds it. */
-static uint8_t efi_map_buf[64 * 1024] __attribute__((aligned(16)));
+/* Room for the map, from the firmware's pool (boot-services data, which the
+ * page allocator never reuses), rather than file bytes in the image. */
+#define EFI_MAP_BUF_SIZE (64 * 1024)
 
 /* Called by GNU-EFI's crt0 (after _relocate) with the SysV ABI, so no EFIAPI. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
@@ -98,9 +99,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 
     /* ExitBootServices can fail with EFI_INVALID_PARAMETER when the map
      * changed since GetMemoryMap (UEFI 2.9 §7.4): fetch it again and retry. */
-    EFI_STATUS s = EFI_LOAD_ERROR;
-    for (int tries = 0; tries < 4; tries++) {
-        UINTN size = sizeof(efi_map_buf), key = 0, dsize = 0;
+    uint8_t *efi_map_buf = NULL;
+    EFI_STATUS s = st->BootServices->AllocatePool(EfiLoaderData, EFI_MAP_BUF_SIZE,
+                                                  (void **)&efi_map_buf);
+    for (int tries = 0; s == EFI_SUCCESS && tries < 4; tries++) {
+        UINTN size = EFI_MAP_BUF_SIZE, key = 0, dsize = 0;
         UINT32 dver = 0;
         s = st->BootServices->GetMemoryMap(&size, (EFI_MEMORY_DESCRIPTOR *)efi_map_buf, &key,
                                            &dsize, &dver);

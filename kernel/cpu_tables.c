@@ -50,7 +50,10 @@ struct table_ptr {
 
 static uint64_t gdt[3 + 2 * MAX_CPUS] __attribute__((aligned(16)));
 static struct tss tss[MAX_CPUS] __attribute__((aligned(16)));
-static uint8_t ist_stacks[MAX_CPUS][IST_STACK_SIZE] __attribute__((aligned(16)));
+/* The BSP's IST stack is static (its tables load before the page allocator
+ * exists); each AP's comes from page_alloc. Static arrays are file bytes in
+ * the EFI image (no .bss there), and image size is boot time. */
+static uint8_t bsp_ist_stack[IST_STACK_SIZE] __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 
 extern char isr_stubs[];
@@ -90,7 +93,10 @@ static void load_tss_descriptor(unsigned cpu)
 void cpu_tables_init(unsigned cpu)
 {
     memset(&tss[cpu], 0, sizeof(tss[cpu]));
-    tss[cpu].ist[0] = (uint64_t)(uintptr_t)(ist_stacks[cpu] + IST_STACK_SIZE);
+    uint8_t *ist = cpu == 0 ? bsp_ist_stack : page_alloc(IST_STACK_SIZE / PAGE_SIZE);
+    if (!ist)
+        panic("cpu %u: no memory for its IST stack", cpu);
+    tss[cpu].ist[0] = (uint64_t)(uintptr_t)(ist + IST_STACK_SIZE);
     tss[cpu].iomap_base = sizeof(struct tss);
     load_tss_descriptor(cpu);
 
