@@ -53,4 +53,6 @@ bench-boot: all $(FLOOR_ESP)
 	@mkdir -p $(BUILD)/bench
 	$(PYTHON) tools/bench-boot --runs $(BENCH_BOOT_RUNS) --image $(ESP_IMAGE) \
 		--floor $(FLOOR_ESP) --out $(BUILD)/bench/boot.txt
+	$(PYTHON) tools/bench-boot --machine microvm --runs $(BENCH_BOOT_RUNS) \
+		--image $(PVH_ELF) --out $(BUILD)/bench/boot-microvm.txt
 .PHONY: floor bench
