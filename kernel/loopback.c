@@ -18,6 +18,7 @@
 
 #include "kernel.h"
 #include "loopback.h"
+#include "shell.h"
 #include "transport_loopback.h"
 #include "vdev.h"
 #include "vdev_models.h"
@@ -72,7 +73,13 @@ static uint8_t *pmem_region;
  * carry on or to start a new loop.
  */
 
-#define LB_IDLE_NS 20000000ull          /* loop leaves CPU 1 after 20 ms idle */
+#define LB_IDLE_NS 20000000ull          /* hybrid: loop leaves CPU 1 after 20 ms idle */
+#define LB_POLL_IDLE_NS (~0ull)         /* poll: the loop never leaves on its own */
+
+/* How long the loop polls doorbells before it gives CPU 1 back; the next
+ * doorbell then wakes CPU 1 with an IPI (smp_run_on). See loopback_set_wake(). */
+static uint64_t lb_idle_ns = LB_IDLE_NS;
+static enum loopback_wake lb_wake = LOOPBACK_WAKE_HYBRID;
 #define LB_START_TIMEOUT_NS 10000000ull /* CPU 1 busy with another job */
 
 static uint32_t loop_running; /* 1 from a loop's start until its final re-check */
@@ -115,7 +122,7 @@ static void lb_device_loop(void *arg)
             idle_since = timer_ns();
             continue;
         }
-        if (timer_ns() - idle_since < LB_IDLE_NS) {
+        if (timer_ns() - idle_since < __atomic_load_n(&lb_idle_ns, __ATOMIC_RELAXED)) {
             cpu_relax();
             continue;
         }
@@ -390,3 +397,57 @@ uint64_t loopback_ipis(void)
 {
     return __atomic_load_n(&ipis, __ATOMIC_RELAXED);
 }
+
+int loopback_set_wake(enum loopback_wake mode)
+{
+    uint64_t idle;
+
+    switch (mode) {
+    case LOOPBACK_WAKE_POLL:
+        idle = LB_POLL_IDLE_NS;
+        break;
+    case LOOPBACK_WAKE_IPI:
+        idle = 0;
+        break;
+    case LOOPBACK_WAKE_HYBRID:
+        idle = LB_IDLE_NS;
+        break;
+    default:
+        return -EINVAL;
+    }
+    lb_wake = mode;
+    __atomic_store_n(&lb_idle_ns, idle, __ATOMIC_RELAXED);
+    return 0;
+}
+
+enum loopback_wake loopback_get_wake(void)
+{
+    return lb_wake;
+}
+
+static int cmd_loopback(int argc, char **argv)
+{
+    static const char *const names[] = {"hybrid", "poll", "ipi"};
+
+    if (argc == 3 && strcmp(argv[1], "wake") == 0) {
+        for (unsigned i = 0; i < 3; i++) {
+            if (strcmp(argv[2], names[i]) == 0) {
+                loopback_set_wake((enum loopback_wake)i);
+                printf("loopback wake %s\n", names[i]);
+                return 0;
+            }
+        }
+    } else if (argc == 1) {
+        printf("wake %s, doorbells %llu, device-loop starts %llu (failed %llu), "
+               "interrupt IPIs %llu\n",
+               names[loopback_get_wake()], (unsigned long long)loopback_doorbells(),
+               (unsigned long long)loopback_loop_starts(),
+               (unsigned long long)loopback_start_failures(),
+               (unsigned long long)loopback_ipis());
+        return 0;
+    }
+    printf("error: usage: loopback [wake hybrid|poll|ipi]\n");
+    return -EINVAL;
+}
+SHELL_COMMAND(loopback, "loopback", "[wake hybrid|poll|ipi]",
+              "how notifies reach the device side on CPU 1, and its counters", cmd_loopback);

@@ -58,6 +58,19 @@ struct vdev *loopback_vdev(struct virtio_device *dev);
  */
 struct vmmio *loopback_vmmio(struct virtio_device *dev);
 int loopback_model_create(struct virtio_device *dev, struct vdev *d);
+/*
+ * How a queue notify reaches CPU 1:
+ *  POLL    the device loop never leaves CPU 1 and polls the doorbells;
+ *  IPI     the loop returns as soon as it is idle, so every doorbell after
+ *          idle wakes CPU 1 with an IPI (smp_run_on);
+ *  HYBRID  (default) poll for 20 ms after the last work, then IPI.
+ * A POLL loop holds CPU 1 until the mode changes (other smp_run_on users
+ * get -EBUSY meanwhile). 0 or -EINVAL.
+ */
+enum loopback_wake { LOOPBACK_WAKE_HYBRID, LOOPBACK_WAKE_POLL, LOOPBACK_WAKE_IPI };
+int loopback_set_wake(enum loopback_wake mode);
+enum loopback_wake loopback_get_wake(void);
+
 /* Doorbells CPU 1 answered, IPIs it sent to CPU 0, device loops started,
  * starts given up because CPU 1 stayed busy with another job. */
 uint64_t loopback_doorbells(void);

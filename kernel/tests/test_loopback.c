@@ -167,6 +167,61 @@ static void t_blk_modes(struct ktest *t)
     (void)loopback_set_mode(d, false, true, 0);
 }
 
+/*
+ * The two ways a notify reaches CPU 1, selected with loopback_set_wake():
+ * POLL keeps one device loop polling (no new loop starts during traffic),
+ * IPI ends the loop whenever it is idle, so synchronous requests each start
+ * one again through an IPI. Data is verified in both.
+ */
+static void t_blk_wake_modes(struct ktest *t)
+{
+    struct virtio_device *d = tl_dev(t, "lblk0");
+    static const enum loopback_wake modes[2] = {LOOPBACK_WAKE_POLL, LOOPBACK_WAKE_IPI};
+    static const char *const names[2] = {"poll", "ipi"};
+    uint8_t *w = malloc(4096), *r = malloc(4096);
+
+    if (!d || !w || !r) {
+        free(w);
+        free(r);
+        if (d)
+            ktest_fail(t, __FILE__, __LINE__, "out of memory");
+        return;
+    }
+    for (unsigned m = 0; m < 2 && !t->failed; m++) {
+        if (loopback_set_wake(modes[m]) != 0) {
+            ktest_fail(t, __FILE__, __LINE__, "set_wake %s refused", names[m]);
+            break;
+        }
+        /* one request so a loop runs in the new mode's idle rule */
+        int err = virtio_blk_read(d->driver_priv, 0, r, 1);
+        uint64_t starts0 = loopback_loop_starts();
+        for (unsigned i = 0; i < 50 && !err && !t->failed; i++) {
+            fill_pattern(w, 4096, 7000 + m * 100 + i);
+            err = virtio_blk_write(d->driver_priv, 300 + i * 8, w, 8);
+            if (!err)
+                err = virtio_blk_read(d->driver_priv, 300 + i * 8, r, 8);
+            if (!err && memcmp(w, r, 4096))
+                ktest_fail(t, __FILE__, __LINE__, "%s: data mismatch at request %u", names[m], i);
+            if (modes[m] == LOOPBACK_WAKE_IPI)
+                udelay(200); /* let the loop go idle and return */
+        }
+        uint64_t starts = loopback_loop_starts() - starts0;
+        ktest_diag("wake %s: 100 requests, %llu device-loop starts", names[m],
+                   (unsigned long long)starts);
+        if (err)
+            ktest_fail(t, __FILE__, __LINE__, "%s: I/O error %d", names[m], err);
+        else if (modes[m] == LOOPBACK_WAKE_POLL && starts != 0)
+            ktest_fail(t, __FILE__, __LINE__, "poll: %llu loop starts, want 0",
+                       (unsigned long long)starts);
+        else if (modes[m] == LOOPBACK_WAKE_IPI && starts < 25)
+            ktest_fail(t, __FILE__, __LINE__, "ipi: only %llu loop starts for 50 idle gaps",
+                       (unsigned long long)starts);
+    }
+    loopback_set_wake(LOOPBACK_WAKE_HYBRID);
+    free(w);
+    free(r);
+}
+
 static void t_blk_reset_mid_traffic(struct ktest *t)
 {
     struct virtio_device *d = tl_dev(t, "lblk0");
@@ -427,12 +482,14 @@ static void t_pmem(struct ktest *t)
 
 TL_CASE(t_blk_modes)
 TL_CASE(t_blk_reset_mid_traffic)
+TL_CASE(t_blk_wake_modes)
 TL_CASE(t_rng)
 TL_CASE(t_net_echo)
 TL_CASE(t_console_echo)
 TL_CASE(t_pmem)
 
 KTEST_SUITE(loopback_suite, "loopback", {"blk_modes_and_depths", t_blk_modes_irq},
-            {"blk_reset_mid_traffic", t_blk_reset_mid_traffic_irq}, {"rng_bytes", t_rng_irq},
+            {"blk_reset_mid_traffic", t_blk_reset_mid_traffic_irq},
+            {"blk_wake_poll_and_ipi", t_blk_wake_modes_irq}, {"rng_bytes", t_rng_irq},
             {"net_echo", t_net_echo_irq}, {"console_echo", t_console_echo_irq},
             {"pmem_flush_and_errors", t_pmem_irq});
