@@ -3,13 +3,13 @@
  * bench_blk.c - `bench blk <dev> [depth] [seconds]`: 4 KiB random reads on
  * any virtio-blk device (meant for QEMU's virtio-blk-pci on a null-co
  * drive), interrupt-driven, for `seconds` (default 2) at queue depth 1 and
- * 32, or only at `depth` when given, each twice: waiting in hlt between
- * completions (as an OS idle loop does) and in the driver's own spinning
- * wait (virtio_blk_wait). Prints IOPS, kicks/request (driver notifications
- * actually written to the device) and interrupts/request (used-buffer
- * interrupts the queue saw). Numbers only: nothing asserted.
- * Invariant: every request is complete (or the device re-initialised by
- * the driver) when the command returns.
+ * 32, or only at `depth` when given, each three ways: waiting in hlt
+ * between completions (as an OS idle loop does), in the driver's own
+ * spinning wait (virtio_blk_wait), and with the device re-initialised in
+ * polled mode (no interrupts at all; back to interrupts after). Prints IOPS, kicks/request (driver
+ * notifications actually written to the device) and interrupts/request (used-buffer interrupts the
+ * queue saw). Numbers only: nothing asserted. Invariant: every request is complete (or the device
+ * re-initialised by the driver) when the command returns.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +38,15 @@ static void bb_timer_irq(unsigned vector, void *ctx)
     __atomic_store_n(&bb_timer_armed, 0, __ATOMIC_RELAXED);
     lapic_eoi();
 }
+
+/* How the bench waits for a completion. */
+enum bb_wait {
+    BB_HLT,  /* interrupt, vCPU in hlt meanwhile */
+    BB_SPIN, /* interrupt, the driver's spinning wait */
+    BB_POLL, /* no interrupts: device re-initialised polled */
+    BB_NWAITS
+};
+static const char *const bb_wait_names[BB_NWAITS] = {"hlt", "spin", "poll"};
 
 struct bb_result {
     uint64_t reqs, ns, kicks, irqs;
@@ -144,6 +153,14 @@ out:
         (void)virtio_blk_drain(blk, VIRTIO_BLK_TIMEOUT_NS);
 }
 
+/* Re-initialise the device in polled mode (no interrupts: the driver spins
+ * on the used ring) or back in interrupt mode. */
+static int bb_set_polled(struct virtio_device *d, bool polled)
+{
+    d->polled = polled;
+    return virtio_blk_reinit(d->driver_priv);
+}
+
 static void bb_print_ratio(uint64_t a, uint64_t n)
 {
     uint64_t milli = n ? (a * 1000 + n / 2) / n : 0;
@@ -165,18 +182,26 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
            d->polled ? "polled" : "interrupt-driven",
            (unsigned long long)virtio_blk_capacity(d->driver_priv));
     printf("   qd  wait      IOPS  kicks/req   irqs/req\n");
-    for (unsigned i = 0; i < 2 * nqd && !rc; i++) {
-        unsigned qd = qds[i / 2];
-        bool sleep = i % 2 == 0;
+    for (unsigned i = 0; i < BB_NWAITS * nqd && !rc; i++) {
+        unsigned qd = qds[i / BB_NWAITS];
+        enum bb_wait w = (enum bb_wait)(i % BB_NWAITS);
         struct bb_result r;
 
-        bb_run(d, qd, sleep, secs * 1000000000ull, bufs, &r);
+        if (w == BB_POLL && (d->polled || bb_set_polled(d, true))) {
+            continue; /* already polled (no interrupts): the spin row says it */
+        }
+        bb_run(d, qd, w == BB_HLT, secs * 1000000000ull, bufs, &r);
+        if (w == BB_POLL && bb_set_polled(d, false)) {
+            printf("error: bench blk: re-init after the polled row failed\n");
+            rc = 1;
+            break;
+        }
         if (r.err) {
             printf("error: bench blk: qd %u: I/O error %d\n", qd, r.err);
             rc = 1;
             break;
         }
-        printf("  %3u  %-4s %9llu", qd, sleep ? "hlt" : "spin",
+        printf("  %3u  %-4s %9llu", qd, bb_wait_names[w],
                (unsigned long long)(r.ns ? r.reqs * 1000000000ull / r.ns : 0));
         bb_print_ratio(r.kicks, r.reqs);
         printf("    ");
