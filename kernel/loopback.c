@@ -317,20 +317,7 @@ int loopback_set_mode(struct virtio_device *dev, bool polled, bool event_idx, ui
     dev->no_event_idx = !event_idx;
     dev->no_indirect = !event_idx;
     dev->queue_size_limit = queue_limit;
-    switch (dev->device_id) {
-    case VIRTIO_ID_BLOCK:
-        return virtio_blk_reinit(drv);
-    case VIRTIO_ID_NET:
-        return virtio_net_reinit(drv);
-    case VIRTIO_ID_RNG:
-        return virtio_rng_reinit(drv);
-    case VIRTIO_ID_CONSOLE:
-        return virtio_console_reinit(drv);
-    case VIRTIO_ID_PMEM:
-        return virtio_pmem_reinit(drv);
-    default:
-        return -ENODEV;
-    }
+    return virtio_bind_reinit(dev);
 }
 
 bool loopback_is_up(void)

@@ -42,6 +42,24 @@ int virtio_bind_driver(struct virtio_device *dev, virtio_bind_map_fn pmem_map, v
     }
 }
 
+const char *virtio_bind_prefix(uint32_t device_id)
+{
+    switch (device_id) {
+    case VIRTIO_ID_BLOCK:
+        return "vblk";
+    case VIRTIO_ID_NET:
+        return "vnet";
+    case VIRTIO_ID_RNG:
+        return "vrng";
+    case VIRTIO_ID_CONSOLE:
+        return "vcon";
+    case VIRTIO_ID_PMEM:
+        return "vpmem";
+    default:
+        return "vdev";
+    }
+}
+
 int virtio_bind_reinit(struct virtio_device *dev)
 {
     void *drv = dev->driver_priv;

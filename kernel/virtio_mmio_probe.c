@@ -100,28 +100,12 @@ static void mmio_irq(unsigned vector, void *ctx)
     lapic_eoi();
 }
 
-static const char *name_prefix(uint32_t id)
-{
-    switch (id) {
-    case VIRTIO_ID_BLOCK:
-        return "vblk";
-    case VIRTIO_ID_NET:
-        return "vnet";
-    case VIRTIO_ID_RNG:
-        return "vrng";
-    case VIRTIO_ID_CONSOLE:
-        return "vcon";
-    default:
-        return "vdev";
-    }
-}
-
 /* Next free index for a name prefix, counting devices already registered
  * on any transport (PCI may have taken vblk0). */
 static void pick_name(uint32_t id, char *name, size_t len)
 {
     for (unsigned i = 0;; i++) {
-        snprintf(name, len, "%s%u", name_prefix(id), i);
+        snprintf(name, len, "%s%u", virtio_bind_prefix(id), i);
         if (!virtio_find(name))
             return;
     }

@@ -346,22 +346,6 @@ static bool vpci_is_supported_type(unsigned type)
            type == VIRTIO_ID_CONSOLE || type == VIRTIO_ID_PMEM;
 }
 
-static const char *vpci_prefix(unsigned type)
-{
-    switch (type) {
-    case VIRTIO_ID_BLOCK:
-        return "vblk";
-    case VIRTIO_ID_NET:
-        return "vnet";
-    case VIRTIO_ID_RNG:
-        return "vrng";
-    case VIRTIO_ID_CONSOLE:
-        return "vcon";
-    default:
-        return "vpmem";
-    }
-}
-
 static void *vpci_pmem_map(uint64_t start, uint64_t size, void *ctx)
 {
     (void)ctx;
@@ -383,7 +367,7 @@ static int vpci_probe_one(struct pci_dev *d, unsigned type, unsigned index)
     vd->pci = d;
     vd->intx_vector = -1;
     pci_command_set(d, PCI_CMD_MEM | PCI_CMD_MASTER);
-    snprintf(name, sizeof(name), "%s%u", vpci_prefix(type), index);
+    snprintf(name, sizeof(name), "%s%u", virtio_bind_prefix(type), index);
     err = virtio_pci_device_create(&l, &vpci_io, type, name, &vd->dev);
     if (err)
         return err;
