@@ -124,47 +124,22 @@ static bool con_rx_fill(struct dev_console *k, const struct vdq_chain *c, uint32
     return false;
 }
 
+static bool con_has_rx(struct vdev *d)
+{
+    return con_of(d)->in.len > 0;
+}
+
+static bool con_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
+                        uint32_t *written)
+{
+    (void)qi;
+    return con_rx_fill(con_of(d), c, written);
+}
+
 /* Deliver the "in" FIFO to receiveq0; chains completed or -EIO. */
 static int con_rx_flush(struct vdev *d)
 {
-    struct dev_console *k = con_of(d);
-    struct vdq *q = &d->queues[VIRTIO_CONSOLE_RXQ0].q;
-    uint64_t pushed_before = q->stats.pushed;
-    struct vdq_chain c;
-    int err;
-
-    if (!vdev_is_queue_live(d, VIRTIO_CONSOLE_RXQ0))
-        return 0;
-    for (;;) {
-        while (k->in.len > 0) {
-            uint32_t written;
-            bool is_bad;
-
-            err = vdev_queue_pop(d, VIRTIO_CONSOLE_RXQ0, &c);
-            if (err == -EAGAIN)
-                break;
-            if (err)
-                goto err_broken;
-            is_bad = con_rx_fill(k, &c, &written);
-            err = vdev_queue_push(d, VIRTIO_CONSOLE_RXQ0, c.head, written, is_bad);
-            if (err)
-                goto err_broken;
-        }
-        vdev_signal_used(d, VIRTIO_CONSOLE_RXQ0);
-        if (k->in.len == 0)
-            break;
-        /* Bytes wait for buffers: ask for a kick, re-check. */
-        err = vdq_enable_notify(q);
-        if (err == 0)
-            break;
-        if (err != -EAGAIN)
-            goto err_broken;
-    }
-    return (int)(q->stats.pushed - pushed_before);
-
-err_broken:
-    vdev_signal_used(d, VIRTIO_CONSOLE_RXQ0);
-    return -EIO;
+    return vdev_queue_deliver(d, VIRTIO_CONSOLE_RXQ0, con_has_rx, con_rx_chain);
 }
 
 static int con_process(struct vdev *d, unsigned qi)

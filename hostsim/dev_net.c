@@ -137,48 +137,22 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
     return false;
 }
 
+static bool net_has_rx(struct vdev *d)
+{
+    return net_of(d)->count > 0;
+}
+
+static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
+                        uint32_t *written)
+{
+    (void)qi;
+    return net_rx_fill(net_of(d), c, written);
+}
+
 /* Deliver the backlog to receiveq; chains completed or -EIO. */
 static int net_rx_flush(struct vdev *d)
 {
-    struct dev_net *n = net_of(d);
-    struct vdq *q = &d->queues[VIRTIO_NET_RXQ].q;
-    uint64_t pushed_before = q->stats.pushed;
-    struct vdq_chain c;
-    int err;
-
-    if (!vdev_is_queue_live(d, VIRTIO_NET_RXQ))
-        return 0;
-    for (;;) {
-        while (n->count > 0) {
-            uint32_t written;
-            bool is_bad;
-
-            err = vdev_queue_pop(d, VIRTIO_NET_RXQ, &c);
-            if (err == -EAGAIN)
-                break;
-            if (err)
-                goto err_broken;
-            is_bad = net_rx_fill(n, &c, &written);
-            err = vdev_queue_push(d, VIRTIO_NET_RXQ, c.head, written, is_bad);
-            if (err)
-                goto err_broken;
-        }
-        vdev_signal_used(d, VIRTIO_NET_RXQ);
-        if (n->count == 0)
-            break;
-        /* Frames wait for buffers: make sure the driver kicks receiveq when
-         * it adds some, and re-check for ones added meanwhile. */
-        err = vdq_enable_notify(q);
-        if (err == 0)
-            break;
-        if (err != -EAGAIN)
-            goto err_broken;
-    }
-    return (int)(q->stats.pushed - pushed_before);
-
-err_broken:
-    vdev_signal_used(d, VIRTIO_NET_RXQ);
-    return -EIO;
+    return vdev_queue_deliver(d, VIRTIO_NET_RXQ, net_has_rx, net_rx_chain);
 }
 
 static int net_process(struct vdev *d, unsigned qi)

@@ -268,3 +268,46 @@ err_broken:
     vdev_signal_used(d, qi); /* whatever was pushed before it broke */
     return -EIO;
 }
+
+int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev *d),
+                       vdev_chain_fn fn)
+{
+    struct vdq *q = &d->queues[qi].q;
+    uint64_t pushed_before = q->stats.pushed;
+    struct vdq_chain c;
+    int err;
+
+    if (!vdev_is_queue_live(d, qi))
+        return 0;
+    for (;;) {
+        while (has_data(d)) {
+            uint32_t written = 0;
+            bool is_bad;
+
+            err = vdev_queue_pop(d, qi, &c);
+            if (err == -EAGAIN)
+                break;
+            if (err)
+                goto err_broken;
+            is_bad = fn(d, qi, &c, &written);
+            err = vdev_queue_push(d, qi, c.head, written, is_bad);
+            if (err)
+                goto err_broken;
+        }
+        vdev_signal_used(d, qi);
+        if (!has_data(d))
+            break;
+        /* Data waits for buffers: ask for a kick, then re-check for buffers
+         * the driver added before it could see that request (2.7.10). */
+        err = vdq_enable_notify(q);
+        if (err == 0)
+            break;
+        if (err != -EAGAIN)
+            goto err_broken;
+    }
+    return (int)(q->stats.pushed - pushed_before);
+
+err_broken:
+    vdev_signal_used(d, qi); /* whatever was pushed before it broke */
+    return -EIO;
+}

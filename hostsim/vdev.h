@@ -160,6 +160,16 @@ bool vdev_is_asleep(const struct vdev *d);
  * (good + bad) or -EIO when the ring is corrupt.
  */
 int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn);
+/*
+ * The device-to-driver direction (net receiveq, console receiveq): while
+ * has_data(d) says the model holds something for the driver, pop a chain,
+ * let fn fill it, push it; then signal the driver. If data is left because
+ * the driver posted no buffers, ask for a kick (vdq_enable_notify) and
+ * re-check, so buffers added meanwhile are used now and later ones kick us.
+ * Returns chains completed or -EIO when the ring is corrupt.
+ */
+int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev *d),
+                       vdev_chain_fn fn);
 /* For models with their own loop: vdq_pop() into d->iov, counting the bad
  * chains vdq returned on the way; and vdq_push() counting the request as
  * good or bad. Same return values as vdq_pop()/vdq_push(). */
