@@ -714,8 +714,10 @@ static int plan_model(struct plan *pl, const struct vdev *d, struct snap_err *e)
     return 0;
 }
 
+/* with_queues false: model state and content only (snap_restore_model):
+ * the queues and the transport stay as the running driver set them up. */
 static int snap_plan(struct plan *pl, const struct vdev *d, const uint8_t *b, size_t len,
-                     struct snap_err *e)
+                     bool with_queues, struct snap_err *e)
 {
     int err;
 
@@ -723,7 +725,7 @@ static int snap_plan(struct plan *pl, const struct vdev *d, const uint8_t *b, si
     err = plan_sections(pl, b, len, e);
     if (!err)
         err = plan_device(pl, d, e);
-    if (!err)
+    if (!err && with_queues)
         err = plan_queues(pl, d, e);
     if (!err)
         err = plan_model(pl, d, e);
@@ -780,22 +782,6 @@ struct restore_arg {
     enum restore_mode mode;
 };
 
-/* Model state and content only (snap_restore_model): the queues and the
- * transport stay as the running driver set them up. */
-static int snap_plan_model(struct plan *pl, const struct vdev *d, const uint8_t *b, size_t len,
-                           struct snap_err *e)
-{
-    int err;
-
-    memset(pl, 0, sizeof(*pl));
-    err = plan_sections(pl, b, len, e);
-    if (!err)
-        err = plan_device(pl, d, e);
-    if (!err)
-        err = plan_model(pl, d, e);
-    return err;
-}
-
 static int restore_locked(struct vdev *d, struct vmmio_transport_state *st, void *arg)
 {
     struct restore_arg *a = arg;
@@ -812,11 +798,11 @@ static int restore_locked(struct vdev *d, struct vmmio_transport_state *st, void
         return -ENOMEM;
     }
     if (a->mode == RESTORE_MODEL || a->mode == RESTORE_MODEL_CHECK) {
-        err = snap_plan_model(pl, d, a->buf, a->len, a->e);
+        err = snap_plan(pl, d, a->buf, a->len, false, a->e);
         if (!err && a->mode == RESTORE_MODEL)
             snap_apply_model(pl, d); /* st unchanged: 0, not written back */
     } else {
-        err = snap_plan(pl, d, a->buf, a->len, a->e);
+        err = snap_plan(pl, d, a->buf, a->len, true, a->e);
         if (!err && a->mode == RESTORE_FULL) {
             snap_apply(pl, d, st);
             err = 1; /* write st back */

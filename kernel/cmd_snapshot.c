@@ -27,7 +27,6 @@
 #include "snapshot.h"
 #include "virtio.h"
 #include "virtio_blk.h"
-#include "x86.h"
 
 #define SNAP_CHUNK_SECTORS 128
 #define SNAP_DISK_MAX (64ull << 20)
@@ -249,19 +248,8 @@ static int cmd_snapshot(int argc, char **argv)
     return 1;
 }
 
-static int cmd_snapshot_irq_on(int argc, char **argv)
-{
-    bool was_on = read_rflags() & (1u << 9);
-    int r;
-
-    irq_enable();
-    r = cmd_snapshot(argc, argv);
-    if (!was_on)
-        irq_disable();
-    return r;
-}
 
 SHELL_COMMAND(snapshot, "snapshot",
               "save|restore [mem|disk <blkdev>] | stress <snapshots> [<requests>]",
               "persist the loopback devices: sleep, snapshot, new instance, restore, wake",
-              cmd_snapshot_irq_on);
+              cmd_snapshot);

@@ -39,26 +39,6 @@
 #include "virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
-#include "x86.h"
-
-/*
- * The drivers complete requests on interrupts (IPIs from the device CPU),
- * and the shell may run with interrupts off (serial_getc() keeps whatever
- * state it found): each command runs with them on and restores the state.
- */
-#define VIRTIO_SHELL_COMMAND(id, cname, cusage, chelp, cfn)                                        \
-    static int cfn##_irq_on(int argc, char **argv)                                                 \
-    {                                                                                              \
-        bool was_on = read_rflags() & (1u << 9);                                                   \
-        int r;                                                                                     \
-                                                                                                   \
-        irq_enable();                                                                              \
-        r = cfn(argc, argv);                                                                       \
-        if (!was_on)                                                                               \
-            irq_disable();                                                                         \
-        return r;                                                                                  \
-    }                                                                                              \
-    SHELL_COMMAND(id, cname, cusage, chelp, cfn##_irq_on)
 
 #define CHUNK_BYTES (128u << 10) /* data moves through a buffer this big */
 #define MAX_DATA_BYTES (64ull << 20)
@@ -142,7 +122,7 @@ static int cmd_devices(int argc, char **argv)
     }
     return 0;
 }
-VIRTIO_SHELL_COMMAND(devices, "devices", "",
+SHELL_COMMAND(devices, "devices", "",
                      "list virtio devices: name type transport features queues", cmd_devices);
 
 /* ---- blk ---- */
@@ -247,7 +227,7 @@ static int cmd_blk(int argc, char **argv)
     }
     return blk_read(blk, argv[2], lba, count) ? 1 : 0;
 }
-VIRTIO_SHELL_COMMAND(blk, "blk",
+SHELL_COMMAND(blk, "blk",
                      "fill <dev> <lba> <count> <byte> | read <dev> <lba> <count> | flush <dev>",
                      "virtio-blk I/O (read prints the sha256 of the data)", cmd_blk);
 
@@ -291,7 +271,7 @@ static int cmd_rng(int argc, char **argv)
     print_sha(&s);
     return 0;
 }
-VIRTIO_SHELL_COMMAND(rng, "rng", "read <dev> <nbytes>", "virtio-rng: sha256 of nbytes of entropy",
+SHELL_COMMAND(rng, "rng", "read <dev> <nbytes>", "virtio-rng: sha256 of nbytes of entropy",
                      cmd_rng);
 
 /* ---- pmem ---- */
@@ -363,7 +343,7 @@ static int cmd_pmem(int argc, char **argv)
     print_sha(&s);
     return 0;
 }
-VIRTIO_SHELL_COMMAND(pmem, "pmem",
+SHELL_COMMAND(pmem, "pmem",
                      "fill <dev> <offset> <len> <byte> | read <dev> <offset> <len> | flush <dev>",
                      "virtio-pmem: write/hash the mapped region, FLUSH request", cmd_pmem);
 
@@ -457,7 +437,7 @@ static int cmd_net(int argc, char **argv)
     free(frame);
     return r < 0 ? 1 : 0;
 }
-VIRTIO_SHELL_COMMAND(net, "net", "send <dev> <len> <byte> | recv <dev> | echo <dev> <count>",
+SHELL_COMMAND(net, "net", "send <dev> <len> <byte> | recv <dev> | echo <dev> <count>",
                      "virtio-net: send a frame, receive one (len + sha256), echo frames back",
                      cmd_net);
 
@@ -519,7 +499,7 @@ static int cmd_console(int argc, char **argv)
     printf("read %d bytes: %s\n", n, buf);
     return 0;
 }
-VIRTIO_SHELL_COMMAND(console, "console", "write <dev> <text...> | read <dev>",
+SHELL_COMMAND(console, "console", "write <dev> <text...> | read <dev>",
                      "virtio-console port 0: write text, read what arrived", cmd_console);
 
 /* ---- stats ---- */
@@ -552,5 +532,5 @@ static int cmd_stats(int argc, char **argv)
     }
     return 0;
 }
-VIRTIO_SHELL_COMMAND(stats, "stats", "",
+SHELL_COMMAND(stats, "stats", "",
                      "per-queue counters: requests, kicks, interrupts, bad chains", cmd_stats);

@@ -29,11 +29,9 @@
 #include "virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
-#include "x86.h"
 
 #define VO_IO_BYTES 4096u
 #define VO_MAX_DEPTH 128u
-#define RFLAGS_IF (1u << 9)
 
 static struct virtio_device *vo_find(const char *name)
 {
@@ -215,18 +213,7 @@ static int vo_dispatch(int argc, char **argv)
     return 1;
 }
 
-static int cmd_virtio(int argc, char **argv)
-{
-    bool was_on = read_rflags() & RFLAGS_IF;
-    int r;
-
-    irq_enable(); /* completions arrive as interrupts */
-    r = vo_dispatch(argc, argv);
-    if (!was_on)
-        irq_disable();
-    return r;
-}
 SHELL_COMMAND(virtio, "virtio",
               "info <dev> | reset <dev> <count> | inflight <dev> <lba> <n> <depth>",
               "virtio device state, reset + re-init cycles with traffic, blk reads in flight",
-              cmd_virtio);
+              vo_dispatch);

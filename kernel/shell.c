@@ -241,6 +241,11 @@ static int read_line(char *buf, size_t size)
 
 void shell_run(void)
 {
+    /* Commands run with interrupts on: the IDT, LAPIC and IOAPIC are set up
+     * by now, drivers complete requests on interrupts (MSI-X, INTx, the
+     * loopback's IPIs), and code that needs them off says so itself (the
+     * serial lock, the loopback register guard, the wait loops). */
+    irq_enable();
     static char line[SHELL_MAX_LINE];
     for (;;) {
         printf("%s", SHELL_PROMPT);
@@ -250,5 +255,6 @@ void shell_run(void)
             continue;
         }
         shell_exec(line);
+        irq_enable(); /* whatever a command left */
     }
 }

@@ -88,23 +88,13 @@ static uint32_t mmio_config_generation(struct virtio_device *dev)
     return rd32(dev, VIRTIO_MMIO_CONFIG_GENERATION);
 }
 
-/* Widest naturally aligned access (4, 2, 1) that fits at off. */
-static unsigned access_size(uint32_t off, uint32_t left)
-{
-    if ((off & 3) == 0 && left >= 4)
-        return 4;
-    if ((off & 1) == 0 && left >= 2)
-        return 2;
-    return 1;
-}
-
 static void mmio_read_config(struct virtio_device *dev, uint32_t off, void *buf, uint32_t len)
 {
     uint8_t *p = buf;
     uint32_t i = 0;
 
     while (i < len) {
-        unsigned n = access_size(off + i, len - i);
+        unsigned n = virtio_config_access_size(off + i, len - i);
         uint32_t v = rd(dev, VIRTIO_MMIO_CONFIG + off + i, n);
 
         memcpy(p + i, &v, n); /* little-endian: low bytes first */
@@ -119,7 +109,7 @@ static void mmio_write_config(struct virtio_device *dev, uint32_t off, const voi
     uint32_t i = 0;
 
     while (i < len) {
-        unsigned n = access_size(off + i, len - i);
+        unsigned n = virtio_config_access_size(off + i, len - i);
         uint32_t v = 0;
 
         memcpy(&v, p + i, n);

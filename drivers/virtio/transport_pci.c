@@ -142,16 +142,6 @@ static uint32_t vpci_config_generation(struct virtio_device *dev)
     return common_rd(dev, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
 }
 
-/* Widest naturally aligned access (4, 2, 1) that fits at off. */
-static unsigned vpci_access_size(uint32_t off, uint32_t left)
-{
-    if ((off & 3) == 0 && left >= 4)
-        return 4;
-    if ((off & 1) == 0 && left >= 2)
-        return 2;
-    return 1;
-}
-
 static void vpci_read_config(struct virtio_device *dev, uint32_t off, void *buf, uint32_t len)
 {
     struct vpci_priv *p = vpci(dev);
@@ -163,7 +153,7 @@ static void vpci_read_config(struct virtio_device *dev, uint32_t off, void *buf,
     memset(buf, 0, len);
     while (i < len && (uint64_t)off + i < p->l.device.len) {
         uint32_t room = p->l.device.len - (off + i);
-        unsigned n = vpci_access_size(off + i, len - i < room ? len - i : room);
+        unsigned n = virtio_config_access_size(off + i, len - i < room ? len - i : room);
         uint32_t v;
 
         v = rd(p, &p->l.device, off + i, n);
@@ -182,7 +172,7 @@ static void vpci_write_config(struct virtio_device *dev, uint32_t off, const voi
     /* Bytes beyond the device's config region are dropped. */
     while (i < len && (uint64_t)off + i < p->l.device.len) {
         uint32_t room = p->l.device.len - (off + i);
-        unsigned n = vpci_access_size(off + i, len - i < room ? len - i : room);
+        unsigned n = virtio_config_access_size(off + i, len - i < room ? len - i : room);
         uint32_t v = 0;
 
         memcpy(&v, in + i, n);

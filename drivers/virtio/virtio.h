@@ -190,6 +190,18 @@ int virtio_vq_exec(struct virtio_device *dev, unsigned q, const struct vq_sg *sg
  * that is missing or broken)? */
 bool virtio_is_failed(struct virtio_device *dev);
 
+/* For transports' config-space loops (4.1.3.1, 4.2.2: config is accessed
+ * with naturally aligned 8/16/32-bit accesses): the widest such access
+ * (4, 2, 1) that fits at off with left bytes to go. */
+static inline unsigned virtio_config_access_size(uint32_t off, uint32_t left)
+{
+    if ((off & 3) == 0 && left >= 4)
+        return 4;
+    if ((off & 1) == 0 && left >= 2)
+        return 2;
+    return 1;
+}
+
 /* ---- registry (for the shell's `devices` and lookups by name) ---- */
 int virtio_register(struct virtio_device *dev); /* -EEXIST: name taken */
 void virtio_unregister(struct virtio_device *dev);

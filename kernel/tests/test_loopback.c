@@ -27,7 +27,6 @@
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
 #include "vmmio.h"
-#include "x86.h"
 
 #define TL_TIMEOUT_NS 2000000000ull
 
@@ -468,28 +467,8 @@ static void t_pmem(struct ktest *t)
         ktest_fail(t, __FILE__, __LINE__, "flush after errors: %d", err);
 }
 
-/* The suite runs from the shell, which may have interrupts off: the
- * drivers complete on IPIs, so each case runs with them on. */
-#define TL_CASE(fn)                                                                                \
-    static void fn##_irq(struct ktest *t)                                                          \
-    {                                                                                              \
-        bool was_on = read_rflags() & (1u << 9);                                                   \
-        irq_enable();                                                                              \
-        fn(t);                                                                                     \
-        if (!was_on)                                                                               \
-            irq_disable();                                                                         \
-    }
-
-TL_CASE(t_blk_modes)
-TL_CASE(t_blk_reset_mid_traffic)
-TL_CASE(t_blk_wake_modes)
-TL_CASE(t_rng)
-TL_CASE(t_net_echo)
-TL_CASE(t_console_echo)
-TL_CASE(t_pmem)
-
-KTEST_SUITE(loopback_suite, "loopback", {"blk_modes_and_depths", t_blk_modes_irq},
-            {"blk_reset_mid_traffic", t_blk_reset_mid_traffic_irq},
-            {"blk_wake_poll_and_ipi", t_blk_wake_modes_irq}, {"rng_bytes", t_rng_irq},
-            {"net_echo", t_net_echo_irq}, {"console_echo", t_console_echo_irq},
-            {"pmem_flush_and_errors", t_pmem_irq});
+KTEST_SUITE(loopback_suite, "loopback", {"blk_modes_and_depths", t_blk_modes},
+            {"blk_reset_mid_traffic", t_blk_reset_mid_traffic},
+            {"blk_wake_poll_and_ipi", t_blk_wake_modes}, {"rng_bytes", t_rng},
+            {"net_echo", t_net_echo}, {"console_echo", t_console_echo},
+            {"pmem_flush_and_errors", t_pmem});

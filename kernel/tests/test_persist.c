@@ -29,7 +29,6 @@
 #include "virtio_blk.h"
 #include "virtio_rng.h"
 #include "vmmio.h"
-#include "x86.h"
 
 #define PERSIST_TEST_REQUESTS 100000
 #define PERSIST_TEST_SNAPSHOTS 1000
@@ -190,21 +189,5 @@ static void test_traffic(struct ktest *t)
     KT_ASSERT_EQ(t, r.lost + r.duplicated + r.bad_data, 0);
 }
 
-/* The suite runs from the shell, which may have interrupts off: the
- * drivers complete on IPIs, so each case runs with them on. */
-#define TP_CASE(fn)                                                                                \
-    static void fn##_irq(struct ktest *t)                                                          \
-    {                                                                                              \
-        bool was_on = read_rflags() & (1u << 9);                                                   \
-        irq_enable();                                                                              \
-        fn(t);                                                                                     \
-        if (!was_on)                                                                               \
-            irq_disable();                                                                         \
-    }
-
-TP_CASE(test_cycle_identical)
-TP_CASE(test_bundle)
-TP_CASE(test_traffic)
-
-KTEST_SUITE(persist_suite, "persist", {"cycle_identical", test_cycle_identical_irq},
-            {"bundle", test_bundle_irq}, {"traffic", test_traffic_irq});
+KTEST_SUITE(persist_suite, "persist", {"cycle_identical", test_cycle_identical},
+            {"bundle", test_bundle}, {"traffic", test_traffic});
