@@ -25,7 +25,7 @@
  *     16 file_len u64              (the whole file, trailer included)
  *   sections, one after another, each
  *     0  tag 4 ASCII bytes, 4 len u32 (payload bytes), 8 payload,
- *     8+len crc u32: CRC-32C (hostsim/crc32c.h) of tag, len and payload
+ *     8+len crc u32: CRC-32C (lib/crc32c.h) of tag, len and payload
  *   trailer: crc u32, CRC-32C of every byte before it
  *
  *   "TRNS" (24) transport: features_select, acked_features_select,

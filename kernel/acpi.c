@@ -23,7 +23,7 @@
 #include "acpi.h"
 #include "init.h"
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 
 #define ACPI_HDR_LEN 36
 #define ACPI_MAX_TABLE (1u << 20)

@@ -9,7 +9,7 @@
 #include "boot_info.h"
 #include "init.h"
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "trap.h"
 
 #define HEAP_MAX (256ULL << 20)

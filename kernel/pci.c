@@ -23,8 +23,8 @@
 #include "init.h"
 #include "kernel.h"
 #include "pci.h"
-#include "shell.h"
-#include "virtio_pci.h"
+#include "kernel/shell/shell.h"
+#include "kernel/virtio/virtio_pci.h"
 
 #define ECAM_OFF(bus, dev, fn) (((uint64_t)(bus) << 20) | ((dev) << 15) | ((fn) << 12))
 #define VIRTIO_VENDOR 0x1af4

@@ -46,7 +46,7 @@
 #include "apic.h"
 #include "init.h"
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "smp.h"
 #include "trap.h"
 #include "x86.h"

@@ -4,9 +4,11 @@
 # headers beyond the freestanding C ones (plus string.h and errno.h, which both
 # builds have); platform needs go through drivers/virtio/virtio_platform.h.
 CORE_SRCS := drivers/virtio/virtqueue.c hostsim/vdq.c
-CORE_INCLUDES := -Idrivers/virtio -Ihostsim
+# lib/: small helpers that are neither kernel nor virtio (CRC-32C, SHA-256).
+CORE_SRCS += lib/crc32c.c lib/sha256.c
+CORE_INCLUDES := -Idrivers/virtio -Ihostsim -Ilib
 # Kernel-only glue: the kernel's virtio_platform.h and the in-image ring suite.
-CORE_KERNEL_SRCS := kernel/virtio_platform_kernel.c kernel/tests/test_vring.c
+CORE_KERNEL_SRCS := kernel/virtio/virtio_platform_kernel.c kernel/tests/test_vring.c
 # Issue 4 fragments: the device models and the drivers add their core sources
 # (CORE_SRCS += ...) in their own files so parallel work does not collide.
 -include mk/core-devices.mk mk/core-drivers.mk mk/core-snapshot.mk mk/core-transports.mk mk/core-vhost.mk

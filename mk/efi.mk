@@ -30,7 +30,7 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -znoexecstack -T $(EFI_LDS) -shared -Bsym
 EFI_ENTRY_SRCS := boot/efi_main.c
 PVH_ENTRY_SRCS := boot/pvh.S boot/pvh_main.c
 BOOT_SRCS   := $(filter-out $(EFI_ENTRY_SRCS) $(PVH_ENTRY_SRCS),$(wildcard boot/*.c) $(wildcard boot/*.S))
-KERNEL_SRCS := $(wildcard kernel/*.c) $(wildcard kernel/tests/*.c)
+KERNEL_SRCS := $(wildcard kernel/*.c) $(wildcard kernel/*/*.c)
 LIBC_SRCS   := $(wildcard libc/*.c)
 # wildcard: sources another engineer has not written yet are skipped, not fatal.
 IMAGE_SRCS  := $(BOOT_SRCS) $(sort $(KERNEL_SRCS) $(wildcard $(CORE_KERNEL_SRCS))) $(LIBC_SRCS) \

@@ -6,7 +6,7 @@
  * ISR byte (4.1.4.5) and the device-specific configuration (4.1.4.6), each
  * already found and mapped by the platform. Finding the capabilities in
  * PCI config space, mapping BARs and programming MSI-X are the platform's
- * job (kernel/virtio_pci.c); this file only sees regions and an accessor.
+ * job (kernel/virtio/virtio_pci.c); this file only sees regions and an accessor.
  *
  * Invariants:
  *  - every region access is bounds-checked against the region's length

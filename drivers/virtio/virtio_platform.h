@@ -2,7 +2,7 @@
 /*
  * virtio_platform.h - everything the portable virtio core needs from the
  * platform it runs on, in one place. Two implementations exist:
- * kernel/virtio_platform_kernel.c (the image) and host/platform_host.c
+ * kernel/virtio/virtio_platform_kernel.c (the image) and host/platform_host.c
  * (Linux user space: tests, benchmarks, fuzzers).
  *
  * The core includes only this header, virtio_ring.h and freestanding C

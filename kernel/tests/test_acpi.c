@@ -13,7 +13,7 @@
 #include "acpi.h"
 #include "apic.h"
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 
 /* Scratch layout inside two pages: RSDP, XSDT, RSDT, MADT, MCFG, FADT. */
 #define OFF_RSDP 0x000

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 
 static void t_printf(struct ktest *t)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_loopback.c - suite "loopback": every loopback device end to end,
- * drivers on CPU 0, device side on CPU 1 (kernel/loopback.c), data
+ * drivers on CPU 0, device side on CPU 1 (kernel/virtio/loopback.c), data
  * verified: blk in four modes (interrupt-driven / polled x EVENT_IDX +
  * INDIRECT on / off) at queue depth 1 and with the full ring in flight;
  * rng bytes against splitmix64 continued from the device's state; net
@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "ktest.h"
-#include "loopback.h"
+#include "kernel/tests/ktest.h"
+#include "kernel/virtio/loopback.h"
 #include "transport_loopback.h"
 #include "vdev.h"
 #include "vdev_models.h"

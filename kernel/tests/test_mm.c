@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 
 static void fill(void *p, size_t n, uint64_t tag)
 {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "pci.h"
 #include "x86.h"
 

@@ -10,7 +10,7 @@
  *    nothing changed;
  *  - traffic: blk, net and pmem with sequence-numbered requests and
  *    snapshot points at random moments on random devices: 0 lost, 0
- *    duplicated, data verified (kernel/persist.c). The counts are
+ *    duplicated, data verified (kernel/virtio/persist.c). The counts are
  *    PERSIST_TEST_REQUESTS / PERSIST_TEST_SNAPSHOTS; `snapshot stress`
  *    runs bigger ones.
  */
@@ -20,9 +20,9 @@
 
 #include "crc32c.h"
 #include "kernel.h"
-#include "ktest.h"
-#include "loopback.h"
-#include "persist.h"
+#include "kernel/tests/ktest.h"
+#include "kernel/virtio/loopback.h"
+#include "kernel/virtio/persist.h"
 #include "snap_le.h"
 #include "snapshot.h"
 #include "virtio.h"

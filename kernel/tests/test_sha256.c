@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_sha256.c - suite "sha256": kernel/sha256.c against the FIPS 180-4 /
+ * test_sha256.c - suite "sha256": lib/sha256.c against the FIPS 180-4 /
  * NIST example vectors ("", "abc", the 448-bit two-block message, one
  * million 'a'), and incremental hashing split at every offset matching the
  * one-shot digest.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "sha256.h"
 
 static void expect_hex(struct ktest *t, const void *data, size_t len, const char *want)

@@ -10,7 +10,7 @@
 
 #include "apic.h"
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "smp.h"
 #include "x86.h"
 

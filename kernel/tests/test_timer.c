@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 
 #define HPET_BASE 0xfed00000ULL
 #define HPET_CAP 0x000

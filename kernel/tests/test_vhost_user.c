@@ -2,7 +2,7 @@
 /*
  * test_vhost_user.c - suite "vhost-user": a frontend in the image drives a
  * blk loopback device through the vhost-user handler over the in-memory
- * channel (kernel/vhost_user_chan.c), with the driver ring
+ * channel (kernel/virtio/vhost_user_chan.c), with the driver ring
  * (drivers/virtio/virtqueue.c) on identity-mapped memory. The cases run in
  * order and share the device: negotiate, activate + traffic, reset +
  * re-activate, sleep (GET_VRING_BASE) + snapshot + wake, then a new
@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "snap_le.h"
 #include "vhost_user.h"
-#include "vhost_user_chan.h"
+#include "kernel/virtio/vhost_user_chan.h"
 #include "vhost_user_front.h"
 #include "virtio_config.h"
 #include "virtio_platform.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "vdq.h"
 #include "virtio_platform.h"
 #include "virtqueue.h"

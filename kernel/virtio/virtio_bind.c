@@ -4,7 +4,7 @@
  * drivers are transport-agnostic; only the pmem map hook differs between
  * platforms, so the caller passes it.
  */
-#include "virtio_bind.h"
+#include "kernel/virtio/virtio_bind.h"
 
 #include <errno.h>
 

@@ -50,7 +50,7 @@ int loopback_set_mode(struct virtio_device *dev, bool polled, bool event_idx, ui
  * Read-only use. */
 struct vdev *loopback_vdev(struct virtio_device *dev);
 /*
- * Persistence (issue 6, kernel/persist.c): the register file behind a
+ * Persistence (issue 6, kernel/virtio/persist.c): the register file behind a
  * loopback device, and a fresh model instance of the same kind over the
  * same guest memory, RAM disk and pmem region, created on caller memory d
  * (put it behind the register file with vmmio_rebind()). NULL / -ENODEV

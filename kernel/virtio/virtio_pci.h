@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio_pci.h - virtio PCI functions bound at boot (kernel/virtio_pci.c):
+ * virtio_pci.h - virtio PCI functions bound at boot (kernel/virtio/virtio_pci.c):
  * what the shell prints about them.
  */
 #ifndef RINGLOOP_VIRTIO_PCI_H

@@ -8,7 +8,7 @@
  * was referenced for it and is released by its close_fd; map() only hands
  * out ranges inside the identity-mapped guest memory.
  */
-#include "vhost_user_chan.h"
+#include "kernel/virtio/vhost_user_chan.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -15,8 +15,8 @@
 
 #include "boot_info.h"
 #include "kernel.h"
-#include "ktest.h"
-#include "shell.h"
+#include "kernel/tests/ktest.h"
+#include "kernel/shell/shell.h"
 
 extern const struct shell_cmd *const __shell_cmds_start[], *const __shell_cmds_end[];
 extern const struct bench_entry *const __benches_start[], *const __benches_end[];

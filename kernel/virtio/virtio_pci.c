@@ -29,7 +29,7 @@
  * sized (pci_bar_get) before decode is switched on. Runs once on the BSP
  * at boot; the device table never changes afterwards.
  */
-#include "virtio_pci.h"
+#include "kernel/virtio/virtio_pci.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@
 #include "init.h"
 #include "kernel.h"
 #include "transport_pci.h"
-#include "virtio_bind.h"
+#include "kernel/virtio/virtio_bind.h"
 #include "x86.h"
 
 #define VPCI_MAX_DEVS 16

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_snapshot.c - the `snapshot` shell command (issue 6): save / restore
- * the five loopback devices as one bundle (kernel/persist.h) in memory or
+ * the five loopback devices as one bundle (kernel/virtio/persist.h) in memory or
  * on a virtio-blk disk, and a stress run with snapshot points under
  * traffic.
  *
@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "loopback.h"
-#include "persist.h"
-#include "shell.h"
+#include "kernel/virtio/loopback.h"
+#include "kernel/virtio/persist.h"
+#include "kernel/shell/shell.h"
 #include "snap_le.h"
 #include "snapshot.h"
 #include "virtio.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 
 static int parse_iters(int argc, char **argv, unsigned long long def, unsigned long long *n)
 {

@@ -30,10 +30,10 @@
 #include "apic.h"
 #include "boot_info.h"
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "transport_mmio.h"
 #include "virtio_mmio.h"
-#include "virtio_bind.h"
+#include "kernel/virtio/virtio_bind.h"
 
 #define MMIO_MAX_DEVICES 32
 #define MICROVM_MMIO_BASE 0xfeb00000ULL

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 
 extern const struct ktest_suite *const __ktest_suites_start[], *const __ktest_suites_end[];
 

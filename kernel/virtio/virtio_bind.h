@@ -20,7 +20,7 @@ typedef void *(*virtio_bind_map_fn)(uint64_t start, uint64_t size, void *ctx);
 int virtio_bind_driver(struct virtio_device *dev, virtio_bind_map_fn pmem_map, void *map_ctx);
 /* Name prefix of a device of this type on a QEMU transport (PCI, MMIO):
  * "vblk", "vnet", "vrng", "vcon", "vpmem", else "vdev"; loopback devices
- * are "l..." (kernel/loopback.c). */
+ * are "l..." (kernel/virtio/loopback.c). */
 const char *virtio_bind_prefix(uint32_t device_id);
 /* Reset and re-initialise the bound driver (its reinit). -ENODEV: none. */
 int virtio_bind_reinit(struct virtio_device *dev);

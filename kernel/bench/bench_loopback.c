@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "loopback.h"
-#include "shell.h"
+#include "kernel/virtio/loopback.h"
+#include "kernel/shell/shell.h"
 #include "vdev.h"
 #include "virtio.h"
 #include "virtio_blk.h"

@@ -28,15 +28,15 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "loopback.h"
+#include "kernel/virtio/loopback.h"
 #include "sha256.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "vdev.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_net.h"
-#include "virtio_pci.h"
+#include "kernel/virtio/virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
 

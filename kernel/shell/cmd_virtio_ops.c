@@ -20,13 +20,13 @@
 
 #include "kernel.h"
 #include "sha256.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "virtio.h"
-#include "virtio_bind.h"
+#include "kernel/virtio/virtio_bind.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_net.h"
-#include "virtio_pci.h"
+#include "kernel/virtio/virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "kernel.h"
-#include "ktest.h"
+#include "kernel/tests/ktest.h"
 #include "virtio_platform.h"
 
 _Static_assert(sizeof(struct virt_lock) == sizeof(struct spinlock),
@@ -60,7 +60,7 @@ void virt_log(int level, const char *fmt, ...)
 
     if (level > VIRT_LOG_WARN)
         return;
-    /* A KTAP diagnostic at the current nesting level (kernel/ktest.c). */
+    /* A KTAP diagnostic at the current nesting level (kernel/tests/ktest.c). */
     printf("%s# virtio %s: ", ktest_indent(), names[level < 0 ? 0 : level]);
     va_start(ap, fmt);
     vprintf(fmt, ap);

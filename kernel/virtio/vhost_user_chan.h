@@ -30,7 +30,7 @@
 
 enum vuchan_kind { VUCHAN_FREE, VUCHAN_MEM, VUCHAN_EVENT, VUCHAN_STATE };
 
-/* The identity-mapped guest memory (as kernel/loopback.c has it). */
+/* The identity-mapped guest memory (as kernel/virtio/loopback.c has it). */
 #define VUCHAN_MEM_GPA 0x1000ull
 #define VUCHAN_MEM_SIZE ((64ull << 30) - 0x1000)
 

@@ -14,7 +14,7 @@
  *  - a restore never fails after validation (snap_restore is two-phase);
  *    if it did, the error is returned and the device is a fresh instance.
  */
-#include "persist.h"
+#include "kernel/virtio/persist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 
 #include "crc32c.h"
 #include "kernel.h"
-#include "loopback.h"
+#include "kernel/virtio/loopback.h"
 #include "snap_le.h"
 #include "snapshot.h"
 #include "vdev.h"

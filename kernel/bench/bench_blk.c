@@ -17,7 +17,7 @@
 
 #include "apic.h"
 #include "kernel.h"
-#include "shell.h"
+#include "kernel/shell/shell.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "x86.h"

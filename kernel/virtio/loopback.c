@@ -17,12 +17,12 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "loopback.h"
-#include "shell.h"
+#include "kernel/virtio/loopback.h"
+#include "kernel/shell/shell.h"
 #include "transport_loopback.h"
 #include "vdev.h"
 #include "vdev_models.h"
-#include "virtio_bind.h"
+#include "kernel/virtio/virtio_bind.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"

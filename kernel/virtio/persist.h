@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * persist.h - in-image persistence of the loopback devices (issue 6): the
- * device side of each loopback device (kernel/loopback.c, CPU 1) put to
+ * device side of each loopback device (kernel/virtio/loopback.c, CPU 1) put to
  * sleep, snapshotted (hostsim/snapshot.h), its instance destroyed and a new
  * one built behind the same register file (vmmio_rebind), the snapshot
  * restored into it and the device woken, while the drivers on CPU 0 carry
- * on. Used by `snapshot ...` (kernel/cmd_snapshot.c) and `test persist`.
+ * on. Used by `snapshot ...` (kernel/shell/cmd_snapshot.c) and `test persist`.
  *
  * A bundle holds the snapshots of all five loopback devices:
  *   0 magic "RLSNAPB\n", 8 count u32, 12 flags u32 (SNAP_F_*),
