@@ -23,7 +23,6 @@
 #include "acpi.h"
 #include "init.h"
 #include "kernel.h"
-#include "kernel/shell/shell.h"
 
 #define ACPI_HDR_LEN 36
 #define ACPI_MAX_TABLE (1u << 20)
@@ -300,52 +299,3 @@ void acpi_init(uint64_t rsdp_pa)
 {
     acpi_parse(rsdp_pa, &info, true);
 }
-
-/* ---- shell ---- */
-
-static int cmd_acpi(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    if (!info.has_madt && !info.has_mcfg && !info.has_fadt) {
-        printf("error: no valid ACPI tables\n");
-        return 1;
-    }
-    printf("RSDP revision %u (%s)\n", info.revision, info.revision >= 2 ? "XSDT" : "RSDT");
-    if (info.has_madt) {
-        printf("MADT: LAPIC at 0x%lx, %s8259, %u enabled CPU(s):", (unsigned long)info.lapic_addr,
-               info.has_8259 ? "" : "no ", info.ncpus);
-        for (unsigned i = 0; i < info.ncpus; i++)
-            printf(" %u", info.cpu_apic_ids[i]);
-        printf("\n");
-        for (unsigned i = 0; i < info.nioapics; i++)
-            printf("  IOAPIC id %u at 0x%x, GSI base %u\n", info.ioapics[i].id,
-                   info.ioapics[i].addr, info.ioapics[i].gsi_base);
-        for (unsigned i = 0; i < info.noverrides; i++) {
-            const struct acpi_override *o = &info.overrides[i];
-            unsigned pol = o->flags & ACPI_INTI_POLARITY_MASK;
-            unsigned trig = o->flags & ACPI_INTI_TRIGGER_MASK;
-            printf("  ISA IRQ %u -> GSI %u %s %s\n", o->isa_irq, o->gsi,
-                   pol == ACPI_INTI_POLARITY_LOW    ? "low"
-                   : pol == ACPI_INTI_POLARITY_HIGH ? "high"
-                                                    : "bus-polarity",
-                   trig == ACPI_INTI_TRIGGER_LEVEL   ? "level"
-                   : trig == ACPI_INTI_TRIGGER_EDGE ? "edge"
-                                                    : "bus-trigger");
-        }
-    }
-    for (unsigned i = 0; i < info.nmcfg; i++)
-        printf("MCFG: segment %u buses %02x-%02x ECAM at 0x%lx\n", info.mcfg[i].segment,
-               info.mcfg[i].bus_start, info.mcfg[i].bus_end, (unsigned long)info.mcfg[i].base);
-    if (info.has_fadt) {
-        printf("FADT: PM timer port 0x%x (%s), PM1a_CNT port 0x%x", info.pm_timer_port,
-               info.is_pm_timer_32bit ? "32-bit" : "24-bit", info.pm1a_cnt_port);
-        if (info.has_reset_reg)
-            printf(", reset %s 0x%lx <- 0x%x", info.reset_reg.space == 1 ? "port" : "mem",
-                   (unsigned long)info.reset_reg.addr, info.reset_value);
-        printf("\n");
-    }
-    return 0;
-}
-SHELL_COMMAND(acpi, "acpi", "", "what the ACPI tables say: CPUs, IOAPICs, IRQ overrides, ECAM, FADT",
-              cmd_acpi);

@@ -23,8 +23,6 @@
 #include "init.h"
 #include "kernel.h"
 #include "pci.h"
-#include "kernel/shell/shell.h"
-#include "kernel/virtio/virtio_pci.h"
 
 #define ECAM_OFF(bus, dev, fn) (((uint64_t)(bus) << 20) | ((dev) << 15) | ((fn) << 12))
 #define VIRTIO_VENDOR 0x1af4
@@ -350,42 +348,3 @@ const char *pci_dev_name(const struct pci_dev *d)
             return class_names[i].name;
     return "device";
 }
-
-/* ---- shell ---- */
-
-static const char *bar_kind_name(uint8_t k)
-{
-    return k == PCI_BAR_IO ? "io" : k == PCI_BAR_MEM32 ? "mem32" : "mem64";
-}
-
-static int cmd_lspci(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    if (!acpi_get()->has_mcfg) {
-        printf("error: no ECAM (ACPI MCFG table missing)\n");
-        return 1;
-    }
-    for (unsigned i = 0; i < ndevs; i++) {
-        struct pci_dev *d = &devs[i];
-        printf("%02x:%02x.%x %04x:%04x class %02x.%02x.%02x %s\n", d->bus, d->dev, d->fn,
-               d->vendor, d->device, d->class_code, d->subclass, d->prog_if, pci_dev_name(d));
-        for (unsigned b = 0; b < 6; b++) {
-            const struct pci_bar *bar = pci_bar_get(d, b);
-            if (bar->kind == PCI_BAR_NONE)
-                continue;
-            printf("    BAR%u %-5s%s 0x%08lx size 0x%lx\n", b, bar_kind_name(bar->kind),
-                   bar->is_prefetchable ? " pref" : "", (unsigned long)bar->addr,
-                   (unsigned long)bar->size);
-        }
-        struct virtio_device *vdev = virtio_pci_device_of(d);
-        if (vdev) {
-            char irq[128];
-            virtio_pci_describe(vdev, irq, sizeof(irq));
-            printf("    virtio %s transport %s %s\n", vdev->name, vdev->ops->name, irq);
-        }
-    }
-    return 0;
-}
-SHELL_COMMAND(lspci, "lspci", "",
-              "list PCI functions (bb:dd.f vendor:device class name) and their BARs", cmd_lspci);

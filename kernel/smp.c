@@ -46,7 +46,6 @@
 #include "apic.h"
 #include "init.h"
 #include "kernel.h"
-#include "kernel/shell/shell.h"
 #include "smp.h"
 #include "trap.h"
 #include "x86.h"
@@ -429,34 +428,12 @@ void smp_init(void)
            (unsigned long)(bringup_us % 1000));
 }
 
-/* ---- shell ---- */
-
-static const char *state_name(enum cpu_state s)
+unsigned smp_failed_count(void)
 {
-    switch (s) {
-    case CPU_ONLINE:
-        return "online";
-    case CPU_IDLE:
-        return "idle";
-    case CPU_BUSY:
-        return "busy";
-    default:
-        return "offline";
-    }
+    return nfailed;
 }
 
-static int cmd_cpus(int argc, char **argv)
+uint32_t smp_failed_apic_id(unsigned i)
 {
-    (void)argc;
-    (void)argv;
-    const char *mode = apic_is_x2apic() ? "x2apic" : "xapic";
-    for (unsigned i = 0; i < ncpus; i++)
-        printf("cpu %u  apic %-3u %-7s %-3s %s  jobs %lu\n", i, percpu[i].apic_id,
-               state_name(smp_state(i)), i == 0 ? "bsp" : "ap", mode,
-               (unsigned long)smp_jobs_run(i));
-    for (unsigned i = 0; i < nfailed; i++)
-        printf("cpu -  apic %-3u offline (did not answer INIT-SIPI-SIPI)\n", failed_apic_ids[i]);
-    return 0;
+    return i < nfailed ? failed_apic_ids[i] : 0;
 }
-SHELL_COMMAND(cpus, "cpus", "", "list CPUs: index, APIC ID, state, BSP/AP, APIC mode",
-              cmd_cpus);

@@ -39,5 +39,8 @@ uint64_t smp_jobs_run(unsigned cpu);
 uint64_t smp_wakeups(unsigned cpu);
 /* Microseconds smp_init() took to bring every AP up. */
 uint64_t smp_bringup_us(void);
+/* APs listed in the MADT that did not answer INIT-SIPI-SIPI (for `cpus`). */
+unsigned smp_failed_count(void);
+uint32_t smp_failed_apic_id(unsigned i);
 
 #endif

@@ -18,7 +18,6 @@
 
 #include "kernel.h"
 #include "kernel/virtio/loopback.h"
-#include "kernel/shell/shell.h"
 #include "transport_loopback.h"
 #include "vdev.h"
 #include "vdev_models.h"
@@ -411,30 +410,3 @@ enum loopback_wake loopback_get_wake(void)
 {
     return lb_wake;
 }
-
-static int cmd_loopback(int argc, char **argv)
-{
-    static const char *const names[] = {"hybrid", "poll", "ipi"};
-
-    if (argc == 3 && strcmp(argv[1], "wake") == 0) {
-        for (unsigned i = 0; i < 3; i++) {
-            if (strcmp(argv[2], names[i]) == 0) {
-                loopback_set_wake((enum loopback_wake)i);
-                printf("loopback wake %s\n", names[i]);
-                return 0;
-            }
-        }
-    } else if (argc == 1) {
-        printf("wake %s, doorbells %llu, device-loop starts %llu (failed %llu), "
-               "interrupt IPIs %llu\n",
-               names[loopback_get_wake()], (unsigned long long)loopback_doorbells(),
-               (unsigned long long)loopback_loop_starts(),
-               (unsigned long long)loopback_start_failures(),
-               (unsigned long long)loopback_ipis());
-        return 0;
-    }
-    printf("error: usage: loopback [wake hybrid|poll|ipi]\n");
-    return -EINVAL;
-}
-SHELL_COMMAND(loopback, "loopback", "[wake hybrid|poll|ipi]",
-              "how notifies reach the device side on CPU 1, and its counters", cmd_loopback);

@@ -30,10 +30,10 @@
 #include "apic.h"
 #include "boot_info.h"
 #include "kernel.h"
-#include "kernel/shell/shell.h"
 #include "transport_mmio.h"
 #include "virtio_mmio.h"
 #include "kernel/virtio/virtio_bind.h"
+#include "kernel/virtio/virtio_mmio_probe.h"
 
 #define MMIO_MAX_DEVICES 32
 #define MICROVM_MMIO_BASE 0xfeb00000ULL
@@ -185,22 +185,19 @@ void virtio_mmio_init(void)
         probe_slot(&slots[i]);
 }
 
-static int cmd_mmio(int argc, char **argv)
+unsigned virtio_mmio_slot_count(void)
 {
-    (void)argv;
-    if (argc != 1) {
-        printf("error: usage: mmio\n");
-        return -EINVAL;
-    }
-    printf("command line: %s\n", boot_info.cmdline[0] ? boot_info.cmdline : "(empty)");
-    if (nslots == 0)
-        printf("no virtio-mmio devices\n");
-    for (unsigned i = 0; i < nslots; i++) {
-        const struct mmio_slot *s = &slots[i];
-        printf("0x%08lx size 0x%lx gsi %d %s %s\n", (unsigned long)s->base,
-               (unsigned long)s->size, s->gsi, s->dev ? s->dev->name : "-",
-               s->dev ? (s->vector >= 0 ? "irq" : "polled") : "empty");
-    }
+    return nslots;
+}
+
+int virtio_mmio_slot_get(unsigned i, struct virtio_mmio_slot_info *out)
+{
+    if (i >= nslots)
+        return -ENOENT;
+    out->base = slots[i].base;
+    out->size = slots[i].size;
+    out->gsi = slots[i].gsi;
+    out->is_polled = slots[i].vector < 0;
+    out->dev = slots[i].dev;
     return 0;
 }
-SHELL_COMMAND(mmio, "mmio", "", "virtio-mmio windows and their devices", cmd_mmio);
