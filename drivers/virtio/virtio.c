@@ -375,6 +375,15 @@ int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx)
     }
 }
 
+int virtio_vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
+{
+    int r = vq_get_buf(vq, token, len);
+
+    if (r == -EAGAIN)
+        return 0;
+    return r < 0 ? r : 1;
+}
+
 struct exec_ctx {
     struct virtqueue *vq;
     void *token;
@@ -387,11 +396,9 @@ static int exec_poll(void *ctx)
     struct exec_ctx *e = ctx;
     void *token;
     uint32_t len;
-    int r = vq_get_buf(e->vq, &token, &len);
+    int r = virtio_vq_get_buf(e->vq, &token, &len);
 
-    if (r == -EAGAIN)
-        return 0;
-    if (r < 0)
+    if (r <= 0)
         return r;
     if (token != e->token)
         return -EIO; /* nothing else was in flight: cannot happen */

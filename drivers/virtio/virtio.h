@@ -42,6 +42,7 @@
 #define VIRTIO_CONFIG_RETRIES 64             /* config generation changes */
 
 struct virtio_device;
+struct virtio_driver;
 
 /*
  * What a transport provides. Everything may sleep/spin briefly but never
@@ -108,8 +109,9 @@ struct virtio_device {
     uint32_t queue_size_limit; /* 0: none; else cap every queue (depth tests) */
     /* Config change (not NEEDS_RESET) from virtio_handle_interrupt(). */
     void (*config_changed)(struct virtio_device *dev);
-    void *driver_priv;   /* the bound driver's state */
-    uint64_t interrupts; /* virtio_handle_interrupt() calls with bits set */
+    const struct virtio_driver *driver; /* the bound driver (virtio_driver.h) */
+    void *driver_priv;                  /* its state */
+    uint64_t interrupts;                /* virtio_handle_interrupt() calls with bits set */
     uint64_t config_interrupts;
     uint64_t lost_interrupts;   /* waits that ended by timeout with the work done */
     struct virtio_device *next; /* registry link */
@@ -173,6 +175,10 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev);
  */
 int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx), void *ctx,
                    uint64_t timeout_ns);
+
+/* vq_get_buf() in the poll convention above: 1 (*token, *len: a used
+ * buffer), 0 (none yet), -EIO (queue broken). */
+int virtio_vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len);
 
 /*
  * One request on a queue nobody else uses concurrently (the caller holds

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_driver.h"
 #include "virtio_platform.h"
 
 #define BLK_REQUESTQ 0
@@ -460,47 +461,18 @@ static int blk_alloc_slots(struct virtio_blk *blk, uint32_t n)
     return 0;
 }
 
-static int blk_start(struct virtio_blk *blk)
+/* Stop, after the reset: end every request still in flight (-ECANCELED),
+ * done callbacks outside the lock. */
+static void blk_cancel(struct virtio_device *dev)
 {
-    static const struct virtio_vq_spec spec = {.max_size = 0, .callback = NULL};
-    struct virtio_device *dev = blk->dev;
-    int err;
-
-    err = virtio_device_init(dev, BLK_DRIVER_FEATURES);
-    if (err < 0)
-        return err;
-    blk_read_config(blk);
-    err = virtio_find_vqs(dev, 1, &spec);
-    if (err < 0)
-        goto err_fail;
-    err = blk_alloc_slots(blk, vq_get_size(virtio_vq(dev, BLK_REQUESTQ)));
-    if (err < 0)
-        goto err_del;
-    dev->config_changed = blk_config_changed;
-    virtio_device_ready(dev);
-    return 0;
-
-err_del:
-    (void)virtio_reset(dev);
-    virtio_del_vqs(dev);
-err_fail:
-    virtio_device_fail(dev);
-    return err;
-}
-
-/* Reset the device, then end every request still in flight. */
-static void blk_stop(struct virtio_blk *blk)
-{
+    struct virtio_blk *blk = dev->driver_priv;
     struct blk_done d;
     struct virtqueue *vq;
     void *token;
 
-    /* After the reset the device no longer touches rings or buffers. */
-    (void)virtio_reset(blk->dev);
-    blk->dev->config_changed = NULL;
     for (;;) {
         virt_lock_acquire(&blk->lock);
-        vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+        vq = virtio_vq(dev, BLK_REQUESTQ);
         token = vq ? vq_detach_unused(vq) : NULL;
         if (token)
             d = blk_slot_finish(blk, token, -ECANCELED, 0);
@@ -510,49 +482,77 @@ static void blk_stop(struct virtio_blk *blk)
         if (d.fn)
             d.fn(d.req);
     }
-    virt_lock_acquire(&blk->lock);
-    virtio_del_vqs(blk->dev);
+}
+
+static int blk_init(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->driver_priv;
+
+    blk->dev = dev;
+    return 0;
+}
+
+static int blk_config(struct virtio_device *dev)
+{
+    blk_read_config(dev->driver_priv);
+    return 0;
+}
+
+/* One slot per queue entry. */
+static int blk_setup(struct virtio_device *dev)
+{
+    return blk_alloc_slots(dev->driver_priv, vq_get_size(virtio_vq(dev, BLK_REQUESTQ)));
+}
+
+/* Under the lock, with the queue gone. */
+static void blk_teardown(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->driver_priv;
+
     blk_free_slots(blk);
     blk->in_flight = 0;
-    virt_lock_release(&blk->lock);
 }
+
+/* submit and poll look at the queue under it: they see it whole or gone. */
+static struct virt_lock *blk_queue_lock(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->driver_priv;
+
+    return &blk->lock;
+}
+
+static const struct virtio_driver blk_driver = {
+    .device_id = VIRTIO_ID_BLOCK,
+    .nvqs = 1,
+    .features = BLK_DRIVER_FEATURES,
+    .priv_size = sizeof(struct virtio_blk),
+    .init = blk_init,
+    .config = blk_config,
+    .setup = blk_setup,
+    .cancel = blk_cancel,
+    .teardown = blk_teardown,
+    .queue_lock = blk_queue_lock,
+    .config_changed = blk_config_changed,
+};
 
 int virtio_blk_probe(struct virtio_device *dev, struct virtio_blk **out)
 {
-    struct virtio_blk *blk;
-    int err;
+    int err = virtio_driver_probe(dev, &blk_driver);
 
-    if (dev->device_id != VIRTIO_ID_BLOCK)
-        return -ENODEV;
-    blk = virt_zalloc(sizeof(*blk));
-    if (!blk)
-        return -ENOMEM;
-    blk->dev = dev;
-    dev->driver_priv = blk;
-    err = blk_start(blk);
-    if (err < 0) {
-        dev->driver_priv = NULL;
-        virt_free(blk);
-        return err;
-    }
-    *out = blk;
-    return 0;
+    if (err == 0)
+        *out = dev->driver_priv;
+    return err;
 }
 
 void virtio_blk_remove(struct virtio_blk *blk)
 {
-    if (!blk)
-        return;
-    blk_stop(blk);
-    blk->dev->driver_priv = NULL;
-    virt_free(blk);
+    if (blk)
+        virtio_driver_remove(blk->dev);
 }
 
 int virtio_blk_reinit(struct virtio_blk *blk)
 {
-    blk_stop(blk);
-    blk->stats.reinits++;
-    return blk_start(blk);
+    return virtio_driver_reinit(blk->dev, &blk->stats.reinits);
 }
 
 uint64_t virtio_blk_capacity(const struct virtio_blk *blk)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_driver.h"
 #include "virtio_platform.h"
 
 #define CON_RXQ VIRTIO_CONSOLE_RXQ0
@@ -27,158 +28,105 @@ struct virtio_console {
     struct virtio_device *dev;
     struct virt_lock rx_lock;
     struct virt_lock tx_lock;
-    uint8_t *rx_mem; /* nrx * VIRTIO_CONSOLE_BUF_SIZE, written by device */
-    size_t rx_bytes;
-    uint32_t nrx;
-    int32_t cur; /* index of the current buffer, -1 for none */
+    struct virtio_rx_bufs rx; /* VIRTIO_CONSOLE_BUF_SIZE each */
+    int32_t cur;              /* index of the current buffer, -1 for none */
     uint32_t cur_len;
     uint32_t cur_off;
     uint8_t *tx_buf; /* VIRTIO_CONSOLE_BUF_SIZE, written by driver */
     struct virtio_console_stats stats;
 };
 
-static uint8_t *con_rx_buf(struct virtio_console *con, uint32_t i)
+/* ---- life cycle (virtio_driver.h) ---- */
+
+static int con_init(struct virtio_device *dev)
 {
-    return con->rx_mem + (size_t)i * VIRTIO_CONSOLE_BUF_SIZE;
+    struct virtio_console *con = dev->driver_priv;
+    uint64_t dma;
+
+    con->dev = dev;
+    con->cur = -1;
+    con->tx_buf = virt_dma_alloc(VIRTIO_CONSOLE_BUF_SIZE, &dma);
+    return con->tx_buf ? 0 : -ENOMEM;
 }
 
-static int con_post_rx(struct virtio_console *con, uint32_t i)
+static void con_exit(struct virtio_device *dev)
 {
-    struct vq_sg sg = {.buf = con_rx_buf(con, i), .len = VIRTIO_CONSOLE_BUF_SIZE};
+    struct virtio_console *con = dev->driver_priv;
 
-    return vq_add_sgs(virtio_vq(con->dev, CON_RXQ), &sg, 0, 1, sg.buf);
+    virt_dma_free(con->tx_buf, VIRTIO_CONSOLE_BUF_SIZE);
 }
 
-static void con_free_rx(struct virtio_console *con)
+/* 5.3.6: receive buffers posted before DRIVER_OK, kicked after it. */
+static int con_setup(struct virtio_device *dev)
 {
-    if (con->rx_mem)
-        virt_dma_free(con->rx_mem, con->rx_bytes);
-    con->rx_mem = NULL;
-    con->nrx = 0;
+    struct virtio_console *con = dev->driver_priv;
+
+    return virtio_rx_bufs_fill(dev, CON_RXQ, &con->rx, VIRTIO_CONSOLE_RX_BUFS,
+                               VIRTIO_CONSOLE_BUF_SIZE);
+}
+
+static void con_teardown(struct virtio_device *dev)
+{
+    struct virtio_console *con = dev->driver_priv;
+
+    virtio_rx_bufs_free(&con->rx);
     con->cur = -1;
 }
 
-static int con_start(struct virtio_console *con)
+static const struct virtio_driver con_driver = {
+    .device_id = VIRTIO_ID_CONSOLE,
+    .nvqs = 2,
+    .features = CON_DRIVER_FEATURES,
+    .priv_size = sizeof(struct virtio_console),
+    .init = con_init,
+    .exit = con_exit,
+    .setup = con_setup,
+    .teardown = con_teardown,
+};
+
+/* Stop and start again; takes tx_lock, and rx_lock unless rx_held. */
+static int con_reinit_locked(struct virtio_console *con, bool rx_held)
 {
-    static const struct virtio_vq_spec specs[2] = {
-        {.max_size = 0, .callback = NULL},
-        {.max_size = 0, .callback = NULL},
-    };
-    struct virtio_device *dev = con->dev;
-    uint64_t dma;
-    uint32_t i;
     int err;
 
-    con->cur = -1;
-    err = virtio_device_init(dev, CON_DRIVER_FEATURES);
-    if (err < 0)
-        return err;
-    err = virtio_find_vqs(dev, 2, specs);
-    if (err < 0)
-        goto err_fail;
-    con->nrx = vq_get_size(virtio_vq(dev, CON_RXQ));
-    if (con->nrx > VIRTIO_CONSOLE_RX_BUFS)
-        con->nrx = VIRTIO_CONSOLE_RX_BUFS;
-    con->rx_bytes = (size_t)con->nrx * VIRTIO_CONSOLE_BUF_SIZE;
-    con->rx_mem = virt_dma_alloc(con->rx_bytes, &dma);
-    err = -ENOMEM;
-    if (!con->rx_mem)
-        goto err_del;
-    for (i = 0; i < con->nrx; i++) {
-        err = con_post_rx(con, i);
-        if (err < 0)
-            goto err_del;
-    }
-    virtio_device_ready(dev);
-    return vq_kick(virtio_vq(dev, CON_RXQ));
-
-err_del:
-    (void)virtio_reset(dev);
-    virtio_del_vqs(dev);
-    con_free_rx(con);
-err_fail:
-    virtio_device_fail(dev);
+    if (!rx_held)
+        virt_lock_acquire(&con->rx_lock);
+    virt_lock_acquire(&con->tx_lock);
+    err = virtio_driver_reinit(con->dev, &con->stats.reinits);
+    virt_lock_release(&con->tx_lock);
+    if (!rx_held)
+        virt_lock_release(&con->rx_lock);
     return err;
-}
-
-static void con_stop(struct virtio_console *con)
-{
-    (void)virtio_reset(con->dev);
-    virtio_del_vqs(con->dev);
-    con_free_rx(con);
-}
-
-/* Both locks held (rx then tx). */
-static int con_reinit_locked(struct virtio_console *con)
-{
-    con_stop(con);
-    con->stats.reinits++;
-    return con_start(con);
 }
 
 int virtio_console_reinit(struct virtio_console *con)
 {
-    int err;
-
-    virt_lock_acquire(&con->rx_lock);
-    virt_lock_acquire(&con->tx_lock);
-    err = con_reinit_locked(con);
-    virt_lock_release(&con->tx_lock);
-    virt_lock_release(&con->rx_lock);
-    return err;
+    return con_reinit_locked(con, false);
 }
 
 int virtio_console_probe(struct virtio_device *dev, struct virtio_console **out)
 {
-    struct virtio_console *con;
-    uint64_t dma;
-    int err = -ENOMEM;
+    int err = virtio_driver_probe(dev, &con_driver);
 
-    if (dev->device_id != VIRTIO_ID_CONSOLE)
-        return -ENODEV;
-    con = virt_zalloc(sizeof(*con));
-    if (!con)
-        return -ENOMEM;
-    con->dev = dev;
-    con->tx_buf = virt_dma_alloc(VIRTIO_CONSOLE_BUF_SIZE, &dma);
-    if (!con->tx_buf)
-        goto err_free;
-    err = con_start(con);
-    if (err < 0)
-        goto err_free_tx;
-    dev->driver_priv = con;
-    *out = con;
-    return 0;
-
-err_free_tx:
-    virt_dma_free(con->tx_buf, VIRTIO_CONSOLE_BUF_SIZE);
-err_free:
-    virt_free(con);
+    if (err == 0)
+        *out = dev->driver_priv;
     return err;
 }
 
 void virtio_console_remove(struct virtio_console *con)
 {
-    if (!con)
-        return;
-    con_stop(con);
-    con->dev->driver_priv = NULL;
-    virt_dma_free(con->tx_buf, VIRTIO_CONSOLE_BUF_SIZE);
-    virt_free(con);
+    if (con)
+        virtio_driver_remove(con->dev);
 }
 
 /* Reset and start again after a failure; rx_lock held when rx_held. */
 static void con_recover(struct virtio_console *con, int err, bool rx_held)
 {
     virt_log(VIRT_LOG_ERR, "%s: queue failed (%d), resetting", con->dev->name, err);
-    if (!rx_held)
-        virt_lock_acquire(&con->rx_lock);
-    virt_lock_acquire(&con->tx_lock);
-    (void)con_reinit_locked(con);
-    virt_lock_release(&con->tx_lock);
-    if (!rx_held)
-        virt_lock_release(&con->rx_lock);
+    (void)con_reinit_locked(con, rx_held);
 }
+
+/* ---- I/O ---- */
 
 int virtio_console_write(struct virtio_console *con, const void *buf, size_t len)
 {
@@ -227,15 +175,14 @@ static int con_rx_poll(void *c)
 
     while (ctx->got < ctx->cap) {
         if (con->cur < 0) {
-            void *token;
-            uint32_t len;
-            int r = vq_get_buf(vq, &token, &len);
+            uint32_t i, len;
+            int r = virtio_rx_bufs_get(con->dev, CON_RXQ, &con->rx, &i, &len);
 
-            if (r == -EAGAIN)
+            if (r == 0)
                 break;
             if (r < 0)
                 return r;
-            con->cur = (int32_t)(((uint8_t *)token - con->rx_mem) / VIRTIO_CONSOLE_BUF_SIZE);
+            con->cur = (int32_t)i;
             con->cur_len = len; /* <= VIRTIO_CONSOLE_BUF_SIZE: vq checked it */
             con->cur_off = 0;
             if (len == 0)
@@ -246,14 +193,15 @@ static int con_rx_poll(void *c)
 
             if (n > ctx->cap - ctx->got)
                 n = ctx->cap - ctx->got;
-            memcpy(ctx->out + ctx->got, con_rx_buf(con, (uint32_t)con->cur) + con->cur_off, n);
+            memcpy(ctx->out + ctx->got, virtio_rx_buf(&con->rx, (uint32_t)con->cur) + con->cur_off,
+                   n);
             con->cur_off += (uint32_t)n;
             ctx->got += n;
             con->stats.rx_bytes += n;
         }
         if (con->cur_off >= con->cur_len) {
             /* Consumed: give it back to the device. */
-            (void)con_post_rx(con, (uint32_t)con->cur);
+            (void)virtio_rx_bufs_post(con->dev, CON_RXQ, &con->rx, (uint32_t)con->cur);
             (void)vq_kick(vq);
             con->cur = -1;
         }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_driver.h"
 #include "virtio_platform.h"
 
 #define NET_RXQ VIRTIO_NET_RXQ
@@ -34,150 +35,108 @@ struct virtio_net {
     struct virtio_device *dev;
     struct virt_lock rx_lock;
     struct virt_lock tx_lock;
-    uint8_t *rx_mem; /* nrx * NET_BUF_SIZE, written by device */
-    size_t rx_bytes;
-    uint32_t nrx;
-    uint32_t pad;
-    uint8_t *tx_buf; /* NET_BUF_SIZE, written by driver */
+    struct virtio_rx_bufs rx; /* NET_BUF_SIZE each */
+    uint8_t *tx_buf;          /* NET_BUF_SIZE, written by driver */
     uint8_t mac[6];
-    uint8_t pad2[2];
+    uint8_t pad[2];
     struct virtio_net_stats stats;
 };
 
-/* Under rx_lock (or before DRIVER_OK): put buffer i back on the receiveq. */
-static int net_post_rx(struct virtio_net *net, uint32_t i)
-{
-    struct vq_sg sg = {.buf = net->rx_mem + (size_t)i * NET_BUF_SIZE, .len = NET_BUF_SIZE};
+/* ---- life cycle (virtio_driver.h) ---- */
 
-    /* The token is the buffer address: never NULL, identifies the slot. */
-    return vq_add_sgs(virtio_vq(net->dev, NET_RXQ), &sg, 0, 1, sg.buf);
-}
-
-static void net_read_config(struct virtio_net *net)
+static int net_init(struct virtio_device *dev)
 {
-    memset(net->mac, 0, sizeof(net->mac));
-    if (virtio_has_feature(net->dev, VIRTIO_NET_F_MAC))
-        (void)virtio_cread(net->dev, offsetof(struct virtio_net_config, mac), net->mac,
-                           sizeof(net->mac));
-}
-
-static void net_free_rx(struct virtio_net *net)
-{
-    if (net->rx_mem)
-        virt_dma_free(net->rx_mem, net->rx_bytes);
-    net->rx_mem = NULL;
-    net->nrx = 0;
-}
-
-static int net_start(struct virtio_net *net)
-{
-    static const struct virtio_vq_spec specs[2] = {
-        {.max_size = 0, .callback = NULL},
-        {.max_size = 0, .callback = NULL},
-    };
-    struct virtio_device *dev = net->dev;
+    struct virtio_net *net = dev->driver_priv;
     uint64_t dma;
-    uint32_t i;
+
+    net->dev = dev;
+    net->tx_buf = virt_dma_alloc(NET_BUF_SIZE, &dma);
+    return net->tx_buf ? 0 : -ENOMEM;
+}
+
+static void net_exit(struct virtio_device *dev)
+{
+    struct virtio_net *net = dev->driver_priv;
+
+    virt_dma_free(net->tx_buf, NET_BUF_SIZE);
+}
+
+static int net_read_config(struct virtio_device *dev)
+{
+    struct virtio_net *net = dev->driver_priv;
+
+    memset(net->mac, 0, sizeof(net->mac));
+    if (virtio_has_feature(dev, VIRTIO_NET_F_MAC))
+        (void)virtio_cread(dev, offsetof(struct virtio_net_config, mac), net->mac,
+                           sizeof(net->mac));
+    return 0;
+}
+
+/* 5.1.6.3 / 3.1.1 step 7: the receive buffers, before DRIVER_OK. */
+static int net_setup(struct virtio_device *dev)
+{
+    struct virtio_net *net = dev->driver_priv;
+
+    return virtio_rx_bufs_fill(dev, NET_RXQ, &net->rx, VIRTIO_NET_RX_BUFS, NET_BUF_SIZE);
+}
+
+/* After the reset the device no longer writes to the rx buffers. */
+static void net_teardown(struct virtio_device *dev)
+{
+    struct virtio_net *net = dev->driver_priv;
+
+    virtio_rx_bufs_free(&net->rx);
+}
+
+static const struct virtio_driver net_driver = {
+    .device_id = VIRTIO_ID_NET,
+    .nvqs = 2,
+    .features = NET_DRIVER_FEATURES,
+    .priv_size = sizeof(struct virtio_net),
+    .init = net_init,
+    .exit = net_exit,
+    .config = net_read_config,
+    .setup = net_setup,
+    .teardown = net_teardown,
+};
+
+/* Stop and start again; takes tx_lock, and rx_lock unless rx_held (the
+ * lock order is rx then tx). */
+static int net_reinit_locked(struct virtio_net *net, bool rx_held)
+{
     int err;
 
-    err = virtio_device_init(dev, NET_DRIVER_FEATURES);
-    if (err < 0)
-        return err;
-    net_read_config(net);
-    err = virtio_find_vqs(dev, 2, specs);
-    if (err < 0)
-        goto err_fail;
-    net->nrx = vq_get_size(virtio_vq(dev, NET_RXQ));
-    if (net->nrx > VIRTIO_NET_RX_BUFS)
-        net->nrx = VIRTIO_NET_RX_BUFS;
-    net->rx_bytes = (size_t)net->nrx * NET_BUF_SIZE;
-    net->rx_mem = virt_dma_alloc(net->rx_bytes, &dma);
-    err = -ENOMEM;
-    if (!net->rx_mem)
-        goto err_del;
-    for (i = 0; i < net->nrx; i++) {
-        err = net_post_rx(net, i);
-        if (err < 0)
-            goto err_del;
-    }
-    virtio_device_ready(dev);
-    return vq_kick(virtio_vq(dev, NET_RXQ));
-
-err_del:
-    (void)virtio_reset(dev);
-    virtio_del_vqs(dev);
-    net_free_rx(net);
-err_fail:
-    virtio_device_fail(dev);
+    if (!rx_held)
+        virt_lock_acquire(&net->rx_lock);
+    virt_lock_acquire(&net->tx_lock);
+    err = virtio_driver_reinit(net->dev, &net->stats.reinits);
+    virt_lock_release(&net->tx_lock);
+    if (!rx_held)
+        virt_lock_release(&net->rx_lock);
     return err;
-}
-
-static void net_stop(struct virtio_net *net)
-{
-    /* After the reset the device no longer writes to the rx buffers. */
-    (void)virtio_reset(net->dev);
-    virtio_del_vqs(net->dev);
-    net_free_rx(net);
-}
-
-/* Both locks held (rx then tx). */
-static int net_reinit_locked(struct virtio_net *net)
-{
-    net_stop(net);
-    net->stats.reinits++;
-    return net_start(net);
 }
 
 int virtio_net_reinit(struct virtio_net *net)
 {
-    int err;
-
-    virt_lock_acquire(&net->rx_lock);
-    virt_lock_acquire(&net->tx_lock);
-    err = net_reinit_locked(net);
-    virt_lock_release(&net->tx_lock);
-    virt_lock_release(&net->rx_lock);
-    return err;
+    return net_reinit_locked(net, false);
 }
 
 int virtio_net_probe(struct virtio_device *dev, struct virtio_net **out)
 {
-    struct virtio_net *net;
-    uint64_t dma;
-    int err = -ENOMEM;
+    int err = virtio_driver_probe(dev, &net_driver);
 
-    if (dev->device_id != VIRTIO_ID_NET)
-        return -ENODEV;
-    net = virt_zalloc(sizeof(*net));
-    if (!net)
-        return -ENOMEM;
-    net->dev = dev;
-    net->tx_buf = virt_dma_alloc(NET_BUF_SIZE, &dma);
-    if (!net->tx_buf)
-        goto err_free;
-    err = net_start(net);
-    if (err < 0)
-        goto err_free_tx;
-    dev->driver_priv = net;
-    *out = net;
-    return 0;
-
-err_free_tx:
-    virt_dma_free(net->tx_buf, NET_BUF_SIZE);
-err_free:
-    virt_free(net);
+    if (err == 0)
+        *out = dev->driver_priv;
     return err;
 }
 
 void virtio_net_remove(struct virtio_net *net)
 {
-    if (!net)
-        return;
-    net_stop(net);
-    net->dev->driver_priv = NULL;
-    virt_dma_free(net->tx_buf, NET_BUF_SIZE);
-    virt_free(net);
+    if (net)
+        virtio_driver_remove(net->dev);
 }
+
+/* ---- I/O ---- */
 
 int virtio_net_send(struct virtio_net *net, const void *frame, size_t len)
 {
@@ -198,15 +157,11 @@ int virtio_net_send(struct virtio_net *net, const void *frame, size_t len)
     sg.len = NET_HDR_SIZE + (uint32_t)len;
     r = virtio_vq_exec(net->dev, NET_TXQ, &sg, 1, 0, VIRTIO_NET_TIMEOUT_NS);
     if (r < 0) {
-        /* Lock order is rx then tx: drop tx, take both in recover. */
+        /* Lock order is rx then tx: drop tx, take both in the reinit. */
         virt_lock_release(&net->tx_lock);
         if (r == -ETIMEDOUT || virtio_is_failed(net->dev)) {
-            virt_lock_acquire(&net->rx_lock);
-            virt_lock_acquire(&net->tx_lock);
             virt_log(VIRT_LOG_ERR, "%s: tx failed (%d), resetting", net->dev->name, r);
-            (void)net_reinit_locked(net);
-            virt_lock_release(&net->tx_lock);
-            virt_lock_release(&net->rx_lock);
+            (void)net_reinit_locked(net, false);
         }
         return r;
     }
@@ -231,18 +186,14 @@ static int net_rx_poll(void *c)
     struct virtio_net *net = ctx->net;
     struct virtqueue *vq = virtio_vq(net->dev, NET_RXQ);
     uint8_t *buf;
-    void *token;
     uint32_t len, i;
     int r;
 
     for (;;) {
-        r = vq_get_buf(vq, &token, &len);
-        if (r == -EAGAIN)
-            return 0;
-        if (r < 0)
+        r = virtio_rx_bufs_get(net->dev, NET_RXQ, &net->rx, &i, &len);
+        if (r <= 0)
             return r;
-        buf = token;
-        i = (uint32_t)((size_t)(buf - net->rx_mem) / NET_BUF_SIZE);
+        buf = virtio_rx_buf(&net->rx, i);
         ctx->result = 0;
         if (len <= NET_HDR_SIZE) {
             /* Untrusted length: no room for a header and a frame. Drop. */
@@ -255,7 +206,7 @@ static int net_rx_poll(void *c)
             ctx->result = (int)(len - NET_HDR_SIZE);
             net->stats.rx_frames++;
         }
-        if (net_post_rx(net, i) < 0)
+        if (virtio_rx_bufs_post(net->dev, NET_RXQ, &net->rx, i) < 0)
             net->stats.rx_refill_failed++;
         (void)vq_kick(vq);
         if (ctx->result != 0)
@@ -281,9 +232,7 @@ int virtio_net_recv(struct virtio_net *net, void *frame, size_t cap, uint64_t ti
     if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && virtio_is_failed(net->dev)) {
         /* Broken queue / NEEDS_RESET: reset and start again (rx then tx). */
         virt_log(VIRT_LOG_ERR, "%s: rx failed (%d), resetting", net->dev->name, r);
-        virt_lock_acquire(&net->tx_lock);
-        (void)net_reinit_locked(net);
-        virt_lock_release(&net->tx_lock);
+        (void)net_reinit_locked(net, true);
     }
     virt_lock_release(&net->rx_lock);
     if (r < 0)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_driver.h"
 #include "virtio_platform.h"
 
 #define PMEM_REQUESTQ 0
@@ -36,61 +37,60 @@ struct virtio_pmem {
     struct virtio_pmem_stats stats;
 };
 
-static int pmem_read_config(struct virtio_pmem *pmem)
+/* ---- life cycle (virtio_driver.h) ---- */
+
+static int pmem_init(struct virtio_device *dev)
 {
+    struct virtio_pmem *pmem = dev->driver_priv;
+    uint64_t dma;
+
+    pmem->dev = dev;
+    pmem->dma = virt_dma_alloc(sizeof(*pmem->dma), &dma);
+    return pmem->dma ? 0 : -ENOMEM;
+}
+
+static void pmem_exit(struct virtio_device *dev)
+{
+    struct virtio_pmem *pmem = dev->driver_priv;
+
+    virt_dma_free(pmem->dma, sizeof(*pmem->dma));
+}
+
+/* 5.19.4: the region; an empty or wrapping one is no device to drive. */
+static int pmem_read_config(struct virtio_device *dev)
+{
+    struct virtio_pmem *pmem = dev->driver_priv;
     struct virtio_pmem_config cfg;
-    int err = virtio_cread(pmem->dev, 0, &cfg, sizeof(cfg));
+    int err = virtio_cread(dev, 0, &cfg, sizeof(cfg));
 
     if (err < 0)
         return err;
     pmem->start = vr_le64_to_cpu(cfg.start);
     pmem->size = vr_le64_to_cpu(cfg.size);
     if (pmem->size == 0 || pmem->start + pmem->size < pmem->start) {
-        virt_log(VIRT_LOG_ERR, "%s: bad region 0x%llx+0x%llx", pmem->dev->name,
+        virt_log(VIRT_LOG_ERR, "%s: bad region 0x%llx+0x%llx", dev->name,
                  (unsigned long long)pmem->start, (unsigned long long)pmem->size);
         return -ENODEV;
     }
     if (pmem->start % VIRTIO_PMEM_ALIGN)
-        virt_log(VIRT_LOG_WARN, "%s: region not 2 MiB aligned", pmem->dev->name);
+        virt_log(VIRT_LOG_WARN, "%s: region not 2 MiB aligned", dev->name);
     return 0;
 }
 
-static int pmem_start(struct virtio_pmem *pmem)
-{
-    static const struct virtio_vq_spec spec = {.max_size = 0, .callback = NULL};
-    int err;
-
-    err = virtio_device_init(pmem->dev, 0);
-    if (err < 0)
-        return err;
-    err = pmem_read_config(pmem);
-    if (err < 0)
-        goto err_fail;
-    err = virtio_find_vqs(pmem->dev, 1, &spec);
-    if (err < 0)
-        goto err_fail;
-    virtio_device_ready(pmem->dev);
-    return 0;
-
-err_fail:
-    virtio_device_fail(pmem->dev);
-    return err;
-}
-
-static void pmem_stop(struct virtio_pmem *pmem)
-{
-    (void)virtio_reset(pmem->dev);
-    virtio_del_vqs(pmem->dev);
-}
+static const struct virtio_driver pmem_driver = {
+    .device_id = VIRTIO_ID_PMEM,
+    .nvqs = 1,
+    .priv_size = sizeof(struct virtio_pmem),
+    .init = pmem_init,
+    .exit = pmem_exit,
+    .config = pmem_read_config,
+};
 
 static int pmem_reinit_locked(struct virtio_pmem *pmem)
 {
     uint64_t start = pmem->start, size = pmem->size;
-    int err;
+    int err = virtio_driver_reinit(pmem->dev, &pmem->stats.reinits);
 
-    pmem_stop(pmem);
-    pmem->stats.reinits++;
-    err = pmem_start(pmem);
     if (err == 0 && (pmem->start != start || pmem->size != size)) {
         /* The mapping would be stale: remap (or drop it). */
         pmem->addr = pmem->map ? pmem->map(pmem->start, pmem->size, pmem->map_ctx) : NULL;
@@ -113,44 +113,25 @@ int virtio_pmem_probe(struct virtio_device *dev,
                       struct virtio_pmem **out)
 {
     struct virtio_pmem *pmem;
-    uint64_t dma;
-    int err = -ENOMEM;
+    int err = virtio_driver_probe(dev, &pmem_driver);
 
-    if (dev->device_id != VIRTIO_ID_PMEM)
-        return -ENODEV;
-    pmem = virt_zalloc(sizeof(*pmem));
-    if (!pmem)
-        return -ENOMEM;
-    pmem->dev = dev;
+    if (err < 0)
+        return err;
+    pmem = dev->driver_priv;
     pmem->map = map;
     pmem->map_ctx = map_ctx;
-    pmem->dma = virt_dma_alloc(sizeof(*pmem->dma), &dma);
-    if (!pmem->dma)
-        goto err_free;
-    err = pmem_start(pmem);
-    if (err < 0)
-        goto err_free_dma;
     pmem->addr = map ? map(pmem->start, pmem->size, map_ctx) : NULL;
-    dev->driver_priv = pmem;
     *out = pmem;
     return 0;
-
-err_free_dma:
-    virt_dma_free(pmem->dma, sizeof(*pmem->dma));
-err_free:
-    virt_free(pmem);
-    return err;
 }
 
 void virtio_pmem_remove(struct virtio_pmem *pmem)
 {
-    if (!pmem)
-        return;
-    pmem_stop(pmem);
-    pmem->dev->driver_priv = NULL;
-    virt_dma_free(pmem->dma, sizeof(*pmem->dma));
-    virt_free(pmem);
+    if (pmem)
+        virtio_driver_remove(pmem->dev);
 }
+
+/* ---- I/O ---- */
 
 int virtio_pmem_flush(struct virtio_pmem *pmem)
 {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_driver.h"
 #include "virtio_platform.h"
 
 #define RNG_REQUESTQ 0
@@ -28,73 +29,46 @@ struct virtio_rng {
     struct virtio_rng_stats stats;
 };
 
-static int rng_start(struct virtio_rng *rng)
-{
-    static const struct virtio_vq_spec spec = {.max_size = 0, .callback = NULL};
-    int err;
+/* ---- life cycle (virtio_driver.h): one plain queue, nothing to set up ---- */
 
-    err = virtio_device_init(rng->dev, 0);
-    if (err < 0)
-        return err;
-    err = virtio_find_vqs(rng->dev, 1, &spec);
-    if (err < 0) {
-        virtio_device_fail(rng->dev);
-        return err;
-    }
-    virtio_device_ready(rng->dev);
-    return 0;
+static int rng_init(struct virtio_device *dev)
+{
+    struct virtio_rng *rng = dev->driver_priv;
+    uint64_t dma;
+
+    rng->dev = dev;
+    rng->bounce = virt_dma_alloc(VIRTIO_RNG_CHUNK, &dma);
+    return rng->bounce ? 0 : -ENOMEM;
 }
 
-static void rng_stop(struct virtio_rng *rng)
+static void rng_exit(struct virtio_device *dev)
 {
-    (void)virtio_reset(rng->dev);
-    virtio_del_vqs(rng->dev);
+    struct virtio_rng *rng = dev->driver_priv;
+
+    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
 }
+
+static const struct virtio_driver rng_driver = {
+    .device_id = VIRTIO_ID_RNG,
+    .nvqs = 1,
+    .priv_size = sizeof(struct virtio_rng),
+    .init = rng_init,
+    .exit = rng_exit,
+};
 
 int virtio_rng_probe(struct virtio_device *dev, struct virtio_rng **out)
 {
-    struct virtio_rng *rng;
-    uint64_t dma;
-    int err = -ENOMEM;
+    int err = virtio_driver_probe(dev, &rng_driver);
 
-    if (dev->device_id != VIRTIO_ID_RNG)
-        return -ENODEV;
-    rng = virt_zalloc(sizeof(*rng));
-    if (!rng)
-        return -ENOMEM;
-    rng->dev = dev;
-    rng->bounce = virt_dma_alloc(VIRTIO_RNG_CHUNK, &dma);
-    if (!rng->bounce)
-        goto err_free;
-    err = rng_start(rng);
-    if (err < 0)
-        goto err_free_bounce;
-    dev->driver_priv = rng;
-    *out = rng;
-    return 0;
-
-err_free_bounce:
-    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
-err_free:
-    virt_free(rng);
+    if (err == 0)
+        *out = dev->driver_priv;
     return err;
 }
 
 void virtio_rng_remove(struct virtio_rng *rng)
 {
-    if (!rng)
-        return;
-    rng_stop(rng);
-    rng->dev->driver_priv = NULL;
-    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
-    virt_free(rng);
-}
-
-static int rng_reinit_locked(struct virtio_rng *rng)
-{
-    rng_stop(rng);
-    rng->stats.reinits++;
-    return rng_start(rng);
+    if (rng)
+        virtio_driver_remove(rng->dev);
 }
 
 int virtio_rng_reinit(struct virtio_rng *rng)
@@ -102,10 +76,12 @@ int virtio_rng_reinit(struct virtio_rng *rng)
     int err;
 
     virt_lock_acquire(&rng->lock);
-    err = rng_reinit_locked(rng);
+    err = virtio_driver_reinit(rng->dev, &rng->stats.reinits);
     virt_lock_release(&rng->lock);
     return err;
 }
+
+/* ---- I/O ---- */
 
 int virtio_rng_read(struct virtio_rng *rng, void *buf, size_t n)
 {
@@ -127,7 +103,7 @@ int virtio_rng_read(struct virtio_rng *rng, void *buf, size_t n)
             err = len;
             if (err == -ETIMEDOUT || virtio_is_failed(rng->dev)) {
                 virt_log(VIRT_LOG_ERR, "%s: request failed (%d), resetting", rng->dev->name, err);
-                (void)rng_reinit_locked(rng);
+                (void)virtio_driver_reinit(rng->dev, &rng->stats.reinits);
             }
             break;
         }
