@@ -484,14 +484,6 @@ static void blk_cancel(struct virtio_device *dev)
     }
 }
 
-static int blk_init(struct virtio_device *dev)
-{
-    struct virtio_blk *blk = dev->driver_priv;
-
-    blk->dev = dev;
-    return 0;
-}
-
 static int blk_config(struct virtio_device *dev)
 {
     blk_read_config(dev->driver_priv);
@@ -522,11 +514,10 @@ static struct virt_lock *blk_queue_lock(struct virtio_device *dev)
 }
 
 static const struct virtio_driver blk_driver = {
+    VIRTIO_DRIVER_STATE(struct virtio_blk),
     .device_id = VIRTIO_ID_BLOCK,
     .nvqs = 1,
     .features = BLK_DRIVER_FEATURES,
-    .priv_size = sizeof(struct virtio_blk),
-    .init = blk_init,
     .config = blk_config,
     .setup = blk_setup,
     .cancel = blk_cancel,
@@ -535,25 +526,8 @@ static const struct virtio_driver blk_driver = {
     .config_changed = blk_config_changed,
 };
 
-int virtio_blk_probe(struct virtio_device *dev, struct virtio_blk **out)
-{
-    int err = virtio_driver_probe(dev, &blk_driver);
-
-    if (err == 0)
-        *out = dev->driver_priv;
-    return err;
-}
-
-void virtio_blk_remove(struct virtio_blk *blk)
-{
-    if (blk)
-        virtio_driver_remove(blk->dev);
-}
-
-int virtio_blk_reinit(struct virtio_blk *blk)
-{
-    return virtio_driver_reinit(blk->dev, &blk->stats.reinits);
-}
+/* virtio_blk_probe(), virtio_blk_remove(), virtio_blk_reinit() */
+VIRTIO_DRIVER_ENTRY_POINTS(blk, blk_driver)
 
 uint64_t virtio_blk_capacity(const struct virtio_blk *blk)
 {

@@ -26,41 +26,24 @@
 
 struct virtio_console {
     struct virtio_device *dev;
-    struct virt_lock rx_lock;
+    struct virt_lock rx_lock; /* lock order: rx_lock, then tx_lock */
     struct virt_lock tx_lock;
     struct virtio_rx_bufs rx; /* VIRTIO_CONSOLE_BUF_SIZE each */
     int32_t cur;              /* index of the current buffer, -1 for none */
     uint32_t cur_len;
     uint32_t cur_off;
-    uint8_t *tx_buf; /* VIRTIO_CONSOLE_BUF_SIZE, written by driver */
+    void *tx_buf; /* VIRTIO_CONSOLE_BUF_SIZE, written by driver */
     struct virtio_console_stats stats;
 };
 
 /* ---- life cycle (virtio_driver.h) ---- */
-
-static int con_init(struct virtio_device *dev)
-{
-    struct virtio_console *con = dev->driver_priv;
-    uint64_t dma;
-
-    con->dev = dev;
-    con->cur = -1;
-    con->tx_buf = virt_dma_alloc(VIRTIO_CONSOLE_BUF_SIZE, &dma);
-    return con->tx_buf ? 0 : -ENOMEM;
-}
-
-static void con_exit(struct virtio_device *dev)
-{
-    struct virtio_console *con = dev->driver_priv;
-
-    virt_dma_free(con->tx_buf, VIRTIO_CONSOLE_BUF_SIZE);
-}
 
 /* 5.3.6: receive buffers posted before DRIVER_OK, kicked after it. */
 static int con_setup(struct virtio_device *dev)
 {
     struct virtio_console *con = dev->driver_priv;
 
+    con->cur = -1;
     return virtio_rx_bufs_fill(dev, CON_RXQ, &con->rx, VIRTIO_CONSOLE_RX_BUFS,
                                VIRTIO_CONSOLE_BUF_SIZE);
 }
@@ -74,56 +57,27 @@ static void con_teardown(struct virtio_device *dev)
 }
 
 static const struct virtio_driver con_driver = {
+    VIRTIO_DRIVER_STATE(struct virtio_console),
     .device_id = VIRTIO_ID_CONSOLE,
     .nvqs = 2,
     .features = CON_DRIVER_FEATURES,
-    .priv_size = sizeof(struct virtio_console),
-    .init = con_init,
-    .exit = con_exit,
+    .dma_offset = offsetof(struct virtio_console, tx_buf),
+    .dma_size = VIRTIO_CONSOLE_BUF_SIZE,
+    .lock_offsets = {offsetof(struct virtio_console, rx_lock),
+                     offsetof(struct virtio_console, tx_lock)},
+    .nlocks = 2,
     .setup = con_setup,
     .teardown = con_teardown,
 };
 
-/* Stop and start again; takes tx_lock, and rx_lock unless rx_held. */
-static int con_reinit_locked(struct virtio_console *con, bool rx_held)
-{
-    int err;
-
-    if (!rx_held)
-        virt_lock_acquire(&con->rx_lock);
-    virt_lock_acquire(&con->tx_lock);
-    err = virtio_driver_reinit(con->dev, &con->stats.reinits);
-    virt_lock_release(&con->tx_lock);
-    if (!rx_held)
-        virt_lock_release(&con->rx_lock);
-    return err;
-}
-
-int virtio_console_reinit(struct virtio_console *con)
-{
-    return con_reinit_locked(con, false);
-}
-
-int virtio_console_probe(struct virtio_device *dev, struct virtio_console **out)
-{
-    int err = virtio_driver_probe(dev, &con_driver);
-
-    if (err == 0)
-        *out = dev->driver_priv;
-    return err;
-}
-
-void virtio_console_remove(struct virtio_console *con)
-{
-    if (con)
-        virtio_driver_remove(con->dev);
-}
+/* virtio_console_probe(), virtio_console_remove(), virtio_console_reinit() */
+VIRTIO_DRIVER_ENTRY_POINTS(console, con_driver)
 
 /* Reset and start again after a failure; rx_lock held when rx_held. */
 static void con_recover(struct virtio_console *con, int err, bool rx_held)
 {
     virt_log(VIRT_LOG_ERR, "%s: queue failed (%d), resetting", con->dev->name, err);
-    (void)con_reinit_locked(con, rx_held);
+    (void)virtio_driver_reinit(con->dev, rx_held ? 1 : 0);
 }
 
 /* ---- I/O ---- */

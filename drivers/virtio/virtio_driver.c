@@ -20,6 +20,17 @@
 /* For drivers without specs of their own. */
 static const struct virtio_vq_spec default_vqs[VIRTIO_MAX_VQS];
 
+/* The member of the driver's state at offset off (virtio_driver.h). */
+static void *priv_member(struct virtio_device *dev, size_t off)
+{
+    return (uint8_t *)dev->driver_priv + off;
+}
+
+static struct virt_lock *priv_lock(struct virtio_device *dev, unsigned i)
+{
+    return priv_member(dev, dev->driver->lock_offsets[i]);
+}
+
 /* Queues and setup()'s buffers go, under the driver's queue lock if any.
  * Only after a reset (or before DRIVER_OK with the device reset). */
 static void virtio_driver_release(struct virtio_device *dev)
@@ -36,7 +47,10 @@ static void virtio_driver_release(struct virtio_device *dev)
         virt_lock_release(lock);
 }
 
-int virtio_driver_start(struct virtio_device *dev)
+static void virtio_driver_stop(struct virtio_device *dev);
+
+/* Steps 1-8 of 3.1.1 around the driver's hooks (virtio_driver.h). */
+static int virtio_driver_start(struct virtio_device *dev)
 {
     const struct virtio_driver *drv = dev->driver;
     unsigned q;
@@ -84,7 +98,7 @@ err_fail:
     return err;
 }
 
-void virtio_driver_stop(struct virtio_device *dev)
+static void virtio_driver_stop(struct virtio_device *dev)
 {
     const struct virtio_driver *drv = dev->driver;
 
@@ -97,56 +111,70 @@ void virtio_driver_stop(struct virtio_device *dev)
     virtio_driver_release(dev);
 }
 
-int virtio_driver_reinit(struct virtio_device *dev, uint64_t *reinits)
+int virtio_driver_reinit(struct virtio_device *dev, unsigned held)
 {
+    const struct virtio_driver *drv = dev->driver;
+    uint64_t *reinits = priv_member(dev, drv->reinits_offset);
+    unsigned i;
+    int err;
+
+    for (i = held; i < drv->nlocks; i++)
+        virt_lock_acquire(priv_lock(dev, i));
     virtio_driver_stop(dev);
     (*reinits)++;
-    return virtio_driver_start(dev);
+    err = virtio_driver_start(dev);
+    for (i = drv->nlocks; i-- > held;)
+        virt_lock_release(priv_lock(dev, i));
+    return err;
+}
+
+/* The DMA buffer and the state go; the device has no driver. */
+static void virtio_driver_free(struct virtio_device *dev)
+{
+    const struct virtio_driver *drv = dev->driver;
+    void **buf = priv_member(dev, drv->dma_offset);
+
+    if (drv->dma_size && *buf)
+        virt_dma_free(*buf, drv->dma_size);
+    virt_free(dev->driver_priv);
+    dev->driver_priv = NULL;
+    dev->driver = NULL;
 }
 
 int virtio_driver_probe(struct virtio_device *dev, const struct virtio_driver *drv)
 {
-    void *priv;
+    uint64_t dma;
+    void **buf;
     int err;
 
     if (dev->device_id != drv->device_id)
         return -ENODEV;
-    priv = virt_zalloc(drv->priv_size);
-    if (!priv)
+    dev->driver_priv = virt_zalloc(drv->priv_size);
+    if (!dev->driver_priv)
         return -ENOMEM;
     dev->driver = drv;
-    dev->driver_priv = priv;
-    if (drv->init) {
-        err = drv->init(dev);
-        if (err < 0)
+    *(struct virtio_device **)priv_member(dev, drv->dev_offset) = dev;
+    if (drv->dma_size) {
+        buf = priv_member(dev, drv->dma_offset);
+        *buf = virt_dma_alloc(drv->dma_size, &dma);
+        err = -ENOMEM;
+        if (!*buf)
             goto err_free;
     }
     err = virtio_driver_start(dev);
     if (err < 0)
-        goto err_exit;
+        goto err_free;
     return 0;
 
-err_exit:
-    if (drv->exit)
-        drv->exit(dev);
 err_free:
-    dev->driver_priv = NULL;
-    dev->driver = NULL;
-    virt_free(priv);
+    virtio_driver_free(dev);
     return err;
 }
 
 void virtio_driver_remove(struct virtio_device *dev)
 {
-    const struct virtio_driver *drv = dev->driver;
-    void *priv = dev->driver_priv;
-
     virtio_driver_stop(dev);
-    if (drv->exit)
-        drv->exit(dev);
-    dev->driver_priv = NULL;
-    dev->driver = NULL;
-    virt_free(priv);
+    virtio_driver_free(dev);
 }
 
 /* ---- receive buffers ---- */

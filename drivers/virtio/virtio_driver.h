@@ -3,26 +3,26 @@
  * virtio_driver.h - one life cycle for every driver (in the manner of
  * Linux's struct virtio_driver probe/remove + virtio_find_vqs): a driver
  * describes itself in a const struct virtio_driver (device id, feature
- * bits, queue specs, state size, hooks) and the core runs the VIRTIO 1.2
- * 3.1.1 sequence around the hooks:
+ * bits, queues, the members of its state the core looks after, hooks) and
+ * the core runs the VIRTIO 1.2 3.1.1 sequence around the hooks:
  *
- *   probe   device id check, zeroed state in dev->driver_priv, init(), start
+ *   probe   device id check; zeroed state in dev->driver_priv, its dev
+ *           member set, its DMA buffer allocated; start
  *   start   virtio_device_init (reset .. FEATURES_OK), config(),
  *           virtio_find_vqs, setup(), config_changed installed, DRIVER_OK,
  *           first kick of every queue setup() posted to
  *   stop    reset, config_changed removed, cancel(), then under
  *           queue_lock(): del_vqs, teardown()
- *   reinit  stop, count, start
- *   remove  stop, exit(), state freed
+ *   reinit  with the driver's locks held: stop, count, start
+ *   remove  stop, DMA buffer and state freed
  *
  * A start that fails after FEATURES_OK leaves the device FAILED (3.1.1)
- * with no queue and nothing setup() allocated; a probe that fails frees
+ * with no queue and nothing of setup()'s left; a failed probe frees
  * everything and leaves dev->driver_priv NULL.
  *
- * Every hook is optional and gets the device; its state is
- * dev->driver_priv. Hooks run in thread context; the caller of start /
- * stop / reinit holds whatever locks the driver serialises those with
- * (queue_lock excepted: the core takes that one).
+ * Hooks are optional, get the device (their state is dev->driver_priv)
+ * and run in thread context. Start and stop are serialised by the caller
+ * (probe, remove, or reinit under the driver's locks).
  *
  * Also here: a receive-buffer set (net, console): equal buffers in one DMA
  * block, each posted as one device-writable descriptor.
@@ -35,19 +35,27 @@
 
 #include "virtio.h"
 
+#define VIRTIO_DRIVER_MAX_LOCKS 2
+
 struct virt_lock;
 
 struct virtio_driver {
     uint32_t device_id; /* VIRTIO_ID_*: probe refuses other devices (-ENODEV) */
     uint32_t nvqs;
     uint64_t features;                /* driver feature bits (on top of the core's) */
-    const struct virtio_vq_spec *vqs; /* nvqs entries; NULL: the device's size, no callback */
-    size_t priv_size;                 /* driver state, zeroed at probe */
-    /* Probe, once before the first start: what lives until remove. */
-    int (*init)(struct virtio_device *dev);
-    /* Remove, once after the last stop: free what init() allocated. Also
-     * called when the first start fails. */
-    void (*exit)(struct virtio_device *dev);
+    const struct virtio_vq_spec *vqs; /* nvqs entries; NULL: device's size, no callback */
+    /* The driver's state (zeroed at probe) and the members of it the core
+     * looks after, by offsetof(): */
+    size_t priv_size;
+    size_t dev_offset;     /* struct virtio_device *dev: set at probe */
+    size_t reinits_offset; /* uint64_t: +1 per virtio_driver_reinit() */
+    size_t dma_offset;     /* void *: dma_size bytes of DMA memory from probe */
+    size_t dma_size;       /* to remove (a bounce buffer); 0: none */
+    /* struct virt_lock: the driver's I/O locks in lock order, all held
+     * around a reinit. */
+    size_t lock_offsets[VIRTIO_DRIVER_MAX_LOCKS];
+    uint32_t nlocks;
+    uint32_t pad;
     /* Start, after FEATURES_OK, before the queues: read the config. */
     int (*config)(struct virtio_device *dev);
     /* Start, after find_vqs, before DRIVER_OK: allocate and post buffers
@@ -65,15 +73,50 @@ struct virtio_driver {
     void (*config_changed)(struct virtio_device *dev);
 };
 
+/* The state members every driver has (struct virtio_device *dev, and
+ * stats.reinits), for the descriptor's initialiser. */
+#define VIRTIO_DRIVER_STATE(type)                                                                  \
+    .priv_size = sizeof(type), .dev_offset = offsetof(type, dev),                                  \
+    .reinits_offset = offsetof(type, stats.reinits)
+
 /* 0, -ENODEV (other device type, or start failed so), -ENOMEM, or start's
  * error. On success the state is dev->driver_priv. */
 int virtio_driver_probe(struct virtio_device *dev, const struct virtio_driver *drv);
-/* Stop the device, exit(), free the state. */
+/* Stop the device, free the DMA buffer and the state. */
 void virtio_driver_remove(struct virtio_device *dev);
-int virtio_driver_start(struct virtio_device *dev);
-void virtio_driver_stop(struct virtio_device *dev);
-/* Stop, (*reinits)++, start again. */
-int virtio_driver_reinit(struct virtio_device *dev, uint64_t *reinits);
+/*
+ * Stop, count, start again (the device's reinit and recovery). The caller
+ * holds the first `held` of the driver's locks; the others are taken here,
+ * in order, and released after. Returns start's result.
+ */
+int virtio_driver_reinit(struct virtio_device *dev, unsigned held);
+
+/*
+ * The public entry points of a driver whose state is struct virtio_<name>
+ * (with a member dev) and whose descriptor is drv, in the manner of
+ * Linux's module_virtio_driver():
+ *   int virtio_<name>_probe(struct virtio_device *dev, struct virtio_<name> **out);
+ *   void virtio_<name>_remove(struct virtio_<name> *x);   (NULL: nothing)
+ *   int virtio_<name>_reinit(struct virtio_<name> *x);    (no lock held)
+ */
+#define VIRTIO_DRIVER_ENTRY_POINTS(name, drv)                                                      \
+    int virtio_##name##_probe(struct virtio_device *dev, struct virtio_##name **out)               \
+    {                                                                                              \
+        int err = virtio_driver_probe(dev, &(drv));                                                \
+                                                                                                   \
+        if (err == 0)                                                                              \
+            *out = dev->driver_priv;                                                               \
+        return err;                                                                                \
+    }                                                                                              \
+    void virtio_##name##_remove(struct virtio_##name *x)                                           \
+    {                                                                                              \
+        if (x)                                                                                     \
+            virtio_driver_remove(x->dev);                                                          \
+    }                                                                                              \
+    int virtio_##name##_reinit(struct virtio_##name *x)                                            \
+    {                                                                                              \
+        return virtio_driver_reinit(x->dev, 0);                                                    \
+    }
 
 /* ---- receive buffers ---- */
 

@@ -33,33 +33,16 @@ _Static_assert(NET_BUF_SIZE >= NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME, "5.1.6.3.1 b
 
 struct virtio_net {
     struct virtio_device *dev;
-    struct virt_lock rx_lock;
+    struct virt_lock rx_lock; /* lock order: rx_lock, then tx_lock */
     struct virt_lock tx_lock;
     struct virtio_rx_bufs rx; /* NET_BUF_SIZE each */
-    uint8_t *tx_buf;          /* NET_BUF_SIZE, written by driver */
+    void *tx_buf;             /* NET_BUF_SIZE, written by driver */
     uint8_t mac[6];
     uint8_t pad[2];
     struct virtio_net_stats stats;
 };
 
 /* ---- life cycle (virtio_driver.h) ---- */
-
-static int net_init(struct virtio_device *dev)
-{
-    struct virtio_net *net = dev->driver_priv;
-    uint64_t dma;
-
-    net->dev = dev;
-    net->tx_buf = virt_dma_alloc(NET_BUF_SIZE, &dma);
-    return net->tx_buf ? 0 : -ENOMEM;
-}
-
-static void net_exit(struct virtio_device *dev)
-{
-    struct virtio_net *net = dev->driver_priv;
-
-    virt_dma_free(net->tx_buf, NET_BUF_SIZE);
-}
 
 static int net_read_config(struct virtio_device *dev)
 {
@@ -89,52 +72,21 @@ static void net_teardown(struct virtio_device *dev)
 }
 
 static const struct virtio_driver net_driver = {
+    VIRTIO_DRIVER_STATE(struct virtio_net),
     .device_id = VIRTIO_ID_NET,
     .nvqs = 2,
     .features = NET_DRIVER_FEATURES,
-    .priv_size = sizeof(struct virtio_net),
-    .init = net_init,
-    .exit = net_exit,
+    .dma_offset = offsetof(struct virtio_net, tx_buf),
+    .dma_size = NET_BUF_SIZE,
+    .lock_offsets = {offsetof(struct virtio_net, rx_lock), offsetof(struct virtio_net, tx_lock)},
+    .nlocks = 2,
     .config = net_read_config,
     .setup = net_setup,
     .teardown = net_teardown,
 };
 
-/* Stop and start again; takes tx_lock, and rx_lock unless rx_held (the
- * lock order is rx then tx). */
-static int net_reinit_locked(struct virtio_net *net, bool rx_held)
-{
-    int err;
-
-    if (!rx_held)
-        virt_lock_acquire(&net->rx_lock);
-    virt_lock_acquire(&net->tx_lock);
-    err = virtio_driver_reinit(net->dev, &net->stats.reinits);
-    virt_lock_release(&net->tx_lock);
-    if (!rx_held)
-        virt_lock_release(&net->rx_lock);
-    return err;
-}
-
-int virtio_net_reinit(struct virtio_net *net)
-{
-    return net_reinit_locked(net, false);
-}
-
-int virtio_net_probe(struct virtio_device *dev, struct virtio_net **out)
-{
-    int err = virtio_driver_probe(dev, &net_driver);
-
-    if (err == 0)
-        *out = dev->driver_priv;
-    return err;
-}
-
-void virtio_net_remove(struct virtio_net *net)
-{
-    if (net)
-        virtio_driver_remove(net->dev);
-}
+/* virtio_net_probe(), virtio_net_remove(), virtio_net_reinit() */
+VIRTIO_DRIVER_ENTRY_POINTS(net, net_driver)
 
 /* ---- I/O ---- */
 
@@ -149,10 +101,10 @@ int virtio_net_send(struct virtio_net *net, const void *frame, size_t len)
     virt_lock_acquire(&net->tx_lock);
     /* 5.1.6.2: no checksum/GSO offload: flags 0, GSO_NONE; num_buffers is
      * only meaningful on receive and 0 on transmit. */
-    hdr = (struct virtio_net_hdr *)(void *)net->tx_buf;
+    hdr = net->tx_buf;
     memset(hdr, 0, sizeof(*hdr));
     hdr->gso_type = VIRTIO_NET_HDR_GSO_NONE;
-    memcpy(net->tx_buf + NET_HDR_SIZE, frame, len);
+    memcpy((uint8_t *)net->tx_buf + NET_HDR_SIZE, frame, len);
     sg.buf = net->tx_buf;
     sg.len = NET_HDR_SIZE + (uint32_t)len;
     r = virtio_vq_exec(net->dev, NET_TXQ, &sg, 1, 0, VIRTIO_NET_TIMEOUT_NS);
@@ -161,7 +113,7 @@ int virtio_net_send(struct virtio_net *net, const void *frame, size_t len)
         virt_lock_release(&net->tx_lock);
         if (r == -ETIMEDOUT || virtio_is_failed(net->dev)) {
             virt_log(VIRT_LOG_ERR, "%s: tx failed (%d), resetting", net->dev->name, r);
-            (void)net_reinit_locked(net, false);
+            (void)virtio_driver_reinit(net->dev, 0);
         }
         return r;
     }
@@ -232,7 +184,7 @@ int virtio_net_recv(struct virtio_net *net, void *frame, size_t cap, uint64_t ti
     if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && virtio_is_failed(net->dev)) {
         /* Broken queue / NEEDS_RESET: reset and start again (rx then tx). */
         virt_log(VIRT_LOG_ERR, "%s: rx failed (%d), resetting", net->dev->name, r);
-        (void)net_reinit_locked(net, true);
+        (void)virtio_driver_reinit(net->dev, 1); /* rx_lock held */
     }
     virt_lock_release(&net->rx_lock);
     if (r < 0)

@@ -28,7 +28,7 @@ struct pmem_dma {
 struct virtio_pmem {
     struct virtio_device *dev;
     struct virt_lock lock;
-    struct pmem_dma *dma;
+    void *dma; /* struct pmem_dma */
     uint64_t start;
     uint64_t size;
     void *addr;
@@ -38,23 +38,6 @@ struct virtio_pmem {
 };
 
 /* ---- life cycle (virtio_driver.h) ---- */
-
-static int pmem_init(struct virtio_device *dev)
-{
-    struct virtio_pmem *pmem = dev->driver_priv;
-    uint64_t dma;
-
-    pmem->dev = dev;
-    pmem->dma = virt_dma_alloc(sizeof(*pmem->dma), &dma);
-    return pmem->dma ? 0 : -ENOMEM;
-}
-
-static void pmem_exit(struct virtio_device *dev)
-{
-    struct virtio_pmem *pmem = dev->driver_priv;
-
-    virt_dma_free(pmem->dma, sizeof(*pmem->dma));
-}
 
 /* 5.19.4: the region; an empty or wrapping one is no device to drive. */
 static int pmem_read_config(struct virtio_device *dev)
@@ -78,18 +61,21 @@ static int pmem_read_config(struct virtio_device *dev)
 }
 
 static const struct virtio_driver pmem_driver = {
+    VIRTIO_DRIVER_STATE(struct virtio_pmem),
     .device_id = VIRTIO_ID_PMEM,
     .nvqs = 1,
-    .priv_size = sizeof(struct virtio_pmem),
-    .init = pmem_init,
-    .exit = pmem_exit,
+    .dma_offset = offsetof(struct virtio_pmem, dma),
+    .dma_size = sizeof(struct pmem_dma),
+    .lock_offsets = {offsetof(struct virtio_pmem, lock)},
+    .nlocks = 1,
     .config = pmem_read_config,
 };
 
+/* Under the lock. */
 static int pmem_reinit_locked(struct virtio_pmem *pmem)
 {
     uint64_t start = pmem->start, size = pmem->size;
-    int err = virtio_driver_reinit(pmem->dev, &pmem->stats.reinits);
+    int err = virtio_driver_reinit(pmem->dev, 1);
 
     if (err == 0 && (pmem->start != start || pmem->size != size)) {
         /* The mapping would be stale: remap (or drop it). */
@@ -135,16 +121,17 @@ void virtio_pmem_remove(struct virtio_pmem *pmem)
 
 int virtio_pmem_flush(struct virtio_pmem *pmem)
 {
+    struct pmem_dma *d = pmem->dma;
     struct vq_sg sgs[2];
     int r;
 
     virt_lock_acquire(&pmem->lock);
-    pmem->dma->req.type = vr_cpu_to_le32(VIRTIO_PMEM_REQ_TYPE_FLUSH);
-    pmem->dma->resp.ret = vr_cpu_to_le32(0xffffffffu); /* caught if never written */
-    sgs[0].buf = &pmem->dma->req;
-    sgs[0].len = sizeof(pmem->dma->req);
-    sgs[1].buf = &pmem->dma->resp;
-    sgs[1].len = sizeof(pmem->dma->resp);
+    d->req.type = vr_cpu_to_le32(VIRTIO_PMEM_REQ_TYPE_FLUSH);
+    d->resp.ret = vr_cpu_to_le32(0xffffffffu); /* caught if never written */
+    sgs[0].buf = &d->req;
+    sgs[0].len = sizeof(d->req);
+    sgs[1].buf = &d->resp;
+    sgs[1].len = sizeof(d->resp);
     /* Writes to the region must reach memory before the device flushes it:
      * store->store across to the device CPU; vq_add_sgs' release on
      * avail->idx orders them, this fence says so explicitly. */
@@ -152,8 +139,8 @@ int virtio_pmem_flush(struct virtio_pmem *pmem)
     r = virtio_vq_exec(pmem->dev, PMEM_REQUESTQ, sgs, 1, 1, VIRTIO_PMEM_TIMEOUT_NS);
     if (r >= 0) {
         pmem->stats.flushes++;
-        if ((uint32_t)r < sizeof(pmem->dma->resp) ||
-            vr_le32_to_cpu(__atomic_load_n(&pmem->dma->resp.ret, __ATOMIC_RELAXED)) != 0)
+        if ((uint32_t)r < sizeof(d->resp) ||
+            vr_le32_to_cpu(__atomic_load_n(&d->resp.ret, __ATOMIC_RELAXED)) != 0)
             r = -EIO;
         else
             r = 0;

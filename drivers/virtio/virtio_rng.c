@@ -25,61 +25,24 @@
 struct virtio_rng {
     struct virtio_device *dev;
     struct virt_lock lock;
-    uint8_t *bounce; /* VIRTIO_RNG_CHUNK bytes of DMA memory, written by device */
+    void *bounce; /* VIRTIO_RNG_CHUNK bytes of DMA memory, written by device */
     struct virtio_rng_stats stats;
 };
 
 /* ---- life cycle (virtio_driver.h): one plain queue, nothing to set up ---- */
 
-static int rng_init(struct virtio_device *dev)
-{
-    struct virtio_rng *rng = dev->driver_priv;
-    uint64_t dma;
-
-    rng->dev = dev;
-    rng->bounce = virt_dma_alloc(VIRTIO_RNG_CHUNK, &dma);
-    return rng->bounce ? 0 : -ENOMEM;
-}
-
-static void rng_exit(struct virtio_device *dev)
-{
-    struct virtio_rng *rng = dev->driver_priv;
-
-    virt_dma_free(rng->bounce, VIRTIO_RNG_CHUNK);
-}
-
 static const struct virtio_driver rng_driver = {
+    VIRTIO_DRIVER_STATE(struct virtio_rng),
     .device_id = VIRTIO_ID_RNG,
     .nvqs = 1,
-    .priv_size = sizeof(struct virtio_rng),
-    .init = rng_init,
-    .exit = rng_exit,
+    .dma_offset = offsetof(struct virtio_rng, bounce),
+    .dma_size = VIRTIO_RNG_CHUNK,
+    .lock_offsets = {offsetof(struct virtio_rng, lock)},
+    .nlocks = 1,
 };
 
-int virtio_rng_probe(struct virtio_device *dev, struct virtio_rng **out)
-{
-    int err = virtio_driver_probe(dev, &rng_driver);
-
-    if (err == 0)
-        *out = dev->driver_priv;
-    return err;
-}
-
-void virtio_rng_remove(struct virtio_rng *rng)
-{
-    if (rng)
-        virtio_driver_remove(rng->dev);
-}
-
-int virtio_rng_reinit(struct virtio_rng *rng)
-{
-    int err;
-
-    virt_lock_acquire(&rng->lock);
-    err = virtio_driver_reinit(rng->dev, &rng->stats.reinits);
-    virt_lock_release(&rng->lock);
-    return err;
-}
+/* virtio_rng_probe(), virtio_rng_remove(), virtio_rng_reinit() */
+VIRTIO_DRIVER_ENTRY_POINTS(rng, rng_driver)
 
 /* ---- I/O ---- */
 
@@ -103,7 +66,7 @@ int virtio_rng_read(struct virtio_rng *rng, void *buf, size_t n)
             err = len;
             if (err == -ETIMEDOUT || virtio_is_failed(rng->dev)) {
                 virt_log(VIRT_LOG_ERR, "%s: request failed (%d), resetting", rng->dev->name, err);
-                (void)virtio_driver_reinit(rng->dev, &rng->stats.reinits);
+                (void)virtio_driver_reinit(rng->dev, 1); /* lock held */
             }
             break;
         }
