@@ -894,6 +894,93 @@ static void test_pmem_flush(void **state)
 }
 #endif
 
+/* ---- life cycle failures (drivers/virtio/virtio_driver.c) ---- */
+
+static bool is_device_failed(struct virtio_device *dev)
+{
+    return dev->ops->get_status(dev) & VIRTIO_STATUS_FAILED;
+}
+
+/* Without VERSION_1 a probe fails (FAILED, nothing bound) and so does a
+ * reinit (FAILED, no queues, the driver still bound); offered again, both
+ * work and so does I/O. */
+static void test_lifecycle_init_fails(void **state)
+{
+    struct env *e = *state;
+    struct virtio_blk *blk = NULL;
+    uint8_t *buf = dma_buf(VIRTIO_BLK_SECTOR_SIZE);
+
+    env.disk = calloc(DISK_SECTORS, VIRTIO_BLK_SECTOR_SIZE);
+    assert_non_null(env.disk);
+    assert_int_equal(vdev_blk_create(&e->lb.vd, &e->mem, env.disk,
+                                     (uint64_t)DISK_SECTORS * VIRTIO_BLK_SECTOR_SIZE, "lblk0"),
+                     0);
+    lb_attach("lblk0");
+    e->lb.vd.avail_features &= ~(1ull << VIRTIO_F_VERSION_1);
+    assert_int_equal(virtio_blk_probe(e->lb.dev, &blk), -ENODEV);
+    assert_null(blk);
+    assert_null(e->lb.dev->driver_priv);
+    assert_true(is_device_failed(e->lb.dev));
+    assert_int_equal(e->lb.dev->nvqs, 0);
+
+    e->lb.vd.avail_features |= 1ull << VIRTIO_F_VERSION_1;
+    assert_int_equal(virtio_blk_probe(e->lb.dev, &blk), 0);
+    assert_false(is_device_failed(e->lb.dev));
+    assert_int_equal(virtio_blk_read(blk, 0, buf, 1), 0);
+
+    e->lb.vd.avail_features &= ~(1ull << VIRTIO_F_VERSION_1);
+    assert_int_equal(virtio_blk_reinit(blk), -ENODEV);
+    assert_true(is_device_failed(e->lb.dev));
+    assert_int_equal(e->lb.dev->nvqs, 0);
+    assert_ptr_equal(e->lb.dev->driver_priv, blk);
+    assert_true(virtio_blk_read(blk, 0, buf, 1) < 0);
+
+    e->lb.vd.avail_features |= 1ull << VIRTIO_F_VERSION_1;
+    assert_int_equal(virtio_blk_reinit(blk), 0);
+    assert_int_equal(virtio_blk_read(blk, 0, buf, 1), 0);
+    assert_int_equal(virtio_blk_get_stats(blk)->reinits, 3); /* + the one in the failed read */
+    virtio_blk_remove(blk);
+    assert_null(e->lb.dev->driver_priv);
+}
+
+#if HAVE_DEV_NET
+/* Out of DMA memory for the receive buffers (the last allocation of a
+ * probe): setup fails after the queues exist; the device ends reset and
+ * FAILED, queues and buffers freed (ASan/LSan), nothing bound. With the
+ * memory back, probe and traffic work. */
+static void test_lifecycle_setup_fails(void **state)
+{
+    struct env *e = *state;
+    struct virtio_net *net = NULL;
+    uint8_t frame[64], got[VIRTIO_NET_MAX_FRAME];
+    size_t full;
+
+    assert_int_equal(vdev_net_create(&e->lb.vd, &e->mem, NULL), 0);
+    lb_attach("lnet0");
+    assert_int_equal(virtio_net_probe(e->lb.dev, &net), 0);
+    full = host_dma_arena_used();
+    virtio_net_remove(net);
+    net = NULL;
+
+    /* The arena again from its start (the device is reset), one byte short. */
+    host_dma_arena_setup(e->arena, full - 1, LB_GPA_BASE);
+    assert_int_equal(virtio_net_probe(e->lb.dev, &net), -ENOMEM);
+    assert_null(net);
+    assert_null(e->lb.dev->driver_priv);
+    assert_true(is_device_failed(e->lb.dev));
+    assert_int_equal(e->lb.dev->nvqs, 0);
+
+    host_dma_arena_setup(e->arena, LB_ARENA_SIZE, LB_GPA_BASE);
+    assert_int_equal(virtio_net_probe(e->lb.dev, &net), 0);
+    fill_pattern(frame, sizeof(frame), 5);
+    assert_int_equal(virtio_net_send(net, frame, sizeof(frame)), 0);
+    assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS),
+                     (int)sizeof(frame));
+    assert_memory_equal(got, frame, sizeof(frame));
+    virtio_net_remove(net);
+}
+#endif
+
 /* ---- registry + probe mismatches ---- */
 
 static void test_probe_wrong_type(void **state)
@@ -948,6 +1035,10 @@ int main(void)
 #endif
 #if HAVE_DEV_PMEM
         MODE_TESTS(test_pmem_flush),
+#endif
+        MODE_TESTS(test_lifecycle_init_fails),
+#if HAVE_DEV_NET
+        MODE_TESTS(test_lifecycle_setup_fails),
 #endif
         cmocka_unit_test_prestate_setup_teardown(test_probe_wrong_type, env_setup, env_teardown,
                                                  (void *)&mode_irq_evt),
