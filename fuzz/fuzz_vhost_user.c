@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_vhost_user.c - libFuzzer target for the vhost-user message parser
- * and handler (hostsim/vhost_user.c) as a hostile frontend sees it: an
+ * and handler (hostsim/vhost_user*.c) as a hostile frontend sees it: an
  * arbitrary stream of messages, with fake fds, kicks and polls in between,
  * against a blk model. Nothing may crash, hang, trip a sanitizer, touch
  * memory outside the guest arena, close an fd twice or leak one (the fake
