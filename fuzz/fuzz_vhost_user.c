@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_vhost_user.c - libFuzzer target for the vhost-user message parser
- * and handler (hostsim/vhost_user.c) as a hostile frontend sees it: an
+ * and handler (hostsim/vhost_user*.c) as a hostile frontend sees it: an
  * arbitrary stream of messages, with fake fds, kicks and polls in between,
  * against a blk model. Nothing may crash, hang, trip a sanitizer, touch
- * memory outside the guest arena, close an fd twice or leak one.
+ * memory outside the guest arena, close an fd twice or leak one (the fake
+ * carrier, tests/host/vu_fixture.c, keeps count).
  *
  * Input: byte 0 bit 0: start from a negotiated backend (owner, features,
  * REPLY_ACK|CONFIG|MQ|RESET|DEVICE_STATE, a memory table over the arena) so
@@ -24,85 +25,21 @@
 #include "vhost_user.h"
 #include "vhost_user_front.h"
 #include "virtio_platform.h"
+#include "vu_fixture.h"
 
 #define ARENA_GPA 0x100000ull
 #define ARENA_UA 0x7f0000100000ull
 #define ARENA_SIZE 65536u
 #define DISK_SIZE 16384u
-#define MAX_FDS 256
 
 static uint8_t arena[ARENA_SIZE] __attribute__((aligned(4096)));
 static uint8_t disk[DISK_SIZE];
-static bool fd_open[MAX_FDS];
-static int next_fd;
-static uint8_t state[VU_STATE_MAX_BYTES];
-static size_t state_len;
+static struct vu_fake carrier; /* the fds, the device state */
 
-static void *f_map(void *ctx, int fd, uint64_t off, uint64_t size)
+static void carrier_broken(const char *what, int fd)
 {
-    (void)ctx;
-    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
-        abort(); /* the handler maps only fds it was given */
-    if (off > ARENA_SIZE || size > ARENA_SIZE - off)
-        return NULL;
-    return arena + off;
-}
-
-static void f_unmap(void *ctx, void *p, uint64_t off, uint64_t size)
-{
-    (void)ctx, (void)p, (void)off, (void)size;
-}
-
-static void f_close(void *ctx, int fd)
-{
-    (void)ctx;
-    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
-        abort(); /* closed twice, or never ours */
-    fd_open[fd] = false;
-}
-
-static void f_signal(void *ctx, int fd)
-{
-    (void)ctx;
-    if (fd <= 0 || fd >= MAX_FDS || !fd_open[fd])
-        abort();
-}
-
-static int f_state_put(void *ctx, int fd, const void *buf, size_t len)
-{
-    if (len > sizeof(state))
-        abort();
-    memcpy(state, buf, len);
-    state_len = len;
-    f_close(ctx, fd);
-    return 0;
-}
-
-static int f_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
-{
-    f_close(ctx, fd);
-    if (state_len > cap)
-        return -1;
-    memcpy(buf, state, state_len);
-    *len = state_len;
-    return 0;
-}
-
-static const struct vu_ops ops = {
-    .map = f_map,
-    .unmap = f_unmap,
-    .close_fd = f_close,
-    .signal = f_signal,
-    .state_put = f_state_put,
-    .state_get = f_state_get,
-};
-
-static int fd_new(void)
-{
-    if (next_fd >= MAX_FDS)
-        return -1;
-    fd_open[next_fd] = true;
-    return next_fd++;
+    (void)what, (void)fd;
+    abort(); /* e.g. an fd closed twice, or never ours */
 }
 
 static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigned nfds)
@@ -112,7 +49,7 @@ static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigne
     unsigned i, n = 0;
 
     for (i = 0; i < nfds; i++) {
-        int fd = fd_new();
+        int fd = vufx_fd_new(&carrier);
 
         if (fd > 0)
             fds[n++] = fd;
@@ -145,7 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vu_backend *b;
     struct vdev dev;
     size_t pos = 1;
-    int i;
 
     if (!quiet) {
         host_log_level_set(-1);
@@ -154,10 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     memset(arena, 0, sizeof(arena));
-    memset(fd_open, 0, sizeof(fd_open));
-    next_fd = 1;
-    state_len = 0;
-    if (vu_create(&ops, NULL, &b))
+    vufx_init(&carrier, arena, ARENA_SIZE, 1, carrier_broken);
+    if (vu_create(&vufx_ops, &carrier, &b))
         abort();
     if (vdev_blk_create(&dev, vu_guest_mem(b), disk, DISK_SIZE, NULL) || vu_attach(b, &dev))
         abort();
@@ -190,8 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vu_destroy(b);
     vdev_destroy(&dev);
-    for (i = 1; i < MAX_FDS; i++)
-        if (fd_open[i])
-            abort(); /* leaked */
+    if (vufx_first_open(&carrier) >= 0)
+        abort(); /* leaked */
     return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * snap_le.h - explicit little-endian byte encoding for the snapshot format
- * (hostsim/snapshot.c) and the device models' state blobs: a snapshot is
+ * (hostsim/snapshot*.c) and the device models' state blobs: a snapshot is
  * never a struct dump, every field is written and read byte by byte here,
  * so the format is the same whatever the compiler's layout or the host's
  * byte order. Callers bounds-check before calling; these never fail.

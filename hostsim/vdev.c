@@ -221,6 +221,37 @@ int vdev_queue_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written
     return 0;
 }
 
+/*
+ * The end of one pass of vdev_queue_drain() or vdev_queue_deliver() over
+ * queue qi: signal the driver for what the pass pushed; then, unless the
+ * caller has nothing left to give (has_data false; NULL: a drain, always
+ * re-arms), re-enable kicks and re-check (2.7.10). Without the re-check a
+ * chain published between our last pop and the re-enable would wait for a
+ * kick that the driver decided not to send; for a deliver, the re-check
+ * finds the buffers the driver added before it could see our request.
+ * Returns 0 when the queue is settled, -EAGAIN when the re-check found
+ * chains (go round again), another negative errno when the ring is corrupt.
+ */
+static int vdev_queue_rearm(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev *d))
+{
+    vdev_signal_used(d, qi);
+    if (has_data && !has_data(d))
+        return 0;
+    return vdq_enable_notify(&d->queues[qi].q);
+}
+
+/* What a loop returns: chains completed since pushed_before when it ended
+ * with err 0, else -EIO once the driver has been signalled for whatever was
+ * pushed before the ring broke. */
+static int vdev_queue_result(struct vdev *d, unsigned qi, uint64_t pushed_before, int err)
+{
+    if (err) {
+        vdev_signal_used(d, qi); /* whatever was pushed before it broke */
+        return -EIO;
+    }
+    return (int)(d->queues[qi].q.stats.pushed - pushed_before);
+}
+
 int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
 {
     struct vdq *q = &d->queues[qi].q;
@@ -231,7 +262,7 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
 
     if (!vdev_is_queue_live(d, qi))
         return 0;
-    for (;;) {
+    do {
         /* No kicks while we are draining anyway (2.7.10). */
         vdq_disable_notify(q);
         while (done < budget && (err = vdev_queue_pop(d, qi, &c)) == 0) {
@@ -248,66 +279,41 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
              * back (kicks stay off; more_work brings us back). */
             vdev_signal_used(d, qi);
             d->more_work |= 1u << qi;
+            err = 0;
             break;
         }
         if (err != -EAGAIN)
-            goto err_broken;
-        vdev_signal_used(d, qi);
-        /* Re-enable kicks, then re-check: a chain published between our
-         * last pop and the re-enable would otherwise wait for a kick that
-         * the driver decided not to send. */
-        err = vdq_enable_notify(q);
-        if (err == 0)
-            break;
-        if (err != -EAGAIN)
-            goto err_broken;
-    }
-    return (int)(q->stats.pushed - pushed_before);
-
-err_broken:
-    vdev_signal_used(d, qi); /* whatever was pushed before it broke */
-    return -EIO;
+            break; /* the ring is corrupt */
+        err = vdev_queue_rearm(d, qi, NULL);
+    } while (err == -EAGAIN);
+    return vdev_queue_result(d, qi, pushed_before, err);
 }
 
 int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev *d),
                        vdev_chain_fn fn)
 {
-    struct vdq *q = &d->queues[qi].q;
-    uint64_t pushed_before = q->stats.pushed;
+    uint64_t pushed_before = d->queues[qi].q.stats.pushed;
     struct vdq_chain c;
     int err;
 
     if (!vdev_is_queue_live(d, qi))
         return 0;
-    for (;;) {
+    do {
         while (has_data(d)) {
             uint32_t written = 0;
             bool is_bad;
 
             err = vdev_queue_pop(d, qi, &c);
             if (err == -EAGAIN)
-                break;
+                break; /* data waits for buffers */
             if (err)
-                goto err_broken;
+                return vdev_queue_result(d, qi, pushed_before, err);
             is_bad = fn(d, qi, &c, &written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
-                goto err_broken;
+                return vdev_queue_result(d, qi, pushed_before, err);
         }
-        vdev_signal_used(d, qi);
-        if (!has_data(d))
-            break;
-        /* Data waits for buffers: ask for a kick, then re-check for buffers
-         * the driver added before it could see that request (2.7.10). */
-        err = vdq_enable_notify(q);
-        if (err == 0)
-            break;
-        if (err != -EAGAIN)
-            goto err_broken;
-    }
-    return (int)(q->stats.pushed - pushed_before);
-
-err_broken:
-    vdev_signal_used(d, qi); /* whatever was pushed before it broke */
-    return -EIO;
+        err = vdev_queue_rearm(d, qi, has_data);
+    } while (err == -EAGAIN);
+    return vdev_queue_result(d, qi, pushed_before, err);
 }

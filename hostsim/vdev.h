@@ -69,7 +69,7 @@ struct vdev_ops {
     /* Free the model state (priv); may be NULL. */
     void (*destroy)(struct vdev *d);
     /*
-     * Snapshot (issue 6, hostsim/snapshot.c); all may be NULL (no
+     * Snapshot (issue 6, hostsim/snapshot*.c); all may be NULL (no
      * device-specific state). The model's state is a blob in explicit
      * little-endian encoding (hostsim/snap_le.h), exactly state_size()
      * bytes. state_check() looks at an untrusted blob without changing

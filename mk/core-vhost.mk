@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
 # Issue 6, vhost-user: the request handler (portable core: built into the
-# image and into the hosted build).
-CORE_SRCS += hostsim/vhost_user.c
+# image and into the hosted build): message framing, validation and
+# dispatch; the memory table; the rings and the device's life.
+CORE_SRCS += hostsim/vhost_user.c hostsim/vhost_user_mem.c hostsim/vhost_user_vring.c

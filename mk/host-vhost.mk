@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# Issue 6, vhost-user, hosted: the handler's cmocka tests (fake carrier),
-# the vhost-user-blk daemon QEMU connects to, its socket-level test (a tiny
-# C frontend with memfd guest memory), and the message-parser fuzzer.
+# Issue 6, vhost-user, hosted: the handler's cmocka tests (the fake carrier
+# in tests/host/vu_fixture.c, shared with the fuzzer), the vhost-user-blk
+# daemon QEMU connects to, its socket-level test (a tiny C frontend with
+# memfd guest memory), and the message-parser fuzzer.
 #
 #   make check-vhost    test_vhost_user + test_vhost_user_sock (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
@@ -10,7 +11,8 @@ VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_sock
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
-		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_SAN_LIB)
+		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 # The daemon is built optimised (it serves QEMU) and sanitized (for the
@@ -43,6 +45,13 @@ check-host: check-vhost
 # fragment, so the binary is added as a prerequisite here.
 FUZZ_TARGETS += fuzz_vhost_user
 fuzz check-host: $(FUZZ_DIR)/fuzz_vhost_user
+
+# The fake carrier it shares with test_vhost_user (tests/host/vu_fixture.c).
+$(FUZZ_DIR)/obj/fuzz/fuzz_vhost_user.o: FUZZ_CFLAGS += -Itests/host
+
+$(FUZZ_DIR)/fuzz_vhost_user: $(FUZZ_DIR)/obj/fuzz/fuzz_vhost_user.o \
+		$(FUZZ_DIR)/obj/tests/host/vu_fixture.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
 
 fuzz-vhost: $(FUZZ_DIR)/fuzz_vhost_user
 	@mkdir -p $(FUZZ_DIR)/corpus-fuzz_vhost_user

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_snapshot.c - cmocka tests of the snapshot codec and the device
- * lifecycle (hostsim/snapshot.c, vmmio_sleep/wake), under ASan+UBSan:
+ * lifecycle (hostsim/snapshot*.c, vmmio_sleep/wake), under ASan+UBSan:
  *  - CRC-32C check value; save -> restore -> save gives identical bytes for
  *    every model (with and without content);
  *  - every validation case of snapshot.h, each refused with an error that

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_vhost_user.c - cmocka tests of the vhost-user request handler
- * (hostsim/vhost_user.c) through a fake carrier: "fds" are small integers
- * the fake tracks (every one must be closed exactly once by the end), every
- * region fd maps the ring fixture's guest-memory arena, call/err signals
- * are counted, the device state goes through a buffer. The frontend is the
- * test, with the real driver virtqueue (drivers/virtio/virtqueue.c) on the
- * rings and the blk model (hostsim/dev_blk.c) behind the handler; data is
- * checked against the RAM disk. Each message has its happy path and its
- * error paths (out of order, bad size, unknown, index out of range).
+ * (hostsim/vhost_user*.c) through a fake carrier (vu_fixture.c, shared
+ * with the fuzzer): "fds" are small integers the fake tracks (every one
+ * must be closed exactly once by the end), every region fd maps the ring
+ * fixture's guest-memory arena, call/err signals are counted, the device
+ * state goes through a buffer. The frontend is the test, with the real
+ * driver virtqueue (drivers/virtio/virtqueue.c) on the rings and the blk
+ * model (hostsim/dev_blk.c) behind the handler; data is checked against
+ * the RAM disk. Each message has its happy path and its error paths (out
+ * of order, bad size, unknown, index out of range).
  *
  * TEST_FILTER='test_state_*' runs only the matching cases.
  */
@@ -27,9 +28,9 @@
 #include "vhost_user.h"
 #include "vhost_user_front.h"
 #include "virtio_platform.h"
+#include "vu_fixture.h"
 
 #define UA_BASE 0x7f1200000000ull /* the frontend's address of the arena */
-#define MAX_FDS 512
 #define DISK_SECTORS 256
 #define DISK_BYTES (DISK_SECTORS * 512)
 #define QNUM 64
@@ -42,12 +43,7 @@ struct tfx {
     struct virtqueue *vq;
     struct vu_reply r;
     uint8_t msg[VU_MAX_MSG];
-    int next_fd;
-    bool open[MAX_FDS];
-    int signals[MAX_FDS];
-    bool fail_map;
-    uint8_t state[VU_STATE_MAX_BYTES];
-    size_t state_len;
+    struct vu_fake vf; /* the carrier: fds, signals, device state */
     /* blk request buffers in guest memory */
     uint8_t *hdr, *data, *status;
     uint64_t features;
@@ -55,93 +51,34 @@ struct tfx {
 
 static struct tfx T;
 
-/* ---- the fake carrier ---- */
+/* ---- the fake carrier (vu_fixture.h) ---- */
 
-static void *f_map(void *ctx, int fd, uint64_t off, uint64_t size)
+static void carrier_broken(const char *what, int fd)
 {
-    struct tfx *t = ctx;
-
-    assert_true(fd > 0 && fd < MAX_FDS && t->open[fd]);
-    if (t->fail_map || off > FX_ARENA_SIZE || size > FX_ARENA_SIZE - off)
-        return NULL;
-    return t->fx.arena + off;
+    fail_msg("the handler %s (fd %d)", what, fd);
 }
-
-static void f_unmap(void *ctx, void *p, uint64_t off, uint64_t size)
-{
-    (void)ctx, (void)p, (void)off, (void)size;
-}
-
-static void f_close(void *ctx, int fd)
-{
-    struct tfx *t = ctx;
-
-    assert_true(fd > 0 && fd < MAX_FDS);
-    assert_true(t->open[fd]); /* never closed twice */
-    t->open[fd] = false;
-}
-
-static void f_signal(void *ctx, int fd)
-{
-    struct tfx *t = ctx;
-
-    assert_true(fd > 0 && fd < MAX_FDS && t->open[fd]);
-    t->signals[fd]++;
-}
-
-static int f_state_put(void *ctx, int fd, const void *buf, size_t len)
-{
-    struct tfx *t = ctx;
-
-    assert_true(len <= sizeof(t->state));
-    memcpy(t->state, buf, len);
-    t->state_len = len;
-    f_close(ctx, fd);
-    return 0;
-}
-
-static int f_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
-{
-    struct tfx *t = ctx;
-
-    f_close(ctx, fd);
-    if (t->state_len > cap)
-        return -EFBIG;
-    memcpy(buf, t->state, t->state_len);
-    *len = t->state_len;
-    return 0;
-}
-
-static const struct vu_ops fake_ops = {
-    .map = f_map,
-    .unmap = f_unmap,
-    .close_fd = f_close,
-    .signal = f_signal,
-    .state_put = f_state_put,
-    .state_get = f_state_get,
-};
 
 static int fd_new(struct tfx *t)
 {
-    assert_true(t->next_fd < MAX_FDS);
-    t->open[t->next_fd] = true;
-    return t->next_fd++;
+    int fd = vufx_fd_new(&t->vf);
+
+    assert_true(fd > 0); /* not out of fds */
+    return fd;
 }
 
 static void fds_all_closed(struct tfx *t)
 {
-    int i;
+    int fd = vufx_first_open(&t->vf);
 
-    for (i = 0; i < MAX_FDS; i++)
-        if (t->open[i])
-            fail_msg("fd %d never closed", i);
+    if (fd >= 0)
+        fail_msg("fd %d never closed", fd);
 }
 
 /* ---- frontend helpers ---- */
 
 static void backend_new(struct tfx *t)
 {
-    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vu_create(&vufx_ops, &t->vf, &t->b), 0);
     assert_int_equal(vdev_blk_create(&t->dev, vu_guest_mem(t->b), t->disk, DISK_BYTES, NULL), 0);
     assert_int_equal(vu_attach(t->b, &t->dev), 0);
 }
@@ -159,7 +96,7 @@ static int setup(void **state)
 
     memset(t, 0, sizeof(*t));
     fx_arena_init(&t->fx);
-    t->next_fd = 10;
+    vufx_init(&t->vf, t->fx.arena, FX_ARENA_SIZE, 10, carrier_broken);
     t->disk = calloc(1, DISK_BYTES);
     assert_non_null(t->disk);
     t->hdr = fx_alloc(&t->fx, 16, NULL);
@@ -230,7 +167,7 @@ static void mem_table(struct tfx *t, uint64_t ua)
     int fd = fd_new(t);
 
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, &rg, 1), &fd, 1), 0);
-    assert_false(t->open[fd]); /* mapped, then closed */
+    assert_false(t->vf.open[fd]); /* mapped, then closed */
 }
 
 /* Owner, features (with PROTOCOL_FEATURES unless pf is false), protocol
@@ -373,7 +310,7 @@ static void test_lifecycle_traffic(void **state)
         blk_write_pattern(t, (uint64_t)i % DISK_SECTORS, (uint8_t)(i + 1));
     for (i = 0; i < 100; i++)
         blk_check_pattern(t, (uint64_t)i, (uint8_t)(i + 1));
-    assert_true(t->signals[call] > 0);
+    assert_true(t->vf.signals[call] > 0);
     assert_int_equal(get_u64(t, VU_GET_QUEUE_NUM), 1);
 }
 
@@ -536,7 +473,7 @@ static void test_out_of_order(void **state)
                      0);
     /* Before SET_OWNER. */
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, &rg, 1), &fd, 1), EPROTO);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, 0), NULL, 0), EPROTO);
     assert_int_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, 64), NULL, 0), EPROTO);
     assert_true(send(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, 0, 0)) < 0);
@@ -552,7 +489,7 @@ static void test_out_of_order(void **state)
     /* Device state requests need their protocol feature. */
     fd = fd_new(t);
     assert_true(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1) < 0);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
 }
 
 static void test_bad_headers_close(void **state)
@@ -576,7 +513,7 @@ static void test_bad_headers_close(void **state)
     vuf_none(t->msg, VU_GET_FEATURES, 0);
     snap_put32(t->msg + 4, 0);
     assert_true(send_fds(t, VU_HDR_BYTES, &fd, 1) < 0);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
     vu_get_stats(t->b, &st);
     assert_int_equal(st.closes, 6);
 }
@@ -624,7 +561,7 @@ static void test_index_out_of_range(void **state)
                      ERANGE);
     assert_int_equal(acked(t, vuf_addr(t->msg, 0, 2, UA_BASE, UA_BASE, UA_BASE), NULL, 0), ERANGE);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 5), &fd, 1), ERANGE);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
     assert_int_equal(
         acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0x1ff | VU_VRING_NOFD), NULL, 0), ERANGE);
     assert_true(send(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, 1, 0)) < 0);
@@ -656,10 +593,10 @@ static void test_vring_values(void **state)
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0), NULL, 0), EINVAL);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, VU_VRING_NOFD), &fd, 1),
                      EINVAL);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
     ok(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, VU_VRING_NOFD));
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, 0), &fd2, 1), 0);
-    assert_true(t->open[fd2]); /* kept until replaced or destroyed */
+    assert_true(t->vf.open[fd2]); /* kept until replaced or destroyed */
     /* Features not offered. */
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, 1ull << 63), NULL, 0), EINVAL);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, 1ull << 1), NULL, 0),
@@ -679,7 +616,7 @@ static void test_ring_outside_memory_at_start(void **state)
     ok(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, VU_VRING_NOFD));
     assert_int_not_equal(acked(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, 0, 1), NULL, 0), 0);
     assert_false(vu_is_running(t->b));
-    assert_int_equal(t->signals[fd], 1); /* the err fd told */
+    assert_int_equal(t->vf.signals[fd], 1); /* the err fd told */
 }
 
 static void test_mem_table_errors(void **state)
@@ -719,13 +656,13 @@ static void test_mem_table_errors(void **state)
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 1), fds, 1), EINVAL);
     rg[0].size = 4096;
     FDS(2);
-    t->fail_map = true;
+    t->vf.fail_map = true;
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 2), ENOMEM);
-    t->fail_map = false;
+    t->vf.fail_map = false;
     FDS(2);
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, rg, 2), fds, 2), 0);
-    for (i = 0; i < MAX_FDS; i++)
-        assert_false(t->open[i]); /* every one closed, mapped or not */
+    for (i = 0; i < VUFX_MAX_FDS; i++)
+        assert_false(t->vf.open[i]); /* every one closed, mapped or not */
 #undef FDS
 }
 
@@ -807,7 +744,7 @@ static void test_blk_backend_through_vhost_user(void **state)
     struct vdev_blk_backend be = {.read = be_read, .write = be_write, .flush = be_flush, .ctx = t};
 
     backend_free(t);
-    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vu_create(&vufx_ops, &t->vf, &t->b), 0);
     assert_int_equal(vdev_blk_create_backend(&t->dev, vu_guest_mem(t->b), DISK_BYTES, NULL, NULL),
                      -EINVAL);
     assert_int_equal(vdev_blk_create_backend(&t->dev, vu_guest_mem(t->b), DISK_BYTES, &be, NULL),
@@ -867,7 +804,7 @@ static void test_rng_model_through_vhost_user(void **state)
     uint32_t len;
 
     backend_free(t);
-    assert_int_equal(vu_create(&fake_ops, t, &t->b), 0);
+    assert_int_equal(vu_create(&vufx_ops, &t->vf, &t->b), 0);
     assert_int_equal(vdev_rng_create(&t->dev, vu_guest_mem(t->b), 42), 0);
     assert_int_equal(vu_attach(t->b, &t->dev), 0);
     start(t, NULL);
@@ -919,8 +856,8 @@ static void test_state_save_restore_new_backend(void **state)
     assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
     assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD);
     assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
-    assert_true(t->state_len > 0);
-    assert_memory_equal(t->state, "RLSNAP\r\n", 8);
+    assert_true(t->vf.state_len > 0);
+    assert_memory_equal(t->vf.state, "RLSNAP\r\n", 8);
 
     /* A new backend and device instance over the same disk and memory. */
     backend_free(t);
@@ -954,7 +891,7 @@ static void test_state_errors(void **state)
     fd = fd_new(t);
     assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
     assert_int_equal(vuf_reply_u64(&t->r), VU_VRING_NOFD | 1);
-    assert_false(t->open[fd]);
+    assert_false(t->vf.open[fd]);
     vring_base(t, 0);
     /* CHECK without a transfer. */
     assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
@@ -975,13 +912,13 @@ static void test_state_errors(void **state)
     fd = fd_new(t);
     assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_SAVE), &fd, 1), 0);
     assert_int_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
-    t->state[30] ^= 0x10;
+    t->vf.state[30] ^= 0x10;
     fd = fd_new(t);
     assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
     assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);
     assert_true(t->dev.activated);
     /* An empty one too. */
-    t->state_len = 0;
+    t->vf.state_len = 0;
     fd = fd_new(t);
     assert_int_equal(send_fds(t, vuf_device_state(t->msg, 0, VU_STATE_LOAD), &fd, 1), 0);
     assert_int_not_equal(get_u64(t, VU_CHECK_DEVICE_STATE), 0);

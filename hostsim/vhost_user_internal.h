@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhost_user_internal.h - what the files of the vhost-user handler share:
+ * the backend's state and the calls between them. Private to hostsim/
+ * (carriers, tests and fuzzers include vhost_user.h only).
+ *   vhost_user.c        the backend object and carrier calls, message
+ *                       framing and validation, dispatch, config space
+ *   vhost_user_mem.c    the memory table, frontend address translation
+ *   vhost_user_vring.c  ring state, the device's life (start, stop,
+ *                       suspend, reset), device state transfer
+ *
+ * Invariants: those of vhost_user.h. Every function below is called with
+ * the backend serialised by the carrier, after vu_handle_msg() has checked
+ * the message's header and fixed payload size.
+ */
+#ifndef RINGLOOP_VHOST_USER_INTERNAL_H
+#define RINGLOOP_VHOST_USER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vhost_user.h"
+
+struct vu_region {
+    uint64_t gpa, size, uaddr, mmap_offset;
+    void *hva;
+};
+
+struct vu_ring {
+    uint32_t num;     /* 0 until SET_VRING_NUM */
+    uint16_t base;    /* next avail index to use at start */
+    bool has_addr;    /* SET_VRING_ADDR seen */
+    bool started;     /* kick received, not stopped since */
+    bool enabled;     /* SET_VRING_ENABLE */
+    bool kick_polled; /* SET_VRING_KICK with no fd */
+    uint8_t pad[2];
+    uint64_t desc_ua, used_ua, avail_ua; /* frontend (user) addresses */
+    int kick_fd, call_fd, err_fd;        /* -1: none */
+};
+
+struct vu_backend {
+    const struct vu_ops *ops;
+    void *ctx;
+    struct vdev *dev;
+    struct vmmio *m;
+    bool has_owner;
+    bool has_features; /* SET_FEATURES seen */
+    uint8_t pad[6];
+    uint64_t features; /* acked by SET_FEATURES, bit 30 included */
+    uint64_t protocol_features;
+    unsigned nrings;
+    /* Guest memory: vdq regions (gpa -> hva) and the frontend's view. */
+    struct vdq_mem_region vregions[VU_MAX_REGIONS];
+    struct vu_region regions[VU_MAX_REGIONS];
+    struct vdq_mem mem;
+    struct vu_ring rings[VU_MAX_RINGS];
+    /* Device state transfer in progress (SET_DEVICE_STATE_FD). */
+    int state_fd;  /* LOAD: the fd to read at CHECK_DEVICE_STATE */
+    int state_dir; /* -1 none, VU_STATE_SAVE, VU_STATE_LOAD */
+    int state_result;
+    struct vu_stats stats;
+};
+
+struct vu_ring_geo {
+    uint64_t desc, avail, used; /* guest-physical */
+};
+
+/* ---- vhost_user.c ---- */
+
+/* Close *fd through the carrier (if it is one) and set it to -1. */
+void vu_close(struct vu_backend *b, int *fd);
+
+/* ---- vhost_user_mem.c ---- */
+
+/* Frontend (user) address -> guest-physical, [ua, ua+len) inside one
+ * region; -EFAULT otherwise. */
+int vu_ua_to_gpa(const struct vu_backend *b, uint64_t ua, uint64_t len, uint64_t *gpa);
+/* Ring r's three areas in guest-physical addresses, each wholly inside one
+ * region for r->num entries; -EINVAL before SET_VRING_NUM/ADDR, -EFAULT. */
+int vu_ring_geo_get(const struct vu_backend *b, const struct vu_ring *r, struct vu_ring_geo *g);
+void vu_regions_unmap(struct vu_backend *b, struct vu_region *rg, unsigned n);
+/* SET_MEM_TABLE: payload p (size bytes), one fd per region (not kept). */
+int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
+                     unsigned nfds);
+
+/* ---- vhost_user_vring.c ---- */
+
+/* The register file's interrupt hook (vu_attach): signal the call fds. */
+void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx);
+/* Process the device's queues until nothing is pending; chains completed. */
+int vu_process(struct vu_backend *b);
+/* Rebuild every queue's vdq over b->mem; set_base: at the frontend's
+ * indices (a start). Validates every queue before changing any. */
+int vu_reload(struct vu_backend *b, bool set_base);
+/* Bring the device in line with the rings (the invariant in vhost_user.h). */
+int vu_update(struct vu_backend *b);
+/* Ring index -> ring, NULL (logged) when out of range. */
+struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index);
+int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num);
+int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p);
+/* GET_VRING_BASE: stops r if started; *base is its next avail index. */
+int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base);
+/* SET_VRING_KICK/CALL/ERR with u64 v; *used_fds: how many of fds it kept. */
+int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *fds, unsigned nfds,
+                    unsigned *used_fds);
+/* Every ring closed and cleared (all fds -1). */
+void vu_rings_reset(struct vu_backend *b);
+/* RESET_DEVICE / RESET_OWNER: every ring stopped, the device reset. */
+void vu_device_reset(struct vu_backend *b);
+/* SET_DEVICE_STATE_FD (payload p, fd consumed) and CHECK_DEVICE_STATE. */
+int vu_set_device_state_fd(struct vu_backend *b, const uint8_t *p, int fd);
+int vu_check_device_state(struct vu_backend *b);
+
+#endif

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhost_user_vring.c - the vhost-user rings and the device behind them:
+ * ring state (SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR/ENABLE, GET_VRING_BASE),
+ * the device's life (program, start, stop, suspend, reset) through the
+ * register file, and device state transfer (SET_DEVICE_STATE_FD,
+ * CHECK_DEVICE_STATE) through the snapshot codec. Split from vhost_user.c,
+ * which frames and validates the messages and calls in here. Message
+ * semantics follow QEMU's docs/interop/vhost-user.rst; section names below
+ * are from that file.
+ *
+ * Ring life ("Starting and stopping rings"): a ring is started by
+ * SET_VRING_KICK and stopped by GET_VRING_BASE, which returns the next
+ * avail index. It is enabled from the start unless
+ * VHOST_USER_F_PROTOCOL_FEATURES was negotiated (then SET_VRING_ENABLE
+ * decides). When every ring of the model is started and enabled the device
+ * is (re)activated through the register file and woken; when any of them
+ * is not, it sleeps.
+ *
+ * Activation: if the device is already activated with the same ring
+ * geometry and features (a restart after GET_VRING_BASE, or a restored
+ * snapshot), only the indices are set (next_avail = the frontend's base,
+ * next_used = used->idx in guest memory; vdq_init_state checks both);
+ * otherwise it is reset and programmed from scratch (Status 0, features,
+ * queue registers, DRIVER_OK), then the indices are set the same way.
+ *
+ * Invariants: vu_update() is the one place that starts or suspends the
+ * device for the rings (the invariant in vhost_user.h; SET_MEM_TABLE only
+ * puts it to sleep across the swap and wakes it as it was); a device state
+ * transfer runs only with every ring stopped and the device asleep.
+ */
+#include "vhost_user.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "snap_le.h"
+#include "snapshot.h"
+#include "vhost_user_internal.h"
+#include "virtio_mmio.h"
+#include "virtio_platform.h"
+
+/* ---- small helpers ---- */
+
+/* "Ring states": with VHOST_USER_F_PROTOCOL_FEATURES negotiated rings start
+ * disabled; without it they are enabled from the start. */
+static bool vu_is_ring_enabled(const struct vu_backend *b, const struct vu_ring *r)
+{
+    bool pf = b->has_features && ((b->features >> VU_F_PROTOCOL_FEATURES) & 1);
+
+    return pf ? r->enabled : true;
+}
+
+static bool vu_is_pow2(uint32_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+/* ---- the device ---- */
+
+void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx)
+{
+    struct vu_backend *b = ctx;
+    unsigned i;
+
+    (void)m;
+    if (!(int_status & VIRTIO_INT_USED_BUFFER))
+        return; /* config change: no backend channel (BACKEND_REQ) offered */
+    /* vmmio does not say which queue: signal every started ring (a spurious
+     * call costs the driver a look, a missing one stalls it). */
+    for (i = 0; i < b->nrings; i++) {
+        if (b->rings[i].started && b->rings[i].call_fd >= 0 && b->ops->signal) {
+            b->ops->signal(b->ctx, b->rings[i].call_fd);
+            b->stats.calls++;
+        }
+    }
+}
+
+int vu_process(struct vu_backend *b)
+{
+    int total = 0;
+
+    while (vmmio_has_pending(b->m)) {
+        int n = vmmio_process(b->m);
+
+        if (n > 0)
+            total += n;
+    }
+    /* The calls went out; nothing reads InterruptStatus on this transport. */
+    vmmio_write(b->m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED_BUFFER, 4);
+    return total;
+}
+
+static void vu_write64(struct vmmio *m, uint32_t lo_off, uint64_t v)
+{
+    vmmio_write(m, lo_off, (uint32_t)v, 4);
+    vmmio_write(m, lo_off + 4, (uint32_t)(v >> 32), 4);
+}
+
+/*
+ * The features the device is activated with: the frontend's, without
+ * VHOST_USER_F_PROTOCOL_FEATURES, and with VERSION_1 even when the guest
+ * driver is a legacy one (OVMF's virtio-blk on a transitional
+ * vhost-user-blk-pci acks no VERSION_1): the frontend (QEMU) runs the
+ * legacy transport, and what reaches us, the split ring and the requests,
+ * is the same for a little-endian legacy driver. The register file
+ * requires VERSION_1 (MMIO v2), hence the bit.
+ */
+static uint64_t vu_device_features(const struct vu_backend *b)
+{
+    uint64_t f = b->features & ~(1ull << VU_F_PROTOCOL_FEATURES);
+
+    return f | (b->dev->avail_features & (1ull << VIRTIO_F_VERSION_1));
+}
+
+/* Program the register file from scratch (3.1.1 through registers). */
+static int vu_device_program(struct vu_backend *b, const struct vu_ring_geo *geo)
+{
+    uint64_t f = vu_device_features(b);
+    uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+    unsigned i;
+
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, 0, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, st, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1, 4);
+    vmmio_write(b->m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32), 4);
+    st |= VIRTIO_STATUS_FEATURES_OK;
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, st, 4);
+    if (!(vmmio_read(b->m, VIRTIO_MMIO_STATUS, 4) & VIRTIO_STATUS_FEATURES_OK)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: device refused features %#llx", (unsigned long long)f);
+        return -EINVAL;
+    }
+    for (i = 0; i < b->nrings; i++) {
+        vmmio_write(b->m, VIRTIO_MMIO_QUEUE_SEL, i, 4);
+        vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NUM, b->rings[i].num, 4);
+        vu_write64(b->m, VIRTIO_MMIO_QUEUE_DESC_LOW, geo[i].desc);
+        vu_write64(b->m, VIRTIO_MMIO_QUEUE_DRIVER_LOW, geo[i].avail);
+        vu_write64(b->m, VIRTIO_MMIO_QUEUE_DEVICE_LOW, geo[i].used);
+        vmmio_write(b->m, VIRTIO_MMIO_QUEUE_READY, 1, 4);
+    }
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK, 4);
+    st = vmmio_read(b->m, VIRTIO_MMIO_STATUS, 4);
+    if (!(st & VIRTIO_STATUS_DRIVER_OK) || (st & VIRTIO_STATUS_DEVICE_NEEDS_RESET) ||
+        !b->dev->activated) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: device activation failed (status %#x)", st);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Is the device activated with exactly this geometry and these features? */
+static bool vu_is_same_activation(const struct vu_backend *b, const struct vu_ring_geo *geo)
+{
+    const struct vdev *d = b->dev;
+    unsigned i;
+
+    if (!d->activated || d->needs_reset || d->acked_features != vu_device_features(b))
+        return false;
+    for (i = 0; i < b->nrings; i++) {
+        const struct vdev_queue *vq = &d->queues[i];
+
+        if (!vq->ready || vq->size != b->rings[i].num || vq->desc_gpa != geo[i].desc ||
+            vq->avail_gpa != geo[i].avail || vq->used_gpa != geo[i].used)
+            return false;
+    }
+    return true;
+}
+
+struct vu_reload {
+    struct vu_backend *b;
+    bool set_base; /* next_avail = ring base, next_used = used->idx */
+    int err;
+};
+
+/* Locked (vmmio_run_locked): rebuild each queue's vdq over b->mem (new
+ * mappings) and, on a start, at the frontend's indices. Validates every
+ * queue before changing any. */
+static void vu_reload_locked(struct vdev *d, void *arg)
+{
+    struct vu_reload *rl = arg;
+    struct vu_backend *b = rl->b;
+    struct vdq_state st[VU_MAX_RINGS];
+    struct vdq scratch;
+    unsigned i;
+
+    d->mem = b->mem;
+    for (i = 0; i < b->nrings; i++) {
+        if (!vdev_has_queue_state(d, i))
+            continue;
+        vdq_get_state(&d->queues[i].q, &st[i]);
+        if (rl->set_base) {
+            const __le16 *used_idx = vdq_mem_translate(&b->mem, st[i].used_gpa + 2, 2);
+
+            if (!used_idx) {
+                rl->err = -EFAULT;
+                return;
+            }
+            st[i].next_avail = b->rings[i].base;
+            st[i].next_used = vr_le16_to_cpu(virt_read_once16((const uint16_t *)used_idx));
+            st[i].num_added = 0;
+            st[i].broken = 0;
+        }
+        rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
+        if (rl->err) {
+            virt_log(VIRT_LOG_ERR,
+                     "vhost-user: ring %u refused (base %u, used idx %u, size %u): %d", i,
+                     st[i].next_avail, st[i].next_used, st[i].size, rl->err);
+            return;
+        }
+    }
+    for (i = 0; i < b->nrings; i++) {
+        struct vdq_stats keep;
+
+        if (!vdev_has_queue_state(d, i))
+            continue;
+        keep = d->queues[i].q.stats;
+        (void)vdq_init_state(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
+        d->queues[i].q.stats = keep;
+    }
+}
+
+int vu_reload(struct vu_backend *b, bool set_base)
+{
+    struct vu_reload rl = {.b = b, .set_base = set_base, .err = 0};
+
+    vmmio_run_locked(b->m, vu_reload_locked, &rl);
+    return rl.err;
+}
+
+static bool vu_is_all_live(const struct vu_backend *b)
+{
+    unsigned i;
+
+    if (!b->has_owner || !b->mem.nregions)
+        return false;
+    for (i = 0; i < b->nrings; i++) {
+        const struct vu_ring *r = &b->rings[i];
+
+        if (!r->started || !vu_is_ring_enabled(b, r) || !r->has_addr || !r->num)
+            return false;
+    }
+    return true;
+}
+
+static void vu_ring_error(struct vu_backend *b)
+{
+    unsigned i;
+
+    for (i = 0; i < b->nrings; i++)
+        if (b->rings[i].err_fd >= 0 && b->ops->signal)
+            b->ops->signal(b->ctx, b->rings[i].err_fd);
+}
+
+/* Bring the device in line with the rings (the invariant in vhost_user.h). */
+int vu_update(struct vu_backend *b)
+{
+    struct vu_ring_geo geo[VU_MAX_RINGS];
+    unsigned i;
+    int err;
+
+    if (!vu_is_all_live(b)) {
+        if (!vmmio_is_asleep(b->m)) {
+            vmmio_sleep(b->m);
+            /* A ring that stays started (only disabled) resumes where it
+             * stopped: its base is the queue's next avail index. */
+            for (i = 0; i < b->nrings; i++)
+                if (b->rings[i].started && vdev_has_queue_state(b->dev, i))
+                    b->rings[i].base = b->dev->queues[i].q.next_avail;
+            b->stats.stops++;
+            virt_log(VIRT_LOG_INFO, "vhost-user %s: device suspended", b->dev->ops->type);
+        }
+        return 0;
+    }
+    if (!vmmio_is_asleep(b->m))
+        return 0;
+    for (i = 0; i < b->nrings; i++) {
+        err = vu_ring_geo_get(b, &b->rings[i], &geo[i]);
+        if (err) {
+            virt_log(VIRT_LOG_ERR, "vhost-user: ring %u outside guest memory", i);
+            goto err_start;
+        }
+    }
+    if (!vu_is_same_activation(b, geo)) {
+        err = vu_device_program(b, geo);
+        if (err)
+            goto err_start;
+    }
+    err = vu_reload(b, true);
+    if (err)
+        goto err_start;
+    vmmio_wake(b->m);
+    b->stats.starts++;
+    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u ring%s)", b->dev->ops->type,
+             b->nrings, b->nrings == 1 ? "" : "s");
+    vu_process(b);
+    return 0;
+
+err_start:
+    vu_ring_error(b);
+    return err;
+}
+
+/* ---- rings ---- */
+
+struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index)
+{
+    if (index >= b->nrings) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring index %llu out of range (%u rings)",
+                 (unsigned long long)index, b->nrings);
+        return NULL;
+    }
+    return &b->rings[index];
+}
+
+int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num)
+{
+    if (!vu_is_pow2(num) || num > b->dev->ops->queue_max_size) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring size %u (max %u, power of two)", num,
+                 b->dev->ops->queue_max_size);
+        return -EINVAL;
+    }
+    if (r->started && num != r->num)
+        return -EBUSY;
+    r->num = num;
+    return 0;
+}
+
+int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
+{
+    struct vu_ring *r = vu_ring_of(b, snap_get32(p));
+    uint32_t flags = snap_get32(p + 4);
+    uint64_t desc = snap_get64(p + 8), used = snap_get64(p + 16), avail = snap_get64(p + 24);
+    uint64_t gpa;
+
+    if (!r)
+        return -ERANGE;
+    if (flags & 1) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring logging requested (not offered)");
+        return -EINVAL;
+    }
+    if (!b->mem.nregions) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: SET_VRING_ADDR before SET_MEM_TABLE");
+        return -EPROTO;
+    }
+    /* Each area must at least begin inside guest memory; the full extent
+     * is checked at start, when the size is certain. */
+    if (vu_ua_to_gpa(b, desc, 16, &gpa) || vu_ua_to_gpa(b, avail, 6, &gpa) ||
+        vu_ua_to_gpa(b, used, 6, &gpa)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring address outside the memory table");
+        return -EFAULT;
+    }
+    if (r->started && (desc != r->desc_ua || avail != r->avail_ua || used != r->used_ua))
+        return -EBUSY;
+    r->desc_ua = desc;
+    r->used_ua = used;
+    r->avail_ua = avail;
+    r->has_addr = true;
+    return 0;
+}
+
+int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base)
+{
+    unsigned i = (unsigned)(r - b->rings);
+
+    if (r->started) {
+        /* Stop: the device sleeps (it cannot run with a ring stopped), so
+         * the index read below is final. */
+        r->started = false;
+        vu_update(b);
+        if (vdev_has_queue_state(b->dev, i))
+            r->base = b->dev->queues[i].q.next_avail;
+        vu_close(b, &r->kick_fd);
+        vu_close(b, &r->call_fd);
+        r->kick_polled = false;
+    }
+    *base = r->base;
+    return 0;
+}
+
+int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *fds, unsigned nfds,
+                    unsigned *used_fds)
+{
+    bool nofd = v & VU_VRING_NOFD;
+    struct vu_ring *r;
+
+    if (v & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: %s with reserved bits %#llx", vu_request_name(req),
+                 (unsigned long long)v);
+        return -EINVAL;
+    }
+    r = vu_ring_of(b, v & VU_VRING_IDX_MASK);
+    if (!r)
+        return -ERANGE;
+    if (nfds != (nofd ? 0u : 1u)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: %s with %u fds (no-fd flag %d)", vu_request_name(req),
+                 nfds, nofd);
+        return -EINVAL;
+    }
+    *used_fds = nofd ? 0 : 1;
+    switch (req) {
+    case VU_SET_VRING_KICK:
+        vu_close(b, &r->kick_fd);
+        r->kick_fd = nofd ? -1 : fds[0];
+        r->kick_polled = nofd;
+        r->started = true;
+        return vu_update(b);
+    case VU_SET_VRING_CALL:
+        vu_close(b, &r->call_fd);
+        r->call_fd = nofd ? -1 : fds[0];
+        return 0;
+    default:
+        vu_close(b, &r->err_fd);
+        r->err_fd = nofd ? -1 : fds[0];
+        return 0;
+    }
+}
+
+void vu_rings_reset(struct vu_backend *b)
+{
+    unsigned i;
+
+    for (i = 0; i < VU_MAX_RINGS; i++) {
+        struct vu_ring *r = &b->rings[i];
+
+        vu_close(b, &r->kick_fd);
+        vu_close(b, &r->call_fd);
+        vu_close(b, &r->err_fd);
+        memset(r, 0, sizeof(*r));
+        r->kick_fd = r->call_fd = r->err_fd = -1;
+    }
+}
+
+/* RESET_DEVICE / RESET_OWNER: every ring stopped, the device reset. */
+void vu_device_reset(struct vu_backend *b)
+{
+    vu_rings_reset(b);
+    vu_update(b); /* sleeps */
+    vmmio_write(b->m, VIRTIO_MMIO_STATUS, 0, 4);
+    b->has_features = false;
+    b->features = 0;
+}
+
+/* ---- device state ---- */
+
+static int vu_state_save(struct vu_backend *b, int fd)
+{
+    size_t need = snap_size(b->m, 0), len = 0;
+    uint8_t *buf = virt_zalloc(need ? need : 1);
+    int err;
+
+    if (!buf) {
+        vu_close(b, &fd);
+        return -ENOMEM;
+    }
+    err = snap_save(b->m, 0, buf, need, &len);
+    if (err) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: snapshot failed (%d)", err);
+        vu_close(b, &fd);
+        goto out;
+    }
+    err = b->ops->state_put ? b->ops->state_put(b->ctx, fd, buf, len) : -ENOSYS;
+    if (err)
+        virt_log(VIRT_LOG_ERR, "vhost-user: device state not sent (%d)", err);
+    else
+        virt_log(VIRT_LOG_INFO, "vhost-user: device state saved (%zu bytes)", len);
+out:
+    virt_free(buf);
+    return err;
+}
+
+static int vu_state_load(struct vu_backend *b)
+{
+    uint8_t *buf = virt_zalloc(VU_STATE_MAX_BYTES);
+    char why[128];
+    size_t len = 0;
+    int err, fd = b->state_fd;
+
+    b->state_fd = -1;
+    if (!buf) {
+        vu_close(b, &fd);
+        return -ENOMEM;
+    }
+    err =
+        b->ops->state_get ? b->ops->state_get(b->ctx, fd, buf, VU_STATE_MAX_BYTES, &len) : -ENOSYS;
+    if (err) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: device state not received (%d)", err);
+        goto out;
+    }
+    why[0] = 0;
+    err = snap_restore(b->m, buf, len, why, sizeof(why));
+    if (err)
+        virt_log(VIRT_LOG_ERR, "vhost-user: device state refused: %s", why);
+    else
+        virt_log(VIRT_LOG_INFO, "vhost-user: device state loaded (%zu bytes)", len);
+out:
+    virt_free(buf);
+    return err;
+}
+
+static bool vu_is_any_started(const struct vu_backend *b)
+{
+    unsigned i;
+
+    for (i = 0; i < b->nrings; i++)
+        if (b->rings[i].started)
+            return true;
+    return false;
+}
+
+int vu_set_device_state_fd(struct vu_backend *b, const uint8_t *p, int fd)
+{
+    uint32_t dir = snap_get32(p), phase = snap_get32(p + 4);
+
+    /* A transfer not collected by CHECK_DEVICE_STATE is dropped. */
+    vu_close(b, &b->state_fd);
+    b->state_dir = -1;
+    if (phase != VU_STATE_PHASE_STOPPED || (dir != VU_STATE_SAVE && dir != VU_STATE_LOAD)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: device state direction %u phase %u", dir, phase);
+        vu_close(b, &fd);
+        return -EINVAL;
+    }
+    if (vu_is_any_started(b) || !vmmio_is_asleep(b->m)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: device state transfer with rings started");
+        vu_close(b, &fd);
+        return -EBUSY;
+    }
+    b->state_dir = (int)dir;
+    if (dir == VU_STATE_SAVE) {
+        b->state_result = vu_state_save(b, fd);
+        return b->state_result;
+    }
+    b->state_fd = fd;
+    b->state_result = -EINPROGRESS;
+    return 0;
+}
+
+int vu_check_device_state(struct vu_backend *b)
+{
+    int err;
+
+    if (b->state_dir < 0) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: CHECK_DEVICE_STATE without a transfer");
+        return -EPROTO;
+    }
+    if (b->state_dir == VU_STATE_LOAD && b->state_fd >= 0)
+        b->state_result = vu_state_load(b);
+    err = b->state_result;
+    b->state_dir = -1;
+    return err;
+}
