@@ -88,6 +88,15 @@ bool smp_is_idle(unsigned cpu);
 typedef void (*irq_handler_t)(unsigned vector, void *ctx);
 /* Allocate an IDT vector (>= 0x30) for a device interrupt; returns -1 when full. */
 int irq_alloc_vector(irq_handler_t h, void *ctx);
+/*
+ * A periodic interrupt on the calling CPU (its LAPIC timer): fn(ctx) runs in
+ * interrupt context every period_us until it returns false or the CPU calls
+ * irq_tick_stop(). -EBUSY if this CPU already has one. The LAPIC timer is the
+ * CPU's only one: serial_getc and `bench blk` use it one-shot, and stop a
+ * tick running on the same CPU.
+ */
+int irq_tick_start(uint32_t period_us, bool (*fn)(void *ctx), void *ctx);
+void irq_tick_stop(void);
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
