@@ -82,10 +82,7 @@ static void convert_map(const uint8_t *map, UINTN size, UINTN desc_size)
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
     boot_info.entry_tsc = __builtin_ia32_rdtsc();
-    serial_init();
-    /* Unbuffered: no malloc before the heap exists, and every printf reaches
-     * the UART at once (a panic loses nothing). */
-    setvbuf(stdout, NULL, _IONBF, 0);
+    serial_init(); /* printf works from here on (kernel/console.c, no heap needed) */
     printf("\nringloop %s %s\n", ringloop_version, ringloop_git_hash);
 
     EFI_LOADED_IMAGE *li = NULL;

@@ -85,7 +85,6 @@ void pvh_main(const struct hvm_start_info *si)
 {
     boot_info.entry_tsc = __builtin_ia32_rdtsc();
     serial_init();
-    setvbuf(stdout, NULL, _IONBF, 0);
     printf("\nringloop %s %s\n", ringloop_version, ringloop_git_hash);
     if (si->magic != HVM_START_MAGIC || si->version < 1 || !si->memmap_paddr) {
         printf("PANIC: PVH start_info unusable (magic 0x%x version %u)\n", si->magic,

@@ -44,6 +44,7 @@
 #define LAPIC_LVT_LINT1 0x360
 #define LAPIC_LVT_ERROR 0x370
 #define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
 #define LAPIC_TIMER_DIV 0x3e0
 
 #define X2APIC_MSR_BASE 0x800
@@ -55,6 +56,8 @@
 
 #define SVR_ENABLE 0x100
 #define LVT_MASKED (1u << 16)
+#define LVT_TIMER_PERIODIC (1u << 17) /* timer mode 01 (SDM §11.5.4, Figure 11-8) */
+#define TIMER_DIV_16 0x3
 #define LVT_NMI (4u << 8)
 
 /* ICR low word (§11.6.1) */
@@ -165,9 +168,90 @@ void lapic_send_sipi(uint32_t apic_id, uint8_t page)
 
 void lapic_timer_oneshot(uint8_t vector, uint32_t ticks)
 {
-    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+    lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
     lapic_write(LAPIC_LVT_TIMER, ticks ? vector : LVT_MASKED);
     lapic_write(LAPIC_TIMER_INIT, ticks); /* one-shot mode (bits 18:17 = 0) */
+}
+
+/* ---- the periodic tick (kernel.h: irq_tick_start / irq_tick_stop) ----
+ *
+ * The calling CPU's LAPIC timer in periodic mode on APIC_TICK_VECTOR; the
+ * handler looks up that CPU's callback. The timer's rate is measured once
+ * against the TSC (the first start on any CPU; every LAPIC timer runs at the
+ * same bus clock), so periods are real microseconds, unlike the one-shot
+ * safety nets above. A CPU's callback is only written by that CPU, with
+ * interrupts off, so the handler never sees half of it.
+ */
+static uint32_t lapic_ticks_per_ms; /* at divide-by-16; 0 until measured */
+static bool (*tick_fn[MAX_CPUS])(void *ctx);
+static void *tick_ctx[MAX_CPUS];
+
+static uint32_t lapic_timer_rate(void)
+{
+    uint32_t rate = __atomic_load_n(&lapic_ticks_per_ms, __ATOMIC_RELAXED);
+    if (rate)
+        return rate;
+    /* Count down from the top for 1 ms, masked (no interrupt). Two CPUs
+     * measuring at once store about the same number: either is fine. */
+    lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+    lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);
+    udelay(1000);
+    rate = 0xffffffffu - lapic_read(LAPIC_TIMER_CUR);
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    if (!rate)
+        rate = 1;
+    __atomic_store_n(&lapic_ticks_per_ms, rate, __ATOMIC_RELAXED);
+    return rate;
+}
+
+static void tick_disarm(unsigned cpu)
+{
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    tick_fn[cpu] = NULL;
+}
+
+static void tick_handler(unsigned vec, void *ctx)
+{
+    (void)vec;
+    (void)ctx;
+    unsigned cpu = cpu_id();
+    bool (*fn)(void *) = tick_fn[cpu];
+    if (!fn || !fn(tick_ctx[cpu]))
+        tick_disarm(cpu);
+    lapic_eoi();
+}
+
+int irq_tick_start(uint32_t period_us, bool (*fn)(void *ctx), void *ctx)
+{
+    unsigned cpu = cpu_id();
+    if (!period_us || !fn)
+        return -EINVAL;
+    if (tick_fn[cpu])
+        return -EBUSY;
+    uint64_t ticks = (uint64_t)period_us * lapic_timer_rate() / 1000;
+    if (ticks > 0xffffffffu)
+        return -ERANGE;
+    bool was_on = read_rflags() & (1u << 9);
+    irq_disable();
+    tick_fn[cpu] = fn;
+    tick_ctx[cpu] = ctx;
+    lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
+    lapic_write(LAPIC_LVT_TIMER, APIC_TICK_VECTOR | LVT_TIMER_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, ticks ? (uint32_t)ticks : 1); /* this write starts it */
+    if (was_on)
+        irq_enable();
+    return 0;
+}
+
+void irq_tick_stop(void)
+{
+    bool was_on = read_rflags() & (1u << 9);
+    irq_disable();
+    tick_disarm(cpu_id());
+    if (was_on)
+        irq_enable();
 }
 
 /* Common LAPIC set-up for the calling CPU (mode chosen in apic_init). */
@@ -362,6 +446,7 @@ void apic_init(void)
 
     irq_set_handler(APIC_SPURIOUS_VECTOR, spurious_handler, NULL);
     irq_set_handler(APIC_WAKE_VECTOR, wake_handler, NULL);
+    irq_set_handler(APIC_TICK_VECTOR, tick_handler, NULL);
     pic_disable(); /* masked whether or not PCAT_COMPAT is set: harmless if absent */
     lapic_enable(true);
     ioapic_init_all();

@@ -12,6 +12,7 @@
 
 #define APIC_SPURIOUS_VECTOR 0xff
 #define APIC_WAKE_VECTOR 0xf1 /* smp.c: wakes a parked CPU; handler only EOIs */
+#define APIC_TICK_VECTOR 0xf2 /* irq_tick_start (kernel.h): the periodic LAPIC timer */
 
 bool apic_is_x2apic(void);
 /* On an AP: enable its LAPIC in the BSP's mode (x2APIC or xAPIC). */
@@ -20,7 +21,8 @@ void lapic_init_ap(void);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_sipi(uint32_t apic_id, uint8_t page);
 /* One-shot LAPIC timer: an interrupt on `vector` after roughly `ticks` bus
- * ticks / 16 (uncalibrated: a safety-net wake-up, not a clock). 0 stops it. */
+ * ticks / 16 (uncalibrated: a safety-net wake-up, not a clock). 0 stops it.
+ * It overrides (and 0 stops) a periodic irq_tick_start() on the same CPU. */
 void lapic_timer_oneshot(uint8_t vector, uint32_t ticks);
 
 /* How an ISA IRQ reaches the IOAPIC: its GSI and ACPI_INTI_* style flags,

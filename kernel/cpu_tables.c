@@ -154,12 +154,22 @@ void irq_set_handler(unsigned vec, irq_handler_t h, void *ctx)
 }
 
 static uint64_t unexpected_irqs;
+/* Per CPU, only ever changed by that CPU and restored before it returns to
+ * what it interrupted, so a plain read from thread context is exact. */
+static uint32_t irq_depth[MAX_CPUS];
+
+bool in_interrupt(void)
+{
+    return irq_depth[cpu_id()] != 0;
+}
 
 void isr_dispatch(struct trap_frame *f)
 {
     unsigned v = (unsigned)f->vector;
     if (v < 32)
         panic_trap(f);
+    unsigned cpu = cpu_id();
+    irq_depth[cpu]++;
     irq_handler_t h = handlers[v];
     if (h) {
         h(v, handler_ctx[v]);
@@ -167,4 +177,6 @@ void isr_dispatch(struct trap_frame *f)
         unexpected_irqs++;
         lapic_eoi();
     }
+    console_flush(); /* an interrupt's output ends with its handler */
+    irq_depth[cpu]--;
 }

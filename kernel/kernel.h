@@ -13,6 +13,7 @@
 #ifndef RINGLOOP_KERNEL_H
 #define RINGLOOP_KERNEL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,10 +22,28 @@
 #define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- console (COM1) ---- */
+/* ---- console (kernel/console.c over the COM1 UART in kernel/serial.c) ----
+ * printf, vprintf, puts and putchar (libc/stdio.c), write(1|2) and virt_log
+ * all end in console_write(): one line buffer per CPU and context (thread,
+ * interrupt), sent to the UART a whole line at a time. Safe from any CPU and
+ * from interrupt handlers (no floating-point formats there: newlib's dtoa
+ * state is global and may allocate). */
+void console_write(const char *s, size_t n);
+int console_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* Send this context's unfinished line now (e.g. a prompt); the _unlocked
+ * variant sends all of this CPU's and takes no lock (panic only). */
+void console_flush(void);
+void console_flush_unlocked(void);
+
 void serial_init(void);
-void serial_putc(char c);
+/* One run of bytes to the UART, never split by another CPU or an interrupt
+ * (the console lock, with interrupts off); "\n" goes out as "\r\n". The
+ * _unlocked variant takes no lock (panic only). */
 void serial_write(const char *s, size_t n);
+void serial_write_unlocked(const char *s, size_t n);
+/* Tests: tap(s, n) also sees every serial_write() run (under the lock, before
+ * "\n" becomes "\r\n"); NULL removes it. */
+void serial_set_tap(void (*tap)(const char *s, size_t n));
 int serial_getc_nonblock(void); /* -1 when nothing is waiting */
 int serial_getc(void);          /* blocks (hlt until the COM1 interrupt or a poll) */
 
@@ -88,6 +107,18 @@ bool smp_is_idle(unsigned cpu);
 typedef void (*irq_handler_t)(unsigned vector, void *ctx);
 /* Allocate an IDT vector (>= 0x30) for a device interrupt; returns -1 when full. */
 int irq_alloc_vector(irq_handler_t h, void *ctx);
+/* True while this CPU runs an interrupt handler (isr_dispatch). Handlers run
+ * with interrupts off (interrupt gates), so they never nest. */
+bool in_interrupt(void);
+/*
+ * A periodic interrupt on the calling CPU (its LAPIC timer): fn(ctx) runs in
+ * interrupt context every period_us until it returns false or the CPU calls
+ * irq_tick_stop(). -EBUSY if this CPU already has one. The LAPIC timer is the
+ * CPU's only one: serial_getc and `bench blk` use it one-shot, and stop a
+ * tick running on the same CPU.
+ */
+int irq_tick_start(uint32_t period_us, bool (*fn)(void *ctx), void *ctx);
+void irq_tick_stop(void);
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);

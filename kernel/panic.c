@@ -7,7 +7,9 @@
  * then leaves QEMU through isa-debug-exit with PANIC_EXIT_STATUS. Addresses
  * are printed both absolute and relative to the image base, so
  * `addr2line -e build/efi/ringloop.so <offset>` resolves them. The output
- * path takes no locks and calls no allocator: it must work from any state.
+ * path takes no locks and calls no allocator: it must work from any state
+ * (serial_write_unlocked, not the console's line buffers; it first sends
+ * what this CPU's buffers hold so no half line is lost).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +18,6 @@
 #include "kernel.h"
 #include "trap.h"
 #include "x86.h"
-
-void serial_write_unlocked(const char *s, size_t n);
 
 static volatile int panicking;
 
@@ -83,6 +83,7 @@ static void enter_panic(void)
         for (;;)
             hlt();
     }
+    console_flush_unlocked(); /* this CPU's unfinished lines, before the report */
 }
 
 void panic_trap(struct trap_frame *f)

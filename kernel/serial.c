@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * serial.c - the COM1 console (16550 UART at I/O port 0x3f8, 115200 8N1).
+ * serial.c - the COM1 UART (16550 at I/O port 0x3f8, 115200 8N1) under the
+ * console (kernel/console.c).
  *
- * Output is polled and serialised by a spinlock so lines from two CPUs do not
- * interleave inside a write; "\n" goes out as "\r\n" for terminals. Input is
- * read from the receive register by polling LSR (the shell is the only
- * reader). Once apic_init() has routed ISA IRQ 4 (serial_irq_init), a reader
- * with nothing to read sleeps in hlt until the receive interrupt (or a
+ * Output: serial_write() sends one run of bytes, polled, holding the console
+ * lock with interrupts off, so nothing from another CPU or from an interrupt
+ * handler lands inside it; "\n" goes out as "\r\n" for terminals. Callers
+ * hand it whole lines: kernel/console.c collects printf, virt_log and
+ * write(1|2) output per CPU and context (thread, interrupt) and sends each
+ * line in one call. Because the lock is only taken with interrupts off, it is
+ * never held by code an interrupt on the same CPU interrupted: a handler
+ * waits at most for another CPU's line. panic() uses
+ * serial_write_unlocked(), which takes no lock at all.
+ *
+ * Input is read from the receive register by polling LSR (the shell is the
+ * only reader). Once apic_init() has routed ISA IRQ 4 (serial_irq_init), a
+ * reader with nothing to read sleeps in hlt until the receive interrupt (or a
  * ~30 ms LAPIC timer safety net) wakes it, then polls again; the interrupt
  * handler only sends EOI, so no byte is ever consumed in interrupt context
  * and none can be lost. Without the IRQ, serial_getc() spins as before.
@@ -29,7 +38,8 @@
 #define RX_SAFETY_TICKS 0x200000 /* LAPIC timer /16: ~34 ms at QEMU's 1 GHz */
 #define LSR_THR_EMPTY 0x20
 
-static struct spinlock serial_lock;
+static struct spinlock console_lock; /* the UART's transmit side */
+static void (*volatile serial_tap)(const char *s, size_t n);
 
 void serial_init(void)
 {
@@ -50,7 +60,7 @@ static void uart_put(char c)
     outb(COM1 + UART_DATA, (uint8_t)c);
 }
 
-void serial_putc(char c)
+static void serial_putc(char c)
 {
     if (c == '\n')
         uart_put('\r');
@@ -61,15 +71,23 @@ void serial_write(const char *s, size_t n)
 {
     bool was_on = read_rflags() & (1u << 9);
     irq_disable();
-    spin_lock(&serial_lock);
+    spin_lock(&console_lock);
+    void (*tap)(const char *, size_t) = serial_tap;
+    if (tap)
+        tap(s, n);
     for (size_t i = 0; i < n; i++)
         serial_putc(s[i]);
-    spin_unlock(&serial_lock);
+    spin_unlock(&console_lock);
     if (was_on)
         irq_enable();
 }
 
-/* Used by panic(): never blocks on a lock another CPU may hold forever. */
+void serial_set_tap(void (*tap)(const char *s, size_t n))
+{
+    serial_tap = tap;
+}
+
+/* Used by panic(): never waits on a lock another CPU may hold forever. */
 void serial_write_unlocked(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

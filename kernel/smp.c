@@ -34,8 +34,9 @@
  * AP sees the new job before sleeping or the poster sees is_sleeping and
  * sends the IPI; "sti; hlt" takes the IPI only once hlt has begun (STI's
  * one-instruction interrupt shadow, SDM vol. 2 STI), so it is never lost.
- * Jobs run with interrupts enabled. Newlib's stdio has no locks: a job that
- * prints while another CPU prints may garble stdout's buffer.
+ * Jobs run with interrupts enabled and may print (kernel/console.c keeps
+ * each CPU's lines whole); what a job leaves without a "\n" goes out when it
+ * returns.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -229,6 +230,7 @@ __attribute__((noreturn)) static void park_loop(struct percpu *pc)
         if (seq != k.seen) {
             k.seen = seq;
             pc->fn(pc->arg);
+            console_flush();
             __atomic_store_n(&pc->jobs_run, pc->jobs_run + 1, __ATOMIC_RELAXED);
             /* release: fn's stores before IDLE; pairs with smp_wait's acquire */
             __atomic_store_n(&pc->state, CPU_IDLE, __ATOMIC_RELEASE);

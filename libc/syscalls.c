@@ -4,7 +4,8 @@
  * (built with --disable-newlib-supplied-syscalls for a generic target, so
  * newlib's _write_r etc. call the plain names write, sbrk, ...: ours).
  *
- *   write    fd 1 and 2 go to the COM1 console
+ *   write    fd 1 and 2 go to the console (console_write: whole lines per
+ *            CPU and context; printf & co come there directly, libc/stdio.c)
  *   sbrk     grows the kernel heap, a contiguous block reserved by heap_init()
  *   _exit    powers QEMU off with the status (isa-debug-exit)
  *   the rest fail with ENOSYS (or EBADF for descriptors that do not exist)
@@ -64,7 +65,7 @@ _ssize_t write(int fd, const void *buf, size_t len)
         errno = EBADF;
         return -1;
     }
-    serial_write(buf, len);
+    console_write(buf, len);
     return (int)len;
 }
 
@@ -78,6 +79,7 @@ _ssize_t read(int fd, void *buf, size_t len)
 
 void _exit(int status)
 {
+    console_flush();
     machine_exit(status);
 }
 

@@ -266,6 +266,17 @@ def log_path(nodeid):
     return os.path.join(LOG_DIR, re.sub(r"[^A-Za-z0-9._\[\]=+-]", "_", name)[:200] + ".log")
 
 
+# Machines the in-image tests run on (DESIGN.md §7: q35 + OVMF and microvm +
+# PVH); RINGLOOP_MACHINES="q35" restricts the run.
+MACHINES = os.environ.get("RINGLOOP_MACHINES", "q35 microvm").split()
+
+
+def machine_args(machine):
+    """tools/run arguments for `machine` (q35 is the default machine: no arguments,
+    so its tests share the boot the shell tests use)."""
+    return [] if machine == "q35" else ["--machine", machine]
+
+
 def default_run_args():
     """tools/run arguments for every boot: $RINGLOOP_RUN_ARGS (e.g. "--accel tcg").
     ($ACCEL reaches tools/run through the environment by itself.)"""

@@ -27,7 +27,7 @@ import re
 import pytest
 
 import ktap
-from ringloop_console import LOG_DIR, POOL, ConsoleError, log_path
+from ringloop_console import LOG_DIR, MACHINES, POOL, ConsoleError, log_path, machine_args
 
 SUITE_TIMEOUT = 180
 LIST_LINE_RE = re.compile(r"^([A-Za-z0-9_.-]+):((?:\s+\S+)*)\s*$")
@@ -43,16 +43,8 @@ def parse_list(text):
     return suites
 
 
-# Machines the suites run on (DESIGN.md §7: q35 + OVMF and microvm + PVH).
-# RINGLOOP_MACHINES="q35" restricts the run. Items on q35 are named
-# test_case[<suite>.<case>], on another machine test_case[<machine>:<suite>.<case>].
-MACHINES = os.environ.get("RINGLOOP_MACHINES", "q35 microvm").split()
-
-
-def machine_args(machine):
-    """tools/run arguments for `machine` (q35 is the default machine: no arguments,
-    so the KTAP items share the boot the shell tests use)."""
-    return [] if machine == "q35" else ["--machine", machine]
+# Items on q35 are named test_case[<suite>.<case>], on another machine
+# test_case[<machine>:<suite>.<case>] (MACHINES: ringloop_console).
 
 
 def case_id(machine, suite, case):

@@ -13,7 +13,8 @@ import pytest
 
 from ringloop_console import BANNER_RE, REPO, ConsoleError
 
-COMMANDS = ["help", "version", "mem", "cpus", "lspci", "test", "bench", "panic", "poweroff"]
+COMMANDS = ["help", "version", "mem", "cpus", "lspci", "test", "bench", "logstress", "panic",
+            "poweroff"]
 
 
 def error_lines(out):
@@ -117,6 +118,8 @@ def test_lf_also_ends_a_line(console):
     pytest.param("poweroff lots", id="poweroff-not-a-number"),
     pytest.param("poweroff 1 2", id="poweroff-two-arguments"),
     pytest.param(" ".join(["x"] * 40), id="too-many-words"),
+    pytest.param("logstress 0", id="logstress-zero-lines"),
+    pytest.param("logstress 10 lots", id="logstress-period-not-a-number"),
 ])
 def test_bad_input_gets_one_error_line(console, line):
     out = console.run(line)

@@ -196,6 +196,13 @@ int shell_exec(char *line)
     return -ENOENT;
 }
 
+/* Typed characters go back at once, not when their line is done. */
+static void echo(const char *s, size_t n)
+{
+    console_write(s, n);
+    console_flush();
+}
+
 /* Reads one line; returns its length, or -1 if it was too long (dropped).
  * CR, LF and CRLF all end a line: an LF right after a CR is swallowed. */
 static int read_line(char *buf, size_t size)
@@ -203,6 +210,7 @@ static int read_line(char *buf, size_t size)
     static bool last_was_cr;
     size_t n = 0;
     bool overflow = false;
+    console_flush(); /* the prompt, which has no "\n" */
     for (;;) {
         int c = serial_getc();
         if (c == '\n' && last_was_cr) {
@@ -211,19 +219,19 @@ static int read_line(char *buf, size_t size)
         }
         last_was_cr = c == '\r';
         if (c == '\r' || c == '\n') {
-            serial_write("\n", 1);
+            echo("\n", 1);
             buf[overflow ? 0 : n] = 0;
             return overflow ? -1 : (int)n;
         }
         if (c == 0x7f || c == 0x08) {
             if (n > 0 && !overflow) {
                 n--;
-                serial_write("\b \b", 3);
+                echo("\b \b", 3);
             }
             continue;
         }
         if (c == 0x03) { /* ^C: drop the line */
-            serial_write("^C\n", 3);
+            echo("^C\n", 3);
             buf[0] = 0;
             return 0;
         }
@@ -234,7 +242,7 @@ static int read_line(char *buf, size_t size)
         if (!overflow) {
             buf[n++] = (char)c;
             char ch = (char)c;
-            serial_write(&ch, 1);
+            echo(&ch, 1);
         }
     }
 }

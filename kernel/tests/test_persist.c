@@ -10,7 +10,7 @@
  *    nothing changed;
  *  - traffic: blk, net and pmem with sequence-numbered requests and
  *    snapshot points at random moments on random devices: 0 lost, 0
- *    duplicated, data verified (kernel/virtio/persist.c). The counts are
+ *    duplicated, data verified (kernel/virtio/persist_stress.c). The counts are
  *    PERSIST_TEST_REQUESTS / PERSIST_TEST_SNAPSHOTS; `snapshot stress`
  *    runs bigger ones.
  */

@@ -34,6 +34,11 @@ struct virtio_device;
 #define PERSIST_BUNDLE_MAGIC "RLSNAPB\n"
 #define PERSIST_BUNDLE_HDR 32
 
+/* The loopback devices persistence covers: lblk0, lnet0, lrng0, lcon0,
+ * lpmem0 (persist_dev(i) for i < PERSIST_NDEV; NULL before loopback_init). */
+#define PERSIST_NDEV 5
+struct virtio_device *persist_dev(int i);
+
 /*
  * One snapshot point for dev: sleep, save, new instance, restore, wake.
  * With check_identical, the restored instance is saved again and must give

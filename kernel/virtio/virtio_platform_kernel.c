@@ -6,6 +6,10 @@
  * RAM, so the device-visible address is virt_to_phys(). Private memory is
  * newlib's calloc, locks are the kernel's spinlocks, time is timer_ns(), the
  * log is printf on the console, as "# " lines so KTAP output stays valid.
+ * A virt_log line is whole even when it is printed in three pieces from an
+ * interrupt handler (e.g. DEVICE_NEEDS_RESET in a config-change interrupt)
+ * while another CPU or the interrupted code prints: the console keeps one
+ * line buffer per CPU and context (kernel/console.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
