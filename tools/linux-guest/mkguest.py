@@ -294,42 +294,55 @@ def vmlinux(tree, kver):
 
 # ---- shared libraries of a Debian binary ----
 
-def _needed(path):
-    """(NEEDED sonames, program interpreter or None) of an ELF file."""
+def _dynamic(path):
+    """(NEEDED sonames, RUNPATH/RPATH dirs, program interpreter or None) of an ELF."""
     dyn = _out(["readelf", "-d", "-l", "-W", path])
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn)
+    runpath = [d for m in re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r\w*path: \[([^]]+)\]", dyn)
+               for d in m.split(":")]
     interp = re.search(r"Requesting program interpreter: ([^]]+)\]", dyn)
-    return needed, interp.group(1) if interp else None
+    return needed, runpath, interp.group(1) if interp else None
 
 
 def elf_closure(binary, trees):
     """[(src, dest)] for BINARY (a path inside one of TREES, or on the host)
-    and every shared library it needs, transitively, found in TREES first and
-    then on the host (same Debian release). dest keeps the library's soname
-    in /lib/x86_64-linux-gnu/, where the loader looks without ld.so.cache."""
+    and every shared library it needs, transitively, looked up in its
+    RUNPATH and the standard directories of TREES first, then of this host
+    (the same Debian release). Each lands in the guest where it was found
+    (/usr/lib/x86_64-linux-gnu/ceph/libceph-common.so.2 stays there), so
+    the loader finds it as it would on Debian, without an ld.so.cache."""
     roots = list(trees) + ["/"]
-    src = next((os.path.join(t, binary.lstrip("/")) for t in roots
-                if os.path.isfile(os.path.join(t, binary.lstrip("/")))), None)
+
+    def find(rel):
+        for t in roots:
+            path = os.path.join(t, rel.lstrip("/"))
+            if os.path.exists(path):
+                return path
+        return None
+
+    src = find(binary)
     if src is None:
         raise BuildError("%s is in none of %s" % (binary, roots))
-    files, todo, missing = [(src, binary)], [src], []
-    seen = set()
+    files, todo, missing, seen = [(src, binary)], [(src, binary)], [], set()
     while todo:
-        needed, interp = _needed(todo.pop())
+        path, guest_path = todo.pop()
+        needed, runpath, interp = _dynamic(path)
         if interp and interp not in seen:
             seen.add(interp)
             files.append((os.path.realpath(interp), interp))
+        dirs = [d.replace("$ORIGIN", os.path.dirname(guest_path)) for d in runpath]
         for soname in needed:
             if soname in seen:
                 continue
             seen.add(soname)
-            lib = next((os.path.join(t, d, soname) for t in roots for d in LIB_DIRS
-                        if os.path.exists(os.path.join(t, d, soname))), None)
-            if lib is None:
+            rel = next((os.path.join(d, soname) for d in dirs + ["/" + d for d in LIB_DIRS]
+                        if find(os.path.join(d, soname))), None)
+            if rel is None:
                 missing.append(soname)
                 continue
-            files.append((os.path.realpath(lib), "/lib/x86_64-linux-gnu/" + soname))
-            todo.append(lib)
+            lib = find(rel)
+            files.append((os.path.realpath(lib), os.path.normpath(rel)))
+            todo.append((lib, os.path.normpath(rel)))
     if missing:
         raise BuildError("%s needs %s, found in no package given and not on this host"
                          % (binary, ", ".join(missing)))
