@@ -25,6 +25,8 @@ also becomes $RL_KEY in its environment), prints tagged `RL: ` lines on the
 serial console and powers off. The tag grammar and the verdicts are in
 tests/linux/linux_guest.py, which also boots it.
 
+`apt-get download` works as any user on Debian (as root the _apt sandbox
+is skipped); if it fails, the error names the exact command to run.
 Everything is rebuilt only when its inputs change (package version, source
 files, the set of extras). Usage:
 
@@ -163,31 +165,35 @@ class Apt:
         return {p: known[p] for p in pkgs}
 
 
-def deb_path(pkg, version):
-    # apt-get download spells an epoch's ':' as %3a in the file name.
-    return os.path.join(DEBS, "%s_%s_amd64.deb" % (pkg, version.replace(":", "%3a")))
+def cached_deb(pkg, version):
+    """build/linux/debs/<pkg>_<version>_<arch>.deb if it is there (apt-get
+    download spells an epoch's ':' as %3a; arch is amd64 or all)."""
+    stem = os.path.join(DEBS, "%s_%s_" % (pkg, version.replace(":", "%3a")))
+    return next((stem + a + ".deb" for a in ("amd64", "all") if os.path.exists(stem + a + ".deb")),
+                None)
 
 
 def download(pkg, version):
     """The package's .deb in build/linux/debs/, downloaded if missing."""
-    path = deb_path(pkg, version)
-    if os.path.exists(path):
+    path = cached_deb(pkg, version)
+    if path:
         return path
     os.makedirs(DEBS, exist_ok=True)
     tmp = os.path.join(DEBS, ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    cmd = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", pkg]
-    if os.geteuid() != 0:
-        cmd = ["apt-get", "download", "-q", pkg]
+    cmd = ["apt-get", "download", "-q", "%s=%s" % (pkg, version)]
+    if os.geteuid() == 0:  # root: no _apt sandbox (it could not write here)
+        cmd[2:2] = ["-o", "APT::Sandbox::User=root"]
     log("downloading %s %s" % (pkg, version))
     r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-    got = os.path.join(tmp, os.path.basename(path))
-    if r.returncode != 0 or not os.path.exists(got):
-        hint = "" if os.geteuid() == 0 else " (as root, if apt needs it here)"
+    got = [n for n in os.listdir(tmp) if n.endswith(".deb")]
+    if r.returncode != 0 or len(got) != 1:
+        hint = "" if os.geteuid() == 0 else " (as root if apt needs it here)"
         raise BuildError("could not download %s:\n%s\nrun%s:\n  cd %s && apt-get download %s"
                          % (pkg, (r.stderr or r.stdout).strip(), hint, DEBS, pkg))
-    os.replace(got, path)
+    path = os.path.join(DEBS, got[0])
+    os.replace(os.path.join(tmp, got[0]), path)
     shutil.rmtree(tmp, ignore_errors=True)
     return path
 
