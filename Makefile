@@ -7,6 +7,8 @@
 #   make host       the hosted build in build/host/
 #   make run        install deps, build, boot the image (tools/run)
 #   make test       install deps, check-host + check-image
+#   make check-linux  Debian's Linux as a guest on our vhost-user-blk daemon
+#                   (opt-in: downloads the kernel; mk/linux-guest.mk)
 #   make bench      benchmarks (numbers printed, never asserted)
 
 .DEFAULT_GOAL := all
@@ -26,6 +28,8 @@ include mk/host.mk
 include mk/test.mk
 # Hosted tests of the loopback device models and the drivers (issue 4).
 -include mk/host-devices.mk mk/host-drivers.mk mk/host-snapshot.mk mk/host-vhost.mk
+# The Linux guest (after host-vhost.mk: it needs the daemon).
+include mk/linux-guest.mk
 
 # check-host runs every hosted suite and fuzz every fuzz target; the suites
 # and targets are defined by the fragments above.

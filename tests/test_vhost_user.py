@@ -16,21 +16,16 @@ never asserted).
 
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DAEMON = os.path.join(REPO, "build", "host", "ringloop-vhost-user-blk")
+from vhost_backend import DAEMON, DISK_BYTES, REPO, Backend
+
 SECTOR = 512
-DISK_BYTES = 8 << 20
 
 
 def sha(data):
@@ -47,89 +42,6 @@ def ok(c, cmd, timeout=60):
     out = c.run(cmd, timeout=timeout)
     assert "error" not in out, "%r: %s" % (cmd, out)
     return out
-
-
-def wait_socket(path, proc, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError("backend exited with %s" % proc.returncode)
-        if os.path.exists(path):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(path)
-                s.close()
-                return
-            except OSError:
-                pass
-            finally:
-                s.close()
-        time.sleep(0.05)
-    raise AssertionError("backend socket %s never came up" % path)
-
-
-class Backend:
-    """A vhost-user-blk backend process over a disk file of random bytes."""
-
-    def __init__(self, kind="ringloop", seed=1):
-        self.dir = tempfile.mkdtemp(prefix="vu_py_")
-        self.sock = os.path.join(self.dir, "vu.sock")
-        self.disk_path = os.path.join(self.dir, "disk.img")
-        self.disk = random.Random(seed).randbytes(DISK_BYTES)
-        with open(self.disk_path, "wb") as f:
-            f.write(self.disk)
-        self.log = open(os.path.join(self.dir, "backend.log"), "w")
-        if kind == "ringloop":
-            cmd = [DAEMON, "--socket", self.sock, "--disk", self.disk_path]
-        else:
-            cmd = ["qemu-storage-daemon",
-                   "--blockdev", "driver=file,node-name=file0,filename=%s,cache.direct=off"
-                   % self.disk_path,
-                   "--blockdev", "driver=raw,node-name=disk0,file=file0",
-                   "--export", "type=vhost-user-blk,id=e0,node-name=disk0,addr.type=unix,"
-                   "addr.path=%s,writable=on,num-queues=1" % self.sock]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_socket(self.sock, self.proc)
-
-    def qemu_args(self, modern_only=False):
-        dev = "vhost-user-blk-pci,chardev=vu,num-queues=1"
-        if modern_only:
-            # libvhost-user (qemu-storage-daemon) refuses a legacy driver,
-            # and OVMF drives a transitional device as legacy.
-            dev += ",disable-legacy=on"
-        return ["--",
-                "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
-                "-numa", "node,memdev=mem",
-                "-chardev", "socket,id=vu,path=%s" % self.sock,
-                "-device", dev]
-
-    @property
-    def run_args(self):
-        return self.qemu_args()
-
-    def file_bytes(self):
-        with open(self.disk_path, "rb") as f:
-            return f.read()
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def close(self):
-        self.stop(signal.SIGKILL)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def has_pci_transport():

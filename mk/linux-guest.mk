@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: Apache-2.0
+# The tiny Linux guest (tools/linux-guest/) and the tests that boot it
+# (tests/linux/). Opt-in, not part of `make test`: the first build downloads
+# Debian 12's kernel and busybox-static (~72 MB) into build/linux/debs/.
+#
+#   make linux-guest   build/linux/: vmlinux-<kver>, initramfs.cpio (cached)
+#   make check-linux   + the daemon, then pytest tests/linux (Linux's
+#                      virtio_blk on ringloop-vhost-user-blk, the verdicts)
+
+LINUX_GUEST := tools/linux-guest/mkguest.py
+
+linux-guest:
+	$(PYTHON) $(LINUX_GUEST)
+
+check-linux: deps
+	$(MAKE) $(VHOST_DAEMON) linux-guest
+	@mkdir -p $(TEST_LOG_DIR)
+	$(PYTHON) -m pytest -q -rfEs tests/linux $(PYTEST_ARGS)
+
+.PHONY: linux-guest check-linux
