@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dev_blk.c - virtio-blk device model (VIRTIO 1.2 5.2) over a RAM disk the
- * caller provides: one requestq; IN, OUT, FLUSH, GET_ID.
+ * caller provides: one requestq (or up to VDEV_MAX_QUEUES with
+ * VIRTIO_BLK_F_MQ, vdev_blk_set_num_queues); IN, OUT, FLUSH, GET_ID.
  *
  * A request (5.2.6) is a device-readable struct virtio_blk_req_hdr, the
  * data (readable for OUT, writable for IN / GET_ID), and one writable
@@ -35,6 +36,13 @@
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
+
+/* 5.2.3 / 5.2.4: multiqueue, and where num_queues sits in the config
+ * (driver headers call those bytes unused0[1..2]). */
+#ifndef VIRTIO_BLK_F_MQ
+#define VIRTIO_BLK_F_MQ 12
+#endif
+#define BLK_CFG_NUM_QUEUES 34
 
 struct dev_blk {
     uint8_t *disk; /* RAM disk, or NULL with a backend */
@@ -232,21 +240,21 @@ static void *blk_content(const struct vdev *d, uint64_t *len)
     return blk_of(d)->disk;
 }
 
-static const struct vdev_ops blk_ops = {
-    .type = "blk",
-    .device_id = VIRTIO_ID_BLOCK,
-    .num_queues = 1,
-    .queue_max_size = VDEV_BLK_QUEUE_MAX,
-    .config_size = sizeof(struct virtio_blk_config),
-    .read_config = blk_read_config,
-    .process_queue = blk_process,
-    .destroy = blk_destroy,
-    .state_size = blk_state_size,
-    .state_save = blk_state_save,
-    .state_check = blk_state_check,
-    .state_load = blk_state_load,
-    .content = blk_content,
+/* One ops table per queue count (VIRTIO_BLK_F_MQ): static, because the
+ * transport may still read a destroyed device's ops (vmmio_rebind). */
+#define BLK_OPS(n)                                                                                 \
+    {                                                                                              \
+        .type = "blk", .device_id = VIRTIO_ID_BLOCK, .num_queues = (n),                            \
+        .queue_max_size = VDEV_BLK_QUEUE_MAX, .config_size = sizeof(struct virtio_blk_config),     \
+        .read_config = blk_read_config, .process_queue = blk_process, .destroy = blk_destroy,      \
+        .state_size = blk_state_size, .state_save = blk_state_save,                                \
+        .state_check = blk_state_check, .state_load = blk_state_load, .content = blk_content,      \
+    }
+
+static const struct vdev_ops blk_ops[VDEV_MAX_QUEUES] = {
+    BLK_OPS(1), BLK_OPS(2), BLK_OPS(3), BLK_OPS(4), BLK_OPS(5), BLK_OPS(6), BLK_OPS(7), BLK_OPS(8),
 };
+_Static_assert(VDEV_MAX_QUEUES == 8, "one blk_ops entry per queue count");
 
 static bool blk_is_valid_disk(const void *disk, uint64_t bytes)
 {
@@ -282,7 +290,7 @@ static int blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uin
     b->cfg.size_max = vr_cpu_to_le32(VDEV_BLK_SIZE_MAX);
     b->cfg.seg_max = vr_cpu_to_le32(VDEV_BLK_SEG_MAX);
     b->cfg.blk_size = vr_cpu_to_le32(VIRTIO_BLK_SECTOR_SIZE);
-    vdev_init(d, &blk_ops, b, features, mem);
+    vdev_init(d, &blk_ops[0], b, features, mem);
     return 0;
 }
 
@@ -312,6 +320,23 @@ int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)
     b->bytes = bytes;
     b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
     vdev_signal_config(d); /* the transport bumps ConfigGeneration */
+    return 0;
+}
+
+int vdev_blk_set_num_queues(struct vdev *d, unsigned n)
+{
+    struct dev_blk *b = blk_of(d);
+
+    if (n < 1 || n > VDEV_MAX_QUEUES || d->activated)
+        return -EINVAL;
+    d->ops = &blk_ops[n - 1];
+    /* 5.2.4: num_queues "only exists if VIRTIO_BLK_F_MQ is set". */
+    snap_put16((uint8_t *)&b->cfg + BLK_CFG_NUM_QUEUES, n > 1 ? (uint16_t)n : 0);
+    if (n > 1)
+        d->avail_features |= 1ull << VIRTIO_BLK_F_MQ;
+    else
+        d->avail_features &= ~(1ull << VIRTIO_BLK_F_MQ);
+    vdev_reset(d); /* queue table for the new count */
     return 0;
 }
 
