@@ -21,7 +21,13 @@
  *    completes writes in order, before we return).
  * A malformed chain (no writable byte for the status, or fewer than 16
  * readable bytes of header) is counted as bad and completed as well as the
- * chain allows: IOERR in the status byte if there is one.
+ * chain allows: IOERR in the status byte if there is one. So is a request
+ * whose data bytes are on the wrong side for its type (5.2.6: IN and
+ * GET_ID fill data, so it is device-writable; OUT's is device-readable):
+ * IN or GET_ID with readable data past the header, GET_ID with no
+ * writable byte but the status, OUT with writable data before the status.
+ * It never succeeds ("VIRTIO_BLK_S_IOERR for device or driver error"):
+ * IOERR, nothing read or written, counted in bad (not ioerr).
  *
  * Used length (2.7.8: bytes written into the writable part, as a prefix):
  * in_len when the status byte was written (it is the last byte), else 0.
@@ -161,6 +167,23 @@ err_io:
     return VIRTIO_BLK_S_IOERR;
 }
 
+/* Do the data bytes lie where a request of this type needs them (5.2.6)?
+ * data_out: readable bytes after the header, data_in: writable bytes
+ * before the status. Unknown types are UNSUPP whatever their buffers. */
+static bool blk_is_misdirected(uint32_t type, uint32_t data_out, uint32_t data_in)
+{
+    switch (type) {
+    case VIRTIO_BLK_T_IN:
+        return data_out != 0; /* nothing to read into them */
+    case VIRTIO_BLK_T_OUT:
+        return data_in != 0; /* nothing to write from them */
+    case VIRTIO_BLK_T_GET_ID:
+        return data_out != 0 || data_in == 0;
+    default:
+        return false;
+    }
+}
+
 static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_blk *b = blk_of(d);
@@ -184,6 +207,13 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     vdq_chain_read(c, 0, &h, sizeof(h)); /* a private copy: read once */
     h.type = vr_le32_to_cpu(h.type);
     h.sector = vr_le64_to_cpu(h.sector);
+    if (blk_is_misdirected(h.type, c->out_len - sizeof(h), c->in_len - 1)) {
+        status = VIRTIO_BLK_S_IOERR;
+        vdq_chain_write(c, c->in_len - 1, &status, 1);
+        b->stats.bad++;
+        *written = c->in_len;
+        return true;
+    }
     status = blk_request(b, c, &h, c->in_len - 1);
     vdq_chain_write(c, c->in_len - 1, &status, 1);
     *written = c->in_len;

@@ -868,6 +868,46 @@ static void test_head_out_of_range_breaks_ring(void **state)
     vq_destroy(vq1);
 }
 
+/* One blk request on ring 0 whose data (len bytes) is device-writable or
+ * device-readable as asked, whatever the type says: its status. */
+static int blk_io_dir(struct tfx *t, uint32_t type, uint64_t sector, uint32_t len,
+                      bool data_writable)
+{
+    struct vq_sg sg[3] = {
+        {.buf = t->hdr, .len = 16}, {.buf = t->data, .len = len}, {.buf = t->status, .len = 1}};
+    unsigned out = data_writable ? 1 : 2;
+
+    snap_put32(t->hdr, type);
+    snap_put32(t->hdr + 4, 0);
+    snap_put64(t->hdr + 8, sector);
+    *t->status = 0xee;
+    assert_int_equal(vq_add_sgs(t->vq, sg, out, 3 - out, t), 0);
+    vq_kick_prepare(t->vq);
+    vu_kick(t->b, 0);
+    return blk_complete(t);
+}
+
+/* virtio 1.2 5.2.6: IN data is device-writable, OUT data device-readable;
+ * the other way round the request fails, nothing moved, counted as bad. */
+static void test_blk_wrong_direction_through_vhost_user(void **state)
+{
+    struct tfx *t = *state;
+    unsigned i;
+
+    start(t, NULL);
+    blk_write_pattern(t, 2, 0x12);
+    memset(t->data, 0x77, 512);
+    assert_int_equal(blk_io_dir(t, VIRTIO_BLK_T_IN, 2, 512, false), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < 512; i++)
+        assert_int_equal(t->data[i], 0x77);
+    memset(t->data, 0x99, 512);
+    assert_int_equal(blk_io_dir(t, VIRTIO_BLK_T_OUT, 2, 512, true), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < 512; i++)
+        assert_int_equal(t->disk[2 * 512 + i], 0x12);
+    assert_true(t->dev.queues[0].stats.bad_chains == 2);
+    blk_check_pattern(t, 2, 0x12); /* the ring goes on */
+}
+
 /* ---- blk over a storage backend (what the daemon uses) ---- */
 
 static int be_fail; /* -errno the next calls return, 0: work */
@@ -1126,6 +1166,7 @@ int main(void)
         T(test_corrupt_avail_idx_refused_at_start),
         T(test_broken_ring_signals_err_fd_and_restarts),
         T(test_head_out_of_range_breaks_ring),
+        T(test_blk_wrong_direction_through_vhost_user),
         T(test_blk_backend_through_vhost_user),
         T(test_rng_model_through_vhost_user),
         T(test_state_save_restore_new_backend),

@@ -551,6 +551,64 @@ static void test_broken_ring_err_fd_over_socket(void **state)
     assert_int_equal(log_count(s, "ring 0 broken"), 1);
 }
 
+/* One request on ring 0 with r->data device-writable or not as asked
+ * (whatever the type says), waited for: its status. */
+static uint8_t one_req(struct sfx *s, struct req *r, uint32_t type, uint64_t sector,
+                       bool data_writable)
+{
+    struct vq_sg sg[3] = {{.buf = r->hdr, .len = 16},
+                          {.buf = r->data, .len = REQ_BYTES},
+                          {.buf = &r->status, .len = 1}};
+    unsigned out = data_writable ? 1 : 2;
+    void *tok;
+    uint32_t len;
+    uint64_t v;
+
+    snap_put32(r->hdr, type);
+    snap_put32(r->hdr + 4, 0);
+    snap_put64(r->hdr + 8, sector);
+    r->status = 0xee;
+    assert_int_equal(vq_add_sgs(s->vq, sg, out, 3 - out, r), 0);
+    vq_kick(s->vq);
+    while (vq_get_buf(s->vq, &tok, &len) != 0) {
+        assert_true(is_readable(s->call, 5000));
+        (void)!read(s->call, &v, 8);
+    }
+    assert_ptr_equal(tok, r);
+    return r->status;
+}
+
+/* virtio 1.2 5.2.6 through the daemon: a read whose data is
+ * device-readable, a write whose data is device-writable: IOERR, the disk
+ * file and the buffers untouched. */
+static void test_wrong_direction_over_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(sizeof(*r), &gpa);
+    uint8_t buf[REQ_BYTES];
+    unsigned i;
+    int fd;
+
+    assert_non_null(r);
+    start_device(s);
+    memset(r->data, 0xab, REQ_BYTES);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 0, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_IN, 0, false), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < REQ_BYTES; i++)
+        assert_int_equal(r->data[i], 0xab);
+    fd = open(s->disk, O_RDONLY);
+    assert_int_equal(pread(fd, buf, REQ_BYTES, 0), REQ_BYTES);
+    close(fd);
+    for (i = 0; i < REQ_BYTES; i++)
+        assert_int_equal(buf[i], 0); /* the file is still all zeros */
+    /* The right way round, the same buffer works. */
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 0, false), VIRTIO_BLK_S_OK);
+    memset(r->data, 0, REQ_BYTES);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_IN, 0, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(r->data[REQ_BYTES - 1], 0xab);
+}
+
 static void test_sigterm_clean_exit(void **state)
 {
     struct sfx *s = *state;
@@ -569,6 +627,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blk_through_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_error_closes_then_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_direction_over_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_ring_err_fd_over_socket, setup_two_queues,
                                         teardown),
     };
