@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vhost_user_blk.c - ringloop-vhost-user-blk: a vhost-user-blk backend
- * daemon for QEMU's vhost-user-blk-pci (num-queues=1), the Linux carrier of
- * the request handler in hostsim/vhost_user.c:
+ * daemon for QEMU's vhost-user-blk-pci (num-queues=1, or N with
+ * --num-queues N: VIRTIO_BLK_F_MQ), the Linux carrier of the request
+ * handler in hostsim/vhost_user.c:
  *
- *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]
+ *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
+ *                           [--num-queues N] [--verbose]
+ *
+ * A ring the frontend corrupts (hostsim/vdq.h) stops being served: its
+ * error eventfd (SET_VRING_ERR) is written and one line says which ring
+ * and why; the other rings and the connection go on, and the ring serves
+ * again once the frontend stops and restarts it (GET_VRING_BASE, then
+ * SET_VRING_BASE / ADDR / KICK).
  *
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
@@ -55,7 +63,8 @@ struct daemon {
     struct vu_backend *b;
     struct vdev dev;
     uint64_t messages;
-    bool verbose; /* --verbose: one line per request */
+    unsigned num_queues; /* --num-queues, 1 by default */
+    bool verbose;        /* --verbose: one line per request */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -237,6 +246,11 @@ static int backend_up(struct daemon *d)
     if (err)
         return err;
     err = vdev_blk_create_backend(&d->dev, vu_guest_mem(d->b), d->disk_bytes, &be, d->serial);
+    if (!err) {
+        err = vdev_blk_set_num_queues(&d->dev, d->num_queues);
+        if (err)
+            vdev_destroy(&d->dev);
+    }
     if (!err)
         err = vu_attach(d->b, &d->dev);
     if (err) {
@@ -454,22 +468,38 @@ static int disk_open(struct daemon *d)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]\n");
+            "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
+            "[--num-queues N (1..%d)] [--verbose]\n",
+            VDEV_MAX_QUEUES);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'}, {"disk", required_argument, NULL, 'd'},
-        {"serial", required_argument, NULL, 'i'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'},
+        {"disk", required_argument, NULL, 'd'},
+        {"serial", required_argument, NULL, 'i'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"num-queues", required_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct daemon d = {.listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0"};
+    struct daemon d = {
+        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 1};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vh", opts, NULL)) != -1) {
+        char *end;
+
         switch (c) {
+        case 'q':
+            d.num_queues = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || d.num_queues < 1 || d.num_queues > VDEV_MAX_QUEUES) {
+                usage();
+                return 2;
+            }
+            break;
         case 's':
             d.sock_path = optarg;
             break;

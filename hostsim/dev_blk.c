@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dev_blk.c - virtio-blk device model (VIRTIO 1.2 5.2) over a RAM disk the
- * caller provides: one requestq; IN, OUT, FLUSH, GET_ID.
+ * caller provides: one requestq (or up to VDEV_MAX_QUEUES with
+ * VIRTIO_BLK_F_MQ, vdev_blk_set_num_queues); IN, OUT, FLUSH, GET_ID.
  *
  * A request (5.2.6) is a device-readable struct virtio_blk_req_hdr, the
  * data (readable for OUT, writable for IN / GET_ID), and one writable
@@ -20,7 +21,13 @@
  *    completes writes in order, before we return).
  * A malformed chain (no writable byte for the status, or fewer than 16
  * readable bytes of header) is counted as bad and completed as well as the
- * chain allows: IOERR in the status byte if there is one.
+ * chain allows: IOERR in the status byte if there is one. So is a request
+ * whose data bytes are on the wrong side for its type (5.2.6: IN and
+ * GET_ID fill data, so it is device-writable; OUT's is device-readable):
+ * IN or GET_ID with readable data past the header, GET_ID with no
+ * writable byte but the status, OUT with writable data before the status.
+ * It never succeeds ("VIRTIO_BLK_S_IOERR for device or driver error"):
+ * IOERR, nothing read or written, counted in bad (not ioerr).
  *
  * Used length (2.7.8: bytes written into the writable part, as a prefix):
  * in_len when the status byte was written (it is the last byte), else 0.
@@ -35,6 +42,13 @@
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
+
+/* 5.2.3 / 5.2.4: multiqueue, and where num_queues sits in the config
+ * (driver headers call those bytes unused0[1..2]). */
+#ifndef VIRTIO_BLK_F_MQ
+#define VIRTIO_BLK_F_MQ 12
+#endif
+#define BLK_CFG_NUM_QUEUES 34
 
 struct dev_blk {
     uint8_t *disk; /* RAM disk, or NULL with a backend */
@@ -153,6 +167,23 @@ err_io:
     return VIRTIO_BLK_S_IOERR;
 }
 
+/* Do the data bytes lie where a request of this type needs them (5.2.6)?
+ * data_out: readable bytes after the header, data_in: writable bytes
+ * before the status. Unknown types are UNSUPP whatever their buffers. */
+static bool blk_is_misdirected(uint32_t type, uint32_t data_out, uint32_t data_in)
+{
+    switch (type) {
+    case VIRTIO_BLK_T_IN:
+        return data_out != 0; /* nothing to read into them */
+    case VIRTIO_BLK_T_OUT:
+        return data_in != 0; /* nothing to write from them */
+    case VIRTIO_BLK_T_GET_ID:
+        return data_out != 0 || data_in == 0;
+    default:
+        return false;
+    }
+}
+
 static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_blk *b = blk_of(d);
@@ -176,6 +207,13 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     vdq_chain_read(c, 0, &h, sizeof(h)); /* a private copy: read once */
     h.type = vr_le32_to_cpu(h.type);
     h.sector = vr_le64_to_cpu(h.sector);
+    if (blk_is_misdirected(h.type, c->out_len - sizeof(h), c->in_len - 1)) {
+        status = VIRTIO_BLK_S_IOERR;
+        vdq_chain_write(c, c->in_len - 1, &status, 1);
+        b->stats.bad++;
+        *written = c->in_len;
+        return true;
+    }
     status = blk_request(b, c, &h, c->in_len - 1);
     vdq_chain_write(c, c->in_len - 1, &status, 1);
     *written = c->in_len;
@@ -232,21 +270,21 @@ static void *blk_content(const struct vdev *d, uint64_t *len)
     return blk_of(d)->disk;
 }
 
-static const struct vdev_ops blk_ops = {
-    .type = "blk",
-    .device_id = VIRTIO_ID_BLOCK,
-    .num_queues = 1,
-    .queue_max_size = VDEV_BLK_QUEUE_MAX,
-    .config_size = sizeof(struct virtio_blk_config),
-    .read_config = blk_read_config,
-    .process_queue = blk_process,
-    .destroy = blk_destroy,
-    .state_size = blk_state_size,
-    .state_save = blk_state_save,
-    .state_check = blk_state_check,
-    .state_load = blk_state_load,
-    .content = blk_content,
+/* One ops table per queue count (VIRTIO_BLK_F_MQ): static, because the
+ * transport may still read a destroyed device's ops (vmmio_rebind). */
+#define BLK_OPS(n)                                                                                 \
+    {                                                                                              \
+        .type = "blk", .device_id = VIRTIO_ID_BLOCK, .num_queues = (n),                            \
+        .queue_max_size = VDEV_BLK_QUEUE_MAX, .config_size = sizeof(struct virtio_blk_config),     \
+        .read_config = blk_read_config, .process_queue = blk_process, .destroy = blk_destroy,      \
+        .state_size = blk_state_size, .state_save = blk_state_save,                                \
+        .state_check = blk_state_check, .state_load = blk_state_load, .content = blk_content,      \
+    }
+
+static const struct vdev_ops blk_ops[VDEV_MAX_QUEUES] = {
+    BLK_OPS(1), BLK_OPS(2), BLK_OPS(3), BLK_OPS(4), BLK_OPS(5), BLK_OPS(6), BLK_OPS(7), BLK_OPS(8),
 };
+_Static_assert(VDEV_MAX_QUEUES == 8, "one blk_ops entry per queue count");
 
 static bool blk_is_valid_disk(const void *disk, uint64_t bytes)
 {
@@ -282,7 +320,7 @@ static int blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uin
     b->cfg.size_max = vr_cpu_to_le32(VDEV_BLK_SIZE_MAX);
     b->cfg.seg_max = vr_cpu_to_le32(VDEV_BLK_SEG_MAX);
     b->cfg.blk_size = vr_cpu_to_le32(VIRTIO_BLK_SECTOR_SIZE);
-    vdev_init(d, &blk_ops, b, features, mem);
+    vdev_init(d, &blk_ops[0], b, features, mem);
     return 0;
 }
 
@@ -312,6 +350,23 @@ int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)
     b->bytes = bytes;
     b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
     vdev_signal_config(d); /* the transport bumps ConfigGeneration */
+    return 0;
+}
+
+int vdev_blk_set_num_queues(struct vdev *d, unsigned n)
+{
+    struct dev_blk *b = blk_of(d);
+
+    if (n < 1 || n > VDEV_MAX_QUEUES || d->activated)
+        return -EINVAL;
+    d->ops = &blk_ops[n - 1];
+    /* 5.2.4: num_queues "only exists if VIRTIO_BLK_F_MQ is set". */
+    snap_put16((uint8_t *)&b->cfg + BLK_CFG_NUM_QUEUES, n > 1 ? (uint16_t)n : 0);
+    if (n > 1)
+        d->avail_features |= 1ull << VIRTIO_BLK_F_MQ;
+    else
+        d->avail_features &= ~(1ull << VIRTIO_BLK_F_MQ);
+    vdev_reset(d); /* queue table for the new count */
     return 0;
 }
 

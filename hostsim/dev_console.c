@@ -14,8 +14,10 @@
  * length = bytes written); with none available the device asks for a
  * receiveq0 kick (vdq_enable_notify with re-check) and delivers then.
  *
- * Driver mistakes, counted as bad and returned with len 0: a transmitq0
- * chain with no readable byte, a receiveq0 chain with no writable byte.
+ * Driver mistakes, counted as bad and returned with len 0, nothing moved:
+ * a transmitq0 chain with no readable byte or with device-writable
+ * buffers, a receiveq0 chain with no writable byte or with device-readable
+ * buffers (5.3.6: transmit buffers are output, receive buffers input).
  * Reset keeps both FIFOs (device content, like a UART's buffer) and drops
  * only in-flight chains.
  */
@@ -83,7 +85,7 @@ static bool con_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
 
     (void)qi;
     *written = 0; /* nothing is written into transmit buffers */
-    if (c->out_len == 0) {
+    if (c->out_len == 0 || c->in_len) {
         k->stats.bad++;
         return true;
     }
@@ -107,7 +109,7 @@ static bool con_rx_fill(struct dev_console *k, const struct vdq_chain *c, uint32
     uint8_t buf[256];
     uint32_t off = 0;
 
-    if (c->in_len == 0) {
+    if (c->in_len == 0 || c->out_len) {
         k->stats.bad++;
         *written = 0;
         return true;
@@ -129,8 +131,7 @@ static bool con_has_rx(struct vdev *d)
     return con_of(d)->in.len > 0;
 }
 
-static bool con_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
-                        uint32_t *written)
+static bool con_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     (void)qi;
     return con_rx_fill(con_of(d), c, written);

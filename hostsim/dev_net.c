@@ -13,10 +13,13 @@
  * NIC with a full FIFO would.
  *
  * Driver mistakes (never fatal, each counted):
- *  - a TX chain shorter than the 12-byte header: returned, no frame (bad);
+ *  - a TX chain shorter than the 12-byte header, or with device-writable
+ *    buffers (5.1.6.2: transmit buffers are device-readable only):
+ *    returned with len 0, no frame (bad);
  *  - a TX frame above VDEV_NET_MAX_FRAME: dropped;
- *  - an RX chain with no writable part: returned with len 0 (bad), the
- *    frame waits for the next buffer;
+ *  - an RX chain with no writable part, or with device-readable buffers
+ *    (5.1.6.3: receive buffers are device-writable): returned with len 0
+ *    (bad), nothing written, the frame waits for the next buffer;
  *  - an RX chain too small for header + frame (without MRG_RXBUF a frame
  *    must fit one buffer, 5.1.6.3.1): the frame is dropped, the buffer
  *    returned with len 0.
@@ -80,7 +83,7 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
 
     (void)qi;
     *written = 0; /* 5.1.6.2: the device writes nothing into TX buffers */
-    if (c->out_len < sizeof(struct virtio_net_hdr)) {
+    if (c->out_len < sizeof(struct virtio_net_hdr) || c->in_len) {
         n->stats.bad++;
         return true;
     }
@@ -113,7 +116,7 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
     struct virtio_net_hdr h;
 
     *written = 0;
-    if (c->in_len == 0) {
+    if (c->in_len == 0 || c->out_len) {
         n->stats.bad++;
         return true; /* the frame stays for the next buffer */
     }
@@ -142,8 +145,7 @@ static bool net_has_rx(struct vdev *d)
     return net_of(d)->count > 0;
 }
 
-static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
-                        uint32_t *written)
+static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     (void)qi;
     return net_rx_fill(net_of(d), c, written);

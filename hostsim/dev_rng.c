@@ -13,8 +13,10 @@
  *    state: a snapshot saves it, reset keeps it (a reset must not replay
  *    entropy the driver has already seen).
  * A request without a writable part cannot carry entropy (5.4.6.1: "The
- * device MUST place one or more random bytes into the buffer"): it is
- * counted as bad and returned with length 0.
+ * device MUST place one or more random bytes into the buffer"), and one
+ * with device-readable buffers is not the device-writable buffer 5.4.6
+ * asks for: either is counted as bad and returned with length 0, no byte
+ * written and the stream not moved.
  */
 #include <errno.h>
 #include <string.h>
@@ -61,7 +63,7 @@ static bool rng_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     uint32_t off;
 
     (void)qi;
-    if (c->in_len == 0) {
+    if (c->in_len == 0 || c->out_len) {
         *written = 0;
         return true;
     }

@@ -63,6 +63,10 @@ int vdev_blk_create_backend(struct vdev *d, const struct vdq_mem *mem, uint64_t 
 /* Change the disk (e.g. grow into a larger buffer): capacity changes, the
  * config generation moves and a config interrupt goes out (5.2.6.2 / 4.2.2). */
 int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes);
+/* Serve n request queues (1..VDEV_MAX_QUEUES; n > 1 offers
+ * VIRTIO_BLK_F_MQ with config num_queues = n, 5.2.3 / 5.2.4). Before the
+ * driver activates the device (e.g. right after create). */
+int vdev_blk_set_num_queues(struct vdev *d, unsigned n);
 void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st);
 
 /* ---- rng (5.4): a seeded deterministic byte stream ---- */

@@ -67,9 +67,14 @@ void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len)
 
 static void vdq_set_broken(struct vdq *q, const char *why, uint32_t a, uint32_t b)
 {
-    if (!q->broken)
-        virt_log(VIRT_LOG_ERR, "vdq %p broken: %s (%u, %u)", (void *)q, why, a, b);
+    if (q->broken)
+        return;
+    /* Debug only: the owner reports it once with the queue's name. */
+    virt_log(VIRT_LOG_DEBUG, "vdq %p broken: %s (%u, %u)", (void *)q, why, a, b);
     q->broken = true;
+    q->broken_why = why;
+    q->broken_a = a;
+    q->broken_b = b;
 }
 
 static int vdq_map_rings(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg)
@@ -410,6 +415,17 @@ bool vdq_has_avail(struct vdq *q)
 bool vdq_is_broken(const struct vdq *q)
 {
     return q->broken;
+}
+
+const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b)
+{
+    if (!q->broken)
+        return NULL;
+    if (a)
+        *a = q->broken_a;
+    if (b)
+        *b = q->broken_b;
+    return q->broken_why ? q->broken_why : "broken";
 }
 
 static uint32_t vdq_chain_copy(const struct vdq_iov *iov, uint32_t n, uint32_t off, void *flat,

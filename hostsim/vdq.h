@@ -140,6 +140,10 @@ struct vdq {
     bool broken;
     uint8_t pad2[2];
     struct vdq_stats stats;
+    /* Why the queue broke (NULL while it is not) and the two values that
+     * showed it (e.g. avail->idx and next_avail), for its owner's report. */
+    const char *broken_why;
+    uint32_t broken_a, broken_b;
 };
 
 /* Translate [gpa, gpa+len) to a pointer, NULL if not inside one region. */
@@ -178,6 +182,10 @@ void vdq_disable_notify(struct vdq *q);
 int vdq_enable_notify(struct vdq *q);
 bool vdq_has_avail(struct vdq *q);
 bool vdq_is_broken(const struct vdq *q);
+/* Why q is broken (NULL if it is not); *a, *b (may be NULL) get the two
+ * values that showed it. vdq logs it only at debug level: the device that
+ * owns the queue reports it once, naming the queue (vmmio, vhost-user). */
+const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
 
 /* Copy between a chain's readable / writable segments and flat memory;
  * return bytes copied (stops at the end of the segments). */

@@ -149,6 +149,7 @@ struct vu_stats {
     uint64_t kicks;
     uint64_t calls; /* call fd signalled */
     uint64_t starts, stops;
+    uint64_t ring_errors; /* rings found corrupt while running (err fd signalled) */
 };
 
 /* ops/ctx as above; the backend starts with no device (vu_attach). */

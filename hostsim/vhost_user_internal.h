@@ -87,11 +87,15 @@ int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, cons
 
 /* The register file's interrupt hook (vu_attach): signal the call fds. */
 void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx);
+/* Its broken hook: ring qi is corrupt; signal its err fd, log one line. */
+void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, uint32_t vb,
+                    void *ctx);
 /* Process the device's queues until nothing is pending; chains completed. */
 int vu_process(struct vu_backend *b);
 /* Rebuild every queue's vdq over b->mem; set_base: at the frontend's
- * indices (a start). Validates every queue before changing any. */
-int vu_reload(struct vu_backend *b, bool set_base);
+ * indices (a start). Validates every queue before changing any; on failure
+ * *bad_ring (may be NULL) is the ring refused, or -1. */
+int vu_reload(struct vu_backend *b, bool set_base, int *bad_ring);
 /* Bring the device in line with the rings (the invariant in vhost_user.h). */
 int vu_update(struct vu_backend *b);
 /* Ring index -> ring, NULL (logged) when out of range. */

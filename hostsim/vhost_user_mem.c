@@ -133,7 +133,7 @@ int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, cons
             (struct vdq_mem_region){.gpa = nr[i].gpa, .size = nr[i].size, .hva = nr[i].hva};
     }
     b->mem.nregions = n;
-    err = vu_reload(b, false);
+    err = vu_reload(b, false, NULL);
     if (err) {
         virt_log(VIRT_LOG_ERR, "vhost-user: rings outside the new memory table");
         /* The device stays asleep; a restart re-checks everything. */

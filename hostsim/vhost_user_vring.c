@@ -76,6 +76,33 @@ void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx)
     }
 }
 
+/*
+ * The register file's broken hook (vu_attach): ring qi is corrupt
+ * (vdq.h: avail->idx more than the ring size ahead, a head outside the
+ * table), so the queue serves nothing until the frontend restarts it.
+ * vhost-user.rst, VHOST_USER_SET_VRING_ERR: "Set the event file descriptor
+ * to signal when error occurs": signal it through the carrier, and say it
+ * in one line. The other rings and the connection go on; "Starting and
+ * stopping rings": GET_VRING_BASE stops the ring, SET_VRING_KICK starts it
+ * again, which re-programs the device (it has DEVICE_NEEDS_RESET set, so
+ * vu_is_same_activation() fails) and clears the broken state.
+ */
+void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, uint32_t vb,
+                    void *ctx)
+{
+    struct vu_backend *b = ctx;
+    bool told = false;
+
+    (void)m;
+    if (qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal) {
+        b->ops->signal(b->ctx, b->rings[qi].err_fd);
+        told = true;
+    }
+    b->stats.ring_errors++;
+    virt_log(VIRT_LOG_ERR, "vhost-user %s: ring %u broken: %s (%u, %u); %s", b->dev->ops->type, qi,
+             why, va, vb, told ? "error fd signalled" : "no error fd to signal");
+}
+
 int vu_process(struct vu_backend *b)
 {
     int total = 0;
@@ -173,6 +200,7 @@ struct vu_reload {
     struct vu_backend *b;
     bool set_base; /* next_avail = ring base, next_used = used->idx */
     int err;
+    int bad_ring; /* the ring refused, -1: none or not one ring's fault */
 };
 
 /* Locked (vmmio_run_locked): rebuild each queue's vdq over b->mem (new
@@ -196,6 +224,7 @@ static void vu_reload_locked(struct vdev *d, void *arg)
 
             if (!used_idx) {
                 rl->err = -EFAULT;
+                rl->bad_ring = (int)i;
                 return;
             }
             st[i].next_avail = b->rings[i].base;
@@ -205,6 +234,7 @@ static void vu_reload_locked(struct vdev *d, void *arg)
         }
         rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
         if (rl->err) {
+            rl->bad_ring = (int)i;
             virt_log(VIRT_LOG_ERR,
                      "vhost-user: ring %u refused (base %u, used idx %u, size %u): %d", i,
                      st[i].next_avail, st[i].next_used, st[i].size, rl->err);
@@ -222,11 +252,13 @@ static void vu_reload_locked(struct vdev *d, void *arg)
     }
 }
 
-int vu_reload(struct vu_backend *b, bool set_base)
+int vu_reload(struct vu_backend *b, bool set_base, int *bad_ring)
 {
-    struct vu_reload rl = {.b = b, .set_base = set_base, .err = 0};
+    struct vu_reload rl = {.b = b, .set_base = set_base, .err = 0, .bad_ring = -1};
 
     vmmio_run_locked(b->m, vu_reload_locked, &rl);
+    if (bad_ring)
+        *bad_ring = rl.bad_ring;
     return rl.err;
 }
 
@@ -245,12 +277,14 @@ static bool vu_is_all_live(const struct vu_backend *b)
     return true;
 }
 
-static void vu_ring_error(struct vu_backend *b)
+/* A start failed: signal the err fd of the ring at fault (ring >= 0), or
+ * of every ring when it is not one ring's fault. */
+static void vu_ring_error(struct vu_backend *b, int ring)
 {
     unsigned i;
 
     for (i = 0; i < b->nrings; i++)
-        if (b->rings[i].err_fd >= 0 && b->ops->signal)
+        if ((ring < 0 || (unsigned)ring == i) && b->rings[i].err_fd >= 0 && b->ops->signal)
             b->ops->signal(b->ctx, b->rings[i].err_fd);
 }
 
@@ -258,8 +292,8 @@ static void vu_ring_error(struct vu_backend *b)
 int vu_update(struct vu_backend *b)
 {
     struct vu_ring_geo geo[VU_MAX_RINGS];
+    int err, bad_ring = -1;
     unsigned i;
-    int err;
 
     if (!vu_is_all_live(b)) {
         if (!vmmio_is_asleep(b->m)) {
@@ -280,6 +314,7 @@ int vu_update(struct vu_backend *b)
         err = vu_ring_geo_get(b, &b->rings[i], &geo[i]);
         if (err) {
             virt_log(VIRT_LOG_ERR, "vhost-user: ring %u outside guest memory", i);
+            bad_ring = (int)i;
             goto err_start;
         }
     }
@@ -288,7 +323,7 @@ int vu_update(struct vu_backend *b)
         if (err)
             goto err_start;
     }
-    err = vu_reload(b, true);
+    err = vu_reload(b, true, &bad_ring);
     if (err)
         goto err_start;
     vmmio_wake(b->m);
@@ -299,7 +334,7 @@ int vu_update(struct vu_backend *b)
     return 0;
 
 err_start:
-    vu_ring_error(b);
+    vu_ring_error(b, bad_ring);
     return err;
 }
 

@@ -58,6 +58,7 @@ struct vmmio {
     struct virt_lock lock;
     uint32_t pending;                /* queues notified, not processed yet (atomic) */
     uint32_t logged;                 /* vmmio_log_kind bits already logged */
+    uint32_t broken_told;            /* queues reported broken since the last reset */
     struct vmmio_transport_state st; /* interrupt_status lives in dev */
     struct vmmio_stats stats;
 };
@@ -129,16 +130,40 @@ struct vdev *vmmio_vdev(struct vmmio *m)
 
 /* Locked: 2.1.2 "the device SHOULD set DEVICE_NEEDS_RESET" then, once
  * DRIVER_OK was set, "MUST send a device configuration change notification". */
-static void vmmio_needs_reset(struct vmmio *m)
+static void vmmio_needs_reset(struct vmmio *m, bool quiet)
 {
     if (m->st.device_status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
         return;
     m->st.device_status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
     m->dev->needs_reset = true;
     m->stats.needs_reset++;
-    virt_log(VIRT_LOG_ERR, "vmmio %s: DEVICE_NEEDS_RESET", m->dev->ops->type);
+    if (!quiet) /* quiet: the caller's line said it */
+        virt_log(VIRT_LOG_ERR, "vmmio %s: DEVICE_NEEDS_RESET", m->dev->ops->type);
     if (m->st.device_status & VIRTIO_STATUS_DRIVER_OK)
         vdev_signal_config(m->dev);
+}
+
+/* Locked: queue qi's ring is corrupt (vdq.h: no chain left to return).
+ * Said once per queue (one line naming it and the reason, or the owner's
+ * broken hook), then 2.1.2 DEVICE_NEEDS_RESET as above; the other queues
+ * go on being served. */
+static void vmmio_queue_broken(struct vmmio *m, unsigned qi)
+{
+    uint32_t a = 0, b = 0;
+    const char *why = vdq_broken_reason(&m->dev->queues[qi].q, &a, &b);
+    bool was_set = m->st.device_status & VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+
+    if (!(m->broken_told & (1u << qi))) {
+        m->broken_told |= 1u << qi;
+        if (!why)
+            why = "queue processing failed";
+        if (m->hooks.broken)
+            m->hooks.broken(m, qi, why, a, b, m->hooks.ctx);
+        else
+            virt_log(VIRT_LOG_ERR, "vmmio %s: queue %u broken: %s (%u, %u)%s", m->dev->ops->type,
+                     qi, why, a, b, was_set ? "" : ": DEVICE_NEEDS_RESET");
+    }
+    vmmio_needs_reset(m, true);
 }
 
 /* Locked: Status = 0 (4.2.2 "Writing zero (0x0) to this register triggers
@@ -153,6 +178,7 @@ static void vmmio_reset(struct vmmio *m)
     m->st.config_generation = gen;
     __atomic_store_n(&m->pending, 0, __ATOMIC_RELAXED);
     m->dev->more_work = 0;
+    m->broken_told = 0;
     m->stats.resets++;
 }
 
@@ -220,7 +246,7 @@ static void vmmio_status_write(struct vmmio *m, uint32_t v, uint32_t offset)
     if (added & VIRTIO_STATUS_DRIVER_OK) {
         if (vdev_activate(m->dev) != 0) {
             m->stats.activate_failed++;
-            vmmio_needs_reset(m);
+            vmmio_needs_reset(m, false);
             return;
         }
         vmmio_poke_ready_queues(m);
@@ -564,6 +590,7 @@ struct vdev *vmmio_rebind(struct vmmio *m, struct vdev *dev)
     dev->irq_ctx = m;
     memset(&m->st, 0, sizeof(m->st));
     m->logged = 0;
+    m->broken_told = 0;
     /* Release: the new device's state before the pointer; the lock-free
      * paths (QueueNotify, InterruptStatus/ACK) load it with acquire. */
     __atomic_store_n(&m->dev, dev, __ATOMIC_RELEASE);
@@ -627,7 +654,7 @@ int vmmio_process(struct vmmio *m)
             continue; /* 4.2.2: never touch a queue that is not ready */
         n = d->ops->process_queue(d, qi);
         if (n < 0)
-            vmmio_needs_reset(m); /* corrupt ring: the queue is broken */
+            vmmio_queue_broken(m, qi); /* corrupt ring: the queue is broken */
         else
             total += n;
     }

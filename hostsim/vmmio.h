@@ -34,6 +34,13 @@ struct vmmio_hooks {
     void (*notify)(struct vmmio *m, unsigned queue, void *ctx);
     void (*interrupt)(struct vmmio *m, uint32_t int_status, void *ctx);
     void *ctx;
+    /* Optional: queue went broken (a corrupt ring, vdq.h), why and the two
+     * values that showed it; called once per queue until the next reset,
+     * from vmmio_process() with the lock held (same rules as interrupt).
+     * DEVICE_NEEDS_RESET is set either way; with this hook the owner
+     * reports the queue (one line), without it vmmio logs that line. */
+    void (*broken)(struct vmmio *m, unsigned queue, const char *why, uint32_t a, uint32_t b,
+                   void *ctx);
 };
 
 struct vmmio_transport_state {

@@ -72,8 +72,8 @@ static uint8_t *pmem_region;
  * carry on or to start a new loop.
  */
 
-#define LB_IDLE_NS 20000000ull          /* hybrid: loop leaves CPU 1 after 20 ms idle */
-#define LB_POLL_IDLE_NS (~0ull)         /* poll: the loop never leaves on its own */
+#define LB_IDLE_NS 20000000ull  /* hybrid: loop leaves CPU 1 after 20 ms idle */
+#define LB_POLL_IDLE_NS (~0ull) /* poll: the loop never leaves on its own */
 
 /* How long the loop polls doorbells before it gives CPU 1 back; the next
  * doorbell then wakes CPU 1 with an IPI (smp_run_on). See loopback_set_wake(). */
@@ -280,7 +280,8 @@ int loopback_init(void)
         if (err)
             return err;
         for (unsigned i = 0; i < LB_NDEV; i++) {
-            struct vmmio_hooks hooks = {lb_notify, lb_interrupt, &lbs[i]};
+            struct vmmio_hooks hooks = {
+                .notify = lb_notify, .interrupt = lb_interrupt, .ctx = &lbs[i]};
 
             err = vmmio_create(&lbs[i].vd, &hooks, &lbs[i].m);
             if (err)

@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     uint64_t requests = 2000000, seed = 1, switch_every = 250000, submitted = 0, next_switch;
     struct vdq_mem_region region;
     struct vdq_mem mem;
-    struct vmmio_hooks hooks = {on_notify, on_interrupt, &lb};
+    struct vmmio_hooks hooks = {.notify = on_notify, .interrupt = on_interrupt, .ctx = &lb};
     struct virtio_blk *blk;
     struct slot slots[MAX_QD];
     pthread_t thr;

@@ -290,6 +290,80 @@ static void test_blk_malformed(void **state)
     assert_true(f->dev.queues[0].stats.requests == 0);
 }
 
+/* One request whose data segment (len bytes, none when 0) is device-writable
+ * or device-readable as asked, whatever its type says; *used gets the
+ * used length. Returns the status byte. */
+static uint8_t blk_do_dir(struct dev_fixture *f, uint32_t type, void *data, uint32_t len,
+                          bool data_writable, uint32_t *used)
+{
+    struct blk_req *r = galloc(f, sizeof(*r));
+    struct vq_sg sg[3];
+    unsigned n = 0, out;
+
+    r->hdr.type = type;
+    r->hdr.sector = 0;
+    r->status = 0xee;
+    sg[n++] = (struct vq_sg){.buf = &r->hdr, .len = sizeof(r->hdr)};
+    if (len)
+        sg[n++] = (struct vq_sg){.buf = data, .len = len};
+    sg[n++] = (struct vq_sg){.buf = &r->status, .len = 1};
+    out = len && !data_writable ? 2 : 1;
+    dfx_submit(f, 0, sg, out, n - out, r);
+    *used = dfx_used(f, 0, r);
+    return r->status;
+}
+
+static void assert_all(const uint8_t *p, uint8_t v, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        assert_int_equal(p[i], v);
+}
+
+/* 5.2.6: IN / GET_ID data is device-writable, OUT data device-readable. A
+ * request whose buffers point the other way cannot do what it asks: IOERR,
+ * nothing moved, counted as bad. */
+static void test_blk_wrong_direction(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *buf = galloc(f, 512), *copy = malloc(BLK_BYTES);
+    uint32_t used;
+
+    assert_non_null(copy);
+    memcpy(copy, blk_disk, BLK_BYTES);
+    dfx_start(f, all_features(f), 8);
+    /* IN with readable data: only the status byte is writable. */
+    memset(buf, 0x77, 512);
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_IN, buf, 512, false, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_all(buf, 0x77, 512);
+    /* OUT with writable data: nothing to write from. */
+    memset(buf, 0x55, 512);
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_OUT, buf, 512, true, &used), VIRTIO_BLK_S_IOERR);
+    assert_all(buf, 0x55, 512);
+    assert_memory_equal(copy, blk_disk, BLK_BYTES);
+    /* GET_ID with a readable id buffer, and with none at all. */
+    memset(buf, 0xff, 32);
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_GET_ID, buf, VIRTIO_BLK_ID_BYTES, false, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_all(buf, 0xff, 32);
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_GET_ID, NULL, 0, true, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_true(blk_stats(f).bad == 4);
+    assert_true(blk_stats(f).reads == 0 && blk_stats(f).writes == 0);
+    assert_true(blk_stats(f).get_ids == 0 && blk_stats(f).ioerr == 0);
+    assert_true(f->dev.queues[0].stats.bad_chains == 4);
+    assert_true(f->dev.queues[0].stats.requests == 0);
+    /* The right directions still work. */
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_IN, buf, 512, true, &used), VIRTIO_BLK_S_OK);
+    assert_memory_equal(buf, blk_disk, 512);
+    memset(buf, 0x66, 512);
+    assert_int_equal(blk_do_dir(f, VIRTIO_BLK_T_OUT, buf, 512, false, &used), VIRTIO_BLK_S_OK);
+    assert_all(blk_disk, 0x66, 512);
+    free(copy);
+}
+
 struct blk_resize_arg {
     void *disk;
     uint64_t bytes;
@@ -660,6 +734,30 @@ static void test_rng_bad_and_state(void **state)
     assert_memory_equal(buf, ref, 16);
 }
 
+/* 5.4.6: the request is a device-writable buffer. One with readable
+ * buffers gets nothing, and the stream does not move. */
+static void test_rng_wrong_direction(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint8_t *in = galloc(f, 8), *buf = galloc(f, 16), ref[16];
+    struct vq_sg sg[2] = {{.buf = in, .len = 8}, {.buf = buf, .len = 16}};
+
+    dfx_start(f, all_features(f), 8);
+    memset(in, 0x11, 8);
+    memset(buf, 0, 16);
+    dfx_submit(f, 0, sg, 1, 1, buf);
+    assert_int_equal(dfx_used(f, 0, buf), 0);
+    assert_all(buf, 0, 16);
+    assert_all(in, 0x11, 8);
+    assert_true(f->dev.queues[0].stats.bad_chains == 1);
+    assert_true(f->dev.queues[0].stats.requests == 0);
+    /* The first good request gets the first bytes of the stream. */
+    rng_ref(RNG_SEED, ref, 16);
+    dfx_submit(f, 0, sg + 1, 0, 1, buf);
+    assert_int_equal(dfx_used(f, 0, buf), 16);
+    assert_memory_equal(buf, ref, 16);
+}
+
 /* ------------------------------------------------------------------ net */
 
 static int setup_net(void **state)
@@ -882,6 +980,42 @@ static void test_net_bad_chains(void **state)
     assert_true(f->dev.queues[VIRTIO_NET_RXQ].stats.bad_chains == 1);
 }
 
+/* 5.1.6.2 / 5.1.6.3: transmit buffers are device-readable, receive
+ * buffers device-writable; the other way round, nothing is sent or
+ * received and the chain comes back with len 0, counted as bad. */
+static void test_net_wrong_direction(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct virtio_net_hdr *h = galloc(f, sizeof(*h));
+    uint8_t *fr = galloc(f, 100), *ro = galloc(f, NET_RX_BUF), *ok;
+    struct vq_sg sg[2] = {{.buf = h, .len = sizeof(*h)}, {.buf = fr, .len = 100}};
+
+    dfx_start(f, all_features(f), 16);
+    /* TX whose frame is device-writable. */
+    memset(fr, 0x42, 100);
+    dfx_submit(f, VIRTIO_NET_TXQ, sg, 1, 1, h);
+    assert_int_equal(dfx_used(f, VIRTIO_NET_TXQ, h), 0);
+    assert_all(fr, 0x42, 100);
+    assert_true(net_stats(f).bad == 1);
+    assert_true(net_stats(f).tx_frames == 0);
+    assert_int_equal(vdev_net_backlog_len(&f->dev), 0);
+    /* RX: a device-readable buffer first, then a good one: the frame skips
+     * the readable one and lands in the good one. */
+    memset(ro, 0x99, NET_RX_BUF);
+    sg[0] = (struct vq_sg){.buf = ro, .len = NET_RX_BUF};
+    assert_int_equal(vq_add_sgs(f->vq[VIRTIO_NET_RXQ], sg, 1, 0, ro), 0);
+    ok = net_post_rx(f, NET_RX_BUF);
+    assert_int_equal(vq_kick(f->vq[VIRTIO_NET_RXQ]), 0);
+    vmmio_process(f->m);
+    net_send(f, 30, 0xcc);
+    assert_int_equal(dfx_used(f, VIRTIO_NET_RXQ, ro), 0);
+    assert_all(ro, 0x99, NET_RX_BUF);
+    net_expect_rx(f, ok, 30, 0xcc);
+    assert_true(net_stats(f).bad == 2);
+    assert_true(f->dev.queues[VIRTIO_NET_RXQ].stats.bad_chains == 1);
+    assert_true(f->dev.queues[VIRTIO_NET_TXQ].stats.bad_chains == 1);
+}
+
 /* ------------------------------------------------------------------ console */
 
 static int setup_console(void **state)
@@ -976,6 +1110,43 @@ static void test_console_echo_take(void **state)
     rx = con_post_rx(f, 16);
     assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 2);
     assert_memory_equal(rx, "ef", 2);
+}
+
+/* 5.3.6: transmitq buffers are device-readable, receiveq buffers
+ * device-writable; the other way round nothing moves, counted as bad. */
+static void test_console_wrong_direction(void **state)
+{
+    struct dev_fixture *f = *state;
+    char *txt = galloc(f, 3), *wr = galloc(f, 8), *ro = galloc(f, 16), *rx;
+    struct vq_sg sg[2] = {{.buf = txt, .len = 3}, {.buf = wr, .len = 8}};
+    struct vdev_console_stats st;
+    struct con_io io = {0};
+
+    dfx_start(f, all_features(f), 8);
+    /* TX with a device-writable buffer: nothing taken, nothing echoed. */
+    memcpy(txt, "abc", 3);
+    memset(wr, 0x5a, 8);
+    dfx_submit(f, VIRTIO_CONSOLE_TXQ0, sg, 1, 1, txt);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_TXQ0, txt), 0);
+    assert_all((uint8_t *)wr, 0x5a, 8);
+    vmmio_run_locked(f->m, con_take_locked, &io);
+    assert_int_equal(io.n, 0);
+    /* RX: a device-readable buffer, then a good one: the echo skips the
+     * first and fills the second. */
+    memset(ro, 0x33, 16);
+    sg[0] = (struct vq_sg){.buf = ro, .len = 16};
+    assert_int_equal(vq_add_sgs(f->vq[VIRTIO_CONSOLE_RXQ0], sg, 1, 0, ro), 0);
+    rx = con_post_rx(f, 16);
+    con_write(f, "hi");
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, ro), 0);
+    assert_all((uint8_t *)ro, 0x33, 16);
+    assert_int_equal(dfx_used(f, VIRTIO_CONSOLE_RXQ0, rx), 2);
+    assert_memory_equal(rx, "hi", 2);
+    vdev_console_get_stats(&f->dev, &st);
+    assert_true(st.bad == 2);
+    assert_true(st.tx_bytes == 2);
+    assert_true(f->dev.queues[VIRTIO_CONSOLE_TXQ0].stats.bad_chains == 1);
+    assert_true(f->dev.queues[VIRTIO_CONSOLE_RXQ0].stats.bad_chains == 1);
 }
 
 static void test_console_inject(void **state)
@@ -1221,6 +1392,7 @@ int main(void)
         BLK_TEST(test_blk_out_of_range),
         BLK_TEST(test_blk_unsupported),
         BLK_TEST(test_blk_malformed),
+        BLK_TEST(test_blk_wrong_direction),
         BLK_TEST(test_blk_resize),
         BLK_TEST(test_blk_full_ring),
         BLK_TEST(test_blk_reset_reinit),
@@ -1228,14 +1400,17 @@ int main(void)
         cmocka_unit_test(test_rng_known_answer),
         cmocka_unit_test_setup_teardown(test_rng_bytes, setup_rng, teardown),
         cmocka_unit_test_setup_teardown(test_rng_bad_and_state, setup_rng, teardown),
+        cmocka_unit_test_setup_teardown(test_rng_wrong_direction, setup_rng, teardown),
         cmocka_unit_test_setup_teardown(test_net_config, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_loop, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_backlog, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_backlog_overflow, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_big_frames_wrap, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_net_bad_chains, setup_net, teardown),
+        cmocka_unit_test_setup_teardown(test_net_wrong_direction, setup_net, teardown),
         cmocka_unit_test_setup_teardown(test_console_config, setup_console, teardown),
         cmocka_unit_test_setup_teardown(test_console_echo_take, setup_console, teardown),
+        cmocka_unit_test_setup_teardown(test_console_wrong_direction, setup_console, teardown),
         cmocka_unit_test_setup_teardown(test_console_inject, setup_console, teardown),
         cmocka_unit_test_setup_teardown(test_console_overflow, setup_console, teardown),
         cmocka_unit_test_setup_teardown(test_pmem_config, setup_pmem, teardown),

@@ -206,22 +206,29 @@ static void driver_vq_new(struct tfx *t)
     assert_int_equal(vq_create(&cfg, &t->vq), 0);
 }
 
-/* Ring 0 set up on t->vq at base; kick/call fds returned. */
-static void ring_setup(struct tfx *t, uint16_t base, int *kick, int *call)
+/* Ring idx set up on vq at base; kick/call fds returned. */
+static void ring_setup_on(struct tfx *t, unsigned idx, struct virtqueue *vq, uint16_t base,
+                          int *kick, int *call)
 {
     uint64_t d, a, u;
     int k = fd_new(t), c = fd_new(t);
 
-    vq_get_ring_addrs(t->vq, &d, &a, &u);
-    ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, QNUM));
-    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, base));
-    ok(t, vuf_addr(t->msg, 0, 0, ua_of(t, d), ua_of(t, u), ua_of(t, a)));
-    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0), &c, 1), 0);
-    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &k, 1), 0);
+    vq_get_ring_addrs(vq, &d, &a, &u);
+    ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, idx, QNUM));
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, idx, base));
+    ok(t, vuf_addr(t->msg, 0, idx, ua_of(t, d), ua_of(t, u), ua_of(t, a)));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, idx), &c, 1), 0);
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, idx), &k, 1), 0);
     if (kick)
         *kick = k;
     if (call)
         *call = c;
+}
+
+/* Ring 0 set up on t->vq at base; kick/call fds returned. */
+static void ring_setup(struct tfx *t, uint16_t base, int *kick, int *call)
+{
+    ring_setup_on(t, 0, t->vq, base, kick, call);
 }
 
 static void enable(struct tfx *t, unsigned on)
@@ -706,6 +713,201 @@ static void test_corrupt_avail_idx_refused_at_start(void **state)
     assert_false(vu_is_running(t->b));
 }
 
+/* ---- a ring the frontend corrupts while it runs ---- */
+
+/* The frontend's avail->idx of vq, in guest memory. */
+static uint8_t *avail_idx_of(struct tfx *t, struct virtqueue *vq)
+{
+    uint64_t d, a, u;
+
+    vq_get_ring_addrs(vq, &d, &a, &u);
+    return t->fx.arena + (a - FX_GPA_BASE) + 2;
+}
+
+/* One blk request on ring `ring` (driver side vq), kicked: its status. */
+static int blk_io_ring(struct tfx *t, struct virtqueue *vq, unsigned ring, uint32_t type,
+                       uint64_t sector, uint32_t len)
+{
+    struct virtqueue *keep = t->vq;
+    int st;
+
+    t->vq = vq;
+    blk_submit(t, type, sector, len);
+    vu_kick(t->b, ring);
+    st = blk_complete(t);
+    t->vq = keep;
+    return st;
+}
+
+static void blk_rw_ring(struct tfx *t, struct virtqueue *vq, unsigned ring, uint64_t sector,
+                        uint8_t seed)
+{
+    memset(t->data, seed, 512);
+    assert_int_equal(blk_io_ring(t, vq, ring, VIRTIO_BLK_T_OUT, sector, 512), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->disk[sector * 512 + 511], seed);
+    memset(t->data, 0, 512);
+    assert_int_equal(blk_io_ring(t, vq, ring, VIRTIO_BLK_T_IN, sector, 512), VIRTIO_BLK_S_OK);
+    assert_int_equal(t->data[0], seed);
+}
+
+/* A two-queue blk (VIRTIO_BLK_F_MQ) behind a new backend, both rings
+ * started and enabled on t->vq and *vq1, each with an err fd. */
+static void start_two_rings(struct tfx *t, struct virtqueue **vq1, int err[2])
+{
+    struct vq_config cfg = {.num = QNUM};
+    unsigned i;
+
+    backend_free(t);
+    assert_int_equal(vu_create(&vufx_ops, &t->vf, &t->b), 0);
+    assert_int_equal(vdev_blk_create(&t->dev, vu_guest_mem(t->b), t->disk, DISK_BYTES, NULL), 0);
+    assert_int_equal(vdev_blk_set_num_queues(&t->dev, 2), 0);
+    assert_int_equal(vu_attach(t->b, &t->dev), 0);
+    negotiate(t, true);
+    assert_int_equal(get_u64(t, VU_GET_QUEUE_NUM), 2);
+    driver_vq_new(t);
+    cfg.event_idx = (t->features >> VIRTIO_F_EVENT_IDX) & 1;
+    cfg.indirect = (t->features >> VIRTIO_F_INDIRECT_DESC) & 1;
+    assert_int_equal(vq_create(&cfg, vq1), 0);
+    for (i = 0; i < 2; i++) {
+        err[i] = fd_new(t);
+        assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, i), &err[i], 1), 0);
+        ring_setup_on(t, i, i ? *vq1 : t->vq, 0, NULL, NULL);
+        ok(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, i, 1));
+    }
+    assert_true(vu_is_running(t->b));
+}
+
+/* Stop ring idx and start it again where GET_VRING_BASE said (vhost-user.rst
+ * "Starting and stopping rings"); returns that base. */
+static uint32_t ring_restart(struct tfx *t, unsigned idx, struct virtqueue *vq)
+{
+    uint64_t d, a, u;
+    uint32_t base = vring_base(t, idx);
+    int kick = fd_new(t);
+
+    assert_false(vu_is_running(t->b));
+    vq_get_ring_addrs(vq, &d, &a, &u);
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, idx, base));
+    ok(t, vuf_addr(t->msg, 0, idx, ua_of(t, d), ua_of(t, u), ua_of(t, a)));
+    assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, idx), &kick, 1), 0);
+    assert_true(vu_is_running(t->b));
+    return base;
+}
+
+static void test_broken_ring_signals_err_fd_and_restarts(void **state)
+{
+    struct tfx *t = *state;
+    struct virtqueue *vq1 = NULL;
+    struct vu_stats st;
+    uint8_t *idx, saved[2];
+    int err[2];
+
+    start_two_rings(t, &vq1, err);
+    blk_rw_ring(t, t->vq, 0, 3, 0x31);
+    blk_rw_ring(t, vq1, 1, 4, 0x41);
+    assert_int_equal(t->vf.signals[err[0]], 0);
+    /* The frontend's avail->idx of ring 0 jumps more than the ring size
+     * ahead: ring 0 is broken, its err fd told once, ring 1 unaffected. */
+    idx = avail_idx_of(t, t->vq);
+    memcpy(saved, idx, 2);
+    snap_put16(idx, (uint16_t)(snap_get16(saved) + QNUM + 1));
+    vu_kick(t->b, 0);
+    assert_int_equal(t->vf.signals[err[0]], 1);
+    assert_int_equal(t->vf.signals[err[1]], 0);
+    vu_kick(t->b, 0);
+    vu_kick(t->b, 0);
+    assert_int_equal(t->vf.signals[err[0]], 1); /* once, not per kick */
+    vu_get_stats(t->b, &st);
+    assert_int_equal(st.ring_errors, 1);
+    assert_true(vu_is_running(t->b)); /* the connection and ring 1 go on */
+    blk_rw_ring(t, vq1, 1, 5, 0x51);
+    assert_int_equal(t->vf.signals[err[1]], 0);
+    /* The frontend repairs the ring and restarts it: served again. */
+    memcpy(idx, saved, 2);
+    assert_int_equal(ring_restart(t, 0, t->vq), 2);
+    blk_rw_ring(t, t->vq, 0, 6, 0x61);
+    blk_rw_ring(t, vq1, 1, 7, 0x71);
+    /* The broken state was cleared: a second corruption is told again. */
+    memcpy(saved, idx, 2);
+    snap_put16(idx, (uint16_t)(snap_get16(saved) - 1)); /* backwards */
+    vu_kick(t->b, 0);
+    assert_int_equal(t->vf.signals[err[0]], 2);
+    blk_rw_ring(t, vq1, 1, 8, 0x81);
+    memcpy(idx, saved, 2);
+    ring_restart(t, 0, t->vq);
+    blk_rw_ring(t, t->vq, 0, 9, 0x91);
+    vq_destroy(vq1);
+}
+
+static void test_head_out_of_range_breaks_ring(void **state)
+{
+    struct tfx *t = *state;
+    struct virtqueue *vq1 = NULL;
+    uint64_t d, a, u;
+    uint8_t *avail;
+    uint16_t next;
+    int err[2];
+
+    start_two_rings(t, &vq1, err);
+    blk_rw_ring(t, vq1, 1, 2, 0x22);
+    /* Ring 1: one more entry published whose head is outside the table. */
+    vq_get_ring_addrs(vq1, &d, &a, &u);
+    avail = t->fx.arena + (a - FX_GPA_BASE);
+    next = snap_get16(avail + 2);
+    snap_put16(avail + 4 + 2 * (next % QNUM), QNUM + 7);
+    snap_put16(avail + 2, (uint16_t)(next + 1));
+    vu_kick(t->b, 1);
+    assert_int_equal(t->vf.signals[err[1]], 1);
+    assert_int_equal(t->vf.signals[err[0]], 0);
+    blk_rw_ring(t, t->vq, 0, 3, 0x33); /* ring 0 goes on */
+    /* The frontend withdraws the bad entry and restarts ring 1 at the base
+     * it is given (the entry was never consumed): it serves again. */
+    snap_put16(avail + 2, next);
+    ring_restart(t, 1, vq1);
+    blk_rw_ring(t, vq1, 1, 4, 0x44);
+    vq_destroy(vq1);
+}
+
+/* One blk request on ring 0 whose data (len bytes) is device-writable or
+ * device-readable as asked, whatever the type says: its status. */
+static int blk_io_dir(struct tfx *t, uint32_t type, uint64_t sector, uint32_t len,
+                      bool data_writable)
+{
+    struct vq_sg sg[3] = {
+        {.buf = t->hdr, .len = 16}, {.buf = t->data, .len = len}, {.buf = t->status, .len = 1}};
+    unsigned out = data_writable ? 1 : 2;
+
+    snap_put32(t->hdr, type);
+    snap_put32(t->hdr + 4, 0);
+    snap_put64(t->hdr + 8, sector);
+    *t->status = 0xee;
+    assert_int_equal(vq_add_sgs(t->vq, sg, out, 3 - out, t), 0);
+    vq_kick_prepare(t->vq);
+    vu_kick(t->b, 0);
+    return blk_complete(t);
+}
+
+/* virtio 1.2 5.2.6: IN data is device-writable, OUT data device-readable;
+ * the other way round the request fails, nothing moved, counted as bad. */
+static void test_blk_wrong_direction_through_vhost_user(void **state)
+{
+    struct tfx *t = *state;
+    unsigned i;
+
+    start(t, NULL);
+    blk_write_pattern(t, 2, 0x12);
+    memset(t->data, 0x77, 512);
+    assert_int_equal(blk_io_dir(t, VIRTIO_BLK_T_IN, 2, 512, false), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < 512; i++)
+        assert_int_equal(t->data[i], 0x77);
+    memset(t->data, 0x99, 512);
+    assert_int_equal(blk_io_dir(t, VIRTIO_BLK_T_OUT, 2, 512, true), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < 512; i++)
+        assert_int_equal(t->disk[2 * 512 + i], 0x12);
+    assert_true(t->dev.queues[0].stats.bad_chains == 2);
+    blk_check_pattern(t, 2, 0x12); /* the ring goes on */
+}
+
 /* ---- blk over a storage backend (what the daemon uses) ---- */
 
 static int be_fail; /* -errno the next calls return, 0: work */
@@ -962,6 +1164,9 @@ int main(void)
         T(test_mem_table_while_running),
         T(test_set_while_started_refused),
         T(test_corrupt_avail_idx_refused_at_start),
+        T(test_broken_ring_signals_err_fd_and_restarts),
+        T(test_head_out_of_range_breaks_ring),
+        T(test_blk_wrong_direction_through_vhost_user),
         T(test_blk_backend_through_vhost_user),
         T(test_rng_model_through_vhost_user),
         T(test_state_save_restore_new_backend),

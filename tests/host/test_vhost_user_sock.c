@@ -54,13 +54,17 @@
 extern char **environ;
 
 struct sfx {
-    char sock[64], disk[64];
+    char sock[64], disk[64], log[64];
+    unsigned nq; /* --num-queues for the daemon (0: not given) */
     pid_t pid;
     int conn;
     int memfd;
     uint8_t *mem;
     int kick, call;
     struct virtqueue *vq;
+    /* Ring 1 (with --num-queues 2) and both rings' err eventfds. */
+    int kick1, call1, err[2];
+    struct virtqueue *vq1;
     uint8_t msg[VU_MAX_MSG];
     uint8_t reply[VU_MAX_MSG];
     uint32_t reply_len;
@@ -68,15 +72,29 @@ struct sfx {
 
 static struct sfx S;
 
+/* The daemon; with s->nq, --num-queues nq and its stderr into s->log. */
 static void spawn_daemon(struct sfx *s)
 {
     const char *path = getenv("VU_DAEMON");
-    char *argv[] = {NULL, "--socket", s->sock, "--disk", s->disk, NULL};
+    char nq[16];
+    char *argv[] = {NULL, "--socket", s->sock, "--disk", s->disk, NULL, NULL, NULL};
+    posix_spawn_file_actions_t fa;
 
     if (!path)
         path = "build/host/ringloop-vhost-user-blk";
     argv[0] = (char *)path;
-    assert_int_equal(posix_spawn(&s->pid, path, NULL, NULL, argv, environ), 0);
+    if (!s->nq) {
+        assert_int_equal(posix_spawn(&s->pid, path, NULL, NULL, argv, environ), 0);
+        return;
+    }
+    snprintf(nq, sizeof(nq), "%u", s->nq);
+    argv[5] = "--num-queues";
+    argv[6] = nq;
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(
+        posix_spawn_file_actions_addopen(&fa, 2, s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+    assert_int_equal(posix_spawn(&s->pid, path, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
 }
 
 static int connect_sock(struct sfx *s)
@@ -107,12 +125,26 @@ static void vq_notify_cb(struct virtqueue *vq, void *priv)
     assert_int_equal(write(s->kick, &one, 8), 8);
 }
 
+static void vq_notify_kick1(struct virtqueue *vq, void *priv)
+{
+    struct sfx *s = priv;
+    uint64_t one = 1;
+
+    (void)vq;
+    assert_int_equal(write(s->kick1, &one, 8), 8);
+}
+
+static unsigned setup_nq; /* the next setup's --num-queues (0: none) */
+
 static int setup(void **state)
 {
     struct sfx *s = &S;
     int fd;
 
     memset(s, 0, sizeof(*s));
+    s->nq = setup_nq;
+    s->kick1 = s->call1 = s->err[0] = s->err[1] = -1;
+    snprintf(s->log, sizeof(s->log), "/tmp/vu_sock_%d.log", getpid());
     snprintf(s->sock, sizeof(s->sock), "/tmp/vu_sock_%d.sock", getpid());
     snprintf(s->disk, sizeof(s->disk), "/tmp/vu_sock_%d.img", getpid());
     fd = open(s->disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -147,11 +179,20 @@ static int teardown(void **state)
     }
     if (s->vq)
         vq_destroy(s->vq);
+    if (s->vq1)
+        vq_destroy(s->vq1);
     host_dma_arena_clear();
     munmap(s->mem, MEM_BYTES);
     close(s->memfd);
     close(s->kick);
     close(s->call);
+    if (s->nq) {
+        close(s->kick1);
+        close(s->call1);
+        close(s->err[0]);
+        close(s->err[1]);
+        unlink(s->log);
+    }
     unlink(s->disk);
     unlink(s->sock);
     return 0;
@@ -222,12 +263,12 @@ static uint64_t ua(const void *p)
     return (uint64_t)(uintptr_t)p;
 }
 
-static void start_device(struct sfx *s)
+/* Negotiation, config, features and the memory table for a daemon with
+ * nq rings. */
+static void negotiate_mem(struct sfx *s, unsigned nq)
 {
-    uint64_t f, pf, d, a, u;
+    uint64_t f, pf;
     struct vuf_region rg = {.gpa = GPA_BASE, .size = MEM_BYTES, .uaddr = ua(s->mem)};
-    struct vq_config cfg = {
-        .num = QNUM, .event_idx = true, .indirect = true, .notify = vq_notify_cb, .priv = s};
 
     f = get_u64(s, VU_GET_FEATURES);
     assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
@@ -235,28 +276,58 @@ static void start_device(struct sfx *s)
     pf = get_u64(s, VU_GET_PROTOCOL_FEATURES);
     assert_true(pf & (1ull << VU_PF_REPLY_ACK));
     assert_int_equal(xfer(s, vuf_u64(s->msg, VU_SET_PROTOCOL_FEATURES, 0, pf), NULL, 0, false), 0);
-    assert_int_equal(get_u64(s, VU_GET_QUEUE_NUM), 1);
+    assert_int_equal(get_u64(s, VU_GET_QUEUE_NUM), nq);
     assert_int_equal(acked(s, vuf_none(s->msg, VU_SET_OWNER, 0), NULL, 0), 0);
     assert_int_equal(xfer(s, vuf_config(s->msg, VU_GET_CONFIG, 0, 0, 60, NULL), NULL, 0, true), 0);
     assert_int_equal(s->reply_len, VU_CONFIG_HDR_BYTES + 60);
     assert_int_equal(snap_get64(s->reply + VU_HDR_BYTES + VU_CONFIG_HDR_BYTES), DISK_BYTES / 512);
+    /* 5.2.4 num_queues (offset 34) with VIRTIO_BLK_F_MQ (12). */
+    assert_int_equal((f >> 12) & 1, nq > 1);
+    if (nq > 1)
+        assert_int_equal(snap_get16(s->reply + VU_HDR_BYTES + VU_CONFIG_HDR_BYTES + 34), nq);
     f &= (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
          (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
-         (1ull << VIRTIO_BLK_F_FLUSH);
+         (1ull << VIRTIO_BLK_F_FLUSH) | (nq > 1 ? 1ull << 12 : 0);
     assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_FEATURES, 0, f), NULL, 0), 0);
     assert_int_equal(acked(s, vuf_mem_table(s->msg, 0, &rg, 1), &s->memfd, 1), 0);
-    assert_int_equal(vq_create(&cfg, &s->vq), 0);
-    vq_get_ring_addrs(s->vq, &d, &a, &u);
-    /* The frontend speaks in its own addresses: our mapping of the memfd. */
-    d = ua(s->mem) + (d - GPA_BASE);
-    a = ua(s->mem) + (a - GPA_BASE);
-    u = ua(s->mem) + (u - GPA_BASE);
-    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_NUM, 0, 0, QNUM), NULL, 0), 0);
-    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_BASE, 0, 0, 0), NULL, 0), 0);
-    assert_int_equal(acked(s, vuf_addr(s->msg, 0, 0, d, u, a), NULL, 0), 0);
-    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_CALL, 0, 0), &s->call, 1), 0);
-    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_KICK, 0, 0), &s->kick, 1), 0);
-    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_ENABLE, 0, 0, 1), NULL, 0), 0);
+}
+
+/* The frontend's addresses of vq's rings (our mapping of the memfd). */
+static void ring_uas(struct sfx *s, struct virtqueue *vq, uint64_t *d, uint64_t *a, uint64_t *u)
+{
+    vq_get_ring_addrs(vq, d, a, u);
+    *d = ua(s->mem) + (*d - GPA_BASE);
+    *a = ua(s->mem) + (*a - GPA_BASE);
+    *u = ua(s->mem) + (*u - GPA_BASE);
+}
+
+/* Ring idx on a new driver vq (notify: its kick), started at base, with
+ * call and (err >= 0) err eventfds, enabled. */
+static struct virtqueue *ring_start(struct sfx *s, unsigned idx, int kick, int call, int err,
+                                    void (*notify)(struct virtqueue *vq, void *priv))
+{
+    struct vq_config cfg = {
+        .num = QNUM, .event_idx = true, .indirect = true, .notify = notify, .priv = s};
+    struct virtqueue *vq;
+    uint64_t d, a, u;
+
+    assert_int_equal(vq_create(&cfg, &vq), 0);
+    ring_uas(s, vq, &d, &a, &u);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_NUM, 0, idx, QNUM), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_BASE, 0, idx, 0), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_addr(s->msg, 0, idx, d, u, a), NULL, 0), 0);
+    if (err >= 0)
+        assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_ERR, 0, idx), &err, 1), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_CALL, 0, idx), &call, 1), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_KICK, 0, idx), &kick, 1), 0);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_ENABLE, 0, idx, 1), NULL, 0), 0);
+    return vq;
+}
+
+static void start_device(struct sfx *s)
+{
+    negotiate_mem(s, 1);
+    s->vq = ring_start(s, 0, s->kick, s->call, -1, vq_notify_cb);
 }
 
 struct req {
@@ -266,8 +337,9 @@ struct req {
     uint8_t data[REQ_BYTES];
 };
 
-/* Submit n requests (type, sector i * 8), kick, wait for all of them. */
-static void run_batch(struct sfx *s, struct req *r, unsigned n, uint32_t type)
+/* Submit n requests (type, sector i * 8) on vq, kick, wait for all of
+ * them (call: the ring's call eventfd). */
+static void run_batch_on(struct virtqueue *vq, int call, struct req *r, unsigned n, uint32_t type)
 {
     unsigned i, done = 0;
 
@@ -281,28 +353,33 @@ static void run_batch(struct sfx *s, struct req *r, unsigned n, uint32_t type)
         snap_put64(r[i].hdr + 8, (uint64_t)i * (REQ_BYTES / 512));
         r[i].status = 0xee;
         if (type == VIRTIO_BLK_T_FLUSH)
-            assert_int_equal(vq_add_sgs(s->vq, (struct vq_sg[]){sg[0], sg[2]}, 1, 1, &r[i]), 0);
+            assert_int_equal(vq_add_sgs(vq, (struct vq_sg[]){sg[0], sg[2]}, 1, 1, &r[i]), 0);
         else if (type == VIRTIO_BLK_T_OUT)
-            assert_int_equal(vq_add_sgs(s->vq, sg, 2, 1, &r[i]), 0);
+            assert_int_equal(vq_add_sgs(vq, sg, 2, 1, &r[i]), 0);
         else
-            assert_int_equal(vq_add_sgs(s->vq, sg, 1, 2, &r[i]), 0);
+            assert_int_equal(vq_add_sgs(vq, sg, 1, 2, &r[i]), 0);
     }
-    vq_kick(s->vq);
+    vq_kick(vq);
     while (done < n) {
-        struct pollfd pf = {.fd = s->call, .events = POLLIN};
+        struct pollfd pf = {.fd = call, .events = POLLIN};
         uint64_t v;
         void *tok;
         uint32_t len;
 
-        while (vq_get_buf(s->vq, &tok, &len) == 0) {
+        while (vq_get_buf(vq, &tok, &len) == 0) {
             assert_int_equal(((struct req *)tok)->status, VIRTIO_BLK_S_OK);
             done++;
         }
         if (done == n)
             break;
         assert_int_equal(poll(&pf, 1, 5000), 1); /* the call eventfd fires */
-        (void)!read(s->call, &v, 8);
+        (void)!read(call, &v, 8);
     }
+}
+
+static void run_batch(struct sfx *s, struct req *r, unsigned n, uint32_t type)
+{
+    run_batch_on(s->vq, s->call, r, n, type);
 }
 
 static void test_blk_through_socket(void **state)
@@ -365,6 +442,173 @@ static void test_protocol_error_closes_then_reconnect(void **state)
     assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_NUM, 0, 3, 64), NULL, 0), ERANGE);
 }
 
+/* Is fd readable within ms? */
+static bool is_readable(int fd, int ms)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+    return poll(&pf, 1, ms) == 1;
+}
+
+/* Lines of the daemon's log that contain what. */
+static int log_count(struct sfx *s, const char *what)
+{
+    char line[512];
+    FILE *f = fopen(s->log, "r");
+    int n = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, what) != NULL;
+    fclose(f);
+    return n;
+}
+
+static void kick_fd(int fd)
+{
+    uint64_t one = 1;
+
+    assert_int_equal(write(fd, &one, 8), 8);
+}
+
+static int setup_two_queues(void **state)
+{
+    int ret;
+
+    setup_nq = 2;
+    ret = setup(state);
+    setup_nq = 0;
+    return ret;
+}
+
+/* Two rings, each with an err eventfd (vhost-user.rst SET_VRING_ERR). */
+static void start_two_rings(struct sfx *s)
+{
+    unsigned i;
+
+    s->kick1 = eventfd(0, EFD_CLOEXEC);
+    s->call1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    for (i = 0; i < 2; i++)
+        s->err[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    negotiate_mem(s, 2);
+    s->vq = ring_start(s, 0, s->kick, s->call, s->err[0], vq_notify_cb);
+    s->vq1 = ring_start(s, 1, s->kick1, s->call1, s->err[1], vq_notify_kick1);
+}
+
+/* GET_VRING_BASE ring idx (stops it), then start it again there. */
+static uint32_t ring_restart(struct sfx *s, unsigned idx, struct virtqueue *vq, int kick, int call)
+{
+    uint64_t d, a, u;
+    uint32_t base;
+
+    assert_int_equal(xfer(s, vuf_state(s->msg, VU_GET_VRING_BASE, 0, idx, 0), NULL, 0, true), 0);
+    base = snap_get32(s->reply + VU_HDR_BYTES + 4);
+    ring_uas(s, vq, &d, &a, &u);
+    assert_int_equal(acked(s, vuf_state(s->msg, VU_SET_VRING_BASE, 0, idx, base), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_addr(s->msg, 0, idx, d, u, a), NULL, 0), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_CALL, 0, idx), &call, 1), 0);
+    assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_KICK, 0, idx), &kick, 1), 0);
+    return base;
+}
+
+static void test_broken_ring_err_fd_over_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa, d, a, u, v;
+    struct req *r = virt_dma_alloc(8 * sizeof(*r), &gpa);
+    uint8_t *avail_idx, saved[2];
+
+    assert_non_null(r);
+    start_two_rings(s);
+    run_batch_on(s->vq, s->call, r, 4, VIRTIO_BLK_T_OUT);
+    run_batch_on(s->vq1, s->call1, r + 4, 4, VIRTIO_BLK_T_IN);
+    /* Ring 0's avail->idx jumps more than the ring size ahead. */
+    vq_get_ring_addrs(s->vq, &d, &a, &u);
+    avail_idx = s->mem + (a - GPA_BASE) + 2;
+    memcpy(saved, avail_idx, 2);
+    snap_put16(avail_idx, (uint16_t)(snap_get16(saved) + QNUM + 1));
+    kick_fd(s->kick);
+    assert_true(is_readable(s->err[0], 5000)); /* the frontend is told */
+    assert_int_equal(read(s->err[0], &v, 8), 8);
+    assert_false(is_readable(s->err[1], 0));
+    /* Ring 1 and the connection are still served; more kicks of the
+     * broken ring tell nothing new. */
+    kick_fd(s->kick);
+    run_batch_on(s->vq1, s->call1, r + 4, 4, VIRTIO_BLK_T_IN);
+    assert_int_equal(get_u64(s, VU_GET_QUEUE_NUM), 2);
+    assert_false(is_readable(s->err[0], 100));
+    /* One line, naming the ring and the reason, and no other about it. */
+    assert_int_equal(log_count(s, "ring 0 broken: avail idx more than the queue size ahead"), 1);
+    assert_int_equal(log_count(s, "broken"), 1);
+    assert_int_equal(log_count(s, "DEVICE_NEEDS_RESET"), 0);
+    /* Repaired and restarted (GET_VRING_BASE, SET_VRING_BASE/ADDR/KICK):
+     * ring 0 serves again, and ring 1 still does. */
+    memcpy(avail_idx, saved, 2);
+    assert_int_equal(ring_restart(s, 0, s->vq, s->kick, s->call), 4);
+    run_batch_on(s->vq, s->call, r, 4, VIRTIO_BLK_T_IN);
+    run_batch_on(s->vq1, s->call1, r + 4, 4, VIRTIO_BLK_T_OUT);
+    assert_false(is_readable(s->err[0], 0));
+    assert_int_equal(log_count(s, "ring 0 broken"), 1);
+}
+
+/* One request on ring 0 with r->data device-writable or not as asked
+ * (whatever the type says), waited for: its status. */
+static uint8_t one_req(struct sfx *s, struct req *r, uint32_t type, uint64_t sector,
+                       bool data_writable)
+{
+    struct vq_sg sg[3] = {{.buf = r->hdr, .len = 16},
+                          {.buf = r->data, .len = REQ_BYTES},
+                          {.buf = &r->status, .len = 1}};
+    unsigned out = data_writable ? 1 : 2;
+    void *tok;
+    uint32_t len;
+    uint64_t v;
+
+    snap_put32(r->hdr, type);
+    snap_put32(r->hdr + 4, 0);
+    snap_put64(r->hdr + 8, sector);
+    r->status = 0xee;
+    assert_int_equal(vq_add_sgs(s->vq, sg, out, 3 - out, r), 0);
+    vq_kick(s->vq);
+    while (vq_get_buf(s->vq, &tok, &len) != 0) {
+        assert_true(is_readable(s->call, 5000));
+        (void)!read(s->call, &v, 8);
+    }
+    assert_ptr_equal(tok, r);
+    return r->status;
+}
+
+/* virtio 1.2 5.2.6 through the daemon: a read whose data is
+ * device-readable, a write whose data is device-writable: IOERR, the disk
+ * file and the buffers untouched. */
+static void test_wrong_direction_over_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(sizeof(*r), &gpa);
+    uint8_t buf[REQ_BYTES];
+    unsigned i;
+    int fd;
+
+    assert_non_null(r);
+    start_device(s);
+    memset(r->data, 0xab, REQ_BYTES);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 0, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_IN, 0, false), VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < REQ_BYTES; i++)
+        assert_int_equal(r->data[i], 0xab);
+    fd = open(s->disk, O_RDONLY);
+    assert_int_equal(pread(fd, buf, REQ_BYTES, 0), REQ_BYTES);
+    close(fd);
+    for (i = 0; i < REQ_BYTES; i++)
+        assert_int_equal(buf[i], 0); /* the file is still all zeros */
+    /* The right way round, the same buffer works. */
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 0, false), VIRTIO_BLK_S_OK);
+    memset(r->data, 0, REQ_BYTES);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_IN, 0, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(r->data[REQ_BYTES - 1], 0xab);
+}
+
 static void test_sigterm_clean_exit(void **state)
 {
     struct sfx *s = *state;
@@ -383,6 +627,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blk_through_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_error_closes_then_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_direction_over_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_ring_err_fd_over_socket, setup_two_queues,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
