@@ -560,9 +560,13 @@ void hostile_reset(struct vdev *d)
     h->nlate = 0; /* a reset drops what is in flight */
     h->needs_reset = false;
     for (qi = 0; qi < HOSTILE_MAX_QUEUES; qi++) {
-        h->q[qi].has_stale = h->q[qi].has_last;
-        h->q[qi].stale_head = h->q[qi].last_head;
-        h->q[qi].stale_len = h->q[qi].last_len;
+        /* A driver resets more than once per re-init: keep the last
+         * session's head until a session pushes again. */
+        if (h->q[qi].has_last) {
+            h->q[qi].has_stale = true;
+            h->q[qi].stale_head = h->q[qi].last_head;
+            h->q[qi].stale_len = h->q[qi].last_len;
+        }
         h->q[qi].has_last = false;
         h->q[qi].early = false;
     }
