@@ -5,6 +5,11 @@
  * the request handler in hostsim/vhost_user.c:
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]
+ *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
+ *
+ * --hostile makes the device misbehave on purpose (hostsim/hostile.h; the
+ * ring modes only: the register-file modes have no vhost-user meaning);
+ * `--hostile off` is the normal daemon. An unknown mode exits 2 with the list.
  *
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
@@ -40,6 +45,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "platform_host.h"
 #include "snap_le.h"
 #include "vdev_models.h"
@@ -55,7 +61,9 @@ struct daemon {
     struct vu_backend *b;
     struct vdev dev;
     uint64_t messages;
-    bool verbose; /* --verbose: one line per request */
+    bool verbose;           /* --verbose: one line per request */
+    bool is_hostile;        /* --hostile MODE (not off) */
+    struct hostile hostile; /* its state, across connections */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -239,6 +247,8 @@ static int backend_up(struct daemon *d)
     err = vdev_blk_create_backend(&d->dev, vu_guest_mem(d->b), d->disk_bytes, &be, d->serial);
     if (!err)
         err = vu_attach(d->b, &d->dev);
+    if (!err && d->is_hostile)
+        d->dev.hostile = &d->hostile; /* the device is serialised by our one thread */
     if (err) {
         vu_destroy(d->b);
         d->b = NULL;
@@ -453,22 +463,52 @@ static int disk_open(struct daemon *d)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] [--verbose]\n");
+    fprintf(stderr, "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
+                    "[--verbose] [--hostile MODE[,after=N][,count=K][,seed=S]]\n");
+}
+
+static void hostile_usage_line(const struct hostile_info *info, void *ctx)
+{
+    (void)ctx;
+    if (!(info->where & HOSTILE_AT_MMIO))
+        fprintf(stderr, "  %-20s %s\n", info->name, info->desc);
+}
+
+/* --hostile SPEC: 0, or 2 (the exit status) after saying why and listing modes. */
+static int hostile_option(struct daemon *d, const char *spec)
+{
+    struct hostile_cfg cfg;
+    const char *why;
+
+    if (hostile_parse(spec, &cfg, &why) == 0) {
+        if (!(hostile_info(cfg.mode)->where & HOSTILE_AT_MMIO)) {
+            hostile_set(&d->hostile, &cfg);
+            d->is_hostile = cfg.mode != HOSTILE_OFF;
+            return 0;
+        }
+        why = "a register-file mode, not available over vhost-user";
+    }
+    fprintf(stderr, "vhost-user-blk: --hostile %s: %s; modes:\n", spec, why);
+    hostile_list(hostile_usage_line, NULL);
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'}, {"disk", required_argument, NULL, 'd'},
-        {"serial", required_argument, NULL, 'i'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'},
+        {"disk", required_argument, NULL, 'd'},
+        {"serial", required_argument, NULL, 'i'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"hostile", required_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
     };
     struct daemon d = {.listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0"};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:vhH:", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             d.sock_path = optarg;
@@ -481,6 +521,10 @@ int main(int argc, char **argv)
             break;
         case 'v':
             d.verbose = true;
+            break;
+        case 'H':
+            if (hostile_option(&d, optarg))
+                return 2;
             break;
         default:
             usage();
@@ -502,6 +546,10 @@ int main(int argc, char **argv)
         return 1;
     fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s\n", d.disk_path,
             (unsigned long long)(d.disk_bytes / 512), d.sock_path);
+    if (d.is_hostile)
+        fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
+                hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,
+                (unsigned long long)d.hostile.cfg.seed);
     serve(&d);
     if (d.conn_fd >= 0)
         close(d.conn_fd);
