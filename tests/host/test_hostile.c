@@ -84,6 +84,13 @@ static struct req *submit(struct dev_fixture *f, uint32_t type)
     return r;
 }
 
+/* One misbehaviour (count 1) of mode on the next request. */
+static struct req *fire_once(struct dev_fixture *f, unsigned mode, uint32_t type)
+{
+    set_mode(mode, 0, 1, 0);
+    return submit(f, type);
+}
+
 /* The driver's view: 0 and len, -EAGAIN (nothing), -EIO (broken ring). */
 static int take(struct dev_fixture *f, struct req *r, uint32_t *len)
 {
@@ -247,16 +254,14 @@ static void test_used_id_dup_and_not_head(void **state)
     uint32_t len;
     struct req *r;
 
-    set_mode(HOSTILE_USED_ID_DUP, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_ID_DUP, VIRTIO_BLK_T_IN);
     assert_int_equal(used_idx(f), 2);
     assert_int_equal(used_elem(f, 0)->id, used_elem(f, 1)->id);
     assert_int_equal(take(f, r, &len), 0);
     assert_int_equal(take(f, r, &len), -EIO);
     /* not-head on a fresh session: an id that is no head in flight */
     dfx_start(f, dfx_device_features(f) & ~(1ull << VIRTIO_F_INDIRECT_DESC), QNUM);
-    set_mode(HOSTILE_USED_ID_NOT_HEAD, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_ID_NOT_HEAD, VIRTIO_BLK_T_IN);
     assert_int_equal(take(f, r, &len), -EIO);
 }
 
@@ -284,27 +289,23 @@ static void test_used_idx_and_len(void **state)
     uint32_t len;
     struct req *r;
 
-    set_mode(HOSTILE_USED_IDX_JUMP, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_IDX_JUMP, VIRTIO_BLK_T_IN);
     assert_int_equal(used_idx(f), 1 + QNUM);
     assert_int_equal(take(f, r, &len), -EIO);
 
     dfx_start(f, dfx_device_features(f), QNUM);
-    set_mode(HOSTILE_USED_IDX_BACK, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_IDX_BACK, VIRTIO_BLK_T_IN);
     assert_int_equal(used_idx(f), (uint16_t)-1);
     assert_int_equal(take(f, r, &len), -EIO);
 
     dfx_start(f, dfx_device_features(f), QNUM);
-    set_mode(HOSTILE_USED_IDX_EARLY, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_IDX_EARLY, VIRTIO_BLK_T_IN);
     assert_int_equal(used_idx(f), 1);
     assert_int_equal(used_elem(f, 0)->id, UINT32_MAX); /* not written yet */
     assert_int_equal(take(f, r, &len), -EIO);
 
     dfx_start(f, dfx_device_features(f), QNUM);
-    set_mode(HOSTILE_USED_LEN_OVER, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_USED_LEN_OVER, VIRTIO_BLK_T_IN);
     assert_true(used_elem(f, 0)->len > 1025);
     assert_int_equal(take(f, r, &len), -EIO);
 }
@@ -316,8 +317,7 @@ static void test_completion(void **state)
     uint32_t len;
     struct req *r;
 
-    set_mode(HOSTILE_NEVER_COMPLETE, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_NEVER_COMPLETE, VIRTIO_BLK_T_IN);
     vmmio_process(f->m);
     assert_int_equal(used_idx(f), 0);
     assert_true(hostile.fired == 1);
@@ -375,20 +375,17 @@ static void test_buffers(void **state)
     uint32_t len, i, past = 0;
     struct req *r;
 
-    set_mode(HOSTILE_STATUS_GARBAGE, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_STATUS_GARBAGE, VIRTIO_BLK_T_IN);
     assert_int_equal(take(f, r, &len), 0);
     assert_true(r->status > VIRTIO_BLK_S_UNSUPP);
 
-    set_mode(HOSTILE_WRITE_PAST, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_WRITE_PAST, VIRTIO_BLK_T_IN);
     assert_int_equal(take(f, r, &len), 0);
     for (i = 1024; i < 1024 + 64; i++)
         past += r->data[i] != 0;
     assert_true(past >= 1 && past <= 32);
 
-    set_mode(HOSTILE_WRITE_READABLE, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_OUT);
+    r = fire_once(f, HOSTILE_WRITE_READABLE, VIRTIO_BLK_T_OUT);
     assert_int_equal(take(f, r, &len), 0);
     assert_true(r->data[0] != 0x3c); /* the OUT data, device-readable */
 }
@@ -400,8 +397,7 @@ static void test_registers(void **state)
     uint64_t cap;
     struct req *r;
 
-    set_mode(HOSTILE_NEEDS_RESET, 0, 1, 0);
-    r = submit(f, VIRTIO_BLK_T_IN);
+    r = fire_once(f, HOSTILE_NEEDS_RESET, VIRTIO_BLK_T_IN);
     (void)r;
     assert_int_equal(used_idx(f), 0);
     assert_true(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
