@@ -7,12 +7,17 @@
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
  *                           [--num-queues N] [--verbose]
+ *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
  *
  * A ring the frontend corrupts (hostsim/vdq.h) stops being served: its
  * error eventfd (SET_VRING_ERR) is written and one line says which ring
  * and why; the other rings and the connection go on, and the ring serves
  * again once the frontend stops and restarts it (GET_VRING_BASE, then
  * SET_VRING_BASE / ADDR / KICK).
+ *
+ * --hostile makes the device misbehave on purpose (hostsim/hostile.h; the
+ * ring modes only: the register-file modes have no vhost-user meaning);
+ * `--hostile off` is the normal daemon. An unknown mode exits 2 with the list.
  *
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
@@ -48,6 +53,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "platform_host.h"
 #include "snap_le.h"
 #include "vdev_models.h"
@@ -63,8 +69,10 @@ struct daemon {
     struct vu_backend *b;
     struct vdev dev;
     uint64_t messages;
-    unsigned num_queues; /* --num-queues, 1 by default */
-    bool verbose;        /* --verbose: one line per request */
+    unsigned num_queues;    /* --num-queues, 1 by default */
+    bool verbose;           /* --verbose: one line per request */
+    bool is_hostile;        /* --hostile MODE (not off) */
+    struct hostile hostile; /* its state, across connections */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -253,6 +261,8 @@ static int backend_up(struct daemon *d)
     }
     if (!err)
         err = vu_attach(d->b, &d->dev);
+    if (!err && d->is_hostile)
+        d->dev.hostile = &d->hostile; /* the device is serialised by our one thread */
     if (err) {
         vu_destroy(d->b);
         d->b = NULL;
@@ -469,8 +479,34 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
-            "[--num-queues N (1..%d)] [--verbose]\n",
+            "[--num-queues N (1..%d)] [--verbose] [--hostile MODE[,after=N][,count=K][,seed=S]]\n",
             VDEV_MAX_QUEUES);
+}
+
+static void hostile_usage_line(const struct hostile_info *info, void *ctx)
+{
+    (void)ctx;
+    if (!(info->where & HOSTILE_AT_MMIO))
+        fprintf(stderr, "  %-20s %s\n", info->name, info->desc);
+}
+
+/* --hostile SPEC: 0, or 2 (the exit status) after saying why and listing modes. */
+static int hostile_option(struct daemon *d, const char *spec)
+{
+    struct hostile_cfg cfg;
+    const char *why;
+
+    if (hostile_parse(spec, &cfg, &why) == 0) {
+        if (!(hostile_info(cfg.mode)->where & HOSTILE_AT_MMIO)) {
+            hostile_set(&d->hostile, &cfg);
+            d->is_hostile = cfg.mode != HOSTILE_OFF;
+            return 0;
+        }
+        why = "a register-file mode, not available over vhost-user";
+    }
+    fprintf(stderr, "vhost-user-blk: --hostile %s: %s; modes:\n", spec, why);
+    hostile_list(hostile_usage_line, NULL);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -482,6 +518,7 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"num-queues", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"hostile", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
@@ -489,7 +526,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:q:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:", opts, NULL)) != -1) {
         char *end;
 
         switch (c) {
@@ -512,6 +549,10 @@ int main(int argc, char **argv)
         case 'v':
             d.verbose = true;
             break;
+        case 'H':
+            if (hostile_option(&d, optarg))
+                return 2;
+            break;
         default:
             usage();
             return c == 'h' ? 0 : 2;
@@ -532,6 +573,10 @@ int main(int argc, char **argv)
         return 1;
     fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s\n", d.disk_path,
             (unsigned long long)(d.disk_bytes / 512), d.sock_path);
+    if (d.is_hostile)
+        fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
+                hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,
+                (unsigned long long)d.hostile.cfg.seed);
     serve(&d);
     if (d.conn_fd >= 0)
         close(d.conn_fd);

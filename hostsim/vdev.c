@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "virtio_platform.h"
 
 static void vdev_queues_clear(struct vdev *d)
@@ -162,6 +163,7 @@ void vdev_reset(struct vdev *d)
     d->activated = false;
     d->needs_reset = false;
     d->more_work = 0;
+    hostile_reset(d);
     /* sleeping survives reset: a sleeping device stays asleep until woken. */
 }
 
@@ -170,6 +172,7 @@ static void vdev_raise(struct vdev *d, uint32_t bits)
     /* Seq-cst: the status bit (and the used ring before it) is visible
      * before the interrupt is sent; pairs with the acquire load of
      * InterruptStatus in vmmio_read(). */
+    bits = hostile_raise(d, bits);
     __atomic_fetch_or(&d->interrupt_status, bits, __ATOMIC_SEQ_CST);
     if (d->irq)
         d->irq(d, bits, d->irq_ctx);
@@ -177,13 +180,17 @@ static void vdev_raise(struct vdev *d, uint32_t bits)
 
 void vdev_signal_used(struct vdev *d, unsigned qi)
 {
+    unsigned n;
+
     if (!vdev_is_queue_live(d, qi))
         return;
-    /* 2.7.7: EVENT_IDX or VIRTQ_AVAIL_F_NO_INTERRUPT decide. */
-    if (!vdq_interrupt_prepare(&d->queues[qi].q))
-        return;
-    d->queues[qi].stats.interrupts++;
-    vdev_raise(d, VIRTIO_INT_USED_BUFFER);
+    /* 2.7.7: EVENT_IDX or VIRTQ_AVAIL_F_NO_INTERRUPT decide (a hostile
+     * device may decide otherwise). */
+    n = d->hostile ? hostile_signal(d, qi) : vdq_interrupt_prepare(&d->queues[qi].q);
+    for (; n; n--) {
+        d->queues[qi].stats.interrupts++;
+        vdev_raise(d, VIRTIO_INT_USED_BUFFER);
+    }
 }
 
 void vdev_signal_config(struct vdev *d)
@@ -210,8 +217,9 @@ int vdev_queue_pop(struct vdev *d, unsigned qi, struct vdq_chain *c)
 int vdev_queue_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written, bool is_bad)
 {
     struct vdev_queue *vq = &d->queues[qi];
-    int err = vdq_push(&vq->q, head, written);
+    int err = hostile_push(d, qi, head, written); /* > 0: it pushed (or held) */
 
+    err = err ? (err < 0 ? err : 0) : vdq_push(&vq->q, head, written);
     if (err)
         return err;
     if (is_bad)
@@ -269,6 +277,7 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
             uint32_t written = 0;
             bool is_bad = fn(d, qi, &c, &written);
 
+            written = hostile_chain(d, qi, &c, written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
                 break;
@@ -309,6 +318,7 @@ int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev
             if (err)
                 return vdev_queue_result(d, qi, pushed_before, err);
             is_bad = fn(d, qi, &c, &written);
+            written = hostile_chain(d, qi, &c, written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
                 return vdev_queue_result(d, qi, pushed_before, err);

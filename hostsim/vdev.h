@@ -30,6 +30,7 @@
 #define VDEV_MAX_IOV 256
 
 struct vdev;
+struct hostile;
 
 struct vdev_queue_stats {
     uint64_t requests;   /* chains completed (good ones) */
@@ -108,6 +109,9 @@ struct vdev {
     /* Queues whose vdev_queue_drain() stopped at its budget with chains
      * possibly left: the transport marks them pending again. */
     uint32_t more_work;
+    /* Misbehave on purpose (hostsim/hostile.h); NULL: a well-behaved device.
+     * Set by the owner after creation, under the transport's lock. */
+    struct hostile *hostile;
     /* Scratch for the chain being handled (vdev_queue_drain()). */
     struct vdq_iov iov[VDEV_MAX_IOV];
 };

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "virtio_mmio.h"
 #include "virtio_platform.h"
 
@@ -300,6 +301,7 @@ static uint32_t vmmio_config_read(struct vmmio *m, uint32_t off, unsigned size)
     }
     virt_lock_acquire(&m->lock);
     ops->read_config(m->dev, off, &v, size); /* little-endian host: low bytes */
+    hostile_config_read(m->dev, off, &v, size);
     virt_lock_release(&m->lock);
     return v;
 }
@@ -397,6 +399,7 @@ uint32_t vmmio_read(struct vmmio *m, uint32_t offset, unsigned size)
     }
     virt_lock_acquire(&m->lock);
     ok = vmmio_reg_read(m, offset, &v);
+    v = hostile_reg_read(m->dev, offset, v);
     virt_lock_release(&m->lock);
     if (!ok)
         vmmio_note(m, &m->stats.bad_reads, LOG_BAD_READ, "read of no readable register", offset,

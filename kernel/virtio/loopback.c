@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "kernel.h"
 #include "kernel/virtio/loopback.h"
 #include "transport_loopback.h"
@@ -54,6 +55,7 @@ static const struct vdq_mem_region guest_region = {
     .hva = (void *)0x1000,
 };
 static const struct vdq_mem guest_mem = {.regions = &guest_region, .nregions = 1};
+static struct hostile lb_hostile[LB_NDEV]; /* attached to each model at creation */
 static bool lb_up;
 static int lb_vector = -1;
 static uint64_t doorbells, ipis;
@@ -283,6 +285,7 @@ int loopback_init(void)
             struct vmmio_hooks hooks = {
                 .notify = lb_notify, .interrupt = lb_interrupt, .ctx = &lbs[i]};
 
+            lbs[i].vd.hostile = &lb_hostile[i]; /* mode off until `loopback hostile` */
             err = vmmio_create(&lbs[i].vd, &hooks, &lbs[i].m);
             if (err)
                 return err;
@@ -363,6 +366,70 @@ int loopback_model_create(struct virtio_device *dev, struct vdev *d)
         }
     }
     return -ENODEV;
+}
+
+static int lb_index(const struct virtio_device *dev)
+{
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (dev && lbs[i].dev == dev)
+            return (int)i;
+    }
+    return -ENODEV;
+}
+
+struct lb_hostile_arg {
+    struct hostile *h;
+    const struct hostile_cfg *cfg;
+};
+
+static void lb_hostile_set_locked(struct vdev *d, void *arg)
+{
+    struct lb_hostile_arg *a = arg;
+
+    /* The current instance (a restored one too) gets the state. */
+    d->hostile = a->h;
+    hostile_set(a->h, a->cfg);
+}
+
+int loopback_set_hostile(struct virtio_device *dev, const struct hostile_cfg *cfg)
+{
+    int i = lb_index(dev);
+    struct lb_hostile_arg a;
+
+    if (i < 0)
+        return i;
+    if (!cfg || cfg->mode >= HOSTILE_NMODES)
+        return -EINVAL;
+    a.h = &lb_hostile[i];
+    a.cfg = cfg;
+    vmmio_run_locked(lbs[i].m, lb_hostile_set_locked, &a);
+    return 0;
+}
+
+struct lb_hostile_copy {
+    const struct hostile *src;
+    struct hostile *dst;
+};
+
+static void lb_hostile_get_locked(struct vdev *d, void *arg)
+{
+    struct lb_hostile_copy *a = arg;
+
+    (void)d;
+    *a->dst = *a->src;
+}
+
+int loopback_get_hostile(struct virtio_device *dev, struct hostile *out)
+{
+    int i = lb_index(dev);
+    struct lb_hostile_copy a;
+
+    if (i < 0)
+        return i;
+    a.src = &lb_hostile[i];
+    a.dst = out;
+    vmmio_run_locked(lbs[i].m, lb_hostile_get_locked, &a);
+    return 0;
 }
 
 uint64_t loopback_loop_starts(void)

@@ -71,6 +71,18 @@ enum loopback_wake { LOOPBACK_WAKE_HYBRID, LOOPBACK_WAKE_POLL, LOOPBACK_WAKE_IPI
 int loopback_set_wake(enum loopback_wake mode);
 enum loopback_wake loopback_get_wake(void);
 
+/*
+ * Hostile device mode (issue 10, hostsim/hostile.h): make dev's device side
+ * misbehave as cfg says (HOSTILE_OFF: behave). Takes effect at once, under
+ * the register file's lock; a mode's after/count start from zero. 0,
+ * -ENODEV (not a loopback device) or -EINVAL (unknown mode).
+ */
+struct hostile_cfg;
+struct hostile;
+int loopback_set_hostile(struct virtio_device *dev, const struct hostile_cfg *cfg);
+/* A copy of dev's hostile state (served, fired, ...); -ENODEV. */
+int loopback_get_hostile(struct virtio_device *dev, struct hostile *out);
+
 /* Doorbells CPU 1 answered, IPIs it sent to CPU 0, device loops started,
  * starts given up because CPU 1 stayed busy with another job. */
 uint64_t loopback_doorbells(void);
