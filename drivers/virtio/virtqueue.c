@@ -475,6 +475,12 @@ bool vq_has_used(struct virtqueue *vq)
     return pending != 0;
 }
 
+uint16_t vq_peek_used_idx(const struct virtqueue *vq)
+{
+    /* Written by device; pairs with the store-release in vdq_push(). */
+    return vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
+}
+
 void vq_disable_cb(struct virtqueue *vq)
 {
     if (vq->broken || vq->cb_disabled)

@@ -88,6 +88,10 @@ int vq_kick(struct virtqueue *vq);
  */
 int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len);
 bool vq_has_used(struct virtqueue *vq);
+/* used->idx as the device last wrote it, for interrupt-time accounting
+ * (storm detection): a load-acquire of the shared index, no state change,
+ * no check (the value is only compared with an earlier one). */
+uint16_t vq_peek_used_idx(const struct virtqueue *vq);
 
 /* Ask the device not to interrupt (a hint: interrupts may still come). */
 void vq_disable_cb(struct virtqueue *vq);
