@@ -168,6 +168,8 @@ static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct v
     cfg.num = size;
     cfg.event_idx = virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
     cfg.indirect = virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);
+    cfg.name = dev->name;
+    cfg.index = q;
     cfg.notify = virtio_vq_notify;
     cfg.priv = v;
     v->dev = dev;
