@@ -262,7 +262,9 @@ int virtio_cread(struct virtio_device *dev, uint32_t off, void *buf, uint32_t le
         if (before == after)
             return 0;
     }
-    virt_log(VIRT_LOG_WARN, "%s: config generation never settled", dev->name);
+    virt_log(VIRT_LOG_WARN,
+             "%s: config generation never settled (%u tries reading %u bytes at offset %u)",
+             dev->name, tries, len, off);
     return -EAGAIN;
 }
 
