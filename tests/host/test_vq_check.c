@@ -97,6 +97,25 @@ static uint32_t drv_get(struct ring_fixture *fx)
     return len;
 }
 
+/* Checking on, one request added and popped by the device. */
+static void checked_req(struct ring_fixture *fx, struct req *r)
+{
+    vq_set_checking(true);
+    req_add(fx, r);
+    dev_pop(fx);
+}
+
+/* The device writes dlen bytes of d into the data segment (dlen > 32: past
+ * it), 8 of st into the status one, reports used; the driver takes it. */
+static uint32_t dev_complete(struct ring_fixture *fx, uint8_t d, uint32_t dlen, uint8_t st,
+                             uint32_t used)
+{
+    memset(fx->chain.iov[1].base, d, dlen);
+    memset(fx->chain.iov[2].base, st, 8);
+    assert_int_equal(vdq_push(&fx->q, fx->chain.head, used), 0);
+    return drv_get(fx);
+}
+
 static void assert_canaries(const struct req *r)
 {
     for (unsigned i = 32; i < 64; i++)
@@ -130,18 +149,13 @@ static void test_check_clean(void **state)
     const struct vq_stats *st = vq_get_stats(fx->vq);
     struct req r;
 
-    vq_set_checking(true);
-    req_add(fx, &r);
-    dev_pop(fx);
+    checked_req(fx, &r);
     assert_ptr_equal(fx->chain.iov[0].base, r.hdr); /* readable: not bounced */
     assert_ptr_not_equal(fx->chain.iov[1].base, r.data);
     assert_ptr_not_equal(fx->chain.iov[2].base, r.status);
     /* The bounce starts as the caller's bytes. */
     assert_int_equal(((uint8_t *)fx->chain.iov[1].base)[0], 0x22);
-    memset(fx->chain.iov[1].base, 0xd1, 32);
-    memset(fx->chain.iov[2].base, 0xd2, 8);
-    assert_int_equal(vdq_push(&fx->q, fx->chain.head, 40), 0);
-    assert_int_equal(drv_get(fx), 40);
+    assert_int_equal(dev_complete(fx, 0xd1, 32, 0xd2, 40), 40);
     for (unsigned i = 0; i < 32; i++)
         assert_int_equal(r.data[i], 0xd1);
     for (unsigned i = 0; i < 8; i++)
@@ -168,13 +182,9 @@ static void test_check_overrun(void **state)
     const struct vq_stats *st = vq_get_stats(fx->vq);
     struct req r;
 
-    vq_set_checking(true);
-    req_add(fx, &r);
-    dev_pop(fx);
-    memset(fx->chain.iov[1].base, 0xee, 32 + 5);
-    memset(fx->chain.iov[2].base, 0x00, 8);
-    assert_int_equal(vdq_push(&fx->q, fx->chain.head, 40), 0);
-    assert_int_equal(drv_get(fx), 40); /* the request still completes */
+    checked_req(fx, &r);
+    /* 5 bytes past the data segment; the request still completes. */
+    assert_int_equal(dev_complete(fx, 0xee, 32 + 5, 0x00, 40), 40);
     assert_int_equal(st->check_overruns, 1);
     assert_int_equal(st->check_past_len, 0);
     assert_int_equal(r.data[31], 0xee);
@@ -190,13 +200,8 @@ static void test_check_past_used_len(void **state)
     const struct vq_stats *st = vq_get_stats(fx->vq);
     struct req r;
 
-    vq_set_checking(true);
-    req_add(fx, &r);
-    dev_pop(fx);
-    memset(fx->chain.iov[1].base, 0x44, 32);
-    memset(fx->chain.iov[2].base, 0x55, 8);
-    assert_int_equal(vdq_push(&fx->q, fx->chain.head, 20), 0);
-    assert_int_equal(drv_get(fx), 20);
+    checked_req(fx, &r);
+    assert_int_equal(dev_complete(fx, 0x44, 32, 0x55, 20), 20);
     assert_int_equal(st->check_past_len, 1);
     assert_int_equal(st->check_overruns, 0);
     /* What the device wrote is still handed back (as unbounced). */
@@ -220,9 +225,7 @@ static void test_check_len_too_big_breaks(void **state)
     uint32_t len;
     struct req r;
 
-    vq_set_checking(true);
-    req_add(fx, &r);
-    dev_pop(fx);
+    checked_req(fx, &r);
     assert_int_equal(vdq_push(&fx->q, fx->chain.head, 41), 0);
     assert_int_equal(vq_get_buf(fx->vq, &t, &len), -EIO);
     assert_true(vq_is_broken(fx->vq));
@@ -234,9 +237,7 @@ static void test_check_detach(void **state)
     struct ring_fixture *fx = *state;
     struct req r;
 
-    vq_set_checking(true);
-    req_add(fx, &r);
-    dev_pop(fx);
+    checked_req(fx, &r);
     memset(fx->chain.iov[1].base, 0x77, 32);
     assert_ptr_equal(vq_detach_unused(fx->vq), &tok);
     assert_null(vq_detach_unused(fx->vq));
