@@ -122,11 +122,21 @@ void virt_lock_release(struct virt_lock *l)
     __atomic_store_n(&l->word, 0, __ATOMIC_RELEASE);
 }
 
+static uint64_t log_problems;
+
+uint64_t host_log_problems(void)
+{
+    return __atomic_load_n(&log_problems, __ATOMIC_RELAXED);
+}
+
 void virt_log(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"err", "warn", "info", "debug"};
     va_list ap;
 
+    /* Warnings and errors are counted even when quiet (host_log_problems). */
+    if (level <= VIRT_LOG_WARN)
+        __atomic_fetch_add(&log_problems, 1, __ATOMIC_RELAXED);
     if (level > log_level)
         return;
     fprintf(stderr, "virtio %s: ", names[level < 0 ? 0 : level > 3 ? 3 : level]);

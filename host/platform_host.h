@@ -22,5 +22,8 @@ void host_dma_arena_clear(void);
 size_t host_dma_arena_used(void);
 /* Quiet virt_log() below this level (default: VIRT_LOG_WARN shown). */
 void host_log_level_set(int level);
+/* virt_log() calls at VIRT_LOG_WARN or worse so far, shown or not (tests
+ * check that a detection says so in one line). */
+uint64_t host_log_problems(void);
 
 #endif

@@ -36,7 +36,7 @@ HOST_OPT_LIB  := $(HOST_DIR)/libringloop-opt.a
 HOST_SAN_LIB  := $(HOST_DIR)/libringloop-san.a
 FUZZ_LIB      := $(FUZZ_DIR)/libringloop-fuzz.a
 
-HOST_UNIT_TESTS := test_virtqueue test_vdq
+HOST_UNIT_TESTS := test_virtqueue test_vq_check test_vdq
 HOST_UNIT_BINS  := $(HOST_UNIT_TESTS:%=$(HOST_DIR)/%)
 HOST_BINS := $(HOST_UNIT_BINS) $(HOST_DIR)/vring_2thread $(HOST_DIR)/vring_2thread-asan \
              $(HOST_DIR)/ringbench

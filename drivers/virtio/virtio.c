@@ -168,6 +168,8 @@ static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct v
     cfg.num = size;
     cfg.event_idx = virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
     cfg.indirect = virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);
+    cfg.name = dev->name;
+    cfg.index = q;
     cfg.notify = virtio_vq_notify;
     cfg.priv = v;
     v->dev = dev;
@@ -175,6 +177,11 @@ static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct v
     v->size = size;
     v->callback = spec->callback;
     v->irq_count = 0;
+    /* A fresh ring: storm state starts over (totals stay), source unmasked. */
+    (void)virtio_vq_storm_poll(dev, q, true);
+    v->irq_used_idx = 0;
+    v->storm_run = 0;
+    v->mask_ns = 0;
     err = vq_create(&cfg, &v->vq);
     if (err < 0)
         return err;
@@ -255,7 +262,9 @@ int virtio_cread(struct virtio_device *dev, uint32_t off, void *buf, uint32_t le
         if (before == after)
             return 0;
     }
-    virt_log(VIRT_LOG_WARN, "%s: config generation never settled", dev->name);
+    virt_log(VIRT_LOG_WARN,
+             "%s: config generation never settled (%u tries reading %u bytes at offset %u)",
+             dev->name, tries, len, off);
     return -EAGAIN;
 }
 
@@ -264,24 +273,124 @@ void virtio_cwrite(struct virtio_device *dev, uint32_t off, const void *buf, uin
     dev->ops->write_config(dev, off, buf, len);
 }
 
+/* ---- interrupt storms (virtio.h: VIRTIO_IRQ_STORM_*) ---- */
+
+/* Interrupt context: mask the source of the queues in qmask. */
+static void virtio_storm_mask(struct virtio_device *dev, uint32_t qmask, uint64_t now)
+{
+    struct virtio_vq *first = NULL;
+    unsigned q;
+
+    for (q = 0; q < dev->nvqs; q++) {
+        struct virtio_vq *v = &dev->vqs[q];
+
+        if (!(qmask & (1u << q)))
+            continue;
+        if (!v->mask_ns)
+            v->mask_ns = VIRTIO_IRQ_STORM_MASK_NS;
+        v->irq_storms++;
+        __atomic_store_n(&v->mask_until_ns, now + v->mask_ns, __ATOMIC_RELAXED);
+        /* Release: a thread that sees the flag sees mask_until_ns. */
+        __atomic_store_n(&v->irq_masked, true, __ATOMIC_RELEASE);
+        if (dev->irq_mask)
+            (void)dev->irq_mask(dev, q, true);
+        if (!first)
+            first = v;
+    }
+    if (!first ||
+        (first->storm_logged_ns && now - first->storm_logged_ns < VIRTIO_IRQ_STORM_LOG_NS))
+        return;
+    virt_log(VIRT_LOG_WARN,
+             "%s: queue %u: interrupt storm: %llu interrupts without used-ring progress "
+             "(%llu in all), %s for %llu ms, polling meanwhile",
+             dev->name, first->index,
+             (unsigned long long)(first->irq_no_progress - first->no_progress_logged),
+             (unsigned long long)first->irq_no_progress, dev->irq_mask ? "masked" : "ignored",
+             (unsigned long long)(first->mask_ns / 1000000));
+    first->storm_logged_ns = now;
+    first->no_progress_logged = first->irq_no_progress;
+}
+
+void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask)
+{
+    bool progress = false, storm = false;
+    unsigned q;
+
+    /* Progress: used->idx moved since the previous interrupt on any queue
+     * of this source (a neighbour's completion is a good reason too). */
+    for (q = 0; q < dev->nvqs; q++) {
+        struct virtio_vq *v = &dev->vqs[q];
+        uint16_t idx;
+
+        if (!(qmask & (1u << q)) || !v->vq)
+            continue;
+        idx = vq_peek_used_idx(v->vq);
+        if (idx != v->irq_used_idx) {
+            v->irq_used_idx = idx;
+            progress = true;
+        }
+    }
+    for (q = 0; q < dev->nvqs; q++) {
+        struct virtio_vq *v = &dev->vqs[q];
+
+        if (!(qmask & (1u << q)))
+            continue;
+        if (progress) {
+            v->storm_run = 0;
+            v->mask_ns = 0; /* the next storm starts with the short mask */
+        } else {
+            v->irq_no_progress++;
+            /* A source already masked (soft mask, or a message in flight)
+             * does not count towards another storm. */
+            if (++v->storm_run >= VIRTIO_IRQ_STORM_RUN &&
+                !__atomic_load_n(&v->irq_masked, __ATOMIC_ACQUIRE))
+                storm = true;
+        }
+        /* irq_count is release so a waiter seeing the new count also sees
+         * what came before (the ack, the used ring). */
+        __atomic_fetch_add(&v->irq_count, 1, __ATOMIC_RELEASE);
+        if (v->callback)
+            v->callback(dev, q);
+    }
+    if (storm)
+        virtio_storm_mask(dev, qmask, virt_time_ns());
+}
+
+bool virtio_vq_storm_poll(struct virtio_device *dev, unsigned q, bool force)
+{
+    struct virtio_vq *v = &dev->vqs[q];
+    uint64_t until;
+
+    if (!__atomic_load_n(&v->irq_masked, __ATOMIC_ACQUIRE))
+        return false;
+    until = __atomic_load_n(&v->mask_until_ns, __ATOMIC_RELAXED);
+    if (!force && virt_time_ns() < until)
+        return true;
+    v->storm_run = 0;
+    /* Next storm without progress in between: mask twice as long. */
+    if (v->mask_ns < VIRTIO_IRQ_STORM_MASK_MAX_NS)
+        v->mask_ns *= 2;
+    if (v->mask_ns > VIRTIO_IRQ_STORM_MASK_MAX_NS)
+        v->mask_ns = VIRTIO_IRQ_STORM_MASK_MAX_NS;
+    /* Clear the flag before unmasking: an interrupt the source delivers
+     * on unmask is accounted normally. */
+    __atomic_store_n(&v->irq_masked, false, __ATOMIC_RELEASE);
+    if (dev->irq_mask)
+        (void)dev->irq_mask(dev, q, false);
+    return false;
+}
+
 uint32_t virtio_handle_interrupt(struct virtio_device *dev)
 {
     uint32_t isr = dev->ops->interrupt_ack(dev);
-    unsigned q;
 
     if (!isr)
         return 0;
     __atomic_fetch_add(&dev->interrupts, 1, __ATOMIC_RELAXED);
-    if (isr & VIRTIO_INT_USED_BUFFER) {
-        /* One interrupt line for every queue (MMIO): each one may have
-         * work. irq_count is release so a waiter seeing the new count also
-         * sees the ack above. */
-        for (q = 0; q < dev->nvqs; q++) {
-            __atomic_fetch_add(&dev->vqs[q].irq_count, 1, __ATOMIC_RELEASE);
-            if (dev->vqs[q].callback)
-                dev->vqs[q].callback(dev, q);
-        }
-    }
+    /* One interrupt line for every queue (MMIO, loopback, INTx): each one
+     * may have work, and they are one source for storm accounting. */
+    if (isr & VIRTIO_INT_USED_BUFFER)
+        virtio_vqs_interrupt(dev, (uint32_t)((1ull << dev->nvqs) - 1));
     if (isr & VIRTIO_INT_CONFIG_CHANGE) {
         __atomic_fetch_add(&dev->config_interrupts, 1, __ATOMIC_RELAXED);
         /* 2.1.2: the device signals DEVICE_NEEDS_RESET through a
@@ -334,7 +443,9 @@ int virtio_vq_wait(struct virtio_device *dev, unsigned q, int (*poll)(void *ctx)
             return r;
         if (vq_is_broken(v->vq) || __atomic_load_n(&dev->needs_reset, __ATOMIC_ACQUIRE))
             return -EIO;
-        if (dev->polled) {
+        /* Polled mode, or the source masked for a storm: spin on the ring
+         * (virtio_vq_storm_poll unmasks it when the time is up). */
+        if (dev->polled || virtio_vq_storm_poll(dev, q, false)) {
             uint64_t now = virt_time_ns();
 
             if (now - start > timeout_ns)

@@ -40,6 +40,26 @@
 /* Bounds for the waits the core does on the device's behalf. */
 #define VIRTIO_RESET_TIMEOUT_NS 100000000ull /* 100 ms for status to read 0 */
 #define VIRTIO_CONFIG_RETRIES 64             /* config generation changes */
+/*
+ * Interrupt storms (virtio_vqs_interrupt()). An interrupt whose queues show
+ * no used-ring progress since the previous interrupt is a "no-progress"
+ * interrupt. A healthy device produces at most a few in a row (two
+ * notifications racing over one used->idx update, an MSI-X message left
+ * pending across a mask); VIRTIO_IRQ_STORM_RUN in a row is no race but a
+ * device raising its line for nothing. 1000 is far above any race we can
+ * build and still small: under TCG one loopback interrupt costs CPU 0 some
+ * 10-50 us, so a run costs it at most ~50 ms before the source is masked
+ * (Linux's spurious-IRQ detector, kernel/irq/spurious.c, waits for 99,900
+ * unhandled of 100,000 and then disables the line for good; we mask for a
+ * while instead and keep the queue completing by polling). The mask lasts
+ * VIRTIO_IRQ_STORM_MASK_NS, doubled on every storm that follows without
+ * progress in between, up to VIRTIO_IRQ_STORM_MASK_MAX_NS, so a device that
+ * storms forever gets CPU 0 for a few percent of the time at most.
+ */
+#define VIRTIO_IRQ_STORM_RUN 1000u
+#define VIRTIO_IRQ_STORM_MASK_NS 10000000ull       /* 10 ms */
+#define VIRTIO_IRQ_STORM_MASK_MAX_NS 1000000000ull /* 1 s */
+#define VIRTIO_IRQ_STORM_LOG_NS 1000000000ull      /* at most one storm line per second */
 
 struct virtio_device;
 struct virtio_driver;
@@ -82,7 +102,19 @@ struct virtio_vq {
     /* Called from virtio_handle_interrupt(); keep it short, no locks. */
     void (*callback)(struct virtio_device *dev, unsigned q);
     uint32_t irq_count; /* bumped (atomically) per used-buffer interrupt */
-    uint32_t pad;
+    /* Storm detection, written by virtio_vqs_interrupt() (interrupt
+     * context); irq_masked / mask_until_ns also by thread context
+     * (virtio_vq_storm_poll), atomically. */
+    uint16_t irq_used_idx; /* used->idx at the previous interrupt */
+    bool irq_masked;       /* the source is masked for a storm */
+    uint8_t pad0;
+    uint32_t storm_run;          /* no-progress interrupts in a row */
+    uint64_t irq_no_progress;    /* no-progress interrupts, total */
+    uint64_t irq_storms;         /* times the source was masked */
+    uint64_t mask_until_ns;      /* while irq_masked: when to unmask */
+    uint64_t mask_ns;            /* length of the next mask (doubles) */
+    uint64_t storm_logged_ns;    /* last storm line */
+    uint64_t no_progress_logged; /* irq_no_progress at the last storm line */
 };
 
 /* What a driver asks for, per queue. */
@@ -113,7 +145,17 @@ struct virtio_device {
     void *driver_priv;                  /* its state */
     uint64_t interrupts;                /* virtio_handle_interrupt() calls with bits set */
     uint64_t config_interrupts;
-    uint64_t lost_interrupts;   /* waits that ended by timeout with the work done */
+    uint64_t lost_interrupts; /* waits that ended by timeout with the work done */
+    /*
+     * Optional, set by whoever wired the device's interrupt (the kernel's
+     * glue, a test): mask or unmask the interrupt source of queue q (an
+     * MSI-X vector, an IOAPIC pin, the loopback IPI line). While masked the
+     * source holds what it would have sent and delivers it on unmask.
+     * 0, or an error (then the core stops acting on the interrupts but
+     * cannot stop them: a "soft" mask). Called from interrupt context
+     * (mask) and thread context (unmask).
+     */
+    int (*irq_mask)(struct virtio_device *dev, unsigned q, bool masked);
     struct virtio_device *next; /* registry link */
 };
 
@@ -163,6 +205,21 @@ void virtio_cwrite(struct virtio_device *dev, uint32_t off, const void *buf, uin
  * ours / spurious).
  */
 uint32_t virtio_handle_interrupt(struct virtio_device *dev);
+
+/*
+ * Used-buffer interrupt for the queues in qmask (bit q: queue q) that share
+ * one source (an MSI-X vector, or every queue of a one-line transport):
+ * irq_count++ and callback for each, and storm accounting: when none of
+ * them shows used-ring progress since the previous interrupt, each counts
+ * a no-progress interrupt; VIRTIO_IRQ_STORM_RUN in a row mask the source
+ * (dev->irq_mask) for a while, with one log line (at most one a second).
+ * While masked, virtio_vq_wait() polls the queue and unmasks it when the
+ * time is up, so requests still complete.
+ */
+void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask);
+/* Thread context: unmask queue q's source when its storm mask is over
+ * (or now, with force). Returns whether it is (still) masked. */
+bool virtio_vq_storm_poll(struct virtio_device *dev, unsigned q, bool force);
 
 /*
  * Wait for a driver condition on queue q. poll(ctx) is called in thread

@@ -392,38 +392,73 @@ int virtio_blk_get_id(struct virtio_blk *blk, char *id)
 
 /* ---- config ---- */
 
-static void blk_read_capacity(struct virtio_blk *blk)
+/*
+ * 5.2.4: capacity in 512-byte sectors. One whose byte size does not fit in
+ * 64 bits is no disk anybody has: refused at start (the device is FAILED),
+ * ignored on a config change (the old capacity stays). One clear line each.
+ */
+static int blk_read_capacity(struct virtio_blk *blk)
 {
     uint64_t cap;
+    int err =
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap));
 
-    if (virtio_cread(blk->dev, offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap)) ==
-        0)
-        __atomic_store_n(&blk->capacity, vr_le64_to_cpu(cap), __ATOMIC_RELAXED);
+    if (err < 0)
+        return err; /* virtio_cread said it: the generation never settled */
+    cap = vr_le64_to_cpu(cap);
+    if (cap > UINT64_MAX / VIRTIO_BLK_SECTOR_SIZE) {
+        virt_log(VIRT_LOG_ERR,
+                 "%s: capacity %llu sectors: byte size overflows 64 bits, refused (capacity "
+                 "stays %llu)",
+                 blk->dev->name, (unsigned long long)cap,
+                 (unsigned long long)__atomic_load_n(&blk->capacity, __ATOMIC_RELAXED));
+        return -EINVAL;
+    }
+    __atomic_store_n(&blk->capacity, cap, __ATOMIC_RELAXED);
+    return 0;
 }
 
-static void blk_read_config(struct virtio_blk *blk)
+/* 5.2.4 seg_max: the most data segments in a request. 0 cannot be meant
+ * (every IN/OUT request has one): clamped to 1, the one value that is safe
+ * whatever the device meant. */
+static void blk_read_seg_max(struct virtio_blk *blk)
 {
     uint32_t v;
 
-    blk_read_capacity(blk);
-    blk->seg_max = 0;
-    blk->blk_size = VIRTIO_BLK_SECTOR_SIZE;
-    if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_SEG_MAX) &&
-        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, seg_max), &v, sizeof(v)) == 0)
-        blk->seg_max = vr_le32_to_cpu(v); /* 0 would be odd: treated as no limit */
-    if (virtio_has_feature(blk->dev, VIRTIO_BLK_F_BLK_SIZE) &&
-        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, blk_size), &v, sizeof(v)) == 0) {
-        v = vr_le32_to_cpu(v);
-        /* Only a sane power of two >= 512 is believed. */
-        if (v >= VIRTIO_BLK_SECTOR_SIZE && v <= 65536 && (v & (v - 1)) == 0)
-            blk->blk_size = v;
+    blk->seg_max = 0; /* no limit beyond VIRTIO_BLK_MAX_SEGS */
+    if (!virtio_has_feature(blk->dev, VIRTIO_BLK_F_SEG_MAX) ||
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, seg_max), &v, sizeof(v)) < 0)
+        return;
+    blk->seg_max = vr_le32_to_cpu(v);
+    if (blk->seg_max == 0) {
+        virt_log(VIRT_LOG_WARN, "%s: seg_max 0 with VIRTIO_BLK_F_SEG_MAX: clamped to 1",
+                 blk->dev->name);
+        blk->seg_max = 1;
     }
+}
+
+/* 5.2.4 blk_size: only a power of two in [512, 64 KiB] is believed; else
+ * 512 (what the spec assumes without the feature), said once. */
+static void blk_read_blk_size(struct virtio_blk *blk)
+{
+    uint32_t v;
+
+    blk->blk_size = VIRTIO_BLK_SECTOR_SIZE;
+    if (!virtio_has_feature(blk->dev, VIRTIO_BLK_F_BLK_SIZE) ||
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, blk_size), &v, sizeof(v)) < 0)
+        return;
+    v = vr_le32_to_cpu(v);
+    if (v >= VIRTIO_BLK_SECTOR_SIZE && v <= 65536 && (v & (v - 1)) == 0)
+        blk->blk_size = v;
+    else
+        virt_log(VIRT_LOG_WARN, "%s: blk_size %u is not a power of two in [512, 65536]: using 512",
+                 blk->dev->name, v);
 }
 
 /* 5.2.5: a capacity change arrives as a config change interrupt. */
 static void blk_config_changed(struct virtio_device *dev)
 {
-    blk_read_capacity(dev->driver_priv);
+    (void)blk_read_capacity(dev->driver_priv);
 }
 
 /* ---- set-up and teardown ---- */
@@ -484,9 +519,16 @@ static void blk_cancel(struct virtio_device *dev)
     }
 }
 
+/* Start: a capacity that cannot be read or believed refuses the device. */
 static int blk_config(struct virtio_device *dev)
 {
-    blk_read_config(dev->driver_priv);
+    struct virtio_blk *blk = dev->driver_priv;
+    int err = blk_read_capacity(blk);
+
+    if (err < 0)
+        return err;
+    blk_read_seg_max(blk);
+    blk_read_blk_size(blk);
     return 0;
 }
 

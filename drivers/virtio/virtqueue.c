@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "virtio_platform.h"
+#include "vq_check.h"
 
 #define VQ_INDIRECT_DEFAULT 16
 #define VQ_INDIRECT_LIMIT 256
@@ -37,10 +38,11 @@
 
 /* Per head descriptor; private. */
 struct vq_desc_state {
-    void *token;     /* NULL: this head is not in flight */
-    uint32_t in_len; /* device-writable bytes of the chain (used len bound) */
-    uint16_t ndescs; /* ring descriptors the chain holds */
-    uint16_t last;   /* its last ring descriptor */
+    void *token;              /* NULL: this head is not in flight */
+    uint32_t in_len;          /* device-writable bytes of the chain (used len bound) */
+    uint16_t ndescs;          /* ring descriptors the chain holds */
+    uint16_t last;            /* its last ring descriptor */
+    struct vq_bounce *bounce; /* checking mode: its writable segments' bounce */
 };
 
 struct virtqueue {
@@ -80,8 +82,23 @@ struct virtqueue {
     uint64_t used_dma;
     void (*notify)(struct virtqueue *vq, void *priv);
     void *priv;
+    const char *name;
+    uint32_t index;
     struct vq_stats stats;
 };
+
+/* Checking mode (vq_set_checking); read once per add. */
+static bool vq_checking;
+
+void vq_set_checking(bool on)
+{
+    __atomic_store_n(&vq_checking, on, __ATOMIC_RELAXED);
+}
+
+bool vq_is_checking(void)
+{
+    return __atomic_load_n(&vq_checking, __ATOMIC_RELAXED);
+}
 
 static size_t align_up(size_t x, size_t a)
 {
@@ -136,6 +153,8 @@ int vq_create(const struct vq_config *cfg, struct virtqueue **out)
     vq->indirect_max = cfg->indirect_max ? cfg->indirect_max : VQ_INDIRECT_DEFAULT;
     vq->notify = cfg->notify;
     vq->priv = cfg->priv;
+    vq->name = cfg->name ? cfg->name : "virtqueue";
+    vq->index = cfg->index;
 
     /* 2.7: desc 16-aligned, avail 2, used 4; we use more to split lines. */
     desc_sz = (size_t)virtq_desc_size(vq->num);
@@ -180,6 +199,11 @@ void vq_destroy(struct virtqueue *vq)
 {
     if (!vq)
         return;
+    /* Chains still out (a broken queue): their buffers may be gone. */
+    for (uint32_t i = 0; i < vq->num; i++) {
+        if (vq->state[i].bounce)
+            vqc_drop(vq->state[i].bounce);
+    }
     if (vq->indir)
         virt_dma_free(vq->indir, vq->indir_bytes);
     virt_free(vq->next);
@@ -277,6 +301,8 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
 {
     unsigned total = out_sgs + in_sgs;
     struct vq_lens lens = {0, 0};
+    struct vq_sg bounced[VQC_MAX_SGS];
+    struct vq_bounce *bounce = NULL;
     bool use_indirect;
     uint16_t head, last, next_free;
     uint32_t ndescs;
@@ -293,14 +319,27 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
         return -ENOSPC;
 
     head = last = vq->free_head;
+    if (vq_is_checking() && in_sgs) {
+        bounce = vqc_bounce(sgs, out_sgs, in_sgs, bounced);
+        if (bounce) {
+            sgs = bounced;
+            vq->stats.check_bounced++;
+        } else {
+            vq->stats.check_skipped++;
+        }
+    }
     if (use_indirect)
         next_free = vq_fill_indirect(vq, head, sgs, out_sgs, total, &lens);
     else
         next_free = vq_fill_direct(vq, head, sgs, out_sgs, total, &lens, &last);
     /* 2.7.8: used len is 32-bit; 2.7.5.2: a chain is at most 2^32 bytes.
      * Refusing here leaves only unpublished free descriptors written. */
-    if (lens.in > UINT32_MAX || lens.out + lens.in > (1ull << 32))
+    if (lens.in > UINT32_MAX || lens.out + lens.in > (1ull << 32)) {
+        if (bounce)
+            vqc_drop(bounce);
         return -EINVAL;
+    }
+    vq->state[head].bounce = bounce;
     vq->free_head = next_free;
     vq->num_free -= ndescs;
     vq->detach_next = 0; /* a detach scan must look at every head again */
@@ -421,6 +460,33 @@ static void vq_free_chain(struct virtqueue *vq, uint16_t head)
     vq->num_free += st->ndescs;
 }
 
+/* Log the first few incidents of a queue, then one in 256. */
+static bool vq_check_should_log(uint64_t n)
+{
+    return n <= 4 || (n & 255) == 0;
+}
+
+/* Checking mode: what the device did to the bounce of head (vq_check.h).
+ * The request still completes: the bounce took the damage. */
+static void vq_check_used(struct virtqueue *vq, uint16_t head, uint32_t ulen)
+{
+    struct vqc_report r;
+
+    vqc_complete(vq->state[head].bounce, ulen, &r);
+    vq->state[head].bounce = NULL;
+    if (r.guard_bytes && vq_check_should_log(++vq->stats.check_overruns))
+        virt_log(VIRT_LOG_ERR,
+                 "%s q%u: device wrote past the writable buffer: head %u, segment %u, "
+                 "%u guard bytes changed (used len %u of %u)",
+                 vq->name, vq->index, head, r.guard_seg, r.guard_bytes, ulen,
+                 vq->state[head].in_len);
+    if (r.past_len && vq_check_should_log(++vq->stats.check_past_len))
+        virt_log(VIRT_LOG_WARN,
+                 "%s q%u: device wrote more than the used length: head %u, used len %u, "
+                 "%u bytes changed from offset %u",
+                 vq->name, vq->index, head, ulen, r.past_len, r.past_len_off);
+}
+
 int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
 {
     struct virtq_used_elem *e;
@@ -449,6 +515,8 @@ int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
         vq_set_broken(vq, "used len larger than the writable buffer", ulen, vq->state[id].in_len);
         return -EIO;
     }
+    if (vq->state[id].bounce)
+        vq_check_used(vq, (uint16_t)id, ulen);
     *token = vq->state[id].token;
     *len = ulen;
     vq_free_chain(vq, (uint16_t)id);
@@ -473,6 +541,12 @@ bool vq_has_used(struct virtqueue *vq)
     if (vq->broken || vq_used_pending(vq, &pending, false) < 0)
         return false;
     return pending != 0;
+}
+
+uint16_t vq_peek_used_idx(const struct virtqueue *vq)
+{
+    /* Written by device; pairs with the store-release in vdq_push(). */
+    return vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
 }
 
 void vq_disable_cb(struct virtqueue *vq)
@@ -543,6 +617,11 @@ void *vq_detach_unused(struct virtqueue *vq)
         void *token = vq->state[vq->detach_next].token;
 
         if (token) {
+            struct vq_desc_state *st = &vq->state[vq->detach_next];
+
+            if (st->bounce)
+                vqc_discard(st->bounce);
+            st->bounce = NULL;
             vq_free_chain(vq, (uint16_t)vq->detach_next);
             return token;
         }

@@ -47,6 +47,11 @@ struct vq_config {
      * on every add (DPDK-style): fewer index-line transfers; the device
      * sees added buffers only at the next vq_kick_prepare(). */
     bool publish_on_kick;
+    /* For log lines: the device's name (outlives the queue) and the
+     * queue's index; NULL: "virtqueue". */
+    const char *name;
+    uint32_t index;
+    uint32_t pad;
     /* Called by vq_notify(): write the transport's doorbell. */
     void (*notify)(struct virtqueue *vq, void *priv);
     void *priv;
@@ -59,7 +64,27 @@ struct vq_stats {
     uint64_t kicks;       /* vq_kick_prepare() returned true */
     uint64_t kicks_saved; /* ... returned false (suppressed) */
     uint64_t used;
+    /* Checking mode (vq_set_checking): chains bounced, chains whose guard
+     * bytes the device changed (a write past the writable buffer), chains
+     * with bytes changed at or beyond the used length, chains that went out
+     * unchecked (too many segments, no memory). */
+    uint64_t check_bounced;
+    uint64_t check_overruns;
+    uint64_t check_past_len;
+    uint64_t check_skipped;
 };
+
+/*
+ * Checking mode, for every queue (`virtio check on|off`; off at start):
+ * from the next vq_add_sgs() on, each device-writable segment is bounced
+ * through a buffer followed by guard bytes (vq_check.h), and a completion
+ * whose device wrote past the writable bytes or past the used length it
+ * reported is logged (one line naming device, queue and head) and counted
+ * in vq_stats. The request itself completes as usual. Off, it costs one
+ * load per add.
+ */
+void vq_set_checking(bool on);
+bool vq_is_checking(void);
 
 int vq_create(const struct vq_config *cfg, struct virtqueue **out);
 void vq_destroy(struct virtqueue *vq);
@@ -88,6 +113,10 @@ int vq_kick(struct virtqueue *vq);
  */
 int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len);
 bool vq_has_used(struct virtqueue *vq);
+/* used->idx as the device last wrote it, for interrupt-time accounting
+ * (storm detection): a load-acquire of the shared index, no state change,
+ * no check (the value is only compared with an earlier one). */
+uint16_t vq_peek_used_idx(const struct virtqueue *vq);
 
 /* Ask the device not to interrupt (a hint: interrupts may still come). */
 void vq_disable_cb(struct virtqueue *vq);

@@ -16,6 +16,7 @@
  *   console write <dev> <text...>            wrote <n> bytes
  *   console read <dev>                       read <n> bytes: <text>
  *   stats                                    per queue: requests kicks interrupts bad_chains
+ *                                            irq_no_progress irq_storms (driver side)
  *
  * Devices are found by name in the virtio registry, so the commands work on
  * whatever transport a device sits on; the loopback devices are created on
@@ -520,17 +521,22 @@ static int cmd_stats(int argc, char **argv)
                 /* Device-side view (loopback): what actually crossed. */
                 const struct vdev_queue_stats *st = &vd->queues[q].stats;
 
-                printf("%s q%u requests=%llu kicks=%llu interrupts=%llu bad_chains=%llu\n", d->name,
+                printf("%s q%u requests=%llu kicks=%llu interrupts=%llu bad_chains=%llu", d->name,
                        q, (unsigned long long)st->requests, (unsigned long long)st->kicks,
                        (unsigned long long)st->interrupts, (unsigned long long)st->bad_chains);
             } else {
-                printf("%s q%u requests=%llu kicks=%llu interrupts=%u bad_chains=0\n", d->name, q,
+                printf("%s q%u requests=%llu kicks=%llu interrupts=%u bad_chains=0", d->name, q,
                        (unsigned long long)vs->used, (unsigned long long)vs->kicks,
                        d->vqs[q].irq_count);
             }
+            /* Driver side: interrupts that brought nothing, storms masked. */
+            printf(" irq_no_progress=%llu irq_storms=%llu\n",
+                   (unsigned long long)d->vqs[q].irq_no_progress,
+                   (unsigned long long)d->vqs[q].irq_storms);
         }
     }
     return 0;
 }
 SHELL_COMMAND(stats, "stats", "",
-                     "per-queue counters: requests, kicks, interrupts, bad chains", cmd_stats);
+                     "per-queue counters: requests, kicks, interrupts, bad chains, no-progress interrupts, storms",
+                     cmd_stats);

@@ -4,7 +4,10 @@
  * the issue 4 contract (cmd_virtio.c), for the checks against QEMU's
  * devices:
  *
- *   virtio info <dev>                       status, irq mode, counters (+ blk capacity)
+ *   virtio info <dev>                       status, irq mode, counters (+ blk capacity),
+ *                                           then one line per queue: storm and check counters
+ *   virtio check on|off                     checking mode (guard bytes after every
+ *                                           device-writable buffer, every queue)
  *   virtio reset <dev> <count>              count x (reset + re-init + one request)
  *   virtio inflight <dev> <lba> <n> <depth> n 4 KiB blk reads from lba on, up to
  *                                           depth in flight: sha256 of the data in
@@ -57,6 +60,28 @@ static int vo_info(struct virtio_device *d)
     if (d->device_id == VIRTIO_ID_BLOCK)
         printf(" capacity=%llu", (unsigned long long)virtio_blk_capacity(d->driver_priv));
     printf("%s%s\n", irq[0] ? " " : "", irq);
+    for (unsigned q = 0; q < d->nvqs; q++) {
+        const struct virtio_vq *v = &d->vqs[q];
+        const struct vq_stats *st = vq_get_stats(v->vq);
+
+        printf("  q%u irq_no_progress=%llu irq_storms=%llu masked=%d check_bounced=%llu "
+               "check_overruns=%llu check_past_len=%llu\n",
+               q, (unsigned long long)v->irq_no_progress, (unsigned long long)v->irq_storms,
+               __atomic_load_n(&v->irq_masked, __ATOMIC_RELAXED) ? 1 : 0,
+               (unsigned long long)st->check_bounced, (unsigned long long)st->check_overruns,
+               (unsigned long long)st->check_past_len);
+    }
+    return 0;
+}
+
+static int vo_check(const char *arg)
+{
+    if (strcmp(arg, "on") && strcmp(arg, "off")) {
+        printf("error: usage: virtio check on|off\n");
+        return 1;
+    }
+    vq_set_checking(!strcmp(arg, "on"));
+    printf("checking %s\n", vq_is_checking() ? "on" : "off");
     return 0;
 }
 
@@ -181,9 +206,11 @@ static int vo_dispatch(int argc, char **argv)
 
     if (argc < 3) {
         printf("error: usage: virtio info <dev> | reset <dev> <count> | inflight <dev> <lba> "
-               "<n> <depth>\n");
+               "<n> <depth> | check on|off\n");
         return 1;
     }
+    if (!strcmp(argv[1], "check") && argc == 3)
+        return vo_check(argv[2]);
     d = vo_find(argv[2]);
     if (!d)
         return 1;
@@ -214,6 +241,7 @@ static int vo_dispatch(int argc, char **argv)
 }
 
 SHELL_COMMAND(virtio, "virtio",
-              "info <dev> | reset <dev> <count> | inflight <dev> <lba> <n> <depth>",
-              "virtio device state, reset + re-init cycles with traffic, blk reads in flight",
+              "info <dev> | reset <dev> <count> | inflight <dev> <lba> <n> <depth> | check on|off",
+              "virtio device state, reset + re-init cycles with traffic, blk reads in flight, "
+              "checking mode (guard bytes)",
               vo_dispatch);

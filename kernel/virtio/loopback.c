@@ -42,6 +42,7 @@ struct lb_dev {
     struct virtio_device *dev;
     uint32_t doorbell;    /* set by hooks.notify (CPU 0), taken by CPU 1 */
     uint32_t irq_pending; /* set by hooks.interrupt (CPU 1), taken by CPU 0 */
+    uint32_t irq_masked;  /* dev->irq_mask: no IPI, pending kept (storm) */
     bool probed;
 };
 
@@ -186,10 +187,36 @@ static void lb_interrupt(struct vmmio *m, uint32_t int_status, void *ctx)
 
     (void)m;
     (void)int_status;
-    /* release: the used ring / status the device wrote before the flag */
-    __atomic_store_n(&l->irq_pending, 1, __ATOMIC_RELEASE);
+    /* release: the used ring / status the device wrote before the flag;
+     * seq_cst: the flag before the mask check, pairs with lb_irq_mask()
+     * (Dekker: one of the two sends the IPI) */
+    __atomic_store_n(&l->irq_pending, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->irq_masked, __ATOMIC_SEQ_CST))
+        return; /* held until unmasked, like a masked MSI-X entry */
     __atomic_fetch_add(&ipis, 1, __ATOMIC_RELAXED);
     lapic_send_ipi(cpu_apic_id(0), (uint8_t)lb_vector);
+}
+
+/* dev->irq_mask: the "line" to CPU 0 is the IPI lb_interrupt sends; while
+ * masked the interrupt stays pending and goes out at unmask. */
+static int lb_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
+{
+    (void)q;
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        struct lb_dev *l = &lbs[i];
+
+        if (l->dev != dev)
+            continue;
+        /* seq_cst: the mask store before the pending check; pairs with
+         * lb_interrupt() */
+        __atomic_store_n(&l->irq_masked, masked ? 1u : 0u, __ATOMIC_SEQ_CST);
+        if (!masked && __atomic_load_n(&l->irq_pending, __ATOMIC_SEQ_CST)) {
+            __atomic_fetch_add(&ipis, 1, __ATOMIC_RELAXED);
+            lapic_send_ipi(cpu_apic_id(0), (uint8_t)lb_vector);
+        }
+        return 0;
+    }
+    return -ENODEV;
 }
 
 /* ---- CPU 0: the interrupt ---- */
@@ -200,7 +227,9 @@ static void lb_irq(unsigned vector, void *ctx)
     (void)ctx;
     lapic_eoi();
     for (unsigned i = 0; i < LB_NDEV; i++) {
-        if (lbs[i].dev && __atomic_exchange_n(&lbs[i].irq_pending, 0, __ATOMIC_ACQUIRE))
+        /* A masked device's IPI may still be on its way: leave it pending. */
+        if (lbs[i].dev && !__atomic_load_n(&lbs[i].irq_masked, __ATOMIC_ACQUIRE) &&
+            __atomic_exchange_n(&lbs[i].irq_pending, 0, __ATOMIC_ACQUIRE))
             virtio_handle_interrupt(lbs[i].dev);
     }
 }
@@ -293,6 +322,7 @@ int loopback_init(void)
             if (err)
                 return err;
             loopback_device_set_guard(lbs[i].dev, &lb_guard);
+            lbs[i].dev->irq_mask = lb_irq_mask;
         }
     }
     for (unsigned i = 0; i < LB_NDEV; i++) {

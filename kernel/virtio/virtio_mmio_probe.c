@@ -100,6 +100,29 @@ static void mmio_irq(unsigned vector, void *ctx)
     lapic_eoi();
 }
 
+/* dev->irq_mask: the slot's IOAPIC pin (its own GSI on microvm). The line
+ * is level-triggered and follows InterruptStatus (4.2.2), so an interrupt
+ * the device raised while masked is delivered when the pin is unmasked. */
+static int mmio_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
+{
+    (void)q;
+    for (unsigned i = 0; i < nslots; i++) {
+        struct mmio_slot *s = &slots[i];
+
+        if (s->dev != dev)
+            continue;
+        if (s->vector < 0)
+            return -EOPNOTSUPP;
+        if (masked) {
+            ioapic_mask((unsigned)s->gsi);
+            return 0;
+        }
+        return ioapic_route_flags((unsigned)s->gsi, (uint8_t)s->vector, cpu_apic_id(0), false,
+                                  true);
+    }
+    return -ENODEV;
+}
+
 /* Next free index for a name prefix, counting devices already registered
  * on any transport (PCI may have taken vblk0). */
 static void pick_name(uint32_t id, char *name, size_t len)
@@ -131,11 +154,12 @@ static void probe_slot(struct mmio_slot *s)
     s->vector = -1;
     if (s->gsi >= 0) {
         int v = irq_alloc_vector(mmio_irq, s);
-        if (v >= 0 && ioapic_route_flags((unsigned)s->gsi, (uint8_t)v, cpu_apic_id(0), false,
-                                         true) == 0)
+        if (v >= 0 &&
+            ioapic_route_flags((unsigned)s->gsi, (uint8_t)v, cpu_apic_id(0), false, true) == 0)
             s->vector = v;
     }
     s->dev->polled = s->vector < 0;
+    s->dev->irq_mask = mmio_irq_mask;
     err = virtio_bind_driver(s->dev, NULL, NULL); /* no pmem on microvm */
     if (err) {
         printf("virtio-mmio: %s at 0x%lx: no driver bound (%d)\n", name, (unsigned long)s->base,

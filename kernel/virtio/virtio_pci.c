@@ -70,8 +70,9 @@ struct vpci_dev {
     enum vpci_irq_mode mode;
     unsigned nentries; /* MSI-X entries in use */
     struct vpci_entry entries[VPCI_MAX_ENTRIES];
-    unsigned gsi;    /* INTx */
-    int intx_vector; /* INTx */
+    volatile uint32_t *msix_table; /* mapped MSI-X table (vpci_irq_mask) */
+    unsigned gsi;                  /* INTx */
+    int intx_vector;               /* INTx */
 };
 
 struct vpci_intx_line {
@@ -182,7 +183,7 @@ static void vpci_msix_irq(unsigned vector, void *ctx)
 {
     struct vpci_entry *e = ctx;
     struct virtio_device *dev = e->vd->dev;
-    bool hit = false;
+    uint32_t qmask = 0;
 
     (void)vector;
     lapic_eoi(); /* edge-triggered: nothing to hold off */
@@ -191,16 +192,34 @@ static void vpci_msix_irq(unsigned vector, void *ctx)
     if (virtio_pci_config_vector(dev) == e->entry)
         virtio_handle_interrupt(dev); /* reads the ISR: config change bit */
     for (unsigned q = 0; q < dev->nvqs; q++) {
-        if (virtio_pci_queue_vector(dev, q) != e->entry)
-            continue;
-        hit = true;
-        /* release: a waiter that sees the count sees what came before */
-        __atomic_fetch_add(&dev->vqs[q].irq_count, 1, __ATOMIC_RELEASE);
-        if (dev->vqs[q].callback)
-            dev->vqs[q].callback(dev, q);
+        if (virtio_pci_queue_vector(dev, q) == e->entry)
+            qmask |= 1u << q;
     }
-    if (hit)
+    if (qmask) {
+        /* The queues on this vector: one source for storm accounting. */
+        virtio_vqs_interrupt(dev, qmask);
         __atomic_fetch_add(&dev->interrupts, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* dev->irq_mask for MSI-X: the entry's Vector Control mask bit (PCI 3.0
+ * 6.8.2.9). A masked entry keeps its message pending and sends it when
+ * unmasked, so nothing is lost. INTx lines are shared: not masked here. */
+static int vpci_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
+{
+    for (unsigned i = 0; i < nvdevs; i++) {
+        struct vpci_dev *vd = &vdevs[i];
+        uint16_t e;
+
+        if (vd->dev != dev)
+            continue;
+        e = virtio_pci_queue_vector(dev, q);
+        if (vd->mode != VPCI_IRQ_MSIX || !vd->msix_table || e >= vd->nentries)
+            return -EOPNOTSUPP;
+        vd->msix_table[e * (MSIX_ENTRY_BYTES / 4) + 3] = masked ? MSIX_ENTRY_VCTRL_MASKED : 0;
+        return 0;
+    }
+    return -ENODEV;
 }
 
 /* INTx: every device on the line reads (and so deasserts) its ISR, then EOI. */
@@ -258,6 +277,8 @@ static int vpci_setup_msix(struct vpci_dev *vd, unsigned cap, unsigned nq)
         ent[3] = 0;
     }
     vd->nentries = n;
+    vd->msix_table = (volatile uint32_t *)r.base;
+    vd->dev->irq_mask = vpci_irq_mask;
     pci_cfg_write16(d, PCI_COMMAND, pci_cfg_read16(d, PCI_COMMAND) | PCI_CMD_INTX_DISABLE);
     pci_cfg_write16(d, cap + MSIX_CTRL, (ctrl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_MASKALL);
     /* Entry 0: config (and everything, with a 1-entry table); queue q:

@@ -90,6 +90,7 @@ struct lb {
     int stop;        /* atomic */
     int doorbell;    /* atomic: set by hooks.notify */
     int irq_pending; /* atomic: set by hooks.interrupt */
+    int irq_masked;  /* atomic: dev->irq_mask (storm): pending kept */
     uint64_t processed;
 };
 
@@ -138,8 +139,10 @@ static void *lb_device_main(void *arg)
                 lb->processed += (uint64_t)n;
             worked = true;
         }
-        /* The "interrupt controller": deliver on this (another) CPU. */
-        if (__atomic_exchange_n(&lb->irq_pending, 0, __ATOMIC_ACQ_REL)) {
+        /* The "interrupt controller": deliver on this (another) CPU,
+         * unless the line is masked (then it stays pending). */
+        if (!__atomic_load_n(&lb->irq_masked, __ATOMIC_ACQUIRE) &&
+            __atomic_exchange_n(&lb->irq_pending, 0, __ATOMIC_ACQ_REL)) {
             virtio_handle_interrupt(lb->dev);
             worked = true;
         }
@@ -158,6 +161,16 @@ static void *dma_buf(size_t size)
     return p;
 }
 
+/* dev->irq_mask: the device thread holds interrupts while masked and
+ * delivers the pending one after (as the kernel's loopback line does). */
+static int lb_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
+{
+    (void)dev;
+    (void)q;
+    __atomic_store_n(&env.lb.irq_masked, masked ? 1 : 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /* Put a register file in front of env.lb.vd, make the virtio device, start
  * the device thread. The driver is probed by the test. */
 static void lb_attach(const char *name)
@@ -169,6 +182,7 @@ static void lb_attach(const char *name)
     env.lb.dev->polled = env.mode->polled;
     env.lb.dev->no_event_idx = !env.mode->event_idx;
     env.lb.dev->no_indirect = !env.mode->event_idx;
+    env.lb.dev->irq_mask = lb_irq_mask;
     assert_int_equal(pthread_create(&env.lb.thread, NULL, lb_device_main, &env.lb), 0);
     env.lb.thread_running = true;
 }
@@ -199,6 +213,7 @@ static int env_setup(void **state)
 static int env_teardown(void **state)
 {
     (void)state;
+    vq_set_checking(false);
     if (env.lb.thread_running) {
         __atomic_store_n(&env.lb.stop, 1, __ATOMIC_RELEASE);
         pthread_join(env.lb.thread, NULL);
@@ -620,6 +635,105 @@ static void test_blk_timeout_recovers(void **state)
     virtio_blk_remove(blk);
 }
 
+/* ---- detection: checking mode, interrupt storms ---- */
+
+/* Checking mode against the real model: every writable segment bounced,
+ * data still right (disk, read back, GET_ID, IOERR status), nothing
+ * reported, nothing logged. */
+static void test_blk_checking_mode(void **state)
+{
+    struct env *e = *state;
+    struct virtio_blk *blk;
+    uint8_t *wbuf = dma_buf(8 * 512), *rbuf = dma_buf(8 * 512);
+    struct vq_sg sgs[3] = {{.buf = rbuf, .len = 512},
+                           {.buf = rbuf + 512, .len = 1024},
+                           {.buf = rbuf + 1536, .len = 2560}};
+    struct virtio_blk_req req = {.type = VIRTIO_BLK_T_IN, .nsegs = 3, .sector = 3, .segs = sgs};
+    char id[VIRTIO_BLK_ID_BYTES + 1];
+    const struct vq_stats *st;
+    uint64_t logs = host_log_problems();
+
+    vq_set_checking(true);
+    blk = blk_up();
+    st = vq_get_stats(virtio_vq(e->lb.dev, 0));
+    fill_pattern(wbuf, 8 * 512, 5);
+    assert_int_equal(virtio_blk_write(blk, 3, wbuf, 8), 0);
+    assert_memory_equal(e->disk + 3 * 512, wbuf, 8 * 512);
+    memset(rbuf, 0, 8 * 512);
+    assert_int_equal(virtio_blk_submit(blk, &req), 0);
+    assert_int_equal(virtio_blk_wait(blk, &req, VIRTIO_BLK_TIMEOUT_NS), 0);
+    assert_memory_equal(rbuf, wbuf, 4096);
+    assert_int_equal(virtio_blk_get_id(blk, id), 0);
+    assert_string_equal(id, "lblk0-serial");
+    assert_int_equal(virtio_blk_read(blk, DISK_SECTORS, rbuf, 1), -EIO); /* status bounced */
+    assert_int_equal(st->check_bounced, 4);
+    assert_int_equal(st->check_overruns, 0);
+    assert_int_equal(st->check_past_len, 0);
+    assert_int_equal(st->check_skipped, 0);
+    assert_int_equal(host_log_problems() - logs, 0);
+    virtio_blk_remove(blk);
+}
+
+#if HAVE_DEV_NET
+static void test_net_echo(void **state);
+
+/* The receive buffers posted at setup are bounced too. */
+static void test_net_echo_checked(void **state)
+{
+    uint64_t logs = host_log_problems();
+
+    vq_set_checking(true);
+    test_net_echo(state);
+    assert_int_equal(host_log_problems() - logs, 0);
+}
+#endif
+
+/* Device side of a storm: InterruptStatus USED_BUFFER and the line raised,
+ * nothing pushed (what the hostile catalogue's "interrupt storm" does). */
+static void raise_used_irq(struct vdev *d, void *arg)
+{
+    (void)arg;
+    __atomic_fetch_or(&d->interrupt_status, VIRTIO_INT_USED_BUFFER, __ATOMIC_RELAXED);
+    d->irq(d, VIRTIO_INT_USED_BUFFER, d->irq_ctx);
+}
+
+/* A storm on the real loopback: counted, masked (the device thread holds
+ * the line), requests still complete with the right data, the line is
+ * unmasked afterwards. */
+static void test_blk_irq_storm(void **state)
+{
+    struct env *e = *state;
+    struct virtio_blk *blk = blk_up();
+    struct virtio_vq *v = &e->lb.dev->vqs[0];
+    uint8_t *wbuf = dma_buf(4096), *rbuf = dma_buf(4096);
+    uint64_t start = virt_time_ns();
+
+    fill_pattern(wbuf, 4096, 77);
+    assert_int_equal(virtio_blk_write(blk, 10, wbuf, 8), 0);
+    while (__atomic_load_n(&v->irq_storms, __ATOMIC_RELAXED) == 0) {
+        assert_true(virt_time_ns() - start < 20000000000ull);
+        vmmio_run_locked(e->lb.m, raise_used_irq, NULL);
+        sched_yield();
+    }
+    assert_true(v->irq_no_progress >= VIRTIO_IRQ_STORM_RUN);
+    assert_true(__atomic_load_n(&e->lb.irq_masked, __ATOMIC_ACQUIRE));
+    /* Masked: the read completes by polling. */
+    memset(rbuf, 0, 4096);
+    assert_int_equal(virtio_blk_read(blk, 10, rbuf, 8), 0);
+    assert_memory_equal(rbuf, wbuf, 4096);
+    /* After the mask time a wait unmasks the line; interrupts work again. */
+    start = virt_time_ns();
+    while (__atomic_load_n(&e->lb.irq_masked, __ATOMIC_ACQUIRE)) {
+        assert_true(virt_time_ns() - start < 5000000000ull);
+        assert_int_equal(virtio_blk_read(blk, 10, rbuf, 8), 0);
+    }
+    assert_int_equal(virtio_blk_read(blk, 10, rbuf, 8), 0);
+    assert_memory_equal(rbuf, wbuf, 4096);
+    assert_int_equal(e->lb.dev->lost_interrupts, 0);
+    assert_int_equal(virtio_blk_get_stats(blk)->reinits, 0);
+    virtio_blk_remove(blk);
+}
+
 /* ---- rng ---- */
 
 #if HAVE_DEV_RNG
@@ -1024,11 +1138,17 @@ int main(void)
                                                  (void *)&mode_irq_evt),
         cmocka_unit_test_prestate_setup_teardown(test_blk_timeout_recovers, env_setup, env_teardown,
                                                  (void *)&mode_poll_flags),
+        MODE_TESTS(test_blk_checking_mode),
+        cmocka_unit_test_prestate_setup_teardown(test_blk_irq_storm, env_setup, env_teardown,
+                                                 (void *)&mode_irq_evt),
+        cmocka_unit_test_prestate_setup_teardown(test_blk_irq_storm, env_setup, env_teardown,
+                                                 (void *)&mode_irq_flags),
 #if HAVE_DEV_RNG
         MODE_TESTS(test_rng_bytes),
 #endif
 #if HAVE_DEV_NET
         MODE_TESTS(test_net_echo),
+        MODE_TESTS(test_net_echo_checked),
 #endif
 #if HAVE_DEV_CONSOLE
         MODE_TESTS(test_console_rw),
