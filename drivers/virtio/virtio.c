@@ -288,12 +288,14 @@ static void virtio_storm_mask(struct virtio_device *dev, uint32_t qmask, uint64_
             continue;
         if (!v->mask_ns)
             v->mask_ns = VIRTIO_IRQ_STORM_MASK_NS;
-        v->irq_storms++;
         __atomic_store_n(&v->mask_until_ns, now + v->mask_ns, __ATOMIC_RELAXED);
         /* Release: a thread that sees the flag sees mask_until_ns. */
         __atomic_store_n(&v->irq_masked, true, __ATOMIC_RELEASE);
         if (dev->irq_mask)
             (void)dev->irq_mask(dev, q, true);
+        /* Counted last, release: a thread that sees the new count (acquire)
+         * sees the source already masked (the transport's own state). */
+        __atomic_store_n(&v->irq_storms, v->irq_storms + 1, __ATOMIC_RELEASE);
         if (!first)
             first = v;
     }

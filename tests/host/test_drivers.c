@@ -710,7 +710,9 @@ static void test_blk_irq_storm(void **state)
 
     fill_pattern(wbuf, 4096, 77);
     assert_int_equal(virtio_blk_write(blk, 10, wbuf, 8), 0);
-    while (__atomic_load_n(&v->irq_storms, __ATOMIC_RELAXED) == 0) {
+    /* Acquire: pairs with the release in virtio_storm_mask(), which counts
+     * the storm after masking the line. */
+    while (__atomic_load_n(&v->irq_storms, __ATOMIC_ACQUIRE) == 0) {
         assert_true(virt_time_ns() - start < 20000000000ull);
         vmmio_run_locked(e->lb.m, raise_used_irq, NULL);
         sched_yield();
