@@ -62,6 +62,8 @@ NOTE_RE = re.compile(r"virtio|vda|blk|I/O error|timed? ?out|hung|BUG|WARNING|Oop
 NORMAL_RE = re.compile(r"logical blocks|read/poll queues|RL: |rl-dio")
 PRINTK_RE = re.compile(r"^\[\s*\d+\.\d+\]\s*")
 WRONG_DATA, FAILED = "wrong-data", "failed"
+# The daemon's last words under a hostile mode (host/vhost_user_blk.c).
+FIRED_RE = re.compile(r"hostile mode \S+: (\d+) requests, (\d+) misbehaviours")
 
 
 def daemon_modes():
@@ -196,17 +198,21 @@ def test_linux_virtio_blk_against(linux_guest, guest_log, mode):
         backend.close()
     verdict = linux_verdict(res, bad)
     notes = kernel_notes(res)
+    m = FIRED_RE.search(log)
+    fired = int(m.group(2)) if m else None
     RESULTS[mode] = {"verdict": verdict, "notes": notes, "bad": bad, "where": where(res),
                      "alive": alive, "status": status, "wall": res.wall_seconds,
-                     "summary": res.summary()}
-    print("%s: Linux %s, %s; daemon %s (exit %s); %s; kernel: %s"
-          % (mode, verdict, where(res), "alive" if alive else "GONE", status, res.summary(),
-             notes[:3]))
+                     "fired": fired, "summary": res.summary()}
+    print("%s: Linux %s, %s, %s misbehaviours; daemon %s (exit %s); %s; kernel: %s"
+          % (mode, verdict, where(res), fired, "alive" if alive else "GONE", status,
+             res.summary(), notes[:3]))
     tail = "\n".join(log.splitlines()[-20:])
     assert alive, "the daemon died under --hostile %s (status %s):\n%s" % (spec, status, tail)
     assert status == 0, "the daemon exited %s on SIGTERM after --hostile %s:\n%s" \
         % (status, spec, tail)
     assert res.wall_seconds <= deadline + lg.POWEROFF_GRACE + 25, res.summary()
+    if mode != "off":
+        assert m, "the daemon did not say how often %s acted:\n%s" % (mode, tail)
     if mode == "off":
         assert verdict == lg.COMPLETED, "%s %s\n%s" % (res.summary(), bad, notes)
         assert len(res.tags("written")) == len(REGIONS), res.tags("written")
@@ -220,12 +226,16 @@ def linux_cell(r):
             FAILED: "completed, a step failed", lg.IO_ERROR: "I/O error", lg.HUNG: "hung",
             lg.PANIC: "panic", lg.DIED: "died"}.get(v, v)
     bits = []
+    if r["fired"] == 0:
+        bits.append("the device never misbehaved")
     if v == lg.HUNG:
         bits.append("no end %d s after /init" % DEADLINE)
     if r["bad"]:
         bits.append(r["bad"][0])
-    if r["where"] != "workload":
+    if r["where"] != "workload" and r["fired"] != 0:
         bits.append("fault landed: " + r["where"])
+    if v == lg.COMPLETED and r["fired"] and not r["notes"]:
+        bits.append("nothing in the kernel log")
     if r["notes"]:
         note = r["notes"][0]
         more = len(r["notes"]) - 1
