@@ -586,6 +586,10 @@ int main(int argc, char **argv)
     close(d.disk_fd);
     close(d.listen_fd);
     unlink(d.sock_path);
+    if (d.is_hostile) /* whether the mode ever acted (e.g. used-id-stale needs a reset) */
+        fprintf(stderr, "vhost-user-blk: hostile mode %s: %llu requests, %llu misbehaviours\n",
+                hostile_info(d.hostile.cfg.mode)->name, (unsigned long long)d.hostile.served,
+                (unsigned long long)d.hostile.fired);
     fprintf(stderr, "vhost-user-blk: stopped, disk synced\n");
     return 0;
 }

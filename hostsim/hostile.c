@@ -525,7 +525,10 @@ unsigned hostile_signal(struct vdev *d, unsigned qi)
         hostile_flush_late(d, h, qi);
     pushed = q->num_added != 0;
     n = vdq_interrupt_prepare(q) ? 1 : 0; /* 2.7.7 */
-    if (!h || !hostile_may_fire(h))
+    /* The push before this signal already counted its request in served:
+     * the signal is request number `served`, which may misbehave only past
+     * the first `after` (served > after), as the ring modes do. */
+    if (!h || !hostile_may_fire(h) || h->served <= h->cfg.after)
         return n;
     if (n && hostile_fires(h, HOSTILE_IRQ_STORM))
         return n + 63 + (unsigned)(hostile_next(h) % 193);

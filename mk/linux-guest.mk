@@ -4,8 +4,10 @@
 # Debian 12's kernel and busybox-static (~72 MB) into build/linux/debs/.
 #
 #   make linux-guest   build/linux/: vmlinux-<kver>, initramfs.cpio (cached)
-#   make check-linux   + the daemon, then pytest tests/linux (Linux's
-#                      virtio_blk on ringloop-vhost-user-blk, the verdicts)
+#   make check-linux   + the daemon and the q35 image, then pytest tests/linux
+#                      (Linux's virtio_blk on ringloop-vhost-user-blk, the
+#                      verdicts, the hostile daemon's modes beside our
+#                      driver's `test hostile-device`)
 
 LINUX_GUEST := tools/linux-guest/mkguest.py
 
@@ -13,7 +15,7 @@ linux-guest:
 	$(PYTHON) $(LINUX_GUEST)
 
 check-linux: deps
-	$(MAKE) $(VHOST_DAEMON) linux-guest
+	$(MAKE) $(VHOST_DAEMON) $(ESP_IMAGE) linux-guest
 	@mkdir -p $(TEST_LOG_DIR)
 	$(PYTHON) -m pytest -q -rfEs tests/linux $(PYTEST_ARGS)
 

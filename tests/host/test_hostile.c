@@ -201,6 +201,28 @@ static void test_after_count(void **state)
     assert_true(hostile.fired == 2);
 }
 
+/* The interrupt modes count requests like the others: after 2, the first two
+ * requests are signalled and the third one's interrupt is the one lost (the
+ * signal follows the push that counted its request as served). */
+static void test_after_interrupts(void **state)
+{
+    struct dev_fixture *f = *state;
+    uint32_t len;
+    int before;
+
+    set_mode(HOSTILE_IRQ_LOST, 2, 1, 0);
+    for (int i = 0; i < 4; i++) {
+        struct req *r;
+
+        before = f->interrupts;
+        r = submit(f, VIRTIO_BLK_T_IN);
+        assert_int_equal(f->interrupts - before, i == 2 ? 0 : 1);
+        assert_int_equal(take(f, r, &len), 0);
+    }
+    assert_true(hostile.served == 4);
+    assert_true(hostile.fired == 1);
+}
+
 /* Same seed, same byte flipped; the status byte is spared. */
 static unsigned corrupt_offset(struct dev_fixture *f, uint64_t seed)
 {
@@ -454,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_catalogue),
         cmocka_unit_test(test_seed_stream),
         T(test_after_count),
+        T(test_after_interrupts),
         T(test_seed_reproducible),
         T(test_used_id_range),
         T(test_used_id_dup_and_not_head),

@@ -6,7 +6,8 @@
 #   RL_WRITE=S+N,...  regions to fill with random bytes with O_DIRECT writes,
 #                     read back with O_DIRECT and compare in the guest
 # (S = first 512-byte sector, N = sectors; rl-dio does each as one request.)
-# Tags (rl.sh): disk, read, written (with the sha256 of what was written and
+# Tags (rl.sh): disk (with ios=, the requests Linux completed before this
+# test: the boot's partition scan), read, written (with the sha256 of what was written and
 # how many sectors the disk's own counters saw go out before rl-dio returned),
 # readback, flush; ok/fail per step. The host checks the disk file.
 . /rl/rl.sh
@@ -19,7 +20,8 @@ if [ ! -b $dev ]; then
     exit 1
 fi
 
-# /sys/block/*/stat: 3 = sectors read, 7 = sectors written, 16 = flushes done.
+# /sys/block/*/stat: 1 = reads done, 3 = sectors read, 5 = writes done,
+# 7 = sectors written, 16 = flushes done.
 counter() {
     awk -v f="$1" '{ print $f }' /sys/block/$blk/stat
 }
@@ -30,7 +32,8 @@ sha() {
 
 rl_tag disk name=$blk sectors="$(cat /sys/block/$blk/size)" \
     lbs="$(cat /sys/block/$blk/queue/logical_block_size)" \
-    cache="$(tr ' ' - </sys/block/$blk/queue/write_cache)"
+    cache="$(tr ' ' - </sys/block/$blk/queue/write_cache)" \
+    ios=$(($(counter 1) + $(counter 5) + $(counter 16)))
 
 if [ -n "${RL_READ:-}" ]; then
     s=${RL_READ%+*}
