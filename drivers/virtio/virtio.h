@@ -156,6 +156,7 @@ struct virtio_device {
      * (mask) and thread context (unmask).
      */
     int (*irq_mask)(struct virtio_device *dev, unsigned q, bool masked);
+    void *irq_mask_ctx; /* irq_mask's own state (the glue's entry for dev) */
     struct virtio_device *next; /* registry link */
 };
 

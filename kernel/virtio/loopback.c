@@ -201,22 +201,17 @@ static void lb_interrupt(struct vmmio *m, uint32_t int_status, void *ctx)
  * masked the interrupt stays pending and goes out at unmask. */
 static int lb_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
 {
-    (void)q;
-    for (unsigned i = 0; i < LB_NDEV; i++) {
-        struct lb_dev *l = &lbs[i];
+    struct lb_dev *l = dev->irq_mask_ctx;
 
-        if (l->dev != dev)
-            continue;
-        /* seq_cst: the mask store before the pending check; pairs with
-         * lb_interrupt() */
-        __atomic_store_n(&l->irq_masked, masked ? 1u : 0u, __ATOMIC_SEQ_CST);
-        if (!masked && __atomic_load_n(&l->irq_pending, __ATOMIC_SEQ_CST)) {
-            __atomic_fetch_add(&ipis, 1, __ATOMIC_RELAXED);
-            lapic_send_ipi(cpu_apic_id(0), (uint8_t)lb_vector);
-        }
-        return 0;
+    (void)q;
+    /* seq_cst: the mask store before the pending check; pairs with
+     * lb_interrupt() */
+    __atomic_store_n(&l->irq_masked, masked ? 1u : 0u, __ATOMIC_SEQ_CST);
+    if (!masked && __atomic_load_n(&l->irq_pending, __ATOMIC_SEQ_CST)) {
+        __atomic_fetch_add(&ipis, 1, __ATOMIC_RELAXED);
+        lapic_send_ipi(cpu_apic_id(0), (uint8_t)lb_vector);
     }
-    return -ENODEV;
+    return 0;
 }
 
 /* ---- CPU 0: the interrupt ---- */
@@ -323,6 +318,7 @@ int loopback_init(void)
                 return err;
             loopback_device_set_guard(lbs[i].dev, &lb_guard);
             lbs[i].dev->irq_mask = lb_irq_mask;
+            lbs[i].dev->irq_mask_ctx = &lbs[i];
         }
     }
     for (unsigned i = 0; i < LB_NDEV; i++) {

@@ -105,22 +105,16 @@ static void mmio_irq(unsigned vector, void *ctx)
  * the device raised while masked is delivered when the pin is unmasked. */
 static int mmio_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
 {
-    (void)q;
-    for (unsigned i = 0; i < nslots; i++) {
-        struct mmio_slot *s = &slots[i];
+    struct mmio_slot *s = dev->irq_mask_ctx;
 
-        if (s->dev != dev)
-            continue;
-        if (s->vector < 0)
-            return -EOPNOTSUPP;
-        if (masked) {
-            ioapic_mask((unsigned)s->gsi);
-            return 0;
-        }
-        return ioapic_route_flags((unsigned)s->gsi, (uint8_t)s->vector, cpu_apic_id(0), false,
-                                  true);
+    (void)q;
+    if (s->vector < 0)
+        return -EOPNOTSUPP;
+    if (masked) {
+        ioapic_mask((unsigned)s->gsi);
+        return 0;
     }
-    return -ENODEV;
+    return ioapic_route_flags((unsigned)s->gsi, (uint8_t)s->vector, cpu_apic_id(0), false, true);
 }
 
 /* Next free index for a name prefix, counting devices already registered
@@ -160,6 +154,7 @@ static void probe_slot(struct mmio_slot *s)
     }
     s->dev->polled = s->vector < 0;
     s->dev->irq_mask = mmio_irq_mask;
+    s->dev->irq_mask_ctx = s;
     err = virtio_bind_driver(s->dev, NULL, NULL); /* no pmem on microvm */
     if (err) {
         printf("virtio-mmio: %s at 0x%lx: no driver bound (%d)\n", name, (unsigned long)s->base,

@@ -207,19 +207,13 @@ static void vpci_msix_irq(unsigned vector, void *ctx)
  * unmasked, so nothing is lost. INTx lines are shared: not masked here. */
 static int vpci_irq_mask(struct virtio_device *dev, unsigned q, bool masked)
 {
-    for (unsigned i = 0; i < nvdevs; i++) {
-        struct vpci_dev *vd = &vdevs[i];
-        uint16_t e;
+    struct vpci_dev *vd = dev->irq_mask_ctx;
+    uint16_t e = virtio_pci_queue_vector(dev, q);
 
-        if (vd->dev != dev)
-            continue;
-        e = virtio_pci_queue_vector(dev, q);
-        if (vd->mode != VPCI_IRQ_MSIX || !vd->msix_table || e >= vd->nentries)
-            return -EOPNOTSUPP;
-        vd->msix_table[e * (MSIX_ENTRY_BYTES / 4) + 3] = masked ? MSIX_ENTRY_VCTRL_MASKED : 0;
-        return 0;
-    }
-    return -ENODEV;
+    if (vd->mode != VPCI_IRQ_MSIX || !vd->msix_table || e >= vd->nentries)
+        return -EOPNOTSUPP;
+    vd->msix_table[e * (MSIX_ENTRY_BYTES / 4) + 3] = masked ? MSIX_ENTRY_VCTRL_MASKED : 0;
+    return 0;
 }
 
 /* INTx: every device on the line reads (and so deasserts) its ISR, then EOI. */
@@ -279,6 +273,7 @@ static int vpci_setup_msix(struct vpci_dev *vd, unsigned cap, unsigned nq)
     vd->nentries = n;
     vd->msix_table = (volatile uint32_t *)r.base;
     vd->dev->irq_mask = vpci_irq_mask;
+    vd->dev->irq_mask_ctx = vd;
     pci_cfg_write16(d, PCI_COMMAND, pci_cfg_read16(d, PCI_COMMAND) | PCI_CMD_INTX_DISABLE);
     pci_cfg_write16(d, cap + MSIX_CTRL, (ctrl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_MASKALL);
     /* Entry 0: config (and everything, with a 1-entry table); queue q:
