@@ -53,6 +53,7 @@ static void virtio_driver_stop(struct virtio_device *dev);
 static int virtio_driver_start(struct virtio_device *dev)
 {
     const struct virtio_driver *drv = dev->driver;
+    uint32_t nvqs = drv->nvqs;
     unsigned q;
     int err;
 
@@ -66,7 +67,13 @@ static int virtio_driver_start(struct virtio_device *dev)
         if (err < 0)
             goto err_fail;
     }
-    err = virtio_find_vqs(dev, drv->nvqs, drv->vqs ? drv->vqs : default_vqs);
+    if (drv->num_vqs) {
+        uint32_t n = drv->num_vqs(dev);
+
+        if (n > 0 && n < nvqs)
+            nvqs = n;
+    }
+    err = virtio_find_vqs(dev, nvqs, drv->vqs ? drv->vqs : default_vqs);
     if (err < 0)
         goto err_fail; /* the queues are gone again (after a reset) */
     if (drv->setup) {

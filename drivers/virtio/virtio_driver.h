@@ -58,6 +58,10 @@ struct virtio_driver {
     uint32_t pad;
     /* Start, after FEATURES_OK, before the queues: read the config. */
     int (*config)(struct virtio_device *dev);
+    /* Start, after config(): how many of the nvqs queues to create for the
+     * features negotiated (net without CTRL_VQ, console without MULTIPORT
+     * have fewer). NULL, 0 or more than nvqs: nvqs. */
+    uint32_t (*num_vqs)(struct virtio_device *dev);
     /* Start, after find_vqs, before DRIVER_OK: allocate and post buffers
      * (3.1.1 step 7). On error teardown() frees what it got to. */
     int (*setup)(struct virtio_device *dev);
