@@ -130,31 +130,49 @@ int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *ma
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
 unsigned vdev_net_backlog_len(const struct vdev *d);
 
-/* ---- console (5.3): port 0 only, echo by default ---- */
+/* ---- console (5.3): port 0, or MULTIPORT with up to 3 ports; echo by default ---- */
 #define VDEV_CONSOLE_QUEUE_MAX 64
-#define VDEV_CONSOLE_BUF 4096 /* bytes kept each way */
+#define VDEV_CONSOLE_BUF 4096      /* bytes kept each way, per port */
+#define VDEV_CONSOLE_MAX_PORTS 3   /* 2 + 2 + 2 * 2 queues = VDEV_MAX_QUEUES */
 
 struct vdev_console_stats {
     uint64_t tx_bytes;   /* written by the driver */
     uint64_t rx_bytes;   /* delivered to the driver */
     uint64_t tx_dropped; /* taken-buffer full */
     uint64_t rx_dropped; /* to-driver buffer full */
-    uint64_t bad;
+    uint64_t bad;        /* chains refused, control messages refused included */
+    uint64_t ctrl_bad;   /* control messages refused (short, bad port id, bad event/value) */
+    uint64_t ctrl_sent;  /* control messages delivered to the driver */
+    uint64_t ctrl_dropped;  /* control messages lost to a full control FIFO */
+    uint64_t driver_failed; /* DEVICE_READY(0) / PORT_READY(0) from the driver */
 };
 
 /*
- * What the driver writes on transmitq0 is kept (up to VDEV_CONSOLE_BUF
- * bytes, older bytes are kept, newer dropped) for vdev_console_take(). With
- * echo on (the default, for the shell's `console write` then `console
- * read`), the same bytes are also queued to the driver on receiveq0.
+ * What the driver writes on a port's transmitq is kept (up to
+ * VDEV_CONSOLE_BUF bytes, older bytes are kept, newer dropped) for
+ * vdev_console_port_take(). With echo on (the default, for the shell's
+ * `console write` then `console read`), the same bytes are also queued to
+ * the driver on that port's receiveq.
+ * vdev_console_create(): port 0 only, no MULTIPORT (5.3.2).
+ * vdev_console_create_ports(): nports 1..VDEV_CONSOLE_MAX_PORTS; more than
+ * one offers MULTIPORT (max_nr_ports = nports) and, once the driver sends
+ * DEVICE_READY, announces every port (dev_console.c has the protocol).
  */
 int vdev_console_create(struct vdev *d, const struct vdq_mem *mem, uint16_t cols, uint16_t rows);
+int vdev_console_create_ports(struct vdev *d, const struct vdq_mem *mem, uint16_t cols,
+                              uint16_t rows, uint32_t nports);
 void vdev_console_set_echo(struct vdev *d, bool echo);
-/* Queue bytes for the driver (delivered at once if it has receive buffers,
- * else when it adds some); returns bytes accepted. */
+/* Queue bytes for the driver on port 0 / on a port (delivered at once if it
+ * has receive buffers, else when it adds some); returns bytes accepted (0
+ * for a port that does not exist). */
 size_t vdev_console_inject(struct vdev *d, const void *buf, size_t len);
-/* Take up to len bytes the driver wrote; returns bytes copied. */
+size_t vdev_console_port_inject(struct vdev *d, uint32_t port, const void *buf, size_t len);
+/* Take up to len bytes the driver wrote on port 0 / on a port. */
 size_t vdev_console_take(struct vdev *d, void *buf, size_t len);
+size_t vdev_console_port_take(struct vdev *d, uint32_t port, void *buf, size_t len);
+/* What the driver said about a port: PORT_READY(1) seen, guest end open.
+ * -EINVAL for a port that does not exist. */
+int vdev_console_port_state(const struct vdev *d, uint32_t port, bool *ready, bool *guest_open);
 void vdev_console_get_stats(const struct vdev *d, struct vdev_console_stats *st);
 
 /* ---- pmem (5.19, Firecracker semantics) ---- */

@@ -126,6 +126,28 @@ _Static_assert(sizeof(struct virtio_net_hdr) == 12, "5.1.6");
 #define VIRTIO_CONSOLE_F_MULTIPORT 1
 #define VIRTIO_CONSOLE_RXQ0 0 /* receiveq(port0): device -> driver */
 #define VIRTIO_CONSOLE_TXQ0 1 /* transmitq(port0): driver -> device */
+/* 5.3.2: with MULTIPORT, queues 2/3 are the control receiveq/transmitq and
+ * port p >= 1 has receiveq 2 + 2p, transmitq 3 + 2p. */
+#define VIRTIO_CONSOLE_CTRL_RXQ 2 /* control receiveq: device -> driver */
+#define VIRTIO_CONSOLE_CTRL_TXQ 3 /* control transmitq: driver -> device */
+#define VIRTIO_CONSOLE_PORT_RXQ(p) ((p) == 0 ? 0u : 2u + 2u * (p))
+#define VIRTIO_CONSOLE_PORT_TXQ(p) (VIRTIO_CONSOLE_PORT_RXQ(p) + 1u)
+/* 5.3.6.2: control events */
+#define VIRTIO_CONSOLE_DEVICE_READY 0
+#define VIRTIO_CONSOLE_DEVICE_ADD 1
+#define VIRTIO_CONSOLE_DEVICE_REMOVE 2
+#define VIRTIO_CONSOLE_PORT_READY 3
+#define VIRTIO_CONSOLE_CONSOLE_PORT 4
+#define VIRTIO_CONSOLE_RESIZE 5
+#define VIRTIO_CONSOLE_PORT_OPEN 6
+#define VIRTIO_CONSOLE_PORT_NAME 7
+
+struct virtio_console_control {
+    __le32 id;    /* port number */
+    __le16 event; /* VIRTIO_CONSOLE_* above */
+    __le16 value;
+};
+_Static_assert(sizeof(struct virtio_console_control) == 8, "5.3.6.2");
 
 struct virtio_console_config {
     __le16 cols;
