@@ -25,8 +25,8 @@
 
 #include "virtio_console_internal.h"
 
-#define CON_ANNOUNCE_NS 500000000ull /* probe: longest wait for the first message */
-#define CON_QUIET_NS 20000000ull     /* probe: quiet this long after the last one */
+#define CON_ANNOUNCE_NS 500000000ull /* after DEVICE_READY: longest wait for a first message */
+#define CON_QUIET_NS 20000000ull     /* ... and quiet this long after the last one */
 
 void con_mp_reset(struct virtio_console *con)
 {
@@ -127,9 +127,55 @@ static int ctrl_handle(struct virtio_console *con, const uint8_t *p, uint32_t le
     }
 }
 
+/* Handle every control message there is; 0 or -errno. *got counts them. */
+static int ctrl_drain(struct virtio_console *con, unsigned *got)
+{
+    for (;;) {
+        uint32_t i, len;
+        int r = virtio_rx_bufs_get(con->dev, VIRTIO_CONSOLE_CTRL_RXQ, &con->ctrl_rx, &i, &len);
+
+        if (r <= 0)
+            return r;
+        (*got)++;
+        con->stats.ctrl_rx++;
+        /* len <= VIRTIO_CONSOLE_CTRL_BUF_SIZE: the virtqueue checked it. */
+        r = ctrl_handle(con, virtio_rx_buf(&con->ctrl_rx, i), len);
+        (void)virtio_rx_bufs_post(con->dev, VIRTIO_CONSOLE_CTRL_RXQ, &con->ctrl_rx, i);
+        (void)vq_kick(virtio_vq(con->dev, VIRTIO_CONSOLE_CTRL_RXQ));
+        if (r < 0)
+            return r;
+    }
+}
+
+/*
+ * After DEVICE_READY the device announces its ports at its own pace (the
+ * used DEVICE_READY can come back before the DEVICE_ADDs do): follow the
+ * control queue until it has been quiet for CON_QUIET_NS after the last
+ * message, or CON_ANNOUNCE_NS passed without any, so the first I/O after a
+ * start finds its port.
+ */
+static int ctrl_settle(struct virtio_console *con)
+{
+    uint64_t start = virt_time_ns(), last = 0;
+
+    for (;;) {
+        unsigned got = 0;
+        int r = ctrl_drain(con, &got);
+        uint64_t now = virt_time_ns();
+
+        if (r < 0)
+            return r;
+        if (got)
+            last = now;
+        if (last ? now - last > CON_QUIET_NS : now - start > CON_ANNOUNCE_NS)
+            return 0;
+    }
+}
+
 int con_mp_poll(struct virtio_console *con)
 {
-    int r = 0;
+    unsigned got = 0;
+    int r;
 
     if (!con->multiport)
         return 0;
@@ -140,48 +186,20 @@ int con_mp_poll(struct virtio_console *con)
         if (r < 0)
             return r;
         con->ready_sent = true;
+        return ctrl_settle(con);
     }
-    for (;;) {
-        uint32_t i, len;
-
-        r = virtio_rx_bufs_get(con->dev, VIRTIO_CONSOLE_CTRL_RXQ, &con->ctrl_rx, &i, &len);
-        if (r <= 0)
-            break;
-        con->stats.ctrl_rx++;
-        /* len <= VIRTIO_CONSOLE_CTRL_BUF_SIZE: the virtqueue checked it. */
-        r = ctrl_handle(con, virtio_rx_buf(&con->ctrl_rx, i), len);
-        (void)virtio_rx_bufs_post(con->dev, VIRTIO_CONSOLE_CTRL_RXQ, &con->ctrl_rx, i);
-        (void)vq_kick(virtio_vq(con->dev, VIRTIO_CONSOLE_CTRL_RXQ));
-        if (r < 0)
-            break;
-    }
-    return r < 0 ? r : 0;
+    return ctrl_drain(con, &got);
 }
 
 void con_mp_announce(struct virtio_console *con)
 {
-    uint64_t start = virt_time_ns(), last = 0;
-    uint64_t seen = con->stats.ctrl_rx;
+    int r;
 
     if (!con->multiport)
         return;
-    for (;;) {
-        uint64_t now;
-        int r;
-
-        virt_lock_acquire(&con->tx_lock);
-        r = con_mp_poll(con);
-        virt_lock_release(&con->tx_lock);
-        now = virt_time_ns();
-        if (r < 0) {
-            virt_log(VIRT_LOG_ERR, "%s: control queue failed (%d)", con->dev->name, r);
-            return;
-        }
-        if (con->stats.ctrl_rx != seen) {
-            seen = con->stats.ctrl_rx;
-            last = now;
-        }
-        if (last ? now - last > CON_QUIET_NS : now - start > CON_ANNOUNCE_NS)
-            return;
-    }
+    virt_lock_acquire(&con->tx_lock);
+    r = con_mp_poll(con);
+    virt_lock_release(&con->tx_lock);
+    if (r < 0)
+        virt_log(VIRT_LOG_ERR, "%s: control queue failed (%d)", con->dev->name, r);
 }

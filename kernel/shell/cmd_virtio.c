@@ -13,8 +13,7 @@
  *   net send <dev> <len> <byte>              sent <len> bytes
  *   net recv <dev>                           len <n> sha256 <hex>
  *   net echo <dev> <count>                   echoed <count> frames
- *   console write <dev> <text...>            wrote <n> bytes
- *   console read <dev>                       read <n> bytes: <text>
+ *   console ...                              cmd_virtio_console.c
  *   stats                                    per queue: requests kicks interrupts bad_chains
  *                                            irq_no_progress irq_storms (driver side)
  *
@@ -32,10 +31,10 @@
 #include "kernel/virtio/loopback.h"
 #include "sha256.h"
 #include "kernel/shell/shell.h"
+#include "kernel/shell/cmd_virtio.h"
 #include "vdev.h"
 #include "virtio.h"
 #include "virtio_blk.h"
-#include "virtio_console.h"
 #include "virtio_net.h"
 #include "kernel/virtio/virtio_pci.h"
 #include "virtio_pmem.h"
@@ -44,7 +43,6 @@
 #define CHUNK_BYTES (128u << 10) /* data moves through a buffer this big */
 #define MAX_DATA_BYTES (64ull << 20)
 #define NET_RECV_TIMEOUT_NS 1000000000ull
-#define CONSOLE_READ_TIMEOUT_NS 200000000ull
 
 static int devices_ready(void)
 {
@@ -56,7 +54,7 @@ static int devices_ready(void)
 }
 
 /* The device called name, bound to a driver of type id; prints the error. */
-static void *find_driver(const char *cmd, const char *name, uint32_t id)
+void *shell_find_driver(const char *cmd, const char *name, uint32_t id)
 {
     struct virtio_device *dev = virtio_find(name);
 
@@ -79,7 +77,7 @@ static void *find_driver(const char *cmd, const char *name, uint32_t id)
     return dev->driver_priv;
 }
 
-static int io_error(const char *what, const char *name, int err)
+int shell_io_error(const char *what, const char *name, int err)
 {
     printf("error: %s %s: %s (%d)\n", what, name, strerror(-err), err);
     return err;
@@ -136,7 +134,7 @@ static int blk_fill(struct virtio_blk *blk, const char *name, uint64_t lba, uint
     int err = 0;
 
     if (!buf)
-        return io_error("blk fill", name, -ENOMEM);
+        return shell_io_error("blk fill", name, -ENOMEM);
     memset(buf, byte, CHUNK_BYTES);
     while (done < count) {
         uint64_t n = count - done;
@@ -150,7 +148,7 @@ static int blk_fill(struct virtio_blk *blk, const char *name, uint64_t lba, uint
     }
     free(buf);
     if (err)
-        return io_error("blk fill", name, err);
+        return shell_io_error("blk fill", name, err);
     printf("wrote %llu sectors\n", (unsigned long long)count);
     return 0;
 }
@@ -163,7 +161,7 @@ static int blk_read(struct virtio_blk *blk, const char *name, uint64_t lba, uint
     int err = 0;
 
     if (!buf)
-        return io_error("blk read", name, -ENOMEM);
+        return shell_io_error("blk read", name, -ENOMEM);
     sha256_init(&s);
     while (done < count) {
         uint64_t n = count - done;
@@ -178,7 +176,7 @@ static int blk_read(struct virtio_blk *blk, const char *name, uint64_t lba, uint
     }
     free(buf);
     if (err)
-        return io_error("blk read", name, err);
+        return shell_io_error("blk read", name, err);
     print_sha(&s);
     return 0;
 }
@@ -198,13 +196,13 @@ static int cmd_blk(int argc, char **argv)
         printf("error: blk: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
-    blk = find_driver("blk", argv[2], VIRTIO_ID_BLOCK);
+    blk = shell_find_driver("blk", argv[2], VIRTIO_ID_BLOCK);
     if (!blk)
         return 1;
     if (!strcmp(argv[1], "flush")) {
         err = virtio_blk_flush(blk);
         if (err)
-            return io_error("blk flush", argv[2], err);
+            return shell_io_error("blk flush", argv[2], err);
         printf("flushed\n");
         return 0;
     }
@@ -246,12 +244,12 @@ static int cmd_rng(int argc, char **argv)
         printf("error: usage: rng read <dev> <nbytes>\n");
         return 1;
     }
-    rng = find_driver("rng", argv[2], VIRTIO_ID_RNG);
+    rng = shell_find_driver("rng", argv[2], VIRTIO_ID_RNG);
     if (!rng || shell_parse_u64("nbytes", argv[3], MAX_DATA_BYTES, &n))
         return 1;
     buf = malloc(CHUNK_BYTES);
     if (!buf) {
-        io_error("rng read", argv[2], -ENOMEM);
+        shell_io_error("rng read", argv[2], -ENOMEM);
         return 1;
     }
     sha256_init(&s);
@@ -266,7 +264,7 @@ static int cmd_rng(int argc, char **argv)
     }
     free(buf);
     if (r < 0) {
-        io_error("rng read", argv[2], r);
+        shell_io_error("rng read", argv[2], r);
         return 1;
     }
     print_sha(&s);
@@ -312,13 +310,13 @@ static int cmd_pmem(int argc, char **argv)
         printf("error: pmem: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
-    pmem = find_driver("pmem", argv[2], VIRTIO_ID_PMEM);
+    pmem = shell_find_driver("pmem", argv[2], VIRTIO_ID_PMEM);
     if (!pmem)
         return 1;
     if (!strcmp(argv[1], "flush")) {
         err = virtio_pmem_flush(pmem);
         if (err) {
-            io_error("pmem flush", argv[2], err);
+            shell_io_error("pmem flush", argv[2], err);
             return 1;
         }
         printf("flushed\n");
@@ -360,7 +358,7 @@ static int net_recv_one(struct virtio_net *net, const char *name, uint8_t *frame
         return n;
     }
     if (n < 0)
-        return io_error("net recv", name, n);
+        return shell_io_error("net recv", name, n);
     if (print) {
         printf("len %d ", n);
         sha256_init(&s);
@@ -385,7 +383,7 @@ static int cmd_net(int argc, char **argv)
         printf("error: net: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
-    net = find_driver("net", argv[2], VIRTIO_ID_NET);
+    net = shell_find_driver("net", argv[2], VIRTIO_ID_NET);
     if (!net)
         return 1;
     if ((!strcmp(argv[1], "send") && argc != 5) || (!strcmp(argv[1], "recv") && argc != 3) ||
@@ -396,7 +394,7 @@ static int cmd_net(int argc, char **argv)
     }
     frame = malloc(VIRTIO_NET_MAX_FRAME);
     if (!frame) {
-        io_error("net", argv[2], -ENOMEM);
+        shell_io_error("net", argv[2], -ENOMEM);
         return 1;
     }
     if (!strcmp(argv[1], "send")) {
@@ -410,7 +408,7 @@ static int cmd_net(int argc, char **argv)
             memset(frame, byte, a);
             r = virtio_net_send(net, frame, a);
             if (r)
-                io_error("net send", argv[2], r);
+                shell_io_error("net send", argv[2], r);
             else
                 printf("sent %llu bytes\n", a);
         }
@@ -428,7 +426,7 @@ static int cmd_net(int argc, char **argv)
                 break;
             r = virtio_net_send(net, frame, (size_t)r);
             if (r) {
-                io_error("net echo", argv[2], r);
+                shell_io_error("net echo", argv[2], r);
                 break;
             }
         }
@@ -442,66 +440,6 @@ SHELL_COMMAND(net, "net", "send <dev> <len> <byte> | recv <dev> | echo <dev> <co
                      "virtio-net: send a frame, receive one (len + sha256), echo frames back",
                      cmd_net);
 
-/* ---- console ---- */
-
-static int cmd_console(int argc, char **argv)
-{
-    struct virtio_console *con;
-    char text[SHELL_MAX_LINE + 1], buf[1024];
-    size_t len = 0;
-    int r, n;
-
-    if (argc < 3 || (strcmp(argv[1], "write") && strcmp(argv[1], "read")) ||
-        (!strcmp(argv[1], "read") && argc != 3)) {
-        printf("error: usage: console write <dev> <text...> | console read <dev>\n");
-        return 1;
-    }
-    con = find_driver("console", argv[2], VIRTIO_ID_CONSOLE);
-    if (!con)
-        return 1;
-    if (!strcmp(argv[1], "write")) {
-        for (int i = 3; i < argc; i++) {
-            size_t l = strlen(argv[i]);
-
-            if (len + l + 1 > SHELL_MAX_LINE)
-                break;
-            if (i > 3)
-                text[len++] = ' ';
-            memcpy(text + len, argv[i], l);
-            len += l;
-        }
-        r = virtio_console_write(con, text, len);
-        if (r < 0) {
-            io_error("console write", argv[2], r);
-            return 1;
-        }
-        printf("wrote %d bytes\n", r);
-        return 0;
-    }
-    /* What has arrived: wait a little for the first byte, then take the rest. */
-    n = virtio_console_read(con, buf, sizeof(buf) - 1, CONSOLE_READ_TIMEOUT_NS);
-    if (n == -ETIMEDOUT)
-        n = 0;
-    if (n < 0) {
-        io_error("console read", argv[2], n);
-        return 1;
-    }
-    while ((size_t)n < sizeof(buf) - 1) {
-        r = virtio_console_read(con, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
-        if (r <= 0)
-            break;
-        n += r;
-    }
-    for (int i = 0; i < n; i++) {
-        if (buf[i] < 0x20 || buf[i] > 0x7e)
-            buf[i] = '.';
-    }
-    buf[n] = '\0';
-    printf("read %d bytes: %s\n", n, buf);
-    return 0;
-}
-SHELL_COMMAND(console, "console", "write <dev> <text...> | read <dev>",
-                     "virtio-console port 0: write text, read what arrived", cmd_console);
 
 /* ---- stats ---- */
 

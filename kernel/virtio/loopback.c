@@ -275,7 +275,7 @@ static int lb_create_models(void)
     if (!err)
         err = vdev_rng_create(&lbs[2].vd, &guest_mem, LOOPBACK_RNG_SEED);
     if (!err)
-        err = vdev_console_create(&lbs[3].vd, &guest_mem, 80, 25);
+        err = vdev_console_create_ports(&lbs[3].vd, &guest_mem, 80, 25, VDEV_CONSOLE_MAX_PORTS);
     if (!err)
         err = vdev_pmem_create(&lbs[4].vd, &guest_mem, pa, LOOPBACK_PMEM_BYTES, NULL, NULL);
     return err;
@@ -385,7 +385,7 @@ int loopback_model_create(struct virtio_device *dev, struct vdev *d)
         case 2:
             return vdev_rng_create(d, &guest_mem, LOOPBACK_RNG_SEED);
         case 3:
-            return vdev_console_create(d, &guest_mem, 80, 25);
+            return vdev_console_create_ports(d, &guest_mem, 80, 25, VDEV_CONSOLE_MAX_PORTS);
         default:
             return vdev_pmem_create(d, &guest_mem, virt_to_phys(pmem_region), LOOPBACK_PMEM_BYTES,
                                     NULL, NULL);
