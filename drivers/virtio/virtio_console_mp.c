@@ -53,6 +53,11 @@ static void set_name(struct virtio_console_port_info *info, const uint8_t *p, ui
 {
     uint32_t i;
 
+    /* 5.3.6.2: the name comes "without a NUL terminator"; QEMU 7.2 sends
+     * one anyway (strlen + 1 bytes): the name ends at the first NUL. */
+    for (i = 0; i < len; i++)
+        if (p[i] == 0)
+            len = i;
     if (len > VIRTIO_CONSOLE_NAME_MAX)
         len = VIRTIO_CONSOLE_NAME_MAX;
     for (i = 0; i < len; i++)
