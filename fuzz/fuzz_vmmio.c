@@ -63,7 +63,7 @@ static uint32_t in_u32(struct fuzz_in *in)
 
 static int fuzz_device_create(struct vdev *d, const struct vdq_mem *mem, unsigned kind)
 {
-    switch (kind % 5) {
+    switch (kind % 6) {
     case 0:
         return vdev_blk_create(d, mem, disk, DISK_SIZE, NULL);
     case 1:
@@ -72,6 +72,8 @@ static int fuzz_device_create(struct vdev *d, const struct vdq_mem *mem, unsigne
         return vdev_net_create(d, mem, NULL);
     case 3:
         return vdev_console_create(d, mem, 80, 25);
+    case 5: /* MULTIPORT: the control queues and ports 1, 2 */
+        return vdev_console_create_ports(d, mem, 80, 25, VDEV_CONSOLE_MAX_PORTS);
     default:
         return vdev_pmem_create(d, mem, 1ull << 32, 2u << 20, NULL, NULL);
     }
@@ -149,10 +151,12 @@ static void fuzz_side_locked(struct vdev *d, void *arg)
     struct side_arg *a = arg;
 
     if (!strcmp(d->ops->type, "console")) {
+        uint32_t port = (a->what >> 1) % VDEV_CONSOLE_MAX_PORTS; /* past nports: refused */
+
         if (a->what & 1)
-            vdev_console_inject(d, a->buf, a->what % sizeof(a->buf));
+            vdev_console_port_inject(d, port, a->buf, a->what % sizeof(a->buf));
         else
-            vdev_console_take(d, a->buf, sizeof(a->buf));
+            vdev_console_port_take(d, port, a->buf, sizeof(a->buf));
     } else if (!strcmp(d->ops->type, "blk")) {
         vdev_blk_resize(d, disk, (a->what & 1) ? 2 * DISK_SIZE : DISK_SIZE);
     } else if (!strcmp(d->ops->type, "rng")) {
