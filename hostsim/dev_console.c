@@ -491,8 +491,10 @@ static const char *con_state_check(const struct vdev *d, const uint8_t *p, uint3
 
     if (len < CON_STATE_HDR)
         return "console state shorter than its header";
-    if (p[0] > 1 || p[1] > 1 || p[2] || p[3])
-        return "console echo/multiport flag not 0/1 or padding not zero";
+    if (p[0] > 1 || p[2] || p[3])
+        return "console echo flag not 0/1 or padding not zero";
+    if (p[1] > 1)
+        return "console multiport flag not 0/1";
     if (p[1] != (k->nports > 1))
         return "console snapshot multiport does not match this device";
     why = fifos_check(p, len, &off);
