@@ -10,7 +10,7 @@
 #                                vmmio.c and the models exist)
 #   make check-drivers           run both
 DRV_CORE_TEST_OBJS := $(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o \
-	drivers/virtio/virtio_driver.o drivers/virtio/virtio_blk.o \
+	drivers/virtio/virtio_driver.o drivers/virtio/virtio_blk.o drivers/virtio/virtio_blk_ext.o \
 	drivers/virtio/virtqueue.o drivers/virtio/vq_check.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
 	host/platform_host.o)
 
