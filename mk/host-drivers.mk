@@ -4,6 +4,8 @@
 #   build/host/test_virtio_core  core + loopback transport against a fake
 #                                register file defined in the test (links
 #                                no device side at all)
+#   build/host/test_blk_drv_ext  blk DISCARD / WRITE_ZEROES / RO / CONFIG_WCE,
+#                                driver against the model, two threads
 #   build/host/test_drivers      every driver over the loopback transport
 #                                against the real device models, device side
 #                                on a second thread (built once hostsim/
@@ -30,6 +32,10 @@ $(HOST_DIR)/san/tests/host/test_drivers.o: mk/core-devices.mk mk/host-drivers.mk
 $(HOST_DIR)/test_drivers: $(HOST_DIR)/san/tests/host/test_drivers.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_drivers
+# blk's optional features (DISCARD, WRITE_ZEROES, RO, CONFIG_WCE) against the model.
+$(HOST_DIR)/test_blk_drv_ext: $(HOST_DIR)/san/tests/host/test_blk_drv_ext.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_blk_drv_ext
 endif
 
 host: $(DRV_TEST_BINS)
