@@ -423,6 +423,9 @@ static bool handle_one(struct daemon *d)
                 vu_request_name(snap_get32(msg)), snap_get32(msg), snap_get32(msg + 4), size, nfds);
     if (vu_handle_msg(d->b, msg, VU_HDR_BYTES + size, fds, nfds, &r) < 0)
         return false; /* the handler closed the fds and said why */
+    if (snap_get32(msg) == VU_SET_CONFIG) /* the guest set the cache mode (CONFIG_WCE) */
+        fprintf(stderr, "vhost-user-blk: SET_CONFIG: cache %s\n",
+                vdev_blk_is_writeback(&d->dev) ? "writeback" : "writethrough");
     if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;

@@ -63,9 +63,12 @@ static void blk_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t le
     struct dev_blk *b = blk_of(d);
     struct virtio_blk_config cfg = b->cfg;
 
-    /* writeback reads as the mode in effect (0 when CONFIG_WCE was acked
-     * without FLUSH: 5.2.5 device requirement). */
-    cfg.writeback = blk_is_writeback(d, b) ? 1 : 0;
+    /* writeback: the mode set (or the default), but 0 once CONFIG_WCE was
+     * acked without FLUSH (5.2.5 device requirement). Not the mode in
+     * effect before negotiation: a vhost-user frontend reads and caches
+     * the config before any feature is acked. */
+    if (vdev_has_feature(d, VIRTIO_BLK_F_CONFIG_WCE) && !vdev_has_feature(d, VIRTIO_BLK_F_FLUSH))
+        cfg.writeback = 0;
     memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
