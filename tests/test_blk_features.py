@@ -109,7 +109,7 @@ def expect_only_zeroed(path, before, ranges):
 class QemuDisk:
     """A raw file of random bytes behind QEMU's virtio-blk-pci, and QMP."""
 
-    def __init__(self, writeback=True, seed=14):
+    def __init__(self, writeback=True, seed=14, device_opts=""):
         self.dir = tempfile.mkdtemp(prefix="blkfeat_")
         self.path = os.path.join(self.dir, "disk.img")
         self.disk = random.Random(seed).randbytes(DISK_BYTES)
@@ -120,7 +120,7 @@ class QemuDisk:
             "--",
             "-drive", "if=none,id=d0,format=raw,discard=unmap,cache.writeback=%s,file=%s"
             % ("on" if writeback else "off", self.path),
-            "-device", "virtio-blk-pci,drive=d0",
+            "-device", "virtio-blk-pci,drive=d0" + device_opts,
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ]
 
@@ -174,6 +174,17 @@ def qdisk_wt():
     d.close()
 
 
+@pytest.fixture
+def qdisk_limits():
+    # Small limits and 4 KiB logical blocks: discard_sector_alignment 8,
+    # physical 16 KiB (exp 2), min/opt I/O 2 / 16 blocks.
+    d = QemuDisk(device_opts=",max-discard-sectors=1024,max-write-zeroes-sectors=512,"
+                 "logical_block_size=4096,physical_block_size=16384,"
+                 "min_io_size=8192,opt_io_size=65536")
+    yield d
+    d.close()
+
+
 def discard_zeroes_checks(c, dev, path, before, info):
     """The same discard / write-zeroes checks on whichever device."""
     assert info["discard"] == "1" and info["write_zeroes"] == "1", info
@@ -210,6 +221,32 @@ def test_qemu_discard_write_zeroes_holes(boot, qdisk):
     assert n >= 1
     # QEMU punches holes for write zeroes with unmap (discard=unmap).
     assert is_hole(qdisk.path, 6144 * SECTOR, 256 * SECTOR)
+
+
+def test_qemu_limits_split_and_alignment(boot, qdisk_limits):
+    d = qdisk_limits
+    c = boot(d.run_args)
+    dev = vblk(c)
+    info = blk_info(c, dev)
+    assert (info["max_discard_sectors"], info["max_write_zeroes_sectors"]) == ("1024", "512"), info
+    assert (info["blk_size"], info["discard_sector_alignment"]) == ("4096", "8"), info
+    assert (info["topology"], info["physical_block_exp"]) == ("1", "2"), info
+    assert (info["min_io_size"], info["opt_io_size"]) == ("2", "16"), info
+    # 8192 sectors: 8 discard requests of 1024, 16 write-zeroes of 512; QEMU
+    # (IOERR past its limits) takes them all.
+    assert "discarded 8192 sectors" in ok(c, "blk discard %s 0 8192" % dev)
+    assert is_hole(d.path, 0, 8192 * SECTOR)
+    assert "zeroed 8192 sectors (unmap)" in ok(c, "blk zeroes %s 8192 8192 unmap" % dev)
+    assert guest_sha(ok(c, "blk read %s 8192 8192" % dev)) == sha(bytes(8192 * SECTOR))
+    # Off the 8-sector alignment: refused before sending, nothing changed.
+    before = read_file(d.path)
+    out = c.run("blk discard %s 12 8" % dev)
+    assert "off the alignment" in out, out
+    out = c.run("blk discard %s 16 12" % dev)
+    assert "off the alignment" in out, out
+    assert read_file(d.path) == before
+    ok(c, "blk flush %s" % dev)
+    expect_only_zeroed(d.path, d.disk, [(0, 8192), (8192, 8192)])
 
 
 def test_qemu_wce_writeback_on(boot, qdisk):
