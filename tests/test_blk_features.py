@@ -109,7 +109,7 @@ def expect_only_zeroed(path, before, ranges):
 class QemuDisk:
     """A raw file of random bytes behind QEMU's virtio-blk-pci, and QMP."""
 
-    def __init__(self, writeback=True, seed=14, device_opts=""):
+    def __init__(self, writeback=True, seed=14, device_opts="", drive_opts=""):
         self.dir = tempfile.mkdtemp(prefix="blkfeat_")
         self.path = os.path.join(self.dir, "disk.img")
         self.disk = random.Random(seed).randbytes(DISK_BYTES)
@@ -118,8 +118,8 @@ class QemuDisk:
         self.qmp_path = os.path.join(self.dir, "qmp.sock")
         self.run_args = [
             "--",
-            "-drive", "if=none,id=d0,format=raw,discard=unmap,cache.writeback=%s,file=%s"
-            % ("on" if writeback else "off", self.path),
+            "-drive", "if=none,id=d0,format=raw,discard=unmap,cache.writeback=%s,file=%s%s"
+            % ("on" if writeback else "off", self.path, drive_opts),
             "-device", "virtio-blk-pci,drive=d0" + device_opts,
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ]
@@ -276,6 +276,22 @@ def test_qemu_wce_writeback_off(boot, qdisk_wt):
     # Data written in writethrough mode is in the file at once.
     ok(c, "blk fill %s 100 8 0x5a" % dev)
     assert read_file(qdisk_wt.path)[100 * SECTOR:108 * SECTOR] == b"\x5a" * 8 * SECTOR
+
+
+def test_qemu_read_only(boot):
+    d = QemuDisk(seed=16, drive_opts=",readonly=on")
+    try:
+        c = boot(d.run_args)
+        dev = vblk(c)
+        assert blk_info(c, dev)["ro"] == "1"
+        for cmd in ("blk fill %s 0 8 0x11" % dev, "blk discard %s 0 8" % dev,
+                    "blk zeroes %s 0 8 unmap" % dev):
+            out = c.run(cmd)
+            assert "-30)" in out, (cmd, out)  # -EROFS, from the driver
+        assert guest_sha(ok(c, "blk read %s 0 8" % dev)) == sha(d.disk[:8 * SECTOR])
+        assert read_file(d.path) == d.disk
+    finally:
+        d.close()
 
 
 pytestmark_daemon = pytest.mark.skipif(
