@@ -228,8 +228,7 @@ static uint8_t blk_dwz_parse(const struct dev_blk *b, const struct vdq_chain *c,
         if (r[i].num == 0 || r[i].sector > capacity || r[i].num > capacity - r[i].sector)
             is_bad = true;
         else if (!is_wz && align > 1 &&
-                 (r[i].sector % align ||
-                  (r[i].num % align && r[i].sector + r[i].num != capacity)))
+                 (r[i].sector % align || (r[i].num % align && r[i].sector + r[i].num != capacity)))
             is_bad = true;
     }
     if (is_bad || total > max_sectors)
@@ -242,8 +241,7 @@ static uint8_t blk_dwz_parse(const struct dev_blk *b, const struct vdq_chain *c,
     return VIRTIO_BLK_S_OK;
 }
 
-uint8_t blk_dwz_request(struct vdev *d, struct dev_blk *b, const struct vdq_chain *c,
-                        uint32_t type)
+uint8_t blk_dwz_request(struct vdev *d, struct dev_blk *b, const struct vdq_chain *c, uint32_t type)
 {
     struct blk_range r[VDEV_BLK_DWZ_SEG_MAX];
     bool is_wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
@@ -289,9 +287,8 @@ uint8_t blk_dwz_request(struct vdev *d, struct dev_blk *b, const struct vdq_chai
 int vdev_blk_set_limits(struct vdev *d, const struct vdev_blk_limits *l)
 {
     if (!d || !l || d->activated || !l->max_discard_sectors || !l->max_discard_seg ||
-        !l->discard_sector_alignment || !l->max_write_zeroes_sectors ||
-        !l->max_write_zeroes_seg || l->max_discard_seg > VDEV_BLK_DWZ_SEG_MAX ||
-        l->max_write_zeroes_seg > VDEV_BLK_DWZ_SEG_MAX)
+        !l->discard_sector_alignment || !l->max_write_zeroes_sectors || !l->max_write_zeroes_seg ||
+        l->max_discard_seg > VDEV_BLK_DWZ_SEG_MAX || l->max_write_zeroes_seg > VDEV_BLK_DWZ_SEG_MAX)
         return -EINVAL;
     blk_limits_to_cfg(blk_of(d), l);
     return 0;

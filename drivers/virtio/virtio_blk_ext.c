@@ -88,8 +88,8 @@ void blk_ext_read_config(struct virtio_blk *blk)
         l.max_write_zeroes_sectors = blk_cread32(blk, BLK_CFG(max_write_zeroes_sectors));
         if (l.max_write_zeroes_sectors == 0)
             l.max_write_zeroes_sectors = UINT32_MAX;
-        l.max_write_zeroes_seg = blk_seg_limit(
-            blk, blk_cread32(blk, BLK_CFG(max_write_zeroes_seg)), "max_write_zeroes_seg");
+        l.max_write_zeroes_seg = blk_seg_limit(blk, blk_cread32(blk, BLK_CFG(max_write_zeroes_seg)),
+                                               "max_write_zeroes_seg");
         l.write_zeroes_may_unmap = blk_cread8(blk, BLK_CFG(write_zeroes_may_unmap)) != 0;
     }
     if (l.topology) {

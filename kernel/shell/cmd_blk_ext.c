@@ -117,7 +117,7 @@ void blk_ext_info(struct virtio_blk *blk)
            "alignment_offset=%u min_io_size=%u opt_io_size=%u blk_size=%u seg_max=%u\n",
            l.read_only, l.config_wce, wb ? "writeback" : "writethrough", l.discard,
            l.max_discard_sectors, l.max_discard_seg, l.discard_sector_alignment, l.write_zeroes,
-           l.max_write_zeroes_sectors, l.max_write_zeroes_seg, l.write_zeroes_may_unmap,
-           l.topology, l.physical_block_exp, l.alignment_offset, l.min_io_size, l.opt_io_size,
+           l.max_write_zeroes_sectors, l.max_write_zeroes_seg, l.write_zeroes_may_unmap, l.topology,
+           l.physical_block_exp, l.alignment_offset, l.min_io_size, l.opt_io_size,
            virtio_blk_block_size(blk), virtio_blk_seg_max(blk));
 }

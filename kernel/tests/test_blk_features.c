@@ -236,7 +236,7 @@ static void t_bad_requests(struct ktest *t)
     cap = virtio_blk_capacity(tb.blk);
     a0 = tb_dev(&tb);
     s[0] = tb_seg(tb.base, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
-    r_unmap = tb_raw(&tb, VIRTIO_BLK_T_DISCARD, s, 1);     /* 5.2.6.2: UNSUPP */
+    r_unmap = tb_raw(&tb, VIRTIO_BLK_T_DISCARD, s, 1); /* 5.2.6.2: UNSUPP */
     s[0] = tb_seg(tb.base, 8, 4);
     r_flags = tb_raw(&tb, VIRTIO_BLK_T_WRITE_ZEROES, s, 1); /* reserved flag: UNSUPP */
     s[0] = tb_seg(tb.base, 8, 0);

@@ -109,8 +109,7 @@ static int setup_ram(void **state)
 static int setup_backend(void **state)
 {
     struct dev_fixture *f = &fixture;
-    struct vdev_blk_backend be = {be_read,    be_write,  be_flush,
-                                  be_discard, be_zeroes, &rec};
+    struct vdev_blk_backend be = {be_read, be_write, be_flush, be_discard, be_zeroes, &rec};
 
     dfx_arena(f);
     disk = malloc(BYTES);
@@ -143,8 +142,8 @@ struct req {
 };
 
 /* One DISCARD / WRITE_ZEROES (or other type) with n segments; the status. */
-static uint8_t dwz(struct dev_fixture *f, uint32_t type, const struct virtio_blk_discard_write_zeroes *s,
-                   unsigned n)
+static uint8_t dwz(struct dev_fixture *f, uint32_t type,
+                   const struct virtio_blk_discard_write_zeroes *s, unsigned n)
 {
     struct req *r = fx_alloc(&f->fx, sizeof(*r), NULL);
     struct vq_sg sg[3];
@@ -166,14 +165,16 @@ static uint8_t dwz(struct dev_fixture *f, uint32_t type, const struct virtio_blk
 
 static struct virtio_blk_discard_write_zeroes seg(uint64_t sector, uint32_t num, uint32_t flags)
 {
-    return (struct virtio_blk_discard_write_zeroes){vr_cpu_to_le64(sector),
-                                                    vr_cpu_to_le32(num), vr_cpu_to_le32(flags)};
+    return (struct virtio_blk_discard_write_zeroes){vr_cpu_to_le64(sector), vr_cpu_to_le32(num),
+                                                    vr_cpu_to_le32(flags)};
 }
 
 static uint8_t rw(struct dev_fixture *f, uint32_t type, uint64_t sector, void *buf, uint32_t len)
 {
     struct req *r = fx_alloc(&f->fx, sizeof(*r), NULL);
-    struct vq_sg sg[3] = {{.buf = &r->hdr, .len = sizeof(r->hdr)}, {.buf = buf, .len = len}, {.buf = &r->status, .len = 1}};
+    struct vq_sg sg[3] = {{.buf = &r->hdr, .len = sizeof(r->hdr)},
+                          {.buf = buf, .len = len},
+                          {.buf = &r->status, .len = 1}};
 
     r->hdr.type = type;
     r->hdr.sector = sector;
@@ -278,10 +279,14 @@ static void expect_refused(struct dev_fixture *f, uint32_t type,
 static void test_dwz_limits(void **state)
 {
     struct dev_fixture *f = *state;
-    struct vdev_blk_limits l = {.max_discard_sectors = 16, .max_discard_seg = 2,
-                                .discard_sector_alignment = 4, .max_write_zeroes_sectors = 8,
-                                .max_write_zeroes_seg = 3, .min_io_size = 8,
-                                .opt_io_size = 64, .physical_block_exp = 3};
+    struct vdev_blk_limits l = {.max_discard_sectors = 16,
+                                .max_discard_seg = 2,
+                                .discard_sector_alignment = 4,
+                                .max_write_zeroes_sectors = 8,
+                                .max_write_zeroes_seg = 3,
+                                .min_io_size = 8,
+                                .opt_io_size = 64,
+                                .physical_block_exp = 3};
     struct virtio_blk_discard_write_zeroes s[VDEV_BLK_DWZ_SEG_MAX + 1];
     uint64_t ioerr0;
     unsigned i;
@@ -383,7 +388,8 @@ static void test_dwz_not_negotiated(void **state)
     /* Writable data on a write zeroes is a malformed chain: IOERR. */
     {
         struct req *r = fx_alloc(&f->fx, sizeof(*r), NULL);
-        struct vq_sg sg[3] = {{.buf = &r->hdr, .len = 16}, {.buf = r->seg, .len = 16}, {.buf = &r->status, .len = 1}};
+        struct vq_sg sg[3] = {
+            {.buf = &r->hdr, .len = 16}, {.buf = r->seg, .len = 16}, {.buf = &r->status, .len = 1}};
 
         r->hdr.type = VIRTIO_BLK_T_WRITE_ZEROES;
         dfx_submit(f, 0, sg, 1, 2, r);

@@ -178,10 +178,15 @@ static void zero_copy(uint64_t sector, uint64_t n)
 
 static void test_limits_negotiated(void **state)
 {
-    struct vdev_blk_limits l = {.max_discard_sectors = 16, .max_discard_seg = 2,
-                                .discard_sector_alignment = 4, .max_write_zeroes_sectors = 8,
-                                .max_write_zeroes_seg = 3, .physical_block_exp = 3,
-                                .alignment_offset = 1, .min_io_size = 8, .opt_io_size = 256};
+    struct vdev_blk_limits l = {.max_discard_sectors = 16,
+                                .max_discard_seg = 2,
+                                .discard_sector_alignment = 4,
+                                .max_write_zeroes_sectors = 8,
+                                .max_write_zeroes_seg = 3,
+                                .physical_block_exp = 3,
+                                .alignment_offset = 1,
+                                .min_io_size = 8,
+                                .opt_io_size = 256};
     struct virtio_blk_limits lim;
     struct virtio_blk *blk;
     bool wb = false;
@@ -236,9 +241,12 @@ static void test_discard_zeroes(void **state)
  * the device (which refuses anything past them) takes every one. */
 static void test_split_within_limits(void **state)
 {
-    struct vdev_blk_limits l = {.max_discard_sectors = 16, .max_discard_seg = 2,
-                                .discard_sector_alignment = 4, .max_write_zeroes_sectors = 8,
-                                .max_write_zeroes_seg = 3, .min_io_size = 1};
+    struct vdev_blk_limits l = {.max_discard_sectors = 16,
+                                .max_discard_seg = 2,
+                                .discard_sector_alignment = 4,
+                                .max_write_zeroes_sectors = 8,
+                                .max_write_zeroes_seg = 3,
+                                .min_io_size = 1};
     struct virtio_blk_range r[3] = {{0, 8}, {16, 4}, {40, 40}};
     struct virtio_blk *blk;
     uint64_t sub;
@@ -284,9 +292,12 @@ static void test_split_within_limits(void **state)
 /* Bad input never reaches the device: -EINVAL, the disk as it was. */
 static void test_bad_ranges(void **state)
 {
-    struct vdev_blk_limits l = {.max_discard_sectors = 2, .max_discard_seg = 4,
-                                .discard_sector_alignment = 4, .max_write_zeroes_sectors = 64,
-                                .max_write_zeroes_seg = 4, .min_io_size = 1};
+    struct vdev_blk_limits l = {.max_discard_sectors = 2,
+                                .max_discard_seg = 4,
+                                .discard_sector_alignment = 4,
+                                .max_write_zeroes_sectors = 64,
+                                .max_write_zeroes_seg = 4,
+                                .min_io_size = 1};
     struct virtio_blk_range ov[2] = {{0, 8}, {4, 8}};
     struct virtio_blk *blk;
     uint64_t sub;
@@ -295,9 +306,9 @@ static void test_bad_ranges(void **state)
     assert_int_equal(vdev_blk_set_limits(&env.vd, &l), 0);
     blk = up();
     sub = virtio_blk_get_stats(blk)->submitted;
-    assert_int_equal(virtio_blk_discard(blk, 2, 4), -EINVAL);  /* start off alignment */
-    assert_int_equal(virtio_blk_discard(blk, 4, 6), -EINVAL);  /* length off it */
-    assert_int_equal(virtio_blk_discard(blk, 8, 8), -EINVAL);  /* max 2 < alignment 4 */
+    assert_int_equal(virtio_blk_discard(blk, 2, 4), -EINVAL); /* start off alignment */
+    assert_int_equal(virtio_blk_discard(blk, 4, 6), -EINVAL); /* length off it */
+    assert_int_equal(virtio_blk_discard(blk, 8, 8), -EINVAL); /* max 2 < alignment 4 */
     assert_int_equal(virtio_blk_write_zeroes(blk, SECTORS - 1, 2, false), -EINVAL);
     assert_int_equal(virtio_blk_write_zeroes(blk, SECTORS, 1, false), -EINVAL);
     assert_int_equal(virtio_blk_write_zeroes(blk, 0, 0, false), -EINVAL);
@@ -335,9 +346,9 @@ static void test_not_offered(void **state)
     bool wb = false;
 
     (void)state;
-    env.vd.avail_features &= ~((1ull << VIRTIO_BLK_F_DISCARD) |
-                               (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
-                               (1ull << VIRTIO_BLK_F_CONFIG_WCE));
+    env.vd.avail_features &=
+        ~((1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
+          (1ull << VIRTIO_BLK_F_CONFIG_WCE));
     blk = up();
     virtio_blk_get_limits(blk, &lim);
     assert_false(lim.discard || lim.write_zeroes || lim.config_wce);
