@@ -7,6 +7,7 @@
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
  *                           [--num-queues N] [--verbose]
+ *                           [--read-only] [--writethrough]
  *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
  *
  * A ring the frontend corrupts (hostsim/vdq.h) stops being served: its
@@ -32,7 +33,14 @@
  * pread/pwrite on the file, one call per guest segment, straight between
  * the file and guest memory; VIRTIO_BLK_T_FLUSH is fdatasync before the
  * request completes. A failed pread/pwrite/fdatasync completes the request
- * with VIRTIO_BLK_S_IOERR.
+ * with VIRTIO_BLK_S_IOERR. VIRTIO_BLK_T_DISCARD punches a hole in the file
+ * (fallocate PUNCH_HOLE | KEEP_SIZE; a file system that cannot is left as
+ * it is, which 5.2.6.2 allows); WRITE_ZEROES with unmap punches too (holes
+ * read as zeroes), without it FALLOC_FL_ZERO_RANGE, else plain zero writes.
+ * --read-only opens the file read-only and offers VIRTIO_BLK_F_RO (every
+ * write IOERR); --writethrough starts the cache in writethrough mode (each
+ * write fdatasync'ed before it completes), which the guest may change with
+ * CONFIG_WCE (QEMU forwards the config write as SET_CONFIG).
  *
  * Invariants: single-threaded; every fd the handler gives back through
  * close_fd is closed exactly once; SIGTERM/SIGINT end the loop, then the
@@ -71,6 +79,8 @@ struct daemon {
     uint64_t messages;
     unsigned num_queues;    /* --num-queues, 1 by default */
     bool verbose;           /* --verbose: one line per request */
+    bool read_only;         /* --read-only */
+    bool writethrough;      /* --writethrough */
     bool is_hostile;        /* --hostile MODE (not off) */
     struct hostile hostile; /* its state, across connections */
 };
@@ -243,12 +253,66 @@ static int disk_flush(void *ctx)
     return 0;
 }
 
+static int disk_fallocate(struct daemon *d, int mode, uint64_t pos, uint64_t len)
+{
+    int r;
+
+    do
+        r = fallocate(d->disk_fd, mode, (off_t)pos, (off_t)len);
+    while (r && errno == EINTR);
+    return r ? -errno : 0;
+}
+
+/* 5.2.6.2: discard MAY deallocate; a hole reads back as zeroes. */
+static int disk_discard(void *ctx, uint64_t pos, uint64_t len)
+{
+    struct daemon *d = ctx;
+    int err = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len);
+
+    if (err == -EOPNOTSUPP)
+        return 0; /* the file system cannot: leaving the data is allowed */
+    if (err)
+        fprintf(stderr, "vhost-user-blk: discard at %llu: %s\n", (unsigned long long)pos,
+                strerror(-err));
+    return err;
+}
+
+static int disk_write_zeroes(void *ctx, uint64_t pos, uint64_t len, bool unmap)
+{
+    static const uint8_t zeroes[65536];
+    struct daemon *d = ctx;
+    int err = -EOPNOTSUPP;
+
+    if (unmap)
+        err = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len);
+    if (err == -EOPNOTSUPP)
+        err = disk_fallocate(d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, pos, len);
+    if (err != -EOPNOTSUPP) {
+        if (err)
+            fprintf(stderr, "vhost-user-blk: write zeroes at %llu: %s\n",
+                    (unsigned long long)pos, strerror(-err));
+        return err;
+    }
+    for (err = 0; len && !err;) {
+        uint32_t n = len < sizeof(zeroes) ? (uint32_t)len : (uint32_t)sizeof(zeroes);
+
+        err = disk_write(d, pos, zeroes, n);
+        pos += n;
+        len -= n;
+    }
+    return err;
+}
+
 /* ---- backend per connection ---- */
 
 static int backend_up(struct daemon *d)
 {
-    struct vdev_blk_backend be = {
-        .read = disk_read, .write = disk_write, .flush = disk_flush, .ctx = d};
+    struct vdev_blk_backend be = {.read = disk_read,
+                                  .write = disk_write,
+                                  .flush = disk_flush,
+                                  .discard = disk_discard,
+                                  .write_zeroes = disk_write_zeroes,
+                                  .ctx = d};
     int err = vu_create(&daemon_ops, d, &d->b);
 
     if (err)
@@ -256,6 +320,10 @@ static int backend_up(struct daemon *d)
     err = vdev_blk_create_backend(&d->dev, vu_guest_mem(d->b), d->disk_bytes, &be, d->serial);
     if (!err) {
         err = vdev_blk_set_num_queues(&d->dev, d->num_queues);
+        if (!err)
+            err = vdev_blk_set_read_only(&d->dev, d->read_only);
+        if (!err)
+            err = vdev_blk_set_writeback(&d->dev, !d->writethrough);
         if (err)
             vdev_destroy(&d->dev);
     }
@@ -355,6 +423,9 @@ static bool handle_one(struct daemon *d)
                 vu_request_name(snap_get32(msg)), snap_get32(msg), snap_get32(msg + 4), size, nfds);
     if (vu_handle_msg(d->b, msg, VU_HDR_BYTES + size, fds, nfds, &r) < 0)
         return false; /* the handler closed the fds and said why */
+    if (snap_get32(msg) == VU_SET_CONFIG) /* the guest set the cache mode (CONFIG_WCE) */
+        fprintf(stderr, "vhost-user-blk: SET_CONFIG: cache %s\n",
+                vdev_blk_is_writeback(&d->dev) ? "writeback" : "writethrough");
     if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;
@@ -460,7 +531,7 @@ static int disk_open(struct daemon *d)
     off_t size;
 
     /* (No sys/stat.h: its linux/types.h clashes with our __le64.) */
-    d->disk_fd = open(d->disk_path, O_RDWR | O_CLOEXEC);
+    d->disk_fd = open(d->disk_path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     size = d->disk_fd < 0 ? -1 : lseek(d->disk_fd, 0, SEEK_END);
     if (size < 0) {
         fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
@@ -479,7 +550,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
-            "[--num-queues N (1..%d)] [--verbose] [--hostile MODE[,after=N][,count=K][,seed=S]]\n",
+            "[--num-queues N (1..%d)] [--verbose] [--read-only] [--writethrough] "
+            "[--hostile MODE[,after=N][,count=K][,seed=S]]\n",
             VDEV_MAX_QUEUES);
 }
 
@@ -519,6 +591,8 @@ int main(int argc, char **argv)
         {"num-queues", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"hostile", required_argument, NULL, 'H'},
+        {"read-only", no_argument, NULL, 'r'},
+        {"writethrough", no_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
@@ -526,7 +600,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:rw", opts, NULL)) != -1) {
         char *end;
 
         switch (c) {
@@ -548,6 +622,12 @@ int main(int argc, char **argv)
             break;
         case 'v':
             d.verbose = true;
+            break;
+        case 'r':
+            d.read_only = true;
+            break;
+        case 'w':
+            d.writethrough = true;
             break;
         case 'H':
             if (hostile_option(&d, optarg))
@@ -571,8 +651,9 @@ int main(int argc, char **argv)
     d.listen_fd = listen_on(d.sock_path);
     if (d.listen_fd < 0)
         return 1;
-    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s\n", d.disk_path,
-            (unsigned long long)(d.disk_bytes / 512), d.sock_path);
+    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors%s%s) on %s\n", d.disk_path,
+            (unsigned long long)(d.disk_bytes / 512), d.read_only ? ", read-only" : "",
+            d.writethrough ? ", writethrough" : "", d.sock_path);
     if (d.is_hostile)
         fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
                 hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,

@@ -2,7 +2,9 @@
 /*
  * dev_blk.c - virtio-blk device model (VIRTIO 1.2 5.2) over a RAM disk the
  * caller provides: one requestq (or up to VDEV_MAX_QUEUES with
- * VIRTIO_BLK_F_MQ, vdev_blk_set_num_queues); IN, OUT, FLUSH, GET_ID.
+ * VIRTIO_BLK_F_MQ, vdev_blk_set_num_queues); IN, OUT, FLUSH, GET_ID here,
+ * DISCARD, WRITE_ZEROES, RO and the write cache mode (CONFIG_WCE) in
+ * dev_blk_ext.c.
  *
  * A request (5.2.6) is a device-readable struct virtio_blk_req_hdr, the
  * data (readable for OUT, writable for IN / GET_ID), and one writable
@@ -39,6 +41,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dev_blk_internal.h"
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
@@ -50,15 +53,6 @@
 #endif
 #define BLK_CFG_NUM_QUEUES 34
 
-struct dev_blk {
-    uint8_t *disk; /* RAM disk, or NULL with a backend */
-    uint64_t bytes;
-    struct vdev_blk_backend be; /* used when disk is NULL */
-    char serial[VIRTIO_BLK_ID_BYTES];
-    struct virtio_blk_config cfg;
-    struct vdev_blk_stats stats;
-};
-
 static struct dev_blk *blk_of(const struct vdev *d)
 {
     return d->priv;
@@ -66,7 +60,16 @@ static struct dev_blk *blk_of(const struct vdev *d)
 
 static void blk_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
 {
-    memcpy(buf, (const uint8_t *)&blk_of(d)->cfg + off, len);
+    struct dev_blk *b = blk_of(d);
+    struct virtio_blk_config cfg = b->cfg;
+
+    /* writeback: the mode set (or the default), but 0 once CONFIG_WCE was
+     * acked without FLUSH (5.2.5 device requirement). Not the mode in
+     * effect before negotiation: a vhost-user frontend reads and caches
+     * the config before any feature is acked. */
+    if (vdev_has_feature(d, VIRTIO_BLK_F_CONFIG_WCE) && !vdev_has_feature(d, VIRTIO_BLK_F_FLUSH))
+        cfg.writeback = 0;
+    memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
 /* Is [sector, sector + len) inside the disk? (5.2.6.2; no overflow.) */
@@ -111,7 +114,7 @@ static int blk_backend_io(struct dev_blk *b, const struct vdq_chain *c, bool is_
 }
 
 /* Handle one request; returns the status byte. */
-static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
+static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_chain *c,
                            const struct virtio_blk_req_hdr *h, uint32_t data_in)
 {
     uint32_t data_out = c->out_len - sizeof(*h);
@@ -132,6 +135,12 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         b->stats.read_bytes += data_in;
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_OUT:
+        if (b->read_only) {
+            /* 5.2.6.2: IOERR for a write with VIRTIO_BLK_F_RO offered, and
+             * no data written. */
+            b->stats.ro_refused++;
+            goto err_io;
+        }
         if (!blk_is_in_range(b, h->sector, data_out))
             goto err_io;
         pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
@@ -143,7 +152,7 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         }
         b->stats.writes++;
         b->stats.write_bytes += data_out;
-        return VIRTIO_BLK_S_OK;
+        return blk_write_done(d, b);
     case VIRTIO_BLK_T_FLUSH:
         /* Writes are in the RAM disk before their completion is pushed;
          * the barrier orders them before the status the driver will see. */
@@ -157,6 +166,9 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
                         data_in < VIRTIO_BLK_ID_BYTES ? data_in : VIRTIO_BLK_ID_BYTES);
         b->stats.get_ids++;
         return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        return blk_dwz_request(d, b, c, h->type);
     default:
         b->stats.unsupp++;
         return VIRTIO_BLK_S_UNSUPP;
@@ -179,6 +191,9 @@ static bool blk_is_misdirected(uint32_t type, uint32_t data_out, uint32_t data_i
         return data_in != 0; /* nothing to write from them */
     case VIRTIO_BLK_T_GET_ID:
         return data_out != 0 || data_in == 0;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        return data_in != 0; /* segments are device-readable */
     default:
         return false;
     }
@@ -214,7 +229,7 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
         *written = c->in_len;
         return true;
     }
-    status = blk_request(b, c, &h, c->in_len - 1);
+    status = blk_request(d, b, c, &h, c->in_len - 1);
     vdq_chain_write(c, c->in_len - 1, &status, 1);
     *written = c->in_len;
     return false;
@@ -276,7 +291,8 @@ static void *blk_content(const struct vdev *d, uint64_t *len)
     {                                                                                              \
         .type = "blk", .device_id = VIRTIO_ID_BLOCK, .num_queues = (n),                            \
         .queue_max_size = VDEV_BLK_QUEUE_MAX, .config_size = sizeof(struct virtio_blk_config),     \
-        .read_config = blk_read_config, .process_queue = blk_process, .destroy = blk_destroy,      \
+        .read_config = blk_read_config, .write_config = blk_write_config,                          \
+        .reset = blk_ext_reset, .process_queue = blk_process, .destroy = blk_destroy,              \
         .state_size = blk_state_size, .state_save = blk_state_save,                                \
         .state_check = blk_state_check, .state_load = blk_state_load, .content = blk_content,      \
     }
@@ -320,6 +336,7 @@ static int blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uin
     b->cfg.size_max = vr_cpu_to_le32(VDEV_BLK_SIZE_MAX);
     b->cfg.seg_max = vr_cpu_to_le32(VDEV_BLK_SEG_MAX);
     b->cfg.blk_size = vr_cpu_to_le32(VIRTIO_BLK_SECTOR_SIZE);
+    blk_ext_init(b, &features);
     vdev_init(d, &blk_ops[0], b, features, mem);
     return 0;
 }

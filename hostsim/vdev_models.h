@@ -28,13 +28,38 @@
 #define VDEV_BLK_SEG_MAX (VDEV_MAX_IOV - 2) /* data segments: + header + status */
 #define VDEV_BLK_SIZE_MAX (1u << 20)        /* bytes per segment */
 #define VDEV_BLK_DEFAULT_SERIAL "ringloop-lblk0"
+/* DISCARD / WRITE_ZEROES segments per request the model can take (the
+ * most vdev_blk_set_limits accepts for max_*_seg). */
+#define VDEV_BLK_DWZ_SEG_MAX 64
 
 struct vdev_blk_stats {
     uint64_t reads, writes, flushes, get_ids;
     uint64_t read_bytes, write_bytes;
-    uint64_t ioerr;  /* out of range, bad length */
-    uint64_t unsupp; /* unknown request type */
+    uint64_t ioerr;  /* out of range, bad length, past a limit, RO write */
+    uint64_t unsupp; /* unknown request type, type not negotiated, flags */
     uint64_t bad;    /* malformed chains (no status byte, short header) */
+    uint64_t discards, write_zeroes;        /* requests that succeeded */
+    uint64_t discard_sectors, zeroed_sectors; /* sectors they covered */
+    uint64_t ro_refused;    /* writes refused on a read-only device (in ioerr) */
+    uint64_t stable_writes; /* writes made stable before completion (writethrough) */
+};
+
+/*
+ * Limits offered in the config space (5.2.4) with VIRTIO_BLK_F_DISCARD,
+ * _WRITE_ZEROES and _TOPOLOGY, and enforced on every request: a request
+ * past max_*_seg segments or max_*_sectors sectors in all (the stricter
+ * reading of 5.2.4, the one Linux follows), a segment not on a
+ * discard_sector_alignment boundary (start, and length unless it ends at
+ * capacity), past capacity, empty, or overlapping another segment of the
+ * request is VIRTIO_BLK_S_IOERR with nothing changed.
+ */
+struct vdev_blk_limits {
+    uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    bool write_zeroes_may_unmap;
+    uint8_t physical_block_exp, alignment_offset;
+    uint16_t min_io_size;
+    uint32_t opt_io_size;
 };
 
 /* disk: bytes of storage (a multiple of 512, at least 512); serial: up to
@@ -54,6 +79,12 @@ struct vdev_blk_backend {
     int (*read)(void *ctx, uint64_t pos, void *buf, uint32_t len);
     int (*write)(void *ctx, uint64_t pos, const void *buf, uint32_t len);
     int (*flush)(void *ctx);
+    /* Optional (NULL: discard does nothing, which 5.2.6.2 allows; write
+     * zeroes writes zeroes through write). discard may deallocate; after
+     * write_zeroes the range reads back zeroes, and with unmap it may be
+     * deallocated too. len is a multiple of 512. */
+    int (*discard)(void *ctx, uint64_t pos, uint64_t len);
+    int (*write_zeroes)(void *ctx, uint64_t pos, uint64_t len, bool unmap);
     void *ctx;
 };
 
@@ -68,6 +99,19 @@ int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes);
  * driver activates the device (e.g. right after create). */
 int vdev_blk_set_num_queues(struct vdev *d, unsigned n);
 void vdev_blk_get_stats(const struct vdev *d, struct vdev_blk_stats *st);
+/* Before activation (dev_blk_ext.c). -EINVAL for a limit of 0 or segments
+ * past VDEV_BLK_DWZ_SEG_MAX. */
+int vdev_blk_set_limits(struct vdev *d, const struct vdev_blk_limits *l);
+void vdev_blk_get_limits(const struct vdev *d, struct vdev_blk_limits *l);
+/* Offer VIRTIO_BLK_F_RO: every write (OUT, DISCARD, WRITE_ZEROES) fails
+ * with VIRTIO_BLK_S_IOERR and changes nothing (5.2.6.2). */
+int vdev_blk_set_read_only(struct vdev *d, bool ro);
+/* The cache mode after reset (writeback 1 by default; 0: writethrough,
+ * every write stable before it completes). The driver may change it with
+ * VIRTIO_BLK_F_CONFIG_WCE by writing the config field writeback. */
+int vdev_blk_set_writeback(struct vdev *d, bool writeback);
+/* The mode in effect now (5.2.6.2, from the acked features). */
+bool vdev_blk_is_writeback(const struct vdev *d);
 
 /* ---- rng (5.4): a seeded deterministic byte stream ---- */
 #define VDEV_RNG_QUEUE_MAX 64

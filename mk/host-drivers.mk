@@ -4,13 +4,15 @@
 #   build/host/test_virtio_core  core + loopback transport against a fake
 #                                register file defined in the test (links
 #                                no device side at all)
+#   build/host/test_blk_drv_ext  blk DISCARD / WRITE_ZEROES / RO / CONFIG_WCE,
+#                                driver against the model, two threads
 #   build/host/test_drivers      every driver over the loopback transport
 #                                against the real device models, device side
 #                                on a second thread (built once hostsim/
 #                                vmmio.c and the models exist)
 #   make check-drivers           run both
 DRV_CORE_TEST_OBJS := $(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o \
-	drivers/virtio/virtio_driver.o drivers/virtio/virtio_blk.o \
+	drivers/virtio/virtio_driver.o drivers/virtio/virtio_blk.o drivers/virtio/virtio_blk_ext.o \
 	drivers/virtio/virtqueue.o drivers/virtio/vq_check.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
 	host/platform_host.o)
 
@@ -38,6 +40,10 @@ $(HOST_DIR)/test_console_mp: $(HOST_DIR)/san/tests/host/test_console_mp.o \
 		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_console_mp
+# blk's optional features (DISCARD, WRITE_ZEROES, RO, CONFIG_WCE) against the model.
+$(HOST_DIR)/test_blk_drv_ext: $(HOST_DIR)/san/tests/host/test_blk_drv_ext.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_blk_drv_ext
 endif
 
 host: $(DRV_TEST_BINS)

@@ -19,44 +19,18 @@
 #include <errno.h>
 #include <string.h>
 
+#include "virtio_blk_internal.h"
 #include "virtio_driver.h"
 #include "virtio_platform.h"
 
-#define BLK_REQUESTQ 0
+/* 5.2.3: everything we can use (virtio_blk_ext.c does DISCARD,
+ * WRITE_ZEROES, RO, TOPOLOGY, CONFIG_WCE); a feature the device does not
+ * offer is simply not negotiated. */
 #define BLK_DRIVER_FEATURES                                                                        \
     ((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                               \
-     (1ull << VIRTIO_BLK_F_BLK_SIZE))
-
-/* Device-visible part of a slot. */
-struct blk_slot_dma {
-    struct virtio_blk_req_hdr hdr; /* written by driver */
-    uint8_t status;                /* written by device */
-    uint8_t pad[15];
-};
-_Static_assert(sizeof(struct blk_slot_dma) == 32, "blk slot layout");
-
-struct blk_slot {
-    struct virtio_blk_req *req; /* NULL: free */
-    struct blk_slot_dma *dma;
-    uint32_t data_len;
-    uint32_t pad;
-};
-
-struct virtio_blk {
-    struct virtio_device *dev;
-    struct virt_lock lock;
-    uint32_t nslots;
-    uint32_t nfree;
-    struct blk_slot *slots;
-    uint32_t *free_slots;
-    struct blk_slot_dma *slot_mem;
-    size_t slot_mem_bytes;
-    uint64_t capacity; /* sectors; updated on config change */
-    uint32_t blk_size;
-    uint32_t seg_max;
-    unsigned in_flight;
-    struct virtio_blk_stats stats;
-};
+     (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_RO) |                                 \
+     (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_CONFIG_WCE) |                         \
+     (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
 
 /* ---- completion ---- */
 
@@ -163,6 +137,7 @@ static int blk_check_req(const struct virtio_blk *blk, const struct virtio_blk_r
 {
     uint64_t total = 0;
     uint32_t i;
+    int err;
 
     switch (req->type) {
     case VIRTIO_BLK_T_IN:
@@ -181,9 +156,19 @@ static int blk_check_req(const struct virtio_blk *blk, const struct virtio_blk_r
         if (req->nsegs != 1 || req->segs[0].len < VIRTIO_BLK_ID_BYTES)
             return -EINVAL;
         break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        err = blk_ext_check_dwz(blk, req);
+        if (err < 0)
+            return err;
+        break;
     default:
         return -EINVAL;
     }
+    /* 5.2.5: with VIRTIO_BLK_F_RO any write fails: do not send it. */
+    if (req->type != VIRTIO_BLK_T_IN && req->type != VIRTIO_BLK_T_GET_ID &&
+        req->type != VIRTIO_BLK_T_FLUSH && virtio_has_feature(blk->dev, VIRTIO_BLK_F_RO))
+        return -EROFS;
     if (req->nsegs > VIRTIO_BLK_MAX_SEGS || (blk->seg_max && req->nsegs > blk->seg_max))
         return -EINVAL;
     for (i = 0; i < req->nsegs; i++) {
@@ -320,8 +305,7 @@ int virtio_blk_drain(struct virtio_blk *blk, uint64_t timeout_ns)
     return blk_wait_cond(blk, NULL, timeout_ns);
 }
 
-static int blk_do_sync(struct virtio_blk *blk, uint32_t type, uint64_t sector, void *buf,
-                       uint32_t len)
+int blk_do_sync(struct virtio_blk *blk, uint32_t type, uint64_t sector, void *buf, uint32_t len)
 {
     struct vq_sg sg = {.buf = buf, .len = len};
     struct virtio_blk_req req = {
@@ -459,6 +443,7 @@ static void blk_read_blk_size(struct virtio_blk *blk)
 static void blk_config_changed(struct virtio_device *dev)
 {
     (void)blk_read_capacity(dev->driver_priv);
+    blk_ext_read_config(dev->driver_priv); /* write_zeroes_may_unmap may change */
 }
 
 /* ---- set-up and teardown ---- */
@@ -529,6 +514,7 @@ static int blk_config(struct virtio_device *dev)
         return err;
     blk_read_seg_max(blk);
     blk_read_blk_size(blk);
+    blk_ext_read_config(blk);
     return 0;
 }
 

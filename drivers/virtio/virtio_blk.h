@@ -16,7 +16,9 @@
  * Data buffers must be memory the device can reach (virt_to_dma()).
  *
  * Results: 0, -EIO (device said IOERR, or answered impossibly, or the
- * queue broke), -EOPNOTSUPP (UNSUPP, or FLUSH not negotiated), -EINVAL,
+ * queue broke), -EOPNOTSUPP (UNSUPP, or FLUSH / DISCARD / WRITE_ZEROES /
+ * CONFIG_WCE not negotiated), -EROFS (a write on a VIRTIO_BLK_F_RO device:
+ * never sent), -EINVAL,
  * -ENOSPC (ring full: poll and retry), -ETIMEDOUT (the device did not
  * answer: the driver resets and re-initialises it, every request in flight
  * ends with -ECANCELED), -ECANCELED. After an I/O error the device stays
@@ -43,10 +45,12 @@ struct virtio_blk;
 
 struct virtio_blk_req {
     /* Set by the caller. */
-    uint32_t type;            /* VIRTIO_BLK_T_IN/OUT/FLUSH/GET_ID */
+    uint32_t type;            /* VIRTIO_BLK_T_IN/OUT/FLUSH/GET_ID/DISCARD/WRITE_ZEROES */
     uint32_t nsegs;           /* data segments (0 for FLUSH) */
     uint64_t sector;          /* in 512-byte units */
-    const struct vq_sg *segs; /* data: readable for OUT, writable for IN/GET_ID */
+    /* data: readable for OUT, writable for IN/GET_ID; for DISCARD and
+     * WRITE_ZEROES readable struct virtio_blk_discard_write_zeroes[] */
+    const struct vq_sg *segs;
     void (*done)(struct virtio_blk_req *req);
     void *ctx;
     /* Set by the driver. */
@@ -80,6 +84,55 @@ int virtio_blk_write(struct virtio_blk *blk, uint64_t sector, const void *buf, u
 int virtio_blk_flush(struct virtio_blk *blk);
 /* id: at least VIRTIO_BLK_ID_BYTES + 1 bytes, NUL-terminated on success. */
 int virtio_blk_get_id(struct virtio_blk *blk, char *id);
+
+/*
+ * 5.2.4 / 5.2.6 optional features (virtio_blk_ext.c). What was negotiated
+ * and the config limits the driver honours (sanitised: a 0 sector limit
+ * means none, as in Linux; a 0 segment limit or alignment is 1; segments
+ * are capped at VIRTIO_BLK_DWZ_MAX_SEGS).
+ */
+#define VIRTIO_BLK_DWZ_MAX_SEGS 64   /* segments per DISCARD / WRITE_ZEROES request we build */
+#define VIRTIO_BLK_DWZ_MAX_RANGES 256 /* ranges per virtio_blk_dwz_ranges() call */
+
+struct virtio_blk_limits {
+    bool discard, write_zeroes, read_only, topology, config_wce, flush;
+    uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    bool write_zeroes_may_unmap;
+    uint8_t physical_block_exp, alignment_offset; /* TOPOLOGY */
+    uint16_t min_io_size;                         /* in blocks */
+    uint32_t opt_io_size;                         /* in blocks */
+};
+
+struct virtio_blk_range {
+    uint64_t sector;
+    uint32_t nsectors;
+};
+
+void virtio_blk_get_limits(const struct virtio_blk *blk, struct virtio_blk_limits *lim);
+/*
+ * DISCARD (type VIRTIO_BLK_T_DISCARD) or WRITE_ZEROES of n ranges, packed
+ * into as few requests as the limits allow: at most max_*_seg segments and
+ * max_*_sectors sectors a request, a range cut where needed (discard: at
+ * discard_sector_alignment boundaries). Requests go one after the other;
+ * after a failure the earlier ones are done, the rest not sent. -EINVAL
+ * (nothing sent) for an empty or overlapping range, one past capacity, a
+ * discard off the alignment (start; length unless it ends at capacity),
+ * unmap on a discard, n of 0 or past VIRTIO_BLK_DWZ_MAX_RANGES;
+ * -EOPNOTSUPP when the feature was not negotiated; -EROFS on RO.
+ */
+int virtio_blk_dwz_ranges(struct virtio_blk *blk, uint32_t type, const struct virtio_blk_range *r,
+                          uint32_t n, bool unmap);
+int virtio_blk_discard(struct virtio_blk *blk, uint64_t sector, uint64_t nsectors);
+int virtio_blk_write_zeroes(struct virtio_blk *blk, uint64_t sector, uint64_t nsectors,
+                            bool unmap);
+/* 5.2.5 cache mode: with CONFIG_WCE the config field writeback; without,
+ * what the driver deduces (FLUSH negotiated: writeback, else writethrough). */
+int virtio_blk_get_writeback(struct virtio_blk *blk, bool *writeback);
+/* Writes writeback (CONFIG_WCE, else -EOPNOTSUPP; writeback without FLUSH
+ * -EOPNOTSUPP too) and reads it back: -EIO if the device kept its mode. */
+int virtio_blk_set_writeback(struct virtio_blk *blk, bool writeback);
+bool virtio_blk_is_read_only(const struct virtio_blk *blk);
 
 uint64_t virtio_blk_capacity(const struct virtio_blk *blk); /* sectors */
 uint32_t virtio_blk_block_size(const struct virtio_blk *blk);

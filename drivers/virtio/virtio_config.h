@@ -40,13 +40,20 @@
 /* ---- 5.2 Block Device ---- */
 #define VIRTIO_BLK_F_SIZE_MAX 1
 #define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_TOPOLOGY 10
+#define VIRTIO_BLK_F_CONFIG_WCE 11
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
 
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1
 #define VIRTIO_BLK_T_FLUSH 4
 #define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
 #define VIRTIO_BLK_ID_BYTES 20
 
 #define VIRTIO_BLK_S_OK 0
@@ -81,6 +88,18 @@ struct virtio_blk_config {
 } __attribute__((packed)); /* 60 bytes in the spec; no tail padding to 64 */
 _Static_assert(__builtin_offsetof(struct virtio_blk_config, blk_size) == 20, "5.2.4");
 _Static_assert(sizeof(struct virtio_blk_config) == 60, "5.2.4 virtio_blk_config");
+
+/* 5.2.6: the data of DISCARD and WRITE_ZEROES is an array of these
+ * (device-readable), at most max_discard_seg / max_write_zeroes_seg. flags
+ * bit 0 is unmap (WRITE_ZEROES only: the device may deallocate, reads
+ * still return zeroes); bits 1-31 are reserved (UNSUPP when set). */
+struct virtio_blk_discard_write_zeroes {
+    __le64 sector;
+    __le32 num_sectors;
+    __le32 flags;
+};
+_Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "5.2.6");
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1u
 
 /* 5.2.6: the request header (device-readable), data, then one status byte. */
 struct virtio_blk_req_hdr {

@@ -6,6 +6,7 @@
  *   blk fill <dev> <lba> <count> <byte>      wrote <count> sectors
  *   blk read <dev> <lba> <count>             sha256 <hex>
  *   blk flush <dev>                          flushed
+ *   blk discard|zeroes|wce <dev> ...         cmd_blk_ext.c
  *   rng read <dev> <nbytes>                  sha256 <hex>
  *   pmem fill <dev> <offset> <len> <byte>    filled <len> bytes
  *   pmem flush <dev>                         flushed
@@ -30,6 +31,7 @@
 #include "kernel.h"
 #include "kernel/virtio/loopback.h"
 #include "sha256.h"
+#include "kernel/shell/cmd_blk_ext.h"
 #include "kernel/shell/shell.h"
 #include "kernel/shell/cmd_virtio.h"
 #include "vdev.h"
@@ -189,16 +191,19 @@ static int cmd_blk(int argc, char **argv)
     int err;
 
     if (argc < 3) {
-        printf("error: usage: blk fill|read|flush <dev> ...\n");
+        printf("error: usage: blk fill|read|flush|discard|zeroes|wce <dev> ...\n");
         return 1;
     }
-    if (strcmp(argv[1], "flush") && strcmp(argv[1], "fill") && strcmp(argv[1], "read")) {
+    if (strcmp(argv[1], "flush") && strcmp(argv[1], "fill") && strcmp(argv[1], "read") &&
+        !blk_ext_is_subcommand(argv[1])) {
         printf("error: blk: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
     blk = shell_find_driver("blk", argv[2], VIRTIO_ID_BLOCK);
     if (!blk)
         return 1;
+    if (blk_ext_is_subcommand(argv[1]))
+        return blk_ext_command(blk, argc, argv);
     if (!strcmp(argv[1], "flush")) {
         err = virtio_blk_flush(blk);
         if (err)
@@ -227,7 +232,9 @@ static int cmd_blk(int argc, char **argv)
     return blk_read(blk, argv[2], lba, count) ? 1 : 0;
 }
 SHELL_COMMAND(blk, "blk",
-                     "fill <dev> <lba> <count> <byte> | read <dev> <lba> <count> | flush <dev>",
+                     "fill <dev> <lba> <count> <byte> | read <dev> <lba> <count> | flush <dev> | "
+                     "discard <dev> <lba> <count> | zeroes <dev> <lba> <count> [unmap] | "
+                     "wce <dev> [on|off]",
                      "virtio-blk I/O (read prints the sha256 of the data)", cmd_blk);
 
 /* ---- rng ---- */

@@ -4,7 +4,8 @@
  * the issue 4 contract (cmd_virtio.c), for the checks against QEMU's
  * devices:
  *
- *   virtio info <dev>                       status, irq mode, counters (+ blk capacity),
+ *   virtio info <dev>                       status, irq mode, counters (+ blk capacity
+ *                                           and a "  blk: ..." line of features and limits),
  *                                           then one line per queue: storm and check counters
  *   virtio check on|off                     checking mode (guard bytes after every
  *                                           device-writable buffer, every queue)
@@ -23,6 +24,7 @@
 
 #include "kernel.h"
 #include "sha256.h"
+#include "kernel/shell/cmd_blk_ext.h"
 #include "kernel/shell/shell.h"
 #include "virtio.h"
 #include "kernel/virtio/virtio_bind.h"
@@ -60,6 +62,8 @@ static int vo_info(struct virtio_device *d)
     if (d->device_id == VIRTIO_ID_BLOCK)
         printf(" capacity=%llu", (unsigned long long)virtio_blk_capacity(d->driver_priv));
     printf("%s%s\n", irq[0] ? " " : "", irq);
+    if (d->device_id == VIRTIO_ID_BLOCK)
+        blk_ext_info(d->driver_priv);
     for (unsigned q = 0; q < d->nvqs; q++) {
         const struct virtio_vq *v = &d->vqs[q];
         const struct vq_stats *st = vq_get_stats(v->vq);

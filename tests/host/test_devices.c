@@ -255,7 +255,7 @@ static void test_blk_unsupported(void **state)
 
     dfx_start(f, all_features(f), 8);
     assert_int_equal(blk_do(f, 99, 0, buf, 512, false, NULL), VIRTIO_BLK_S_UNSUPP);
-    assert_int_equal(blk_do(f, 11 /* WRITE_ZEROES, not offered */, 0, NULL, 0, false, NULL),
+    assert_int_equal(blk_do(f, 14 /* SECURE_ERASE, not offered */, 0, NULL, 0, false, NULL),
                      VIRTIO_BLK_S_UNSUPP);
     assert_true(blk_stats(f).unsupp == 2);
 }

@@ -433,7 +433,8 @@ static void test_config(void **state)
     vuf_config(t->msg, VU_GET_CONFIG, 0, 0, 8, NULL);
     snap_put32(t->msg + VU_HDR_BYTES + 4, 16);
     assert_true(send(t, VU_HDR_BYTES + VU_CONFIG_HDR_BYTES + 8) < 0);
-    /* SET_CONFIG inside the space is accepted (blk ignores it), past it not. */
+    /* SET_CONFIG inside the space is accepted (blk takes only writeback, and only
+     * with CONFIG_WCE acked), past it not. */
     ok(t, vuf_config(t->msg, VU_SET_CONFIG, 0, 32, 1, "\1"));
     assert_int_not_equal(acked(t, vuf_config(t->msg, VU_SET_CONFIG, 0, 59, 2, "ab"), NULL, 0), 0);
 }

@@ -4,6 +4,11 @@
  *
  *   rl-dio write DEV SECTOR COUNT FILE   COUNT sectors of FILE to DEV at SECTOR
  *   rl-dio read  DEV SECTOR COUNT FILE   COUNT sectors of DEV at SECTOR to FILE
+ *   rl-dio zeroout DEV SECTOR COUNT      BLKZEROOUT: Linux sends WRITE_ZEROES
+ *                                        without unmap (BLKDEV_ZERO_NOUNMAP)
+ *   rl-dio punch DEV SECTOR COUNT        fallocate(PUNCH_HOLE|KEEP_SIZE) on the
+ *                                        device: WRITE_ZEROES with unmap allowed
+ *   rl-dio discard DEV SECTOR COUNT      BLKDISCARD
  *
  * Sectors are 512 bytes. The transfer goes through one page-aligned buffer
  * with O_DIRECT, so each call is one request to the driver (split only by
@@ -17,9 +22,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define SECTOR 512ULL
@@ -61,6 +69,29 @@ static int parse(const char *s, unsigned long long *v)
     return errno || *end || end == s ? -1 : 0;
 }
 
+/* zeroout / punch / discard: one range, no data. */
+static int range_op(const char *op, const char *name, unsigned long long sector,
+                    unsigned long long count)
+{
+    uint64_t r[2] = {sector * SECTOR, count * SECTOR};
+    int dev = open(name, O_WRONLY);
+    int rc;
+
+    if (dev < 0)
+        return fail("open", name);
+    if (!strcmp(op, "zeroout"))
+        rc = ioctl(dev, BLKZEROOUT, r);
+    else if (!strcmp(op, "discard"))
+        rc = ioctl(dev, BLKDISCARD, r);
+    else
+        rc = fallocate(dev, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r[0], (off_t)r[1]);
+    if (rc)
+        return fail(op, name);
+    if (close(dev))
+        return fail("close", name);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long long sector, count;
@@ -68,9 +99,18 @@ int main(int argc, char **argv)
     size_t len;
     void *buf;
 
+    if (argc == 5 && (!strcmp(argv[1], "zeroout") || !strcmp(argv[1], "punch") ||
+                      !strcmp(argv[1], "discard"))) {
+        if (parse(argv[3], &sector) || parse(argv[4], &count) || count == 0) {
+            fprintf(stderr, "usage: rl-dio zeroout|punch|discard DEV SECTOR COUNT\n");
+            return 2;
+        }
+        return range_op(argv[1], argv[2], sector, count);
+    }
     if (argc != 6 || (strcmp(argv[1], "read") && strcmp(argv[1], "write")) ||
         parse(argv[3], &sector) || parse(argv[4], &count) || count == 0) {
-        fprintf(stderr, "usage: rl-dio read|write DEV SECTOR COUNT FILE\n");
+        fprintf(stderr, "usage: rl-dio read|write DEV SECTOR COUNT FILE | "
+                        "rl-dio zeroout|punch|discard DEV SECTOR COUNT\n");
         return 2;
     }
     is_write = argv[1][0] == 'w';
