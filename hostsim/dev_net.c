@@ -45,6 +45,7 @@ struct dev_net {
     uint16_t mtu; /* offered in cfg.mtu (VIRTIO_NET_F_MTU); fixed at create (5.1.4.1) */
     bool link_down;
     uint8_t pad;
+    int32_t lie_num_buffers; /* >= 0: the next merged header claims this (tests) */
     /* MRG_RXBUF: the chains of the frame being delivered, held until the
      * whole frame fits (heads, used lengths). */
     uint16_t mrg_head[VDEV_NET_QUEUE_MAX];
@@ -281,9 +282,15 @@ static int net_rx_mrg_one(struct vdev *d)
         }
     }
     if (!drop) {
+        uint16_t nb = chains;
+
+        if (n->lie_num_buffers >= 0) {
+            nb = (uint16_t)n->lie_num_buffers; /* a lying device, for driver tests */
+            n->lie_num_buffers = -1;
+        }
         /* num_buffers, little-endian, in the first chain's header. */
-        *nb_lo = (uint8_t)(chains & 0xff);
-        *nb_hi = (uint8_t)(chains >> 8);
+        *nb_lo = (uint8_t)(nb & 0xff);
+        *nb_hi = (uint8_t)(nb >> 8);
         n->stats.rx_frames++;
         n->stats.rx_bytes += len;
         if (chains > 1)
@@ -508,6 +515,7 @@ int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t
     n->cfg.status = vr_cpu_to_le16(VIRTIO_NET_S_LINK_UP);
     n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
     n->mtu = mtu;
+    n->lie_num_buffers = -1;
     n->cfg.mtu = vr_cpu_to_le16(mtu);
     vdev_init(d, &net_ops, n, features, mem);
     return 0;
@@ -544,4 +552,9 @@ void vdev_net_set_link(struct vdev *d, bool up)
 bool vdev_net_link_up(const struct vdev *d)
 {
     return !net_of(d)->link_down;
+}
+
+void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb)
+{
+    net_of(d)->lie_num_buffers = nb;
 }

@@ -143,6 +143,9 @@ int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t
  * interrupt; TX frames are dropped while it is down. */
 void vdev_net_set_link(struct vdev *d, bool up);
 bool vdev_net_link_up(const struct vdev *d);
+/* Misbehave once (driver tests): the next MRG_RXBUF frame's header claims
+ * nb buffers whatever it took. */
+void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb);
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
 unsigned vdev_net_backlog_len(const struct vdev *d);
 
