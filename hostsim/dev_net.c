@@ -32,12 +32,24 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
 
+#define NET_HDR ((uint32_t)sizeof(struct virtio_net_hdr))
+#define NET_ETH_HLEN 14u /* "low level ethernet header length" (5.1.4.1) */
+
 struct dev_net {
     struct virtio_net_config cfg;
+    uint16_t mtu; /* offered in cfg.mtu (VIRTIO_NET_F_MTU); fixed at create (5.1.4.1) */
+    bool link_down;
+    uint8_t pad;
+    int32_t lie_num_buffers; /* >= 0: the next merged header claims this (tests) */
+    /* MRG_RXBUF: the chains of the frame being delivered, held until the
+     * whole frame fits (heads, used lengths). */
+    uint16_t mrg_head[VDEV_NET_QUEUE_MAX];
+    uint32_t mrg_len[VDEV_NET_QUEUE_MAX];
     uint32_t frame_len[VDEV_NET_BACKLOG]; /* FIFO ring of frame lengths */
     unsigned head, count;
     uint8_t *bytes;      /* VDEV_NET_BACKLOG_BYTES, FIFO byte ring */
@@ -66,16 +78,6 @@ static void net_frame_drop_head(struct dev_net *n)
     n->count--;
 }
 
-/* The head frame's bytes as (up to) two runs of the byte ring. */
-static void net_frame_runs(const struct dev_net *n, uint32_t *len0, uint32_t *len1)
-{
-    uint32_t len = n->frame_len[n->head];
-    uint32_t to_end = VDEV_NET_BACKLOG_BYTES - n->bytes_head;
-
-    *len0 = len < to_end ? len : to_end;
-    *len1 = len - *len0;
-}
-
 static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_net *n = net_of(d);
@@ -90,6 +92,19 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     len = c->out_len - sizeof(struct virtio_net_hdr);
     n->stats.tx_frames++;
     n->stats.tx_bytes += len;
+    /* 5.1.4.1: with VIRTIO_NET_F_MTU negotiated the driver must not send
+     * more than mtu + the Ethernet header; a frame above it is dropped. */
+    if (vdev_has_feature(d, VIRTIO_NET_F_MTU) && len > (uint32_t)n->mtu + NET_ETH_HLEN) {
+        n->stats.tx_oversize++;
+        n->stats.dropped++;
+        return false;
+    }
+    if (n->link_down) {
+        /* No carrier: the frame goes nowhere (QEMU drops TX likewise). */
+        n->stats.link_down_drops++;
+        n->stats.dropped++;
+        return false;
+    }
     if (len > VDEV_NET_MAX_FRAME || n->count == VDEV_NET_BACKLOG ||
         len > VDEV_NET_BACKLOG_BYTES - n->bytes_used) {
         n->stats.dropped++;
@@ -108,11 +123,23 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     return false;
 }
 
+/* Bytes [foff, foff + len) of the head frame into chain c at offset coff. */
+static void net_copy_out(const struct dev_net *n, const struct vdq_chain *c, uint32_t coff,
+                         uint32_t foff, uint32_t len)
+{
+    uint32_t start = (n->bytes_head + foff) % VDEV_NET_BACKLOG_BYTES;
+    uint32_t to_end = VDEV_NET_BACKLOG_BYTES - start;
+    uint32_t len0 = len < to_end ? len : to_end;
+
+    vdq_chain_write(c, coff, n->bytes + start, len0);
+    vdq_chain_write(c, coff + len0, n->bytes, len - len0);
+}
+
 /* Put the frame at the head of the backlog into chain c; returns the used
  * length and whether the chain counts as bad. */
 static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *written)
 {
-    uint32_t len = n->frame_len[n->head], len0, len1;
+    uint32_t len = n->frame_len[n->head];
     struct virtio_net_hdr h;
 
     *written = 0;
@@ -130,9 +157,7 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
     h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
     h.num_buffers = vr_cpu_to_le16(1);
     vdq_chain_write(c, 0, &h, sizeof(h));
-    net_frame_runs(n, &len0, &len1);
-    vdq_chain_write(c, sizeof(h), n->bytes + n->bytes_head, len0);
-    vdq_chain_write(c, sizeof(h) + len0, n->bytes, len1);
+    net_copy_out(n, c, sizeof(h), 0, len);
     *written = sizeof(h) + len;
     n->stats.rx_frames++;
     n->stats.rx_bytes += len;
@@ -151,9 +176,180 @@ static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     return net_rx_fill(net_of(d), c, written);
 }
 
+/* Host pointer of byte off of c's writable part (NULL past its end). */
+static uint8_t *net_chain_byte(const struct vdq_chain *c, uint32_t off)
+{
+    uint32_t i;
+
+    for (i = c->nout; i < c->nout + c->nin; i++) {
+        if (off < c->iov[i].len)
+            return (uint8_t *)c->iov[i].base + off;
+        off -= c->iov[i].len;
+    }
+    return NULL;
+}
+
+/* Give back (or, when that is not allowed, drop) the chains held for the
+ * head frame. */
+static int net_mrg_release(struct vdev *d, uint16_t chains, bool drop)
+{
+    struct dev_net *n = net_of(d);
+    uint16_t i;
+
+    for (i = 0; i < chains; i++) {
+        if (vdev_queue_push(d, VIRTIO_NET_RXQ, n->mrg_head[i], drop ? 0 : n->mrg_len[i], false))
+            return -EIO;
+    }
+    return 0;
+}
+
+/*
+ * MRG_RXBUF (5.1.6.4, "If VIRTIO_NET_F_MRG_RXBUF has been negotiated, the
+ * device MAY use more than one buffer ... num_buffers"): the head frame over
+ * as many RX chains as it needs, the header (num_buffers) in the first.
+ * Each chain is written right after its pop (d->iov is reused by the next
+ * pop); the host address of the first chain's num_buffers bytes is kept.
+ * The chains are pushed only once the whole frame is in them, so the
+ * driver sees all of them at once (the RX vdq publishes used->idx per
+ * batch, see net_rx_deliver_mrg). Returns 1 when the frame left the
+ * backlog (delivered or dropped), 0 when it waits for buffers (the chains
+ * popped for it were given back), -EIO when the ring is corrupt.
+ */
+static int net_rx_mrg_one(struct vdev *d)
+{
+    struct dev_net *n = net_of(d);
+    struct vdq *q = &d->queues[VIRTIO_NET_RXQ].q;
+    uint32_t len = n->frame_len[n->head], foff = 0;
+    uint8_t *nb_lo = NULL, *nb_hi = NULL;
+    uint16_t chains = 0;
+    bool drop = false;
+    struct vdq_chain c;
+    int err;
+
+    while (foff < len || chains == 0) {
+        uint64_t bad_before = q->stats.bad_chains;
+        uint32_t coff = 0, take, written;
+
+        err = vdev_queue_pop(d, VIRTIO_NET_RXQ, &c);
+        /* vdq returned a malformed chain (len 0) behind the ones we hold:
+         * a used entry now follows them, so they can no longer be given
+         * back (vdq_unpop) and the frame is dropped. */
+        if (chains && q->stats.bad_chains != bad_before)
+            drop = true;
+        if (err == -EAGAIN) {
+            if (drop)
+                break;
+            /* Ring dry mid-frame: give the chains back, wait for more. */
+            if (chains)
+                (void)vdq_unpop(q, chains);
+            return 0;
+        }
+        if (err)
+            return err; /* broken: the held chains go with the ring */
+        if (c.out_len || c.in_len < NET_HDR) {
+            /* 5.1.6.3: receive buffers are device-writable only; and
+             * 5.1.6.3.1: each one at least the header's size. */
+            n->stats.bad++;
+            if (vdev_queue_push(d, VIRTIO_NET_RXQ, c.head, 0, true))
+                return -EIO;
+            if (chains) {
+                drop = true;
+                break;
+            }
+            continue; /* nothing held yet: the frame waits for the next */
+        }
+        if (chains == 0) {
+            struct virtio_net_hdr h;
+
+            memset(&h, 0, sizeof(h));
+            h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+            vdq_chain_write(&c, 0, &h, sizeof(h));
+            nb_lo = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers));
+            nb_hi = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers) + 1);
+            coff = NET_HDR;
+        }
+        take = c.in_len - coff < len - foff ? c.in_len - coff : len - foff;
+        net_copy_out(n, &c, coff, foff, take);
+        foff += take;
+        written = hostile_chain(d, VIRTIO_NET_RXQ, &c, coff + take);
+        n->mrg_head[chains] = c.head;
+        n->mrg_len[chains] = written;
+        chains++;
+        if (foff < len && chains >= q->cfg.num) {
+            /* The whole ring is not enough: it never will be. */
+            drop = true;
+            break;
+        }
+    }
+    if (!drop) {
+        uint16_t nb = chains;
+
+        if (n->lie_num_buffers >= 0) {
+            nb = (uint16_t)n->lie_num_buffers; /* a lying device, for driver tests */
+            n->lie_num_buffers = -1;
+        }
+        /* num_buffers, little-endian, in the first chain's header. */
+        *nb_lo = (uint8_t)(nb & 0xff);
+        *nb_hi = (uint8_t)(nb >> 8);
+        n->stats.rx_frames++;
+        n->stats.rx_bytes += len;
+        if (chains > 1)
+            n->stats.rx_merged++;
+    } else {
+        n->stats.rx_mrg_dropped++;
+        n->stats.dropped++;
+    }
+    net_frame_drop_head(n);
+    return net_mrg_release(d, chains, drop) ? -EIO : 1;
+}
+
+/* The deliver loop for MRG_RXBUF (vdev_queue_deliver's shape, with a frame
+ * taking several chains). */
+static int net_rx_deliver_mrg(struct vdev *d)
+{
+    struct dev_net *n = net_of(d);
+    struct vdq *q;
+    uint64_t pushed_before;
+    int r, err;
+
+    if (!vdev_is_queue_live(d, VIRTIO_NET_RXQ))
+        return 0;
+    q = &d->queues[VIRTIO_NET_RXQ].q;
+    /* All chains of one frame must become visible together: Linux's
+     * driver takes num_buffers buffers at once and drops the frame if they
+     * are not all used yet; QEMU fills them and then flushes once. So
+     * used->idx is published by vdq_interrupt_prepare() (vdev_signal_used)
+     * after whole frames, not on every push. Set here, not at activate, so
+     * a queue restored from a snapshot (vdq_init_state) gets it too. */
+    q->cfg.publish_on_interrupt = true;
+    pushed_before = q->stats.pushed;
+    for (;;) {
+        r = 1;
+        while (n->count > 0 && (r = net_rx_mrg_one(d)) == 1)
+            ;
+        vdev_signal_used(d, VIRTIO_NET_RXQ);
+        if (r < 0)
+            return -EIO;
+        if (n->count == 0)
+            break;
+        /* Waiting for buffers: ask for a kick once the driver adds past
+         * what we have seen (the given-back chains are already there, so
+         * vdq_enable_notify's "anything pending?" would say yes), and
+         * re-check (2.7.10). */
+        err = vdq_enable_notify_more(q);
+        if (err == 0)
+            break;
+        if (err != -EAGAIN)
+            return -EIO;
+    }
+    return (int)(q->stats.pushed - pushed_before);
+}
+
 /* Deliver the backlog to receiveq; chains completed or -EIO. */
 static int net_rx_flush(struct vdev *d)
 {
+    if (vdev_has_feature(d, VIRTIO_NET_F_MRG_RXBUF))
+        return net_rx_deliver_mrg(d);
     return vdev_queue_deliver(d, VIRTIO_NET_RXQ, net_has_rx, net_rx_chain);
 }
 
@@ -188,9 +384,11 @@ static void net_destroy(struct vdev *d)
     virt_free(n);
 }
 
-/* Snapshot blob: mac[6], pad[2] (0), count u32 (frames in the backlog),
+/* Snapshot blob: mac[6], pad u8 (0), link u8 (1: down), count u32 (frames in the backlog),
  * bytes u32 (their total length), count x len u32, then the frames' bytes
- * in FIFO order (canonical: a load starts the rings at 0). The backlog is
+ * in FIFO order (canonical: a load starts the rings at 0). The mtu is a
+ * create option that never changes (5.1.4.1 "MUST NOT modify mtu"), so
+ * it is not state: the restoring side is created with the same options. The backlog is
  * the only device-held data in flight: TX chains are completed when their
  * frame enters it, RX chains when a frame leaves it. */
 #define NET_STATE_HDR 16
@@ -209,7 +407,8 @@ static void net_state_save(const struct vdev *d, uint8_t *out)
     uint32_t i, pos = n->bytes_head;
 
     memcpy(out, n->cfg.mac, 6);
-    out[6] = out[7] = 0;
+    out[6] = 0;
+    out[7] = n->link_down ? 1 : 0; /* the link (vdev_net_set_link) */
     snap_put32(out + 8, n->count);
     snap_put32(out + 12, n->bytes_used);
     for (i = 0; i < n->count; i++, p += 4)
@@ -226,8 +425,10 @@ static const char *net_state_check(const struct vdev *d, const uint8_t *p, uint3
     (void)d;
     if (len < NET_STATE_HDR)
         return "net state shorter than its header";
-    if (p[6] || p[7])
+    if (p[6])
         return "net padding not zero";
+    if (p[7] > 1)
+        return "net link flag neither 0 nor 1";
     count = snap_get32(p + 8);
     bytes = snap_get32(p + 12);
     if (count > VDEV_NET_BACKLOG)
@@ -255,6 +456,8 @@ static void net_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
 
     (void)len;
     memcpy(n->cfg.mac, p, 6);
+    n->link_down = p[7] != 0;
+    n->cfg.status = vr_cpu_to_le16(n->link_down ? 0 : VIRTIO_NET_S_LINK_UP);
     n->count = snap_get32(p + 8);
     n->bytes_used = snap_get32(p + 12);
     n->head = 0;
@@ -282,14 +485,26 @@ static const struct vdev_ops net_ops = {
 
 int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac)
 {
+    return vdev_net_create_mtu(d, mem, mac, VDEV_NET_DEFAULT_MTU);
+}
+
+int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac,
+                        uint16_t mtu)
+{
     static const uint8_t default_mac[6] = VDEV_NET_DEFAULT_MAC;
     uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
                         (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_NET_F_MAC) |
-                        (1ull << VIRTIO_NET_F_STATUS);
+                        (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF);
     struct dev_net *n;
 
     if (!d || !mem)
         return -EINVAL;
+    /* 5.1.4.1: mtu 68..65535 when offered; 0 here: MTU not offered. And
+     * mtu + 14 must fit a backlog frame. */
+    if (mtu && (mtu < 68 || (uint32_t)mtu + NET_ETH_HLEN > VDEV_NET_MAX_FRAME))
+        return -EINVAL;
+    if (mtu)
+        features |= 1ull << VIRTIO_NET_F_MTU;
     n = virt_zalloc(sizeof(*n));
     if (!n)
         return -ENOMEM;
@@ -299,6 +514,9 @@ int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *ma
     memcpy(n->cfg.mac, mac ? mac : default_mac, sizeof(n->cfg.mac));
     n->cfg.status = vr_cpu_to_le16(VIRTIO_NET_S_LINK_UP);
     n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
+    n->mtu = mtu;
+    n->lie_num_buffers = -1;
+    n->cfg.mtu = vr_cpu_to_le16(mtu);
     vdev_init(d, &net_ops, n, features, mem);
     return 0;
 
@@ -315,4 +533,28 @@ void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st)
 unsigned vdev_net_backlog_len(const struct vdev *d)
 {
     return net_of(d)->count;
+}
+
+/* 5.1.4: status LINK_UP follows the cable; a change raises the
+ * configuration change interrupt (4.x "device configuration change"). */
+void vdev_net_set_link(struct vdev *d, bool up)
+{
+    struct dev_net *n = net_of(d);
+
+    if (n->link_down == !up)
+        return;
+    n->link_down = !up;
+    n->cfg.status = vr_cpu_to_le16(up ? VIRTIO_NET_S_LINK_UP : 0);
+    n->stats.link_changes++;
+    vdev_signal_config(d);
+}
+
+bool vdev_net_link_up(const struct vdev *d)
+{
+    return !net_of(d)->link_down;
+}
+
+void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb)
+{
+    net_of(d)->lie_num_buffers = nb;
 }

@@ -167,10 +167,29 @@ struct vdev_net_stats {
     uint64_t dropped;      /* backlog full (frames or bytes), frame too big */
     uint64_t rx_too_small; /* RX buffer smaller than header + frame: frame dropped */
     uint64_t bad;          /* TX chain shorter than the header, RX chain not writable */
+    uint64_t tx_oversize;    /* TX frame above mtu + 14 (MTU negotiated): dropped */
+    uint64_t link_down_drops; /* TX frame while the link is down: dropped */
+    uint64_t rx_merged;      /* MRG_RXBUF frames that took more than one chain */
+    uint64_t rx_mrg_dropped; /* MRG_RXBUF frame dropped: bad chain mid-frame, ring too small */
+    uint64_t link_changes;
 };
 
-/* mac: 6 bytes, NULL for VDEV_NET_DEFAULT_MAC. */
+/* Offered mtu (VIRTIO_NET_F_MTU) of vdev_net_create: a loopback frame of
+ * mtu + 14 is larger than one 2048-byte receive buffer. */
+#define VDEV_NET_DEFAULT_MTU 3000
+
+/* mac: 6 bytes, NULL for VDEV_NET_DEFAULT_MAC; VDEV_NET_DEFAULT_MTU. */
 int vdev_net_create(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac);
+/* mtu 0: VIRTIO_NET_F_MTU not offered; else 68..65535-14 (-EINVAL). */
+int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t *mac,
+                        uint16_t mtu);
+/* Link up/down (config status, VIRTIO_NET_F_STATUS) with the config
+ * interrupt; TX frames are dropped while it is down. */
+void vdev_net_set_link(struct vdev *d, bool up);
+bool vdev_net_link_up(const struct vdev *d);
+/* Misbehave once (driver tests): the next MRG_RXBUF frame's header claims
+ * nb buffers whatever it took. */
+void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb);
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
 unsigned vdev_net_backlog_len(const struct vdev *d);
 

@@ -462,3 +462,41 @@ uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *sr
 {
     return vdq_chain_copy(c->iov + c->nout, c->nin, off, (void *)(uintptr_t)src, len, true);
 }
+
+/* ---- giving chains back (net MRG_RXBUF; contract in vdq.h) ---- */
+
+int vdq_unpop(struct vdq *q, uint16_t chains)
+{
+    if (q->broken)
+        return -EIO;
+    if (chains > q->stats.popped)
+        return -EINVAL;
+    /* The avail entries are still the driver's published ones (it cannot
+     * reuse a chain we have not pushed), so popping again re-reads them. */
+    q->next_avail = (uint16_t)(q->next_avail - chains);
+    q->stats.popped -= chains;
+    return 0;
+}
+
+int vdq_enable_notify_more(struct vdq *q)
+{
+    uint16_t seen = q->avail_idx_seen;
+    int n;
+
+    if (q->broken)
+        return -EIO;
+    q->notify_enabled = true;
+    /* 2.7.10: with EVENT_IDX the driver kicks when it passes avail_event:
+     * ask for the entry after the last one seen, not after next_avail. */
+    if (q->cfg.event_idx)
+        virt_write_once16(q->avail_event, vr_cpu_to_le16(seen));
+    else
+        virt_write_once16(&q->used->flags, 0);
+    /* Full fence, as in vdq_enable_notify() (same pairing with the
+     * virt_mb() in vq_kick_prepare()). */
+    virt_mb();
+    n = vdq_avail_pending(q, true);
+    if (n < 0)
+        return n;
+    return q->avail_idx_seen != seen ? -EAGAIN : 0;
+}

@@ -187,6 +187,20 @@ bool vdq_is_broken(const struct vdq *q);
  * owns the queue reports it once, naming the queue (vmmio, vhost-user). */
 const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
 
+/*
+ * Give back the last `chains` chains vdq_pop() handed out, so the next pops
+ * return them again (a device that needs several chains for one request,
+ * net MRG_RXBUF, found too few). Only valid when nothing was pushed since
+ * they were popped, and that includes no bad chain met by vdq_pop() on the
+ * way (it pushes those): the used ring must not get ahead of them. -EINVAL
+ * when more chains than were popped, -EIO when broken.
+ */
+int vdq_unpop(struct vdq *q, uint16_t chains);
+/* Like vdq_enable_notify(), but ask for a kick only for chains the driver
+ * adds past the avail->idx already seen (after vdq_unpop those chains are
+ * pending and not enough): -EAGAIN when avail->idx moved meanwhile. */
+int vdq_enable_notify_more(struct vdq *q);
+
 /* Copy between a chain's readable / writable segments and flat memory;
  * return bytes copied (stops at the end of the segments). */
 uint32_t vdq_chain_read(const struct vdq_chain *c, uint32_t off, void *dst, uint32_t len);

@@ -10,6 +10,20 @@
  * it (a driver must not notify before DRIVER_OK).
  * Transmit (5.1.6.2): one DMA buffer, header + frame, one request at a time.
  *
+ * MTU (5.1.4.2): negotiated when offered; the frame limit is then mtu + 14
+ * ("plus low level ethernet header length"), capped by
+ * VIRTIO_NET_DRV_MAX_MTU; sends above it are refused (-EINVAL) and, without
+ * MRG_RXBUF, each receive buffer holds header + a full frame (5.1.6.3.1:
+ * "MUST supply enough receive buffers to receive at least one receive
+ * packet of size mtu").
+ * MRG_RXBUF (5.1.6.3.1, 5.1.6.4): 2048-byte buffers; a frame arrives in
+ * num_buffers of them, the header only in the first. num_buffers is the
+ * device's word: 0, more than we posted, or a frame longer than the limit
+ * (or the caller's buffer) drops the frame (counted) and its buffers are
+ * re-posted. The remaining buffers of a frame are waited for within the
+ * caller's timeout; buffers still owed when it expires are skipped by the
+ * next recv (net->mrg_skip).
+ *
  * Invariants: a receive buffer is either posted (in the ring) or being
  * copied out under rx_lock and re-posted before the lock is dropped; used
  * lengths are checked (>= header, <= buffer: virtqueue.c bounds the
@@ -25,9 +39,13 @@
 
 #define NET_RXQ VIRTIO_NET_RXQ
 #define NET_TXQ VIRTIO_NET_TXQ
-#define NET_BUF_SIZE 2048u
+#define NET_BUF_SIZE 2048u /* MRG_RXBUF receive buffers */
 #define NET_HDR_SIZE ((uint32_t)sizeof(struct virtio_net_hdr))
-#define NET_DRIVER_FEATURES ((1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS))
+#define NET_ETH_HLEN 14u
+#define NET_TX_BUF_SIZE (NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME_CAP)
+#define NET_DRIVER_FEATURES                                                                        \
+    ((1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |                                  \
+     (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_MTU))
 
 _Static_assert(NET_BUF_SIZE >= NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME, "5.1.6.3.1 buffer size");
 
@@ -36,13 +54,42 @@ struct virtio_net {
     struct virt_lock rx_lock; /* lock order: rx_lock, then tx_lock */
     struct virt_lock tx_lock;
     struct virtio_rx_bufs rx; /* NET_BUF_SIZE each */
-    void *tx_buf;             /* NET_BUF_SIZE, written by driver */
+    void *tx_buf;             /* NET_TX_BUF_SIZE, written by driver */
     uint8_t mac[6];
-    uint8_t pad[2];
+    uint16_t mtu;       /* negotiated mtu (1500 without VIRTIO_NET_F_MTU) */
+    uint32_t max_frame; /* mtu + 14, capped */
+    uint32_t mrg_skip;  /* buffers of a frame given up on, still to come */
+    bool link_up;       /* last status read (config_changed) */
+    uint8_t pad[3];
     struct virtio_net_stats stats;
 };
 
 /* ---- life cycle (virtio_driver.h) ---- */
+
+static bool net_link_read(struct virtio_device *dev)
+{
+    __le16 st = 0;
+
+    if (!virtio_has_feature(dev, VIRTIO_NET_F_STATUS))
+        return true; /* 5.1.4.2: assume the link is up */
+    if (virtio_cread(dev, offsetof(struct virtio_net_config, status), &st, sizeof(st)) < 0)
+        return false;
+    return vr_le16_to_cpu(st) & VIRTIO_NET_S_LINK_UP;
+}
+
+/* 5.1.4.2 "SHOULD read the link status from the bottom bit of status":
+ * again on every configuration change notification. */
+static void net_config_changed(struct virtio_device *dev)
+{
+    struct virtio_net *net = dev->driver_priv;
+    bool up = net_link_read(dev);
+
+    if (up != net->link_up) {
+        net->link_up = up;
+        net->stats.link_changes++;
+        virt_log(VIRT_LOG_INFO, "%s: link %s", dev->name, up ? "up" : "down");
+    }
+}
 
 static int net_read_config(struct virtio_device *dev)
 {
@@ -52,6 +99,25 @@ static int net_read_config(struct virtio_device *dev)
     if (virtio_has_feature(dev, VIRTIO_NET_F_MAC))
         (void)virtio_cread(dev, offsetof(struct virtio_net_config, mac), net->mac,
                            sizeof(net->mac));
+    net->mtu = 1500;
+    if (virtio_has_feature(dev, VIRTIO_NET_F_MTU)) {
+        __le16 m = 0;
+        uint16_t mtu;
+
+        (void)virtio_cread(dev, offsetof(struct virtio_net_config, mtu), &m, sizeof(m));
+        mtu = vr_le16_to_cpu(m);
+        /* 5.1.4.1: the device sets 68..65535; below 68 is not a value we
+         * can honour: keep 1500 and say so. */
+        if (mtu < 68)
+            virt_log(VIRT_LOG_ERR, "%s: device mtu %u below 68, using 1500", dev->name, mtu);
+        else
+            net->mtu = mtu > VIRTIO_NET_DRV_MAX_MTU ? VIRTIO_NET_DRV_MAX_MTU : mtu;
+    }
+    net->max_frame = (uint32_t)net->mtu + NET_ETH_HLEN;
+    if (net->max_frame < VIRTIO_NET_MAX_FRAME && !virtio_has_feature(dev, VIRTIO_NET_F_MTU))
+        net->max_frame = VIRTIO_NET_MAX_FRAME;
+    net->mrg_skip = 0;
+    net->link_up = net_link_read(dev);
     return 0;
 }
 
@@ -60,7 +126,14 @@ static int net_setup(struct virtio_device *dev)
 {
     struct virtio_net *net = dev->driver_priv;
 
-    return virtio_rx_bufs_fill(dev, NET_RXQ, &net->rx, VIRTIO_NET_RX_BUFS, NET_BUF_SIZE);
+    uint32_t size = NET_BUF_SIZE;
+
+    /* 5.1.6.3.1: without MRG_RXBUF every buffer holds header + a whole
+     * frame of max_frame bytes. */
+    if (!virtio_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF) &&
+        NET_HDR_SIZE + net->max_frame > size)
+        size = NET_HDR_SIZE + net->max_frame;
+    return virtio_rx_bufs_fill(dev, NET_RXQ, &net->rx, VIRTIO_NET_RX_BUFS, size);
 }
 
 /* After the reset the device no longer writes to the rx buffers. */
@@ -77,12 +150,13 @@ static const struct virtio_driver net_driver = {
     .nvqs = 2,
     .features = NET_DRIVER_FEATURES,
     .dma_offset = offsetof(struct virtio_net, tx_buf),
-    .dma_size = NET_BUF_SIZE,
+    .dma_size = NET_TX_BUF_SIZE,
     .lock_offsets = {offsetof(struct virtio_net, rx_lock), offsetof(struct virtio_net, tx_lock)},
     .nlocks = 2,
     .config = net_read_config,
     .setup = net_setup,
     .teardown = net_teardown,
+    .config_changed = net_config_changed,
 };
 
 /* virtio_net_probe(), virtio_net_remove(), virtio_net_reinit() */
@@ -96,7 +170,8 @@ int virtio_net_send(struct virtio_net *net, const void *frame, size_t len)
     struct vq_sg sg;
     int r;
 
-    if (len == 0 || len > VIRTIO_NET_MAX_FRAME)
+    /* 5.1.4.2: not above mtu + 14 once VIRTIO_NET_F_MTU is negotiated. */
+    if (len == 0 || len > net->max_frame)
         return -EINVAL;
     virt_lock_acquire(&net->tx_lock);
     /* 5.1.6.2: no checksum/GSO offload: flags 0, GSO_NONE; num_buffers is
@@ -127,41 +202,130 @@ struct net_rx_ctx {
     void *frame;
     size_t cap;
     int result;
-    int pad;
+    uint32_t want;  /* MRG_RXBUF: buffers of the current frame still to come */
+    uint32_t got;   /* bytes of the frame copied so far */
+    uint32_t total; /* bytes of the frame so far (copied or not) */
+    uint32_t bufs;  /* buffers it took */
+    bool dropping;  /* the current frame is being dropped */
+    uint8_t pad[3];
 };
 
-/* Under rx_lock: take one used rx buffer; >0 when a frame (or an error for
+static void net_rx_repost(struct virtio_net *net, uint32_t i)
+{
+    if (virtio_rx_bufs_post(net->dev, NET_RXQ, &net->rx, i) < 0)
+        net->stats.rx_refill_failed++;
+    (void)vq_kick(virtio_vq(net->dev, NET_RXQ));
+}
+
+/* One used buffer without MRG_RXBUF: 1 when ctx->result is set. */
+static int net_rx_one(struct net_rx_ctx *ctx, uint8_t *buf, uint32_t len)
+{
+    struct virtio_net *net = ctx->net;
+
+    if (len <= NET_HDR_SIZE) {
+        /* Untrusted length: no room for a header and a frame. Drop. */
+        net->stats.rx_dropped++;
+        return 0;
+    }
+    if (len - NET_HDR_SIZE > ctx->cap) {
+        net->stats.rx_dropped++;
+        ctx->result = -EMSGSIZE;
+        return 1;
+    }
+    memcpy(ctx->frame, buf + NET_HDR_SIZE, len - NET_HDR_SIZE);
+    ctx->result = (int)(len - NET_HDR_SIZE);
+    net->stats.rx_frames++;
+    return 1;
+}
+
+/* One used buffer with MRG_RXBUF (5.1.6.4): the first of a frame carries
+ * the header and num_buffers; the others are frame bytes only. 1 when
+ * ctx->result is set. */
+static int net_rx_mrg(struct net_rx_ctx *ctx, uint8_t *buf, uint32_t len)
+{
+    struct virtio_net *net = ctx->net;
+    uint32_t off = 0, limit = net->max_frame;
+
+    if (limit > ctx->cap)
+        limit = (uint32_t)ctx->cap;
+    if (net->mrg_skip) {
+        /* The rest of a frame an earlier recv gave up on. */
+        net->mrg_skip--;
+        return 0;
+    }
+    if (ctx->want == 0) {
+        struct virtio_net_hdr h;
+        uint16_t nb;
+
+        if (len < NET_HDR_SIZE) {
+            net->stats.rx_dropped++;
+            return 0;
+        }
+        memcpy(&h, buf, sizeof(h));
+        nb = vr_le16_to_cpu(h.num_buffers);
+        /* Untrusted: at least this buffer, at most what we have posted. */
+        if (nb == 0 || nb > net->rx.n) {
+            net->stats.rx_bad_mrg++;
+            net->stats.rx_dropped++;
+            return 0;
+        }
+        ctx->want = nb;
+        ctx->got = ctx->total = ctx->bufs = 0;
+        ctx->dropping = false;
+        off = NET_HDR_SIZE;
+    }
+    ctx->want--;
+    ctx->bufs++;
+    ctx->total += len - off;
+    if (!ctx->dropping) {
+        if (ctx->total > limit)
+            ctx->dropping = true; /* too large: the whole frame goes */
+        else
+            memcpy((uint8_t *)ctx->frame + ctx->got, buf + off, len - off);
+        if (!ctx->dropping)
+            ctx->got = ctx->total;
+    }
+    if (ctx->want)
+        return 0;
+    if (ctx->dropping) {
+        net->stats.rx_dropped++;
+        if (ctx->total > net->max_frame) {
+            net->stats.rx_bad_mrg++; /* the device broke the limit */
+            return 0;
+        }
+        ctx->result = -EMSGSIZE; /* the caller's buffer is too small */
+        return 1;
+    }
+    if (ctx->got == 0) {
+        net->stats.rx_dropped++; /* a header and no frame */
+        return 0;
+    }
+    ctx->result = (int)ctx->got;
+    net->stats.rx_frames++;
+    if (ctx->bufs > 1)
+        net->stats.rx_merged++;
+    return 1;
+}
+
+/* Under rx_lock: take used rx buffers; >0 when a frame (or an error for
  * the caller) is ready in ctx->result, 0 when nothing is used yet. */
 static int net_rx_poll(void *c)
 {
     struct net_rx_ctx *ctx = c;
     struct virtio_net *net = ctx->net;
-    struct virtqueue *vq = virtio_vq(net->dev, NET_RXQ);
-    uint8_t *buf;
+    bool mrg = virtio_has_feature(net->dev, VIRTIO_NET_F_MRG_RXBUF);
     uint32_t len, i;
-    int r;
+    int r, done;
 
     for (;;) {
         r = virtio_rx_bufs_get(net->dev, NET_RXQ, &net->rx, &i, &len);
         if (r <= 0)
             return r;
-        buf = virtio_rx_buf(&net->rx, i);
         ctx->result = 0;
-        if (len <= NET_HDR_SIZE) {
-            /* Untrusted length: no room for a header and a frame. Drop. */
-            net->stats.rx_dropped++;
-        } else if (len - NET_HDR_SIZE > ctx->cap) {
-            net->stats.rx_dropped++;
-            ctx->result = -EMSGSIZE;
-        } else {
-            memcpy(ctx->frame, buf + NET_HDR_SIZE, len - NET_HDR_SIZE);
-            ctx->result = (int)(len - NET_HDR_SIZE);
-            net->stats.rx_frames++;
-        }
-        if (virtio_rx_bufs_post(net->dev, NET_RXQ, &net->rx, i) < 0)
-            net->stats.rx_refill_failed++;
-        (void)vq_kick(vq);
-        if (ctx->result != 0)
+        done = mrg ? net_rx_mrg(ctx, virtio_rx_buf(&net->rx, i), len)
+                   : net_rx_one(ctx, virtio_rx_buf(&net->rx, i), len);
+        net_rx_repost(net, i);
+        if (done)
             return 1;
     }
 }
@@ -181,6 +345,12 @@ int virtio_net_recv(struct virtio_net *net, void *frame, size_t cap, uint64_t ti
     } else {
         r = virtio_vq_wait(net->dev, NET_RXQ, net_rx_poll, &ctx, timeout_ns);
     }
+    if (r <= 0 && ctx.want) {
+        /* Gave up in the middle of a frame: its remaining buffers are
+         * skipped when they come. */
+        net->mrg_skip = ctx.want;
+        net->stats.rx_dropped++;
+    }
     if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && virtio_is_failed(net->dev)) {
         /* Broken queue / NEEDS_RESET: reset and start again (rx then tx). */
         virt_log(VIRT_LOG_ERR, "%s: rx failed (%d), resetting", net->dev->name, r);
@@ -199,13 +369,17 @@ void virtio_net_get_mac(const struct virtio_net *net, uint8_t mac[6])
 
 bool virtio_net_is_link_up(struct virtio_net *net)
 {
-    uint16_t st;
+    return net_link_read(net->dev);
+}
 
-    if (!virtio_has_feature(net->dev, VIRTIO_NET_F_STATUS))
-        return true; /* 5.1.4.2: assume the link is up */
-    if (virtio_cread(net->dev, offsetof(struct virtio_net_config, status), &st, sizeof(st)) < 0)
-        return false;
-    return vr_le16_to_cpu(st) & VIRTIO_NET_S_LINK_UP;
+uint32_t virtio_net_max_frame(const struct virtio_net *net)
+{
+    return net->max_frame;
+}
+
+uint16_t virtio_net_mtu(const struct virtio_net *net)
+{
+    return net->mtu;
 }
 
 struct virtio_device *virtio_net_device(struct virtio_net *net)

@@ -26,6 +26,10 @@
 #include "virtio.h"
 
 #define VIRTIO_NET_MAX_FRAME 1514 /* no VLAN tag, no MTU feature */
+/* With VIRTIO_NET_F_MTU the frame limit is mtu + 14, capped by this driver
+ * maximum (the transmit DMA buffer is sized for it). */
+#define VIRTIO_NET_DRV_MAX_MTU 9000
+#define VIRTIO_NET_MAX_FRAME_CAP (VIRTIO_NET_DRV_MAX_MTU + 14)
 #define VIRTIO_NET_RX_BUFS 64     /* posted receive buffers (capped by queue size) */
 #define VIRTIO_NET_TIMEOUT_NS 2000000000ull
 
@@ -36,6 +40,9 @@ struct virtio_net_stats {
     uint64_t rx_frames;
     uint64_t rx_dropped; /* shorter than the header, or too large for the caller */
     uint64_t rx_refill_failed;
+    uint64_t rx_merged;      /* MRG_RXBUF frames that took more than one buffer */
+    uint64_t rx_bad_mrg;     /* untrusted num_buffers (0, more than posted, frame too big) */
+    uint64_t link_changes;   /* config interrupts that changed the link state */
     uint64_t reinits;
 };
 
@@ -53,5 +60,10 @@ void virtio_net_get_mac(const struct virtio_net *net, uint8_t mac[6]);
 bool virtio_net_is_link_up(struct virtio_net *net);
 struct virtio_device *virtio_net_device(struct virtio_net *net);
 const struct virtio_net_stats *virtio_net_get_stats(const struct virtio_net *net);
+/* Largest frame send/recv take: 1514, or mtu + 14 (VIRTIO_NET_F_MTU)
+ * capped at VIRTIO_NET_MAX_FRAME_CAP; and the negotiated mtu (1500 when
+ * VIRTIO_NET_F_MTU is not). */
+uint32_t virtio_net_max_frame(const struct virtio_net *net);
+uint16_t virtio_net_mtu(const struct virtio_net *net);
 
 #endif

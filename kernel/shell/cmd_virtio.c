@@ -14,6 +14,7 @@
  *   net send <dev> <len> <byte>              sent <len> bytes
  *   net recv <dev>                           len <n> sha256 <hex>
  *   net echo <dev> <count>                   echoed <count> frames
+ *   net link <dev>                           link up|down changes <n> mtu <m> mrg on|off
  *   console ...                              cmd_virtio_console.c
  *   stats                                    per queue: requests kicks interrupts bad_chains
  *                                            irq_no_progress irq_storms (driver side)
@@ -357,7 +358,7 @@ SHELL_COMMAND(pmem, "pmem",
 
 static int net_recv_one(struct virtio_net *net, const char *name, uint8_t *frame, bool print)
 {
-    int n = virtio_net_recv(net, frame, VIRTIO_NET_MAX_FRAME, NET_RECV_TIMEOUT_NS);
+    int n = virtio_net_recv(net, frame, VIRTIO_NET_MAX_FRAME_CAP, NET_RECV_TIMEOUT_NS);
     struct sha256 s;
 
     if (n == -ETIMEDOUT) {
@@ -383,10 +384,11 @@ static int cmd_net(int argc, char **argv)
     int r = 0;
 
     if (argc < 3) {
-        printf("error: usage: net send|recv|echo <dev> ...\n");
+        printf("error: usage: net send|recv|echo|link <dev> ...\n");
         return 1;
     }
-    if (strcmp(argv[1], "send") && strcmp(argv[1], "recv") && strcmp(argv[1], "echo")) {
+    if (strcmp(argv[1], "send") && strcmp(argv[1], "recv") && strcmp(argv[1], "echo") &&
+        strcmp(argv[1], "link")) {
         printf("error: net: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
@@ -394,18 +396,25 @@ static int cmd_net(int argc, char **argv)
     if (!net)
         return 1;
     if ((!strcmp(argv[1], "send") && argc != 5) || (!strcmp(argv[1], "recv") && argc != 3) ||
-        (!strcmp(argv[1], "echo") && argc != 4)) {
+        (!strcmp(argv[1], "echo") && argc != 4) || (!strcmp(argv[1], "link") && argc != 3)) {
         printf("error: usage: net send <dev> <len> <byte> | net recv <dev> | net echo <dev> "
-               "<count>\n");
+               "<count> | net link <dev>\n");
         return 1;
     }
-    frame = malloc(VIRTIO_NET_MAX_FRAME);
+    if (!strcmp(argv[1], "link")) {
+        /* STATUS (5.1.4): read now; changes counted by config_changed. */
+        printf("link %s changes %llu mtu %u mrg %s\n", virtio_net_is_link_up(net) ? "up" : "down",
+               (unsigned long long)virtio_net_get_stats(net)->link_changes, virtio_net_mtu(net),
+               virtio_has_feature(virtio_net_device(net), VIRTIO_NET_F_MRG_RXBUF) ? "on" : "off");
+        return 0;
+    }
+    frame = malloc(VIRTIO_NET_MAX_FRAME_CAP);
     if (!frame) {
         shell_io_error("net", argv[2], -ENOMEM);
         return 1;
     }
     if (!strcmp(argv[1], "send")) {
-        if (shell_parse_u64("len", argv[3], VIRTIO_NET_MAX_FRAME, &a) ||
+        if (shell_parse_u64("len", argv[3], virtio_net_max_frame(net), &a) ||
             parse_byte(argv[4], &byte)) {
             r = -EINVAL;
         } else if (a == 0) {
@@ -443,7 +452,8 @@ static int cmd_net(int argc, char **argv)
     free(frame);
     return r < 0 ? 1 : 0;
 }
-SHELL_COMMAND(net, "net", "send <dev> <len> <byte> | recv <dev> | echo <dev> <count>",
+SHELL_COMMAND(net, "net",
+                     "send <dev> <len> <byte> | recv <dev> | echo <dev> <count> | link <dev>",
                      "virtio-net: send a frame, receive one (len + sha256), echo frames back",
                      cmd_net);
 
