@@ -11,7 +11,7 @@
 #   make check-drivers           run both
 DRV_CORE_TEST_OBJS := $(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o \
 	drivers/virtio/virtio_driver.o drivers/virtio/virtio_blk.o \
-	drivers/virtio/virtqueue.o drivers/virtio/vq_check.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
+	drivers/virtio/virtqueue.o drivers/virtio/virtqueue_packed.o drivers/virtio/vq_check.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
 	host/platform_host.o)
 
 $(HOST_DIR)/test_virtio_core: $(HOST_DIR)/san/tests/host/test_virtio_core.o $(DRV_CORE_TEST_OBJS)
@@ -59,8 +59,15 @@ endif
 # The virtio PCI modern transport against a fake device (no QEMU): register
 # sequences, MSI-X readback, bounds checks. Run by check-drivers (check-host).
 $(HOST_DIR)/test_transport_pci: $(HOST_DIR)/san/tests/host/test_transport_pci.o \
-	$(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o drivers/virtio/virtqueue.o \
+	$(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o drivers/virtio/virtqueue.o drivers/virtio/virtqueue_packed.o \
 	drivers/virtio/vq_check.o drivers/virtio/transport_pci.o host/platform_host.o)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_transport_pci
 host check-drivers: $(HOST_DIR)/test_transport_pci
+
+# The packed ring, driver side (issue 11), against a fake device written in
+# the test from virtio 1.2 section 2.8. Run by check-drivers.
+$(HOST_DIR)/test_vq_packed: $(HOST_DIR)/san/tests/host/test_vq_packed.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_vq_packed
+host check-drivers: $(HOST_DIR)/test_vq_packed

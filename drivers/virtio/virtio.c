@@ -83,8 +83,12 @@ static uint64_t virtio_accepted_features(const struct virtio_device *dev, uint64
         want &= ~(1ull << VIRTIO_F_EVENT_IDX);
     if (dev->no_indirect)
         want &= ~(1ull << VIRTIO_F_INDIRECT_DESC);
-    /* We only implement the split ring (2.7). */
-    want &= ~(1ull << VIRTIO_F_RING_PACKED);
+    /* 2.7 split by default; the packed ring (2.8) only when asked for
+     * (dev->want_packed), whatever the driver's own bits say. */
+    if (dev->want_packed)
+        want |= 1ull << VIRTIO_F_RING_PACKED;
+    else
+        want &= ~(1ull << VIRTIO_F_RING_PACKED);
     return dev->device_features & want;
 }
 
@@ -162,9 +166,12 @@ static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct v
         size = spec->max_size;
     if (dev->queue_size_limit && size > dev->queue_size_limit)
         size = dev->queue_size_limit;
-    size = pow2_floor(size); /* 2.7: split queue sizes are powers of two */
-
     memset(&cfg, 0, sizeof(cfg));
+    cfg.packed = virtio_has_feature(dev, VIRTIO_F_RING_PACKED);
+    /* 2.7: split queue sizes are powers of two; 2.8.10.1: packed ones
+     * need not be. */
+    if (!cfg.packed)
+        size = pow2_floor(size);
     cfg.num = size;
     cfg.event_idx = virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
     cfg.indirect = virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);

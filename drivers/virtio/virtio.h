@@ -138,6 +138,11 @@ struct virtio_device {
     /* Test hooks: refuse these features even when offered. */
     bool no_event_idx;
     bool no_indirect;
+    /* Opt-in (default off): accept VIRTIO_F_RING_PACKED when the device
+     * offers it, and then create packed queues (2.8, any size up to the
+     * device's maximum, not rounded to a power of two). Takes effect at
+     * the next init, like the hooks above. */
+    bool want_packed;
     uint32_t queue_size_limit; /* 0: none; else cap every queue (depth tests) */
     /* Config change (not NEEDS_RESET) from virtio_handle_interrupt(). */
     void (*config_changed)(struct virtio_device *dev);
