@@ -87,3 +87,10 @@ check-packed-long: $(HOST_DIR)/vq_packed_2thread $(HOST_DIR)/vq_packed_2thread-a
 	@echo "== packed ring long run (ASan+UBSan)"
 	$(HOST_DIR)/vq_packed_2thread-asan --requests 1000000
 .PHONY: check-packed-long
+
+# libFuzzer target for the packed driver under a device writing anything
+# (fuzz/fuzz_vq_packed.c), in `make fuzz` and check-host's smoke run like
+# the others (FUZZ_BINS was fixed before this fragment).
+FUZZ_TARGETS += fuzz_vq_packed
+fuzz check-host: $(FUZZ_DIR)/fuzz_vq_packed
+$(FUZZ_DIR)/obj/fuzz/fuzz_vq_packed.o: FUZZ_CFLAGS += -Itests/host
