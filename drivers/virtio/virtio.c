@@ -24,6 +24,17 @@
     ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC))
 
 static struct virtio_device *registry_head;
+static bool packed_default; /* virtio_set_packed_default() */
+
+void virtio_set_packed_default(bool on)
+{
+    __atomic_store_n(&packed_default, on, __ATOMIC_RELAXED);
+}
+
+bool virtio_packed_default(void)
+{
+    return __atomic_load_n(&packed_default, __ATOMIC_RELAXED);
+}
 
 static void cpu_spin_hint(void)
 {
@@ -84,8 +95,9 @@ static uint64_t virtio_accepted_features(const struct virtio_device *dev, uint64
     if (dev->no_indirect)
         want &= ~(1ull << VIRTIO_F_INDIRECT_DESC);
     /* 2.7 split by default; the packed ring (2.8) only when asked for
-     * (dev->want_packed), whatever the driver's own bits say. */
-    if (dev->want_packed)
+     * (dev->want_packed or the global default), whatever the driver's own
+     * bits say. */
+    if (dev->want_packed || virtio_packed_default())
         want |= 1ull << VIRTIO_F_RING_PACKED;
     else
         want &= ~(1ull << VIRTIO_F_RING_PACKED);

@@ -5,7 +5,8 @@
  * against an independent reading of the spec). Header-only, used by
  * test_vq_packed.c (single thread, cmocka) and vq_packed_2thread.c (the
  * device on its own thread). The includer defines FD_CHECK(cond): what to
- * do when the driver broke a rule.
+ * do when the driver broke a rule (it may return: fd_pop() then gives up
+ * on the chain and returns false).
  *
  * What it does: polls the next descriptor in ring order (2.8.2), checks
  * the AVAIL/USED bits of every descriptor of a chain against its own wrap
@@ -29,6 +30,15 @@
 
 #include "virtio_ring_packed.h"
 #include "virtqueue.h"
+
+/* A rule fd_pop() cannot go on without. */
+#define FD_REQUIRE(c)                                                                              \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            FD_CHECK(c);                                                                           \
+            return false;                                                                          \
+        }                                                                                          \
+    } while (0)
 
 #ifndef FD_MAX_SEGS
 #define FD_MAX_SEGS 300
@@ -129,30 +139,30 @@ static inline bool fd_pop(struct fdev *d, struct fd_chain *c)
         struct pvirtq_desc *x = &d->desc[off];
 
         flags = __atomic_load_n(&x->flags, __ATOMIC_ACQUIRE);
-        FD_CHECK(pvirtq_is_avail(flags, wrap)); /* every descriptor, 2.8.6 note */
-        FD_CHECK(c->ndescs < d->num);           /* never longer than the ring */
+        FD_REQUIRE(pvirtq_is_avail(flags, wrap)); /* every descriptor, 2.8.6 note */
+        FD_REQUIRE(c->ndescs < d->num);           /* never longer than the ring */
         if (c->ndescs)
-            FD_CHECK(x->id == id); /* our driver: the id in every one */
+            FD_REQUIRE(x->id == id); /* our driver: the id in every one */
         id = x->id;
         c->ndescs++;
         if (flags & VIRTQ_DESC_F_INDIRECT) {
             unsigned cnt = x->len / 16;
             struct pvirtq_desc *t = fd_ptr_len(x->addr, x->len);
 
-            FD_CHECK(x->len % 16 == 0);
-            FD_CHECK(cnt >= 1 && c->ndescs == 1); /* 2.8.7: no INDIRECT in a list */
-            FD_CHECK(!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE)));
+            FD_REQUIRE(x->len % 16 == 0);
+            FD_REQUIRE(cnt >= 1 && c->ndescs == 1); /* 2.8.7: no INDIRECT in a list */
+            FD_REQUIRE(!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE)));
             c->indirect = true;
             for (i = 0; i < cnt; i++) {
-                FD_CHECK((t[i].flags & ~VIRTQ_DESC_F_WRITE) == 0); /* only WRITE */
-                FD_CHECK(n < FD_MAX_SEGS);
+                FD_REQUIRE((t[i].flags & ~VIRTQ_DESC_F_WRITE) == 0); /* only WRITE */
+                FD_REQUIRE(n < FD_MAX_SEGS);
                 c->segs[n].buf = fd_ptr_len(t[i].addr, t[i].len);
                 c->segs[n].len = t[i].len;
                 c->segs[n].write = t[i].flags & VIRTQ_DESC_F_WRITE;
                 n++;
             }
         } else {
-            FD_CHECK(n < FD_MAX_SEGS);
+            FD_REQUIRE(n < FD_MAX_SEGS);
             c->segs[n].buf = fd_ptr_len(x->addr, x->len);
             c->segs[n].len = x->len;
             c->segs[n].write = flags & VIRTQ_DESC_F_WRITE;
@@ -171,7 +181,7 @@ static inline bool fd_pop(struct fdev *d, struct fd_chain *c)
         if (c->segs[i].write)
             c->in_len += c->segs[i].len;
         else
-            FD_CHECK(c->in_len == 0); /* readable after writable */
+            FD_REQUIRE(c->in_len == 0); /* readable after writable */
     }
     d->avail_off = (uint16_t)off;
     d->avail_wrap = wrap;
