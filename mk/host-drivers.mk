@@ -94,3 +94,7 @@ check-packed-long: $(HOST_DIR)/vq_packed_2thread $(HOST_DIR)/vq_packed_2thread-a
 FUZZ_TARGETS += fuzz_vq_packed
 fuzz check-host: $(FUZZ_DIR)/fuzz_vq_packed
 $(FUZZ_DIR)/obj/fuzz/fuzz_vq_packed.o: FUZZ_CFLAGS += -Itests/host
+$(HOST_DIR)/test_vq_packed_hostile: $(HOST_DIR)/san/tests/host/test_vq_packed_hostile.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_vq_packed_hostile
+host check-drivers: $(HOST_DIR)/test_vq_packed_hostile

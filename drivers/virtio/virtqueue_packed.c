@@ -383,7 +383,9 @@ bool vqp_kick_prepare(struct vq_packed *p)
     /* Written by the device: any value is safe (at worst a kick more or
      * less). Reserved 0x3, and DESC without EVENT_IDX (2.8.10: "Only valid
      * if VIRTIO_F_RING_EVENT_IDX has been negotiated"), mean kick. */
-    flags = vr_le16_to_cpu(virt_read_once16(&p->dev_event->flags)) & RING_EVENT_FLAGS_MASK;
+    /* Load-acquire: a device that writes its offset, then (after a write
+     * barrier) DESC in the flags, has its offset seen with the flags. */
+    flags = vr_le16_to_cpu(virt_load_acquire16(&p->dev_event->flags)) & RING_EVENT_FLAGS_MASK;
     if (flags == RING_EVENT_FLAGS_DISABLE) {
         needs = false;
     } else if (flags == RING_EVENT_FLAGS_DESC && p->event_idx) {
