@@ -24,6 +24,17 @@
     ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC))
 
 static struct virtio_device *registry_head;
+static bool packed_default; /* virtio_set_packed_default() */
+
+void virtio_set_packed_default(bool on)
+{
+    __atomic_store_n(&packed_default, on, __ATOMIC_RELAXED);
+}
+
+bool virtio_packed_default(void)
+{
+    return __atomic_load_n(&packed_default, __ATOMIC_RELAXED);
+}
 
 static void cpu_spin_hint(void)
 {
@@ -83,8 +94,13 @@ static uint64_t virtio_accepted_features(const struct virtio_device *dev, uint64
         want &= ~(1ull << VIRTIO_F_EVENT_IDX);
     if (dev->no_indirect)
         want &= ~(1ull << VIRTIO_F_INDIRECT_DESC);
-    /* We only implement the split ring (2.7). */
-    want &= ~(1ull << VIRTIO_F_RING_PACKED);
+    /* 2.7 split by default; the packed ring (2.8) only when asked for
+     * (dev->want_packed or the global default), whatever the driver's own
+     * bits say. */
+    if (dev->want_packed || virtio_packed_default())
+        want |= 1ull << VIRTIO_F_RING_PACKED;
+    else
+        want &= ~(1ull << VIRTIO_F_RING_PACKED);
     return dev->device_features & want;
 }
 
@@ -162,9 +178,12 @@ static int virtio_setup_vq(struct virtio_device *dev, unsigned q, const struct v
         size = spec->max_size;
     if (dev->queue_size_limit && size > dev->queue_size_limit)
         size = dev->queue_size_limit;
-    size = pow2_floor(size); /* 2.7: split queue sizes are powers of two */
-
     memset(&cfg, 0, sizeof(cfg));
+    cfg.packed = virtio_has_feature(dev, VIRTIO_F_RING_PACKED);
+    /* 2.7: split queue sizes are powers of two; 2.8.10.1: packed ones
+     * need not be. */
+    if (!cfg.packed)
+        size = pow2_floor(size);
     cfg.num = size;
     cfg.event_idx = virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
     cfg.indirect = virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);

@@ -11,7 +11,8 @@
  * Invariants:
  *  - dev->features is a subset of what the device offered and of what the
  *    core plus the driver accept, always contains VIRTIO_F_VERSION_1 once
- *    virtio_device_init() succeeded, never VIRTIO_F_RING_PACKED.
+ *    virtio_device_init() succeeded; VIRTIO_F_RING_PACKED only when asked
+ *    for (dev->want_packed or virtio_set_packed_default()).
  *  - vqs[0..nvqs) are set up (vq_create + queue_setup + queue_enable) or
  *    nvqs is 0; virtio_del_vqs() destroys them only after a reset, so the
  *    device never touches freed rings.
@@ -138,6 +139,11 @@ struct virtio_device {
     /* Test hooks: refuse these features even when offered. */
     bool no_event_idx;
     bool no_indirect;
+    /* Opt-in (default off): accept VIRTIO_F_RING_PACKED when the device
+     * offers it, and then create packed queues (2.8, any size up to the
+     * device's maximum, not rounded to a power of two). Takes effect at
+     * the next init, like the hooks above. */
+    bool want_packed;
     uint32_t queue_size_limit; /* 0: none; else cap every queue (depth tests) */
     /* Config change (not NEEDS_RESET) from virtio_handle_interrupt(). */
     void (*config_changed)(struct virtio_device *dev);
@@ -171,11 +177,17 @@ const char *virtio_type_name(uint32_t device_id); /* "blk", "net", ..., "unknown
  * 3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device features,
  * accept (device & (driver_features | the core's)), write them, set
  * FEATURES_OK and re-read it. The core accepts VERSION_1 (required),
- * EVENT_IDX and INDIRECT_DESC (unless the test hooks say no). Errors:
+ * EVENT_IDX and INDIRECT_DESC (unless the test hooks say no), and
+ * RING_PACKED when dev->want_packed or the global default says so. Errors:
  * -ENODEV (no VERSION_1, or FEATURES_OK refused: status FAILED is set),
  * -ETIMEDOUT (reset did not complete).
  */
 int virtio_device_init(struct virtio_device *dev, uint64_t driver_features);
+/* The global packed-ring knob (default off; `virtio packed on|off` in the
+ * shell): on, every device initialised from then on asks for
+ * VIRTIO_F_RING_PACKED as if dev->want_packed were set. */
+void virtio_set_packed_default(bool on);
+bool virtio_packed_default(void);
 /* 3.1.1 step 7 (queue part): create and enable queues 0..nvqs. On error
  * every queue created is destroyed again (after a reset). */
 int virtio_find_vqs(struct virtio_device *dev, unsigned nvqs, const struct virtio_vq_spec *specs);

@@ -23,6 +23,10 @@
  * adding never allocates: head h uses indir[h * indirect_max ...]. We use
  * one when it was negotiated and the request has more than one segment (it
  * then costs one ring slot instead of n, like Linux).
+ *
+ * A queue created with vq_config.packed is a struct virtqueue whose pk
+ * points at the packed ring (virtqueue_packed.c); every public function
+ * forwards to it, the split fields stay unused.
  */
 #include "virtqueue.h"
 
@@ -30,6 +34,7 @@
 #include <string.h>
 
 #include "virtio_platform.h"
+#include "virtqueue_packed.h"
 #include "vq_check.h"
 
 #define VQ_INDIRECT_DEFAULT 16
@@ -46,6 +51,7 @@ struct vq_desc_state {
 };
 
 struct virtqueue {
+    struct vq_packed *pk; /* non-NULL: a packed queue, everything forwards */
     /* Shared with the device. */
     struct virtq_desc *desc;   /* written by driver */
     struct virtq_avail *avail; /* written by driver */
@@ -132,12 +138,35 @@ static void vq_reset_rings(struct virtqueue *vq)
     vq->cb_disabled = false;
 }
 
+/* The packed ring: a shell holding the callback, the ring in vq->pk. */
+static int vq_create_packed(const struct vq_config *cfg, struct virtqueue **out)
+{
+    struct virtqueue *vq = virt_zalloc(sizeof(*vq));
+    int err;
+
+    if (!vq)
+        return -ENOMEM;
+    err = vqp_create(cfg, &vq->pk);
+    if (err < 0) {
+        virt_free(vq);
+        return err;
+    }
+    vq->notify = cfg->notify;
+    vq->priv = cfg->priv;
+    vq->name = cfg->name ? cfg->name : "virtqueue";
+    vq->index = cfg->index;
+    *out = vq;
+    return 0;
+}
+
 int vq_create(const struct vq_config *cfg, struct virtqueue **out)
 {
     struct virtqueue *vq;
     size_t desc_sz, avail_off, used_off;
     int err = -ENOMEM;
 
+    if (cfg && out && cfg->packed)
+        return vq_create_packed(cfg, out);
     if (!cfg || !out || !virtq_is_valid_size(cfg->num))
         return -EINVAL;
     if (cfg->indirect_max > VQ_INDIRECT_LIMIT)
@@ -199,6 +228,11 @@ void vq_destroy(struct virtqueue *vq)
 {
     if (!vq)
         return;
+    if (vq->pk) {
+        vqp_destroy(vq->pk);
+        virt_free(vq);
+        return;
+    }
     /* Chains still out (a broken queue): their buffers may be gone. */
     for (uint32_t i = 0; i < vq->num; i++) {
         if (vq->state[i].bounce)
@@ -307,6 +341,8 @@ int vq_add_sgs(struct virtqueue *vq, const struct vq_sg *sgs, unsigned out_sgs, 
     uint16_t head, last, next_free;
     uint32_t ndescs;
 
+    if (vq->pk)
+        return vqp_add_sgs(vq->pk, sgs, out_sgs, in_sgs, token);
     if (vq->broken)
         return -EIO;
     if (!token || !sgs || total == 0 || total < out_sgs)
@@ -374,6 +410,8 @@ bool vq_kick_prepare(struct virtqueue *vq)
     uint16_t new_idx, old_idx;
     bool needs;
 
+    if (vq->pk)
+        return vqp_kick_prepare(vq->pk);
     if (vq->broken || vq->num_added == 0)
         return false;
     /* publish_on_kick: the burst becomes visible now (same release as in
@@ -409,7 +447,7 @@ bool vq_kick_prepare(struct virtqueue *vq)
 
 int vq_notify(struct virtqueue *vq)
 {
-    if (vq->broken)
+    if (vq_is_broken(vq))
         return -EIO;
     if (vq->notify)
         vq->notify(vq, vq->priv);
@@ -420,7 +458,7 @@ int vq_kick(struct virtqueue *vq)
 {
     if (vq_kick_prepare(vq))
         return vq_notify(vq);
-    return vq->broken ? -EIO : 0;
+    return vq_is_broken(vq) ? -EIO : 0;
 }
 
 /*
@@ -493,6 +531,8 @@ int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len)
     uint16_t pending;
     uint32_t id, ulen;
 
+    if (vq->pk)
+        return vqp_get_buf(vq->pk, token, len);
     if (vq->broken)
         return -EIO;
     if (vq_used_pending(vq, &pending, false) < 0)
@@ -538,6 +578,8 @@ bool vq_has_used(struct virtqueue *vq)
 {
     uint16_t pending;
 
+    if (vq->pk)
+        return vqp_has_used(vq->pk);
     if (vq->broken || vq_used_pending(vq, &pending, false) < 0)
         return false;
     return pending != 0;
@@ -545,12 +587,18 @@ bool vq_has_used(struct virtqueue *vq)
 
 uint16_t vq_peek_used_idx(const struct virtqueue *vq)
 {
+    if (vq->pk)
+        return vqp_peek_used_idx(vq->pk);
     /* Written by device; pairs with the store-release in vdq_push(). */
     return vr_le16_to_cpu(virt_load_acquire16(&vq->used->idx));
 }
 
 void vq_disable_cb(struct virtqueue *vq)
 {
+    if (vq->pk) {
+        vqp_disable_cb(vq->pk);
+        return;
+    }
     if (vq->broken || vq->cb_disabled)
         return;
     vq->cb_disabled = true;
@@ -569,6 +617,8 @@ int vq_enable_cb(struct virtqueue *vq)
 {
     uint16_t pending;
 
+    if (vq->pk)
+        return vqp_enable_cb(vq->pk);
     if (vq->broken)
         return -EIO;
     vq->cb_disabled = false;
@@ -594,6 +644,8 @@ int vq_enable_cb_delayed(struct virtqueue *vq)
 {
     uint16_t pending, bufs;
 
+    if (vq->pk)
+        return vqp_enable_cb_delayed(vq->pk);
     if (vq->broken)
         return -EIO;
     if (!vq->event_idx)
@@ -612,6 +664,8 @@ int vq_enable_cb_delayed(struct virtqueue *vq)
 
 void *vq_detach_unused(struct virtqueue *vq)
 {
+    if (vq->pk)
+        return vqp_detach_unused(vq->pk);
     /* Heads below detach_next were found free already: one pass in all. */
     for (; vq->detach_next < vq->num; vq->detach_next++) {
         void *token = vq->state[vq->detach_next].token;
@@ -635,21 +689,25 @@ void *vq_detach_unused(struct virtqueue *vq)
 
 bool vq_is_broken(const struct virtqueue *vq)
 {
-    return vq->broken;
+    return vq->pk ? vqp_is_broken(vq->pk) : vq->broken;
 }
 
 unsigned vq_num_free(const struct virtqueue *vq)
 {
-    return vq->num_free;
+    return vq->pk ? vqp_num_free(vq->pk) : vq->num_free;
 }
 
 uint32_t vq_get_size(const struct virtqueue *vq)
 {
-    return vq->num;
+    return vq->pk ? vqp_get_size(vq->pk) : vq->num;
 }
 
 void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail, uint64_t *used)
 {
+    if (vq->pk) {
+        vqp_get_ring_addrs(vq->pk, desc, avail, used);
+        return;
+    }
     *desc = vq->ring_dma;
     *avail = vq->avail_dma;
     *used = vq->used_dma;
@@ -657,5 +715,5 @@ void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *ava
 
 const struct vq_stats *vq_get_stats(const struct virtqueue *vq)
 {
-    return &vq->stats;
+    return vq->pk ? vqp_get_stats(vq->pk) : &vq->stats;
 }

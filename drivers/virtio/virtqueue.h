@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtqueue.h - driver side of a split virtqueue (virtio 1.2 section 2.7),
+ * virtqueue.h - driver side of a split virtqueue (virtio 1.2 section 2.7)
+ * or a packed one (2.8, vq_config.packed),
  * with an API named after Linux's virtqueue_* so kernel people feel at home.
  *
  * Concurrency: a virtqueue has one user at a time. The caller serialises
@@ -39,7 +40,13 @@ struct vq_sg {
 };
 
 struct vq_config {
-    uint32_t num;          /* queue size: power of two 1..32768, else -EINVAL */
+    /* Queue size: split, a power of two 1..32768; packed, any 1..32768;
+     * else -EINVAL. */
+    uint32_t num;
+    /* VIRTIO_F_RING_PACKED negotiated: a packed ring (2.8,
+     * virtqueue_packed.c) behind this same API; vq_get_ring_addrs() then
+     * gives descriptor ring, driver and device event suppression areas. */
+    bool packed;
     bool event_idx;        /* VIRTIO_F_EVENT_IDX negotiated */
     bool indirect;         /* VIRTIO_F_INDIRECT_DESC negotiated */
     uint16_t indirect_max; /* segments per indirect table (0: 16) */
@@ -115,7 +122,9 @@ int vq_get_buf(struct virtqueue *vq, void **token, uint32_t *len);
 bool vq_has_used(struct virtqueue *vq);
 /* used->idx as the device last wrote it, for interrupt-time accounting
  * (storm detection): a load-acquire of the shared index, no state change,
- * no check (the value is only compared with an earlier one). */
+ * no check (the value is only compared with an earlier one). Packed (no
+ * used index): a number that changes when buffers were taken or the next
+ * descriptor became used. */
 uint16_t vq_peek_used_idx(const struct virtqueue *vq);
 
 /* Ask the device not to interrupt (a hint: interrupts may still come). */
@@ -143,7 +152,9 @@ void *vq_detach_unused(struct virtqueue *vq);
 bool vq_is_broken(const struct virtqueue *vq);
 unsigned vq_num_free(const struct virtqueue *vq);
 uint32_t vq_get_size(const struct virtqueue *vq);
-/* Ring addresses for the transport (device-visible). */
+/* Ring addresses for the transport (device-visible). Packed: descriptor
+ * ring, Driver Event Suppression (driver area), Device Event Suppression
+ * (device area), the same three registers (2.8). */
 void vq_get_ring_addrs(const struct virtqueue *vq, uint64_t *desc, uint64_t *avail, uint64_t *used);
 const struct vq_stats *vq_get_stats(const struct virtqueue *vq);
 

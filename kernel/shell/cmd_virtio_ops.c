@@ -9,6 +9,8 @@
  *                                           then one line per queue: storm and check counters
  *   virtio check on|off                     checking mode (guard bytes after every
  *                                           device-writable buffer, every queue)
+ *   virtio packed on|off                    ask for the packed ring (VIRTIO_F_RING_PACKED)
+ *                                           at every later device init (reset, reinit)
  *   virtio reset <dev> <count>              count x (reset + re-init + one request)
  *   virtio inflight <dev> <lba> <n> <depth> n 4 KiB blk reads from lba on, up to
  *                                           depth in flight: sha256 of the data in
@@ -61,6 +63,8 @@ static int vo_info(struct virtio_device *d)
            (unsigned long long)d->lost_interrupts);
     if (d->device_id == VIRTIO_ID_BLOCK)
         printf(" capacity=%llu", (unsigned long long)virtio_blk_capacity(d->driver_priv));
+    if (virtio_has_feature(d, VIRTIO_F_RING_PACKED))
+        printf(" ring=packed");
     printf("%s%s\n", irq[0] ? " " : "", irq);
     if (d->device_id == VIRTIO_ID_BLOCK)
         blk_ext_info(d->driver_priv);
@@ -75,6 +79,18 @@ static int vo_info(struct virtio_device *d)
                (unsigned long long)st->check_bounced, (unsigned long long)st->check_overruns,
                (unsigned long long)st->check_past_len);
     }
+    return 0;
+}
+
+static int vo_packed(const char *arg)
+{
+    if (strcmp(arg, "on") && strcmp(arg, "off")) {
+        printf("error: usage: virtio packed on|off\n");
+        return 1;
+    }
+    virtio_set_packed_default(!strcmp(arg, "on"));
+    printf("packed ring %s (from the next init of each device)\n",
+           virtio_packed_default() ? "on" : "off");
     return 0;
 }
 
@@ -210,11 +226,13 @@ static int vo_dispatch(int argc, char **argv)
 
     if (argc < 3) {
         printf("error: usage: virtio info <dev> | reset <dev> <count> | inflight <dev> <lba> "
-               "<n> <depth> | check on|off\n");
+               "<n> <depth> | check on|off | packed on|off\n");
         return 1;
     }
     if (!strcmp(argv[1], "check") && argc == 3)
         return vo_check(argv[2]);
+    if (!strcmp(argv[1], "packed") && argc == 3)
+        return vo_packed(argv[2]);
     d = vo_find(argv[2]);
     if (!d)
         return 1;

@@ -7,7 +7,8 @@
  * the core, the transport and the platform only.
  *
  * What is checked: the 3.1.1 status sequence, feature negotiation (VERSION_1
- * missing, FEATURES_OK refused, test hooks, packed ring never accepted),
+ * missing, FEATURES_OK refused, test hooks, packed ring only with
+ * dev->want_packed),
  * queue set-up registers (4.2.3.2), reset timeout, config generation retry
  * (2.5.1), config access widths, interrupt dispatch (used buffer, config
  * change, DEVICE_NEEDS_RESET), virtio_vq_wait() timeouts, the registry;
@@ -307,6 +308,51 @@ static void test_queue_registers(void **state)
     assert_int_equal(f->regs.ready[0], 0);
     virtio_del_vqs(f->dev);
     assert_int_equal(f->dev->nvqs, 0);
+}
+
+/* dev->want_packed (default off): VIRTIO_F_RING_PACKED accepted when
+ * offered, queues packed and not rounded to a power of two, the three ring
+ * addresses in the same registers; not offered, split as before. */
+static void test_packed_opt_in(void **state)
+{
+    struct core_fx *f = *state;
+    struct virtqueue *vq;
+    uint64_t d, a, u;
+
+    f->dev->want_packed = true;
+    f->regs.num_max[0] = 1000;
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_true(f->regs.driver_features & (1ull << VIRTIO_F_RING_PACKED));
+    assert_true(virtio_has_feature(f->dev, VIRTIO_F_RING_PACKED));
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    assert_int_equal(f->regs.num[0], 1000); /* 2.8.10.1: any size */
+    assert_int_equal(f->regs.num[1], 16);
+    vq = virtio_vq(f->dev, 0);
+    assert_int_equal(vq_get_size(vq), 1000);
+    vq_get_ring_addrs(vq, &d, &a, &u);
+    assert_int_equal(f->regs.desc[0], d);
+    assert_int_equal(f->regs.avail[0], a); /* driver event suppression */
+    assert_int_equal(f->regs.used[0], u);  /* device event suppression */
+    assert_int_equal(d % 16, 0);
+    assert_int_equal(a % 4, 0);
+    assert_int_equal(u % 4, 0);
+    /* The ring is packed: a chain's head carries AVAIL (wrap 1), and the
+     * "avail" area is the 4-byte event structure, not a split ring. */
+    {
+        static uint8_t buf[8];
+        struct vq_sg sg = {buf, sizeof(buf), 0};
+        const uint16_t *flags = (const uint16_t *)(uintptr_t)(d + 14);
+
+        assert_int_equal(vq_add_sgs(vq, &sg, 1, 0, buf), 0);
+        assert_int_equal(*flags & ((1u << 7) | (1u << 15)), 1u << 7);
+    }
+    virtio_del_vqs(f->dev);
+    /* Asked for but not offered: split, rounded down as always. */
+    f->regs.offered &= ~(1ull << VIRTIO_F_RING_PACKED);
+    assert_int_equal(virtio_device_init(f->dev, 0), 0);
+    assert_false(virtio_has_feature(f->dev, VIRTIO_F_RING_PACKED));
+    assert_int_equal(virtio_find_vqs(f->dev, 2, two_specs), 0);
+    assert_int_equal(f->regs.num[0], 512);
 }
 
 static void test_queue_size_limit_hook(void **state)
@@ -860,6 +906,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_status_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_size_limit_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_opt_in, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version1_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
