@@ -41,13 +41,18 @@ fuzz-devices: $(FUZZ_DIR)/fuzz_vmmio
 # against a test-local packed driver written from the spec, in check-devices
 # (and so check-host); its chain-walker fuzzer is in `make fuzz` and
 # check-host's smoke run like fuzz_vhost_user.
-#   make check-vdq-packed   just the cmocka suite
+#   make check-vdq-packed   just these cmocka suites
 #   make fuzz-vdq-packed [FUZZ_SECONDS=60]
-DEVICE_TESTS += test_vdq_packed
-DEVICE_TEST_BINS += $(HOST_DIR)/test_vdq_packed
+PACKED_DEV_TESTS := test_vdq_packed test_vdq_packed_event
+DEVICE_TESTS += $(PACKED_DEV_TESTS)
+DEVICE_TEST_BINS += $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%)
 
-check-vdq-packed: $(HOST_DIR)/test_vdq_packed
-	$(HOST_DIR)/test_vdq_packed
+$(PACKED_DEV_TESTS:%=$(HOST_DIR)/%): $(HOST_DIR)/%: $(HOST_DIR)/san/tests/host/%.o \
+		$(HOST_DIR)/san/tests/host/packed_fixture.o $(HOST_SAN_OBJS)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+check-vdq-packed: $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
 
 FUZZ_TARGETS += fuzz_vdq_packed
 fuzz check-host: $(FUZZ_DIR)/fuzz_vdq_packed
