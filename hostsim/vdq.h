@@ -197,9 +197,11 @@ void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
  * size, alignment and that the three areas lie inside guest memory. */
 int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg);
 /* Resume at given indices (snapshot restore); same checks as vdq_init,
- * (packed: st->packed, offsets < size, no chains in flight: restore them
- * with vdq_packed_set_inflight()),
- * plus avail->idx - next_avail <= size and next_avail - next_used <= size,
+ * plus, split: avail->idx - next_avail <= size and next_avail - next_used
+ * <= size; packed (st->packed): size <= VDQ_PACKED_IDS_INLINE (the state
+ * carries no id storage), offsets < size, and no chain in flight until
+ * vdq_packed_set_inflight() says which (a used element may already have
+ * overwritten an in-flight list's descriptors, so they cannot be re-read);
  * all before q is touched. Afterwards call vdq_enable_notify() (it
  * re-publishes avail_event or the flags) and pop once: a kick lost across
  * the snapshot must not stall the queue. */
