@@ -396,9 +396,15 @@ static void test_vdev_packed_switch(void **state)
     assert_true(vmmio_read(m, VIRTIO_MMIO_STATUS, 4) & VIRTIO_STATUS_DEVICE_NEEDS_RESET ||
                 !dev.activated);
 
-    /* Switched on: offered; acked, queue 0 is a packed vdq of size 3. */
+    /* Switched on: offered; not acked, the queue stays split (size 3 is
+     * still refused); acked, queue 0 is a packed vdq of size 3. */
     vdev_set_offer_packed(&dev, true);
     assert_true(mmio_features(m) & packed);
+    assert_true(mmio_negotiate(m, v1));
+    mmio_queue_and_go(m, &F.cfg);
+    assert_false(dev.activated && dev.queues[0].q.cfg.packed);
+    assert_true(vmmio_read(m, VIRTIO_MMIO_STATUS, 4) & VIRTIO_STATUS_DEVICE_NEEDS_RESET ||
+                !dev.activated);
     assert_true(mmio_negotiate(m, v1 | packed));
     mmio_queue_and_go(m, &F.cfg);
     assert_true(dev.activated);
