@@ -52,7 +52,7 @@ $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%): $(HOST_DIR)/%: $(HOST_DIR)/san/tests/host/%
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 check-vdq-packed: $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%)
-	@set -e; for t in $^; do echo "== $$t"; $$t; done
+	@set -e; for t in $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%); do echo "== $$t"; $$t; done
 
 FUZZ_TARGETS += fuzz_vdq_packed
 fuzz check-host: $(FUZZ_DIR)/fuzz_vdq_packed
