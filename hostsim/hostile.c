@@ -430,6 +430,11 @@ int hostile_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written)
 
     if (!h || qi >= HOSTILE_MAX_QUEUES)
         return 0;
+    /* The ring modes write split used rings by hand; on a packed queue
+     * (issue 11) they stay off and vdq_push() returns the chain. The
+     * interrupt modes (hostile_signal) work on both layouts. */
+    if (q->cfg.packed)
+        return 0;
     if (q->broken)
         return -EIO;
     if (head >= q->cfg.num)

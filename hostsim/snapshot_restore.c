@@ -281,6 +281,9 @@ static int plan_device(struct plan *pl, const struct vdev *d, struct snap_err *e
     if (pl->acked_features & ~pl->avail_features)
         return snap_fail(e, "DEVC", -1, "acked features %X not a subset of available %X",
                          pl->acked_features, pl->avail_features);
+    if (pl->acked_features & (1ull << VIRTIO_F_RING_PACKED))
+        return snap_fail(e, "DEVC", -1, "packed queues (acked features %X) not in this version",
+                         pl->acked_features);
     if (pl->avail_features != d->avail_features)
         return snap_fail(e, "DEVC", -1, "available features %X differ from this device's %X",
                          pl->avail_features, d->avail_features);

@@ -58,6 +58,14 @@ void vdev_destroy(struct vdev *d)
     d->priv = NULL;
 }
 
+void vdev_set_offer_packed(struct vdev *d, bool on)
+{
+    if (on)
+        d->avail_features |= 1ull << VIRTIO_F_RING_PACKED;
+    else
+        d->avail_features &= ~(1ull << VIRTIO_F_RING_PACKED);
+}
+
 bool vdev_has_feature(const struct vdev *d, unsigned bit)
 {
     return bit < 64 && (d->acked_features >> bit) & 1;
@@ -110,6 +118,10 @@ static int vdev_queue_activate(struct vdev *d, unsigned qi)
         .used_gpa = vq->used_gpa,
         .event_idx = vdev_has_feature(d, VIRTIO_F_EVENT_IDX),
         .indirect = vdev_has_feature(d, VIRTIO_F_INDIRECT_DESC),
+        /* 2.8: desc_gpa is the descriptor ring, avail_gpa / used_gpa the
+         * driver / device event suppression areas (4.2.2 QueueDriver /
+         * QueueDevice). */
+        .packed = vdev_has_feature(d, VIRTIO_F_RING_PACKED),
     };
 
     /* 4.2.2: "The driver MUST write a value to QueueNum which is less than

@@ -134,6 +134,13 @@ void vdev_reset(struct vdev *d);
 /* After pushing to queue qi: raise an interrupt if the driver wants one. */
 void vdev_signal_used(struct vdev *d, unsigned qi);
 void vdev_signal_config(struct vdev *d);
+/* Offer VIRTIO_F_RING_PACKED (virtio 1.2 2.8) or stop offering it; off by
+ * default. Call after the model's create and before the driver negotiates
+ * (a reset keeps it). When the driver acks it, vdev_activate() builds
+ * packed vdqs (hostsim/vdq_packed.c); queue sizes then need not be powers
+ * of two and must be <= VDQ_PACKED_IDS_INLINE. A packed device cannot be
+ * snapshotted yet (snap_save: -EOPNOTSUPP). */
+void vdev_set_offer_packed(struct vdev *d, bool on);
 /* Is bit in the features the driver acked? */
 bool vdev_has_feature(const struct vdev *d, unsigned bit);
 /* Frees the model state through ops->destroy; d may be reused after. */

@@ -37,8 +37,14 @@
  * is outside the table, there is no chain we could return, so the queue is
  * marked broken (the device model sets DEVICE_NEEDS_RESET) and every later
  * call returns -EIO.
+ *
+ * Packed queues (cfg.packed, VIRTIO_F_RING_PACKED) live in vdq_packed.c:
+ * each public function below hands a packed queue over to its vdqp_*
+ * counterpart first; the chain copy helpers and the broken state are
+ * shared.
  */
 #include "vdq.h"
+#include "vdq_packed.h"
 
 #include <errno.h>
 #include <string.h>
@@ -65,7 +71,7 @@ void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len)
     return NULL;
 }
 
-static void vdq_set_broken(struct vdq *q, const char *why, uint32_t a, uint32_t b)
+void vdq_set_broken(struct vdq *q, const char *why, uint32_t a, uint32_t b)
 {
     if (q->broken)
         return;
@@ -107,6 +113,8 @@ static int vdq_map_rings(struct vdq *q, const struct vdq_mem *mem, const struct 
 
 int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg)
 {
+    if (cfg->packed)
+        return vdqp_init(q, mem, cfg);
     return vdq_map_rings(q, mem, cfg);
 }
 
@@ -124,6 +132,8 @@ int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_st
     uint16_t avail_idx;
     int err;
 
+    if (st->packed)
+        return vdqp_init_state(q, mem, st);
     err = vdq_map_rings(&tmp, mem, &cfg);
     if (err)
         return err;
@@ -143,6 +153,10 @@ int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_st
 
 void vdq_get_state(const struct vdq *q, struct vdq_state *st)
 {
+    if (q->cfg.packed) {
+        vdqp_get_state(q, st);
+        return;
+    }
     memset(st, 0, sizeof(*st));
     st->size = q->cfg.num;
     st->desc_gpa = q->cfg.desc_gpa;
@@ -277,6 +291,8 @@ static int vdq_walk(const struct vdq *q, uint16_t head, struct vdq_chain *c)
 
 int vdq_pop(struct vdq *q, struct vdq_chain *c)
 {
+    if (q->cfg.packed)
+        return vdqp_pop(q, c);
     for (;;) {
         int n, bad;
         uint16_t head;
@@ -316,6 +332,8 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
 {
     struct virtq_used_elem *e;
 
+    if (q->cfg.packed)
+        return vdqp_push(q, head, len);
     if (q->broken)
         return -EIO;
     if (head >= q->cfg.num)
@@ -343,6 +361,8 @@ bool vdq_interrupt_prepare(struct vdq *q)
     uint16_t new_idx, old_idx;
     bool needs;
 
+    if (q->cfg.packed)
+        return vdqp_interrupt_prepare(q);
     if (q->broken || q->num_added == 0)
         return false;
     /* publish_on_interrupt: the batch becomes visible now (same release as
@@ -375,6 +395,10 @@ bool vdq_interrupt_prepare(struct vdq *q)
 
 void vdq_disable_notify(struct vdq *q)
 {
+    if (q->cfg.packed) {
+        vdqp_disable_notify(q);
+        return;
+    }
     if (q->broken || !q->notify_enabled)
         return;
     q->notify_enabled = false;
@@ -388,6 +412,8 @@ int vdq_enable_notify(struct vdq *q)
 {
     int n;
 
+    if (q->cfg.packed)
+        return vdqp_enable_notify(q);
     if (q->broken)
         return -EIO;
     q->notify_enabled = true;
@@ -409,6 +435,8 @@ int vdq_enable_notify(struct vdq *q)
 
 bool vdq_has_avail(struct vdq *q)
 {
+    if (q->cfg.packed)
+        return vdqp_has_avail(q);
     return !q->broken && vdq_avail_pending(q, false) > 0;
 }
 
@@ -469,6 +497,8 @@ int vdq_unpop(struct vdq *q, uint16_t chains)
 {
     if (q->broken)
         return -EIO;
+    if (q->cfg.packed)
+        return -EOPNOTSUPP; /* split ring only (positions + wrap counters otherwise) */
     if (chains > q->stats.popped)
         return -EINVAL;
     /* The avail entries are still the driver's published ones (it cannot
@@ -485,6 +515,8 @@ int vdq_enable_notify_more(struct vdq *q)
 
     if (q->broken)
         return -EIO;
+    if (q->cfg.packed)
+        return vdq_enable_notify(q); /* net's mergeable path is split-only */
     q->notify_enabled = true;
     /* 2.7.10: with EVENT_IDX the driver kicks when it passes avail_event:
      * ask for the entry after the last one seen, not after next_avail. */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vdq.h - device side of a split virtqueue (virtio 1.2 section 2.7): what a
- * device model uses to take requests from a driver and return them.
+ * vdq.h - device side of a virtqueue, split (virtio 1.2 section 2.7,
+ * hostsim/vdq.c) or packed (section 2.8, hostsim/vdq_packed.c, chosen by
+ * vdq_config.packed): what a device model uses to take requests from a
+ * driver and return them. The API is the same for both layouts; "head" is
+ * the split head index or the packed buffer id.
  *
  * Concurrency: one device-side user per queue at a time (the caller
  * serialises); the driver runs concurrently on the other side of the rings.
@@ -19,6 +22,9 @@
  *    which includes avail->idx moving backwards, or a head index outside the
  *    table) leaves no chain to return: the queue becomes broken (the device
  *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO.
+ *  Packed (vdq_packed.c): the same two classes; a chain with no end within
+ *  the ring, a buffer id >= size or already in flight, or a continuation
+ *  descriptor not available is a corrupt ring (there is no id to return).
  */
 #ifndef RINGLOOP_VDQ_H
 #define RINGLOOP_VDQ_H
@@ -28,6 +34,12 @@
 #include <stdint.h>
 
 #include "virtio_ring.h"
+#include "virtio_ring_packed.h"
+
+/* Packed queues up to this size keep their per-id table inside struct vdq;
+ * bigger ones need vdq_config.packed_ids (>= the device models' maximum
+ * queue size, 256). */
+#define VDQ_PACKED_IDS_INLINE 256
 
 struct vdq_mem_region {
     uint64_t gpa;  /* guest-physical start */
@@ -42,8 +54,11 @@ struct vdq_mem {
 };
 
 struct vdq_config {
-    uint32_t num; /* power of two 1..32768, else -EINVAL */
+    uint32_t num; /* split: power of two 1..32768; packed: any 1..32768 */
     uint32_t pad;
+    /* Packed (2.8.10.1): descriptor ring (16-aligned), driver area = Driver
+     * Event Suppression (4-aligned), device area = Device Event Suppression
+     * (4-aligned). */
     uint64_t desc_gpa;  /* 16-aligned */
     uint64_t avail_gpa; /* 2-aligned */
     uint64_t used_gpa;  /* 4-aligned */
@@ -53,7 +68,11 @@ struct vdq_config {
      * of on every push: fewer index-line transfers; the driver sees used
      * entries only at the next vdq_interrupt_prepare(). */
     bool publish_on_interrupt;
-    uint8_t pad2[5];
+    bool packed; /* VIRTIO_F_RING_PACKED negotiated: packed layout (2.8) */
+    uint8_t pad2[4];
+    /* Packed with num > VDQ_PACKED_IDS_INLINE: num entries of caller
+     * storage for the per-id table (must outlive the queue); else NULL. */
+    uint16_t *packed_ids;
 };
 
 /* Why a chain was refused (index into vdq_stats.bad[]). */
@@ -69,6 +88,7 @@ enum vdq_bad {
     VDQ_BAD_ADDR,             /* address/length outside guest memory or wrapping */
     VDQ_BAD_TOO_MANY_SEGS,    /* more segments than the caller's iov array */
     VDQ_BAD_TOO_LONG,         /* more than 2^32 bytes in all */
+    VDQ_BAD_INDIRECT_WRITE,   /* packed: WRITE on an INDIRECT descriptor */
     VDQ_BAD_COUNT
 };
 
@@ -117,7 +137,12 @@ struct vdq_state {
     uint8_t event_idx;  /* VIRTIO_F_EVENT_IDX */
     uint8_t indirect;   /* VIRTIO_F_INDIRECT_DESC */
     uint8_t broken;
-    uint8_t pad2[7];
+    /* Packed (2.8.1): next_avail / next_used above are ring offsets
+     * (0..size-1) and these the wrap counters that go with them. */
+    uint8_t packed;
+    uint8_t avail_wrap; /* driver ring wrap counter expected at next_avail */
+    uint8_t used_wrap;  /* device ring wrap counter at next_used */
+    uint8_t pad2[4];
 };
 
 struct vdq {
@@ -144,6 +169,25 @@ struct vdq {
      * showed it (e.g. avail->idx and next_avail), for its owner's report. */
     const char *broken_why;
     uint32_t broken_a, broken_b;
+
+    /* Packed layout (cfg.packed; hostsim/vdq_packed.c). desc, avail, used,
+     * used_event and avail_event above stay NULL; next_avail / next_used
+     * are ring offsets and num_added counts used elements. */
+    struct pvirtq_desc *pdesc;                        /* written by both */
+    const struct pvirtq_event_suppress *driver_event; /* written by driver */
+    struct pvirtq_event_suppress *device_event;       /* written by device (us) */
+    bool avail_wrap;        /* driver wrap counter expected at next_avail */
+    bool used_wrap;         /* device ring wrap counter at next_used */
+    bool batch_pending;     /* batch_off's flags not yet written */
+    uint8_t pad3;
+    uint16_t batch_off;     /* first used element of the unpublished batch */
+    uint16_t batch_flags;   /* its flags, written last */
+    uint32_t added_desc;    /* ring descriptors used since last decision */
+    uint32_t inflight;      /* buffer ids popped, not pushed */
+    uint16_t *ids_ext;      /* cfg.packed_ids, or NULL: ids_inline */
+    /* Per buffer id: ring descriptors of its chain while in flight, 0 when
+     * not in flight (how far vdq_push() skips, 2.8.6). */
+    uint16_t ids_inline[VDQ_PACKED_IDS_INLINE];
 };
 
 /* Translate [gpa, gpa+len) to a pointer, NULL if not inside one region. */
@@ -153,12 +197,20 @@ void *vdq_mem_translate(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
  * size, alignment and that the three areas lie inside guest memory. */
 int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *cfg);
 /* Resume at given indices (snapshot restore); same checks as vdq_init,
- * plus avail->idx - next_avail <= size and next_avail - next_used <= size,
+ * plus, split: avail->idx - next_avail <= size and next_avail - next_used
+ * <= size; packed (st->packed): size <= VDQ_PACKED_IDS_INLINE (the state
+ * carries no id storage), offsets < size, and no chain in flight until
+ * vdq_packed_set_inflight() says which (a used element may already have
+ * overwritten an in-flight list's descriptors, so they cannot be re-read);
  * all before q is touched. Afterwards call vdq_enable_notify() (it
  * re-publishes avail_event or the flags) and pop once: a kick lost across
  * the snapshot must not stall the queue. */
 int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st);
 void vdq_get_state(const struct vdq *q, struct vdq_state *st);
+/* Packed restore: buffer id is in flight with a chain of ndesc ring
+ * descriptors (so a later vdq_push(id) skips that far). -EINVAL if q is not
+ * packed, id >= size, already in flight, or ndesc not in 1..size. */
+int vdq_packed_set_inflight(struct vdq *q, uint16_t id, uint16_t ndesc);
 
 /*
  * Pop the next good chain into c. Bad chains met on the way are returned
@@ -193,7 +245,8 @@ const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
  * net MRG_RXBUF, found too few). Only valid when nothing was pushed since
  * they were popped, and that includes no bad chain met by vdq_pop() on the
  * way (it pushes those): the used ring must not get ahead of them. -EINVAL
- * when more chains than were popped, -EIO when broken.
+ * when more chains than were popped, -EIO when broken, -EOPNOTSUPP on a
+ * packed queue (split only).
  */
 int vdq_unpop(struct vdq *q, uint16_t chains);
 /* Like vdq_enable_notify(), but ask for a kick only for chains the driver

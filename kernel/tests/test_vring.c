@@ -339,6 +339,68 @@ static void t_malformed(struct ktest *t)
     virt_dma_free(mem, PAGE_SIZE);
 }
 
+/*
+ * The packed device queue (hostsim/vdq_packed.c, virtio 1.2 2.8) over a
+ * hand-made 3-entry ring: a good list, a bad one crossing the end of the
+ * ring (returned with len 0, both its descriptors skipped), then a buffer
+ * id out of range (corrupt: broken).
+ */
+static void t_packed_device(struct ktest *t)
+{
+    const uint16_t av1 = VIRTQ_DESC_F_AVAIL, av0 = VIRTQ_DESC_F_USED; /* 2.8.1 */
+    uint64_t dma;
+    uint8_t *mem = virt_dma_alloc(PAGE_SIZE, &dma);
+    struct pvirtq_desc *ring = (struct pvirtq_desc *)(void *)mem;
+    struct pvirtq_event_suppress *drv = (void *)(mem + 256), *dev = (void *)(mem + 260);
+    struct vdq_config cfg = {.num = 3,
+                             .desc_gpa = dma,
+                             .avail_gpa = dma + 256,
+                             .used_gpa = dma + 260,
+                             .packed = true};
+    struct vdq_iov iov[4];
+    struct vdq_chain c = {.iov = iov, .max_iov = 4};
+    struct vdq q;
+
+    KT_ASSERT(t, mem != NULL);
+    KT_ASSERT_EQ(t, vdq_init(&q, &vr_mem, &cfg), 0);
+    drv->flags = RING_EVENT_FLAGS_DISABLE;
+    /* id 1: offsets 0 (readable) and 1 (writable); head flags last. */
+    ring[1] = (struct pvirtq_desc){dma + 1024, 16, 1, VIRTQ_DESC_F_WRITE | av1};
+    ring[0] = (struct pvirtq_desc){dma + 2048, 8, 0, 0};
+    __atomic_store_n(&ring[0].flags, (uint16_t)(VIRTQ_DESC_F_NEXT | av1), __ATOMIC_RELEASE);
+    KT_ASSERT_EQ(t, vdq_pop(&q, &c), 0);
+    KT_ASSERT_EQ(t, c.head, 1);
+    KT_ASSERT_EQ(t, c.nout, 1);
+    KT_ASSERT_EQ(t, c.nin, 1);
+    KT_ASSERT_EQ(t, vdq_push(&q, 1, 16), 0);
+    KT_ASSERT_EQ(t, ring[0].id, 1);
+    KT_ASSERT_EQ(t, ring[0].len, 16);
+    KT_ASSERT(t, pvirtq_is_used(ring[0].flags, true));
+    /* id 2: offset 2 (writable, lap 0) then 0 (readable, lap 1): bad. */
+    ring[0] = (struct pvirtq_desc){dma + 2048, 8, 2, av0};
+    ring[2] = (struct pvirtq_desc){dma + 1024, 8, 0, 0};
+    __atomic_store_n(&ring[2].flags, (uint16_t)(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE | av1),
+                     __ATOMIC_RELEASE);
+    KT_ASSERT_EQ(t, vdq_pop(&q, &c), -EAGAIN);
+    KT_ASSERT_EQ(t, q.stats.bad[VDQ_BAD_WRITE_ORDER], 1);
+    KT_ASSERT_EQ(t, ring[2].id, 2);
+    KT_ASSERT_EQ(t, ring[2].len, 0);
+    KT_ASSERT(t, pvirtq_is_used(ring[2].flags, true));
+    KT_ASSERT_EQ(t, q.next_used, 1);
+    KT_ASSERT(t, !q.used_wrap);
+    KT_ASSERT(t, !vdq_interrupt_prepare(&q)); /* the driver said DISABLE */
+    KT_ASSERT_EQ(t, vdq_enable_notify(&q), 0);
+    KT_ASSERT_EQ(t, dev->flags, RING_EVENT_FLAGS_ENABLE);
+    /* id 5 in a 3-entry ring at offset 1 (lap 1): corrupt. */
+    ring[1] = (struct pvirtq_desc){dma + 2048, 8, 5, 0};
+    __atomic_store_n(&ring[1].flags, av0, __ATOMIC_RELEASE);
+    ktest_diag("expect one 'vdq broken' line next");
+    KT_ASSERT_EQ(t, vdq_pop(&q, &c), -EIO);
+    KT_ASSERT(t, vdq_is_broken(&q));
+    virt_dma_free(mem, PAGE_SIZE);
+}
+
 KTEST_SUITE(ktest_vring, "vring", {"plain", t_plain}, {"event_idx_wrap", t_event_idx},
             {"indirect", t_indirect}, {"burst", t_burst}, {"sizes", t_sizes},
-            {"bad_sizes", t_bad_sizes}, {"malformed_chain", t_malformed});
+            {"bad_sizes", t_bad_sizes}, {"malformed_chain", t_malformed},
+            {"packed_device", t_packed_device});
