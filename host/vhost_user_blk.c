@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vhost_user_blk.c - ringloop-vhost-user-blk: a vhost-user-blk backend
- * daemon for QEMU's vhost-user-blk-pci (num-queues=1, or N with
- * --num-queues N: VIRTIO_BLK_F_MQ), the Linux carrier of the request
- * handler in hostsim/vhost_user.c:
+ * daemon for QEMU's vhost-user-blk-pci (its default command line: the
+ * backend offers --num-queues N rings, by default one per online CPU, with
+ * VIRTIO_BLK_F_MQ when N > 1; the frontend may use fewer), the Linux
+ * carrier of the request handler in hostsim/vhost_user.c:
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
  *                           [--num-queues N] [--verbose]
@@ -22,8 +23,9 @@
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
  * read as header + payload with the fds of SCM_RIGHTS; guest memory regions
- * mmap'ed MAP_SHARED from the frontend's fds; eventfd kicks in the poll
- * loop, eventfd calls written from the handler's signal op; device state
+ * mmap'ed MAP_SHARED from the frontend's fds; eventfd kicks taken by one
+ * worker thread per ring (host/vu_workers.c says why), eventfd calls
+ * written from the handler's signal op; device state
  * through the fd of SET_DEVICE_STATE_FD (our state is a few hundred bytes:
  * one pipe buffer, so SAVE writes it at once and LOAD reads it to EOF at
  * CHECK_DEVICE_STATE).
@@ -34,7 +36,8 @@
  * request completes. A failed pread/pwrite/fdatasync completes the request
  * with VIRTIO_BLK_S_IOERR.
  *
- * Invariants: single-threaded; every fd the handler gives back through
+ * Invariants: one message thread (this file) and the ring workers, which
+ * only call vu_kick() (vhost_user.h: Concurrency); every fd the handler gives back through
  * close_fd is closed exactly once; SIGTERM/SIGINT end the loop, then the
  * disk is synced and unmapped.
  */
@@ -59,6 +62,7 @@
 #include "vdev_models.h"
 #include "vhost_user.h"
 #include "virtio_platform.h"
+#include "vu_workers.h"
 
 struct daemon {
     const char *sock_path;
@@ -67,9 +71,10 @@ struct daemon {
     int listen_fd, conn_fd, disk_fd;
     uint64_t disk_bytes;
     struct vu_backend *b;
+    struct vu_workers *workers; /* one thread per ring (vu_workers.c) */
     struct vdev dev;
     uint64_t messages;
-    unsigned num_queues;    /* --num-queues, 1 by default */
+    unsigned num_queues;    /* --num-queues, default: online CPUs (default_num_queues) */
     bool verbose;           /* --verbose: one line per request */
     bool is_hostile;        /* --hostile MODE (not off) */
     struct hostile hostile; /* its state, across connections */
@@ -262,7 +267,12 @@ static int backend_up(struct daemon *d)
     if (!err)
         err = vu_attach(d->b, &d->dev);
     if (!err && d->is_hostile)
-        d->dev.hostile = &d->hostile; /* the device is serialised by our one thread */
+        d->dev.hostile = &d->hostile; /* touched only under the register-file lock */
+    if (!err) {
+        err = vuw_start(d->b, &d->workers);
+        if (err)
+            vdev_destroy(&d->dev);
+    }
     if (err) {
         vu_destroy(d->b);
         d->b = NULL;
@@ -274,6 +284,8 @@ static void backend_down(struct daemon *d)
 {
     if (!d->b)
         return;
+    vuw_stop(d->workers); /* no vu_kick() after this */
+    d->workers = NULL;
     vu_destroy(d->b);
     vdev_destroy(&d->dev);
     d->b = NULL;
@@ -355,6 +367,7 @@ static bool handle_one(struct daemon *d)
                 vu_request_name(snap_get32(msg)), snap_get32(msg), snap_get32(msg + 4), size, nfds);
     if (vu_handle_msg(d->b, msg, VU_HDR_BYTES + size, fds, nfds, &r) < 0)
         return false; /* the handler closed the fds and said why */
+    vuw_sync(d->workers); /* kick fds may have changed */
     if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;
@@ -390,49 +403,20 @@ static int listen_on(const char *path)
     return fd;
 }
 
+/* The message thread: the listening socket, then the frontend's
+ * messages; the rings are served by the workers (vu_workers.c). */
 static void serve(struct daemon *d)
 {
     while (!stop_flag) {
-        struct pollfd pf[1 + VU_MAX_RINGS];
-        unsigned ring_of[1 + VU_MAX_RINGS];
-        unsigned n = 1, i;
-        bool polled = false;
-        int rc;
-
-        pf[0] =
+        struct pollfd pf =
             (struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd, .events = POLLIN};
-        for (i = 0; d->conn_fd >= 0 && i < vu_num_rings(d->b); i++) {
-            int k = vu_ring_kick_fd(d->b, i);
+        int rc = poll(&pf, 1, 1000);
 
-            if (k < 0) {
-                polled = true;
-                continue;
-            }
-            ring_of[n] = i;
-            pf[n++] = (struct pollfd){.fd = k, .events = POLLIN};
-        }
-        rc = poll(pf, n, polled && vu_is_running(d->b) ? 1 : 1000);
         if (rc < 0 && errno != EINTR) {
             perror("vhost-user-blk: poll");
             return;
         }
-        if (rc <= 0) {
-            if (d->b && polled)
-                vu_poll(d->b);
-            continue;
-        }
-        for (i = 1; i < n; i++) {
-            uint64_t v;
-
-            if (!(pf[i].revents & POLLIN))
-                continue;
-            if (read(pf[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                continue;
-            vu_kick(d->b, ring_of[i]);
-        }
-        if (d->b && polled)
-            vu_poll(d->b);
-        if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (rc <= 0 || !(pf.revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         if (d->conn_fd < 0) {
             d->conn_fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -441,13 +425,14 @@ static void serve(struct daemon *d)
                     fprintf(stderr, "vhost-user-blk: cannot create the device\n");
                     return;
                 }
-                fprintf(stderr, "vhost-user-blk: frontend connected\n");
+                fprintf(stderr, "vhost-user-blk: frontend connected (%u queues offered)\n",
+                        d->num_queues);
             }
             continue;
         }
         if (!handle_one(d)) {
-            fprintf(stderr, "vhost-user-blk: frontend gone (%llu messages)\n",
-                    (unsigned long long)d->messages);
+            fprintf(stderr, "vhost-user-blk: frontend gone (%llu messages, %llu kicks)\n",
+                    (unsigned long long)d->messages, vuw_kicks(d->workers));
             close(d->conn_fd);
             d->conn_fd = -1;
             backend_down(d);
@@ -479,8 +464,25 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
-            "[--num-queues N (1..%d)] [--verbose] [--hostile MODE[,after=N][,count=K][,seed=S]]\n",
+            "[--num-queues N (1..%d, default: online CPUs)] [--verbose] "
+            "[--hostile MODE[,after=N][,count=K][,seed=S]]\n",
             VDEV_MAX_QUEUES);
+}
+
+/*
+ * QEMU's vhost-user-blk-pci defaults num-queues to the guest's vCPU count
+ * and refuses a backend whose GET_QUEUE_NUM is smaller ("The maximum
+ * number of queues supported by the backend is N"). Offering one queue per
+ * host CPU covers the usual guest; a ring the frontend does not use costs
+ * nothing (it is never started). Capped at the model's VDEV_MAX_QUEUES.
+ */
+static unsigned default_num_queues(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > VDEV_MAX_QUEUES ? VDEV_MAX_QUEUES : (unsigned)n;
 }
 
 static void hostile_usage_line(const struct hostile_info *info, void *ctx)
@@ -522,7 +524,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
-        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 1};
+        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 0};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
@@ -562,6 +564,8 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (!d.num_queues)
+        d.num_queues = default_num_queues();
     host_log_level_set(VIRT_LOG_INFO);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -571,8 +575,9 @@ int main(int argc, char **argv)
     d.listen_fd = listen_on(d.sock_path);
     if (d.listen_fd < 0)
         return 1;
-    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s\n", d.disk_path,
-            (unsigned long long)(d.disk_bytes / 512), d.sock_path);
+    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors) on %s, %u queue%s\n", d.disk_path,
+            (unsigned long long)(d.disk_bytes / 512), d.sock_path, d.num_queues,
+            d.num_queues == 1 ? "" : "s");
     if (d.is_hostile)
         fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
                 hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,

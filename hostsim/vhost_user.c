@@ -459,7 +459,7 @@ int vu_attach(struct vu_backend *b, struct vdev *dev)
         return err;
     b->dev = dev;
     b->nrings = dev->ops->num_queues;
-    vmmio_sleep(b->m); /* awake only with every ring live */
+    vmmio_sleep(b->m); /* awake only with a ring active */
     return 0;
 }
 
@@ -483,7 +483,8 @@ int vu_kick(struct vu_backend *b, unsigned ring)
 {
     if (ring >= b->nrings)
         return -ERANGE;
-    b->stats.kicks++;
+    /* Per-ring workers call this concurrently (vhost_user.h). */
+    __atomic_fetch_add(&b->stats.kicks, 1, __ATOMIC_RELAXED);
     if (vmmio_is_asleep(b->m))
         return 0; /* wake processes every queue once */
     vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NOTIFY, ring, 4);
@@ -507,6 +508,11 @@ int vu_poll(struct vu_backend *b)
 int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring)
 {
     return ring < b->nrings ? b->rings[ring].kick_fd : -1;
+}
+
+bool vu_ring_is_polled(const struct vu_backend *b, unsigned ring)
+{
+    return ring < b->nrings && b->rings[ring].started && b->rings[ring].kick_polled;
 }
 
 unsigned vu_num_rings(const struct vu_backend *b)

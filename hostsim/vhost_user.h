@@ -14,13 +14,14 @@
  * are the ones the loopback transport uses.
  *
  * Invariants:
- *  - the device is awake iff every ring of the model is started (kick
+ *  - the device is awake iff at least one ring is active: started (kick
  *    received, not stopped by GET_VRING_BASE), enabled (rings start
- *    disabled when VHOST_USER_F_PROTOCOL_FEATURES is negotiated), and the
- *    device activated with them; otherwise it sleeps (no guest memory
- *    access, no call signalled). So when every ring is stopped the device
- *    is suspended, and stopping one ring stops all processing (our models
- *    serve all their queues from one loop).
+ *    disabled when VHOST_USER_F_PROTOCOL_FEATURES is negotiated) and set
+ *    up; it is then activated with exactly the active rings as its ready
+ *    queues. Rings the frontend never starts (QEMU starts only those its
+ *    guest driver set up) stay out. When the active set changes the device
+ *    sleeps and is re-activated with the new set; when every ring is
+ *    stopped it is suspended (no guest memory access, no call signalled).
  *  - nothing from the frontend is trusted: header, size, every index,
  *    address, number and fd is checked; frontend addresses are translated
  *    through the memory table with bounds checks; guest memory is touched
@@ -33,8 +34,14 @@
  *    else it is logged and ignored. A malformed header, or an unknown
  *    request without REPLY_ACK, closes the connection. Every error logs.
  *
- * Concurrency: none inside. vu_handle_msg(), vu_kick(), vu_poll() for one
- * backend are serialised by the carrier (one thread / one CPU).
+ * Concurrency: vu_handle_msg() calls for one backend are serialised by
+ * the carrier (one message thread). vu_kick() / vu_poll() may run on other
+ * threads (a carrier's per-ring workers) concurrently with it and with each
+ * other: they touch only atomics and the register file, whose lock
+ * serialises queue processing with every change the message side makes to
+ * the device (memory table, ring starts and stops, call/err fds): those put
+ * the device to sleep first (vmmio_sleep waits for processing in progress)
+ * or swap under that lock.
  */
 #ifndef RINGLOOP_VHOST_USER_H
 #define RINGLOOP_VHOST_USER_H
@@ -179,8 +186,11 @@ int vu_kick(struct vu_backend *b, unsigned ring);
 /* Process every ring whose kick is polled (SET_VRING_KICK with no fd). */
 int vu_poll(struct vu_backend *b);
 
-/* For the carrier's poll set: the kick handle of ring i, or -1. */
+/* For the carrier's poll set: the kick handle of ring i, or -1. Message
+ * thread only (it changes with SET_VRING_KICK / GET_VRING_BASE). */
 int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring);
+/* Ring i started with no kick fd (polled); message thread only. */
+bool vu_ring_is_polled(const struct vu_backend *b, unsigned ring);
 unsigned vu_num_rings(const struct vu_backend *b);
 bool vu_is_running(const struct vu_backend *b);
 struct vmmio *vu_vmmio(struct vu_backend *b);

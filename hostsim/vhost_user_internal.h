@@ -49,6 +49,11 @@ struct vu_backend {
     uint64_t features; /* acked by SET_FEATURES, bit 30 included */
     uint64_t protocol_features;
     unsigned nrings;
+    /* Rings the device is activated and awake with (bit i: ring i); 0
+     * while asleep. Written by the message side only with the device
+     * asleep, so the hooks (called from queue processing, under the
+     * register-file lock) read it stable. */
+    uint32_t running_mask;
     /* Guest memory: vdq regions (gpa -> hva) and the frontend's view. */
     struct vdq_mem_region vregions[VU_MAX_REGIONS];
     struct vu_region regions[VU_MAX_REGIONS];
@@ -98,6 +103,8 @@ int vu_process(struct vu_backend *b);
 int vu_reload(struct vu_backend *b, bool set_base, int *bad_ring);
 /* Bring the device in line with the rings (the invariant in vhost_user.h). */
 int vu_update(struct vu_backend *b);
+/* Rings that are started, enabled and set up: what the device runs with. */
+uint32_t vu_active_mask(const struct vu_backend *b);
 /* Ring index -> ring, NULL (logged) when out of range. */
 struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index);
 int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num);

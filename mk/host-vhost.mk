@@ -17,10 +17,12 @@ $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
 
 # The daemon is built optimised (it serves QEMU) and sanitized (for the
 # socket test, which runs it as a child: VU_DAEMON).
-$(VHOST_DAEMON): $(HOST_DIR)/opt/host/vhost_user_blk.o $(HOST_OPT_LIB)
+$(VHOST_DAEMON): $(HOST_DIR)/opt/host/vhost_user_blk.o $(HOST_DIR)/opt/host/vu_workers.o \
+		$(HOST_OPT_LIB)
 	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(HOST_LIBS)
 
-$(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_SAN_LIB)
+$(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_DIR)/san/host/vu_workers.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_sock: $(HOST_DIR)/san/tests/host/test_vhost_user_sock.o \

@@ -324,9 +324,22 @@ static struct virtqueue *ring_start(struct sfx *s, unsigned idx, int kick, int c
     return vq;
 }
 
+/* The daemon's documented default without --num-queues: one ring per
+ * online CPU, at least 1, at most VDEV_MAX_QUEUES (QEMU's default
+ * vhost-user-blk-pci asks for one per vCPU). */
+static unsigned default_nq(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > VDEV_MAX_QUEUES ? VDEV_MAX_QUEUES : (unsigned)n;
+}
+
+/* Ring 0 only, of the rings offered (s->nq, or the default): the rings the
+ * frontend never starts must not hold ring 0 up (vhost-user.rst "Multiple
+ * queue support": the frontend may use fewer than GET_QUEUE_NUM). */
 static void start_device(struct sfx *s)
 {
-    negotiate_mem(s, 1);
+    negotiate_mem(s, s->nq ? s->nq : default_nq());
     s->vq = ring_start(s, 0, s->kick, s->call, -1, vq_notify_cb);
 }
 
