@@ -94,11 +94,19 @@ static void *d_map(void *ctx, int fd, uint64_t offset, uint64_t size)
 {
     long page = sysconf(_SC_PAGESIZE);
     uint64_t delta = offset % (uint64_t)page;
+    off_t end = lseek(fd, 0, SEEK_END);
     void *p;
 
     (void)ctx;
     if (size > SIZE_MAX - delta)
         return NULL;
+    /* A mapping past the end of the fd maps, then SIGBUSes on first touch:
+     * refuse the region instead (vhost-user regions are memfd / file). */
+    if (end < 0 || offset > (uint64_t)end || size > (uint64_t)end - offset) {
+        fprintf(stderr, "vhost-user-blk: region fd %d: %#llx bytes at %#llx past its end (%lld)\n",
+                fd, (unsigned long long)size, (unsigned long long)offset, (long long)end);
+        return NULL;
+    }
     p = mmap(NULL, size + delta, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)(offset - delta));
     if (p == MAP_FAILED) {
         fprintf(stderr, "vhost-user-blk: mmap of region fd %d failed: %s\n", fd, strerror(errno));

@@ -55,14 +55,19 @@ struct vu_backend {
      * register-file lock) read it stable. */
     uint32_t running_mask;
     /* Guest memory: vdq regions (gpa -> hva) and the frontend's view. */
-    struct vdq_mem_region vregions[VU_MAX_REGIONS];
-    struct vu_region regions[VU_MAX_REGIONS];
+    struct vdq_mem_region vregions[VU_MAX_MEM_SLOTS];
+    struct vu_region regions[VU_MAX_MEM_SLOTS];
+    /* A memory change left running rings outside guest memory (REM_MEM_REG
+     * ahead of its ADD_MEM_REG): the device sleeps until a later change
+     * puts them back, then wakes as it was. */
+    bool mem_parked;
     struct vdq_mem mem;
     struct vu_ring rings[VU_MAX_RINGS];
     /* Device state transfer in progress (SET_DEVICE_STATE_FD). */
     int state_fd;  /* LOAD: the fd to read at CHECK_DEVICE_STATE */
     int state_dir; /* -1 none, VU_STATE_SAVE, VU_STATE_LOAD */
     int state_result;
+    int backend_fd; /* SET_BACKEND_REQ_FD, -1: none */
     struct vu_stats stats;
 };
 
@@ -87,6 +92,9 @@ void vu_regions_unmap(struct vu_backend *b, struct vu_region *rg, unsigned n);
 /* SET_MEM_TABLE: payload p (size bytes), one fd per region (not kept). */
 int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
                      unsigned nfds);
+/* ADD_MEM_REG (one fd, not kept) / REM_MEM_REG (payload VU_MEM_REG_BYTES). */
+int vu_add_mem_reg(struct vu_backend *b, const uint8_t *p, const int *fds, unsigned nfds);
+int vu_rem_mem_reg(struct vu_backend *b, const uint8_t *p, unsigned nfds);
 
 /* ---- vhost_user_vring.c ---- */
 

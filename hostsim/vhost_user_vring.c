@@ -358,6 +358,7 @@ int vu_update(struct vu_backend *b)
         goto err_start;
     /* Before the wake: its lock publishes the mask to the hooks. */
     b->running_mask = mask;
+    b->mem_parked = false;
     vmmio_wake(b->m);
     b->stats.starts++;
     virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x)",

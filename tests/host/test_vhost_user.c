@@ -180,7 +180,8 @@ static void negotiate(struct tfx *t, bool pf)
     assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
     assert_int_equal(get_u64(t, VU_GET_PROTOCOL_FEATURES),
                      (1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
-                         (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE));
+                         (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |
+                         (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ));
     assert_int_equal(
         send(t, vuf_u64(t->msg, VU_SET_PROTOCOL_FEATURES, 0, get_u64(t, VU_GET_PROTOCOL_FEATURES))),
         0);
