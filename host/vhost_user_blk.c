@@ -7,7 +7,7 @@
  * carrier of the request handler in hostsim/vhost_user.c:
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
- *                           [--num-queues N] [--verbose]
+ *                           [--num-queues N] [--watch MS] [--verbose]
  *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
  *
  * A ring the frontend corrupts (hostsim/vdq.h) stops being served: its
@@ -15,6 +15,10 @@
  * and why; the other rings and the connection go on, and the ring serves
  * again once the frontend stops and restarts it (GET_VRING_BASE, then
  * SET_VRING_BASE / ADDR / KICK).
+ *
+ * Resize: when the disk file grows (looked at on SIGHUP, and every MS
+ * milliseconds with --watch MS) the capacity follows and the frontend is
+ * told with CONFIG_CHANGE_MSG on the back-end channel (BACKEND_REQ).
  *
  * --hostile makes the device misbehave on purpose (hostsim/hostile.h; the
  * ring modes only: the register-file modes have no vhost-user meaning);
@@ -54,6 +58,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hostile.h"
@@ -61,6 +66,7 @@
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "vhost_user.h"
+#include "vhost_user_front.h"
 #include "virtio_platform.h"
 #include "vu_workers.h"
 
@@ -76,16 +82,20 @@ struct daemon {
     uint64_t messages;
     unsigned num_queues;    /* --num-queues, default: online CPUs (default_num_queues) */
     bool verbose;           /* --verbose: one line per request */
+    unsigned watch_ms;      /* --watch MS: look at the disk file's size that often (0: off) */
+    uint64_t refused_size;  /* a size change already refused (said once) */
     bool is_hostile;        /* --hostile MODE (not off) */
     struct hostile hostile; /* its state, across connections */
 };
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        hup_flag = 1; /* look at the disk file's size now */
+    else
+        stop_flag = 1;
 }
 
 /* ---- the carrier ops ---- */
@@ -411,15 +421,108 @@ static int listen_on(const char *path)
     return fd;
 }
 
+/* ---- resize (the disk file grew) ---- */
+
+struct resize_arg {
+    uint64_t bytes;
+    int err;
+};
+
+static void resize_locked(struct vdev *dev, void *arg)
+{
+    struct resize_arg *rs = arg;
+
+    rs->err = vdev_blk_resize_backend(dev, rs->bytes);
+}
+
+/*
+ * vhost-user.rst, VHOST_USER_SLAVE_CONFIG_CHANGE_MSG: the back-end "sends
+ * such messages to notify that the virtio device's configuration space has
+ * changed"; the frontend then sends GET_CONFIG and (QEMU's
+ * vhost-user-blk, for a new capacity) raises the guest's config interrupt
+ * (virtio 1.2 5.2.6.2, the driver re-reads capacity). No NEED_REPLY: QEMU
+ * answers on the same channel only when asked.
+ */
+static void tell_config_change(struct daemon *d)
+{
+    uint8_t m[VU_MAX_MSG];
+    size_t len = vuf_backend_config_change(m, 0);
+    int fd = vu_backend_req_fd(d->b);
+
+    if (fd < 0) {
+        fprintf(stderr, "vhost-user-blk: no back-end channel (SET_BACKEND_REQ_FD): the frontend "
+                        "sees the new capacity at its next GET_CONFIG\n");
+        return;
+    }
+    if (send(fd, m, len, MSG_NOSIGNAL) != (ssize_t)len)
+        fprintf(stderr, "vhost-user-blk: CONFIG_CHANGE_MSG not sent: %s\n", strerror(errno));
+    else
+        fprintf(stderr, "vhost-user-blk: CONFIG_CHANGE_MSG sent\n");
+}
+
+/* SIGHUP or --watch: a grown disk file becomes the device's capacity
+ * (under the register-file lock, so no request is checked against a
+ * half-updated size) and the frontend is told. Shrinking, or growing by
+ * part of a sector, is refused with one line: requests in flight in the
+ * guest may still address the old end. */
+static void disk_check_size(struct daemon *d)
+{
+    off_t size = lseek(d->disk_fd, 0, SEEK_END);
+    struct resize_arg rs;
+
+    if (size < 0) {
+        fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
+        return;
+    }
+    if ((uint64_t)size == d->disk_bytes)
+        return;
+    if ((uint64_t)size < d->disk_bytes || size % 512) {
+        if ((uint64_t)size != d->refused_size)
+            fprintf(stderr, "vhost-user-blk: %s is now %lld bytes: only growing by whole sectors is "
+                            "followed; capacity stays %llu sectors\n",
+                    d->disk_path, (long long)size, (unsigned long long)(d->disk_bytes / 512));
+        d->refused_size = (uint64_t)size;
+        return;
+    }
+    d->disk_bytes = (uint64_t)size;
+    fprintf(stderr, "vhost-user-blk: disk grew to %llu sectors\n",
+            (unsigned long long)(d->disk_bytes / 512));
+    if (!d->b)
+        return; /* the next frontend's device is created with it */
+    rs.err = 0;
+    rs.bytes = d->disk_bytes;
+    vmmio_run_locked(vu_vmmio(d->b), resize_locked, &rs);
+    if (rs.err) {
+        fprintf(stderr, "vhost-user-blk: resize refused (%d)\n", rs.err);
+        return;
+    }
+    tell_config_change(d);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* The message thread: the listening socket, then the frontend's
  * messages; the rings are served by the workers (vu_workers.c). */
 static void serve(struct daemon *d)
 {
+    uint64_t last_watch = now_ms();
+
     while (!stop_flag) {
         struct pollfd pf =
             (struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd, .events = POLLIN};
-        int rc = poll(&pf, 1, 1000);
+        int rc = poll(&pf, 1, d->watch_ms ? (int)d->watch_ms : 1000);
 
+        if (hup_flag || (d->watch_ms && now_ms() - last_watch >= d->watch_ms)) {
+            hup_flag = 0;
+            last_watch = now_ms();
+            disk_check_size(d);
+        }
         if (rc < 0 && errno != EINTR) {
             perror("vhost-user-blk: poll");
             return;
@@ -472,7 +575,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
-            "[--num-queues N (1..%d, default: online CPUs)] [--verbose] "
+            "[--num-queues N (1..%d, default: online CPUs)] [--watch MS] [--verbose] "
             "[--hostile MODE[,after=N][,count=K][,seed=S]]\n",
             VDEV_MAX_QUEUES);
 }
@@ -529,6 +632,7 @@ int main(int argc, char **argv)
         {"num-queues", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"hostile", required_argument, NULL, 'H'},
+        {"watch", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
@@ -536,10 +640,17 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:w:", opts, NULL)) != -1) {
         char *end;
 
         switch (c) {
+        case 'w':
+            d.watch_ms = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || d.watch_ms < 1 || d.watch_ms > 3600000) {
+                usage();
+                return 2;
+            }
+            break;
         case 'q':
             d.num_queues = (unsigned)strtoul(optarg, &end, 10);
             if (*end || d.num_queues < 1 || d.num_queues > VDEV_MAX_QUEUES) {
@@ -577,6 +688,7 @@ int main(int argc, char **argv)
     host_log_level_set(VIRT_LOG_INFO);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* no SA_RESTART: poll() returns EINTR at once */
     signal(SIGPIPE, SIG_IGN);
     if (disk_open(&d))
         return 1;

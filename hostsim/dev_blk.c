@@ -353,6 +353,18 @@ int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)
     return 0;
 }
 
+int vdev_blk_resize_backend(struct vdev *d, uint64_t bytes)
+{
+    struct dev_blk *b = blk_of(d);
+
+    if (b->disk || !blk_is_valid_disk(b, bytes))
+        return -EINVAL;
+    b->bytes = bytes;
+    b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
+    vdev_signal_config(d);
+    return 0;
+}
+
 int vdev_blk_set_num_queues(struct vdev *d, unsigned n)
 {
     struct dev_blk *b = blk_of(d);

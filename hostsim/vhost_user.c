@@ -165,8 +165,8 @@ static const struct vu_req_info vu_reqs[VU_REQUEST_MAX] = {
     [VU_GET_CONFIG] = {true, -1, true, false, VU_PF_CONFIG},
     [VU_SET_CONFIG] = {true, -1, false, true, VU_PF_CONFIG},
     [VU_RESET_DEVICE] = {true, 0, false, true, VU_PF_RESET_DEVICE},
-    [VU_SET_BACKEND_REQ_FD] = {true, 0, false, true, VU_PF_BACKEND_REQ},
-    /* QEMU asks before SET_OWNER (vhost_user_backend_init). */
+    /* QEMU sends these two before SET_OWNER (vhost_user_backend_init). */
+    [VU_SET_BACKEND_REQ_FD] = {true, 0, false, false, VU_PF_BACKEND_REQ},
     [VU_GET_MAX_MEM_SLOTS] = {true, 0, true, false, VU_PF_CONFIGURE_MEM_SLOTS},
     [VU_ADD_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
     [VU_REM_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
