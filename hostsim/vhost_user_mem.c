@@ -232,9 +232,9 @@ int vu_add_mem_reg(struct vu_backend *b, const uint8_t *p, const int *fds, unsig
     b->regions[b->mem.nregions++] = nr;
     /* Rings outside memory stay parked: not this message's fault. */
     (void)vu_mem_resume(b, run);
-    virt_log(VIRT_LOG_INFO, "vhost-user: memory region %u added: gpa %#llx, %llu MiB",
+    virt_log(VIRT_LOG_INFO, "vhost-user: memory region %u added: gpa %#llx, %llu KiB",
              b->mem.nregions - 1, (unsigned long long)nr.gpa,
-             (unsigned long long)(nr.size >> 20));
+             (unsigned long long)(nr.size >> 10));
     return 0;
 }
 

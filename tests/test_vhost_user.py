@@ -273,7 +273,7 @@ def test_memory_hotplug_add_mem_reg(boot, backend):
         assert "return" in r, r
         write_verify(c, backend, dev, 200 + 40 * i, 16, 0x20 + i)
     log = backend.log_text()
-    added = re.findall(r"memory region \d+ added: gpa (0x[0-9a-f]+), 128 MiB", log)
+    added = re.findall(r"memory region \d+ added: gpa (0x[0-9a-f]+), 131072 KiB", log)
     assert len(added) == DIMMS, log
     assert len(set(added)) == DIMMS, log
     assert guest_sha(ok(c, "blk read %s 0 2048" % dev)) == sha(backend.file_bytes()[:1 << 20])

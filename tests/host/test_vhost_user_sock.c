@@ -622,6 +622,63 @@ static void test_wrong_direction_over_socket(void **state)
     assert_int_equal(r->data[REQ_BYTES - 1], 0xab);
 }
 
+/* ADD_MEM_REG / REM_MEM_REG against the daemon while ring 0 runs: a
+ * region past the end of its memfd is refused by the daemon's map (it
+ * would SIGBUS on first touch), a good one is added and removed, a region
+ * not there is refused; I/O goes on throughout. */
+static void test_mem_reg_over_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(sizeof(*r), &gpa);
+    struct vuf_region rg = {.gpa = GPA_BASE + MEM_BYTES + (1u << 20), .size = 128u << 10,
+                            .uaddr = 0x7e0000000000ull, .mmap_offset = 0};
+    int m2 = memfd_create("vu_dimm", MFD_CLOEXEC);
+
+    assert_non_null(r);
+    assert_true(m2 >= 0);
+    assert_int_equal(ftruncate(m2, 64u << 10), 0);
+    start_device(s);
+    assert_int_equal(get_u64(s, VU_GET_MAX_MEM_SLOTS), VU_MAX_MEM_SLOTS);
+    assert_int_not_equal(acked(s, vuf_mem_reg(s->msg, VU_ADD_MEM_REG, 0, &rg), &m2, 1), 0);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 3, false), VIRTIO_BLK_S_OK);
+    rg.size = 64u << 10;
+    assert_int_equal(acked(s, vuf_mem_reg(s->msg, VU_ADD_MEM_REG, 0, &rg), &m2, 1), 0);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_IN, 3, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(acked(s, vuf_mem_reg(s->msg, VU_REM_MEM_REG, 0, &rg), NULL, 0), 0);
+    assert_int_not_equal(acked(s, vuf_mem_reg(s->msg, VU_REM_MEM_REG, 0, &rg), NULL, 0), 0);
+    assert_int_equal(one_req(s, r, VIRTIO_BLK_T_OUT, 4, false), VIRTIO_BLK_S_OK);
+    close(m2);
+}
+
+/* The disk file grows and the daemon gets SIGHUP: CONFIG_CHANGE_MSG on
+ * the back-end channel (a socketpair we gave it with SET_BACKEND_REQ_FD),
+ * then GET_CONFIG says the new capacity. */
+static void test_resize_sighup_over_socket(void **state)
+{
+    struct sfx *s = *state;
+    uint8_t m[VU_HDR_BYTES];
+    int sv[2], fd;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    start_device(s);
+    assert_int_equal(acked(s, vuf_none(s->msg, VU_SET_BACKEND_REQ_FD, 0), &sv[1], 1), 0);
+    close(sv[1]);
+    fd = open(s->disk, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2 * DISK_BYTES), 0);
+    close(fd);
+    kill(s->pid, SIGHUP);
+    assert_int_equal(recv(sv[0], m, sizeof(m), MSG_WAITALL), (ssize_t)sizeof(m));
+    assert_int_equal(snap_get32(m), VU_BACKEND_CONFIG_CHANGE_MSG);
+    assert_int_equal(snap_get32(m + 4), VU_FLAG_VERSION); /* no NEED_REPLY */
+    assert_int_equal(snap_get32(m + 8), 0);
+    assert_int_equal(xfer(s, vuf_config(s->msg, VU_GET_CONFIG, 0, 0, 8, NULL), NULL, 0, true), 0);
+    assert_int_equal(snap_get64(s->reply + VU_HDR_BYTES + VU_CONFIG_HDR_BYTES),
+                     2 * DISK_BYTES / 512);
+    close(sv[0]);
+}
+
 static void test_sigterm_clean_exit(void **state)
 {
     struct sfx *s = *state;
@@ -641,6 +698,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_protocol_error_closes_then_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_direction_over_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mem_reg_over_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resize_sighup_over_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_ring_err_fd_over_socket, setup_two_queues,
                                         teardown),
     };
