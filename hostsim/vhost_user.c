@@ -515,9 +515,12 @@ int vu_kick(struct vu_backend *b, unsigned ring)
         return -ERANGE;
     /* Per-ring workers call this concurrently (vhost_user.h). */
     __atomic_fetch_add(&b->stats.kicks, 1, __ATOMIC_RELAXED);
-    if (vmmio_is_asleep(b->m))
-        return 0; /* wake processes every queue once */
+    /* Marked pending even while asleep (a memory-table change on the
+     * message thread): whoever wakes the device processes it then, so a
+     * kick taken meanwhile is not lost. */
     vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NOTIFY, ring, 4);
+    if (vmmio_is_asleep(b->m))
+        return 0;
     return vu_process(b);
 }
 

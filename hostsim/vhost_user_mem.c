@@ -143,8 +143,12 @@ static int vu_mem_resume(struct vu_backend *b, bool run)
                  run ? ": device asleep until they are back" : "");
         return -EFAULT;
     }
-    if (run)
+    if (run) {
         vmmio_wake(b->m);
+        /* Kicks that came while asleep (a worker marked them pending and
+         * went back to sleep on its eventfd) are served now. */
+        vu_process(b);
+    }
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -679,6 +680,114 @@ static void test_resize_sighup_over_socket(void **state)
     close(sv[0]);
 }
 
+/* ---- both rings busy while the memory table and call fds change ---- */
+
+struct hammer {
+    struct virtqueue *vq;
+    int call;
+    struct req *r; /* HAMMER_NREQ of them */
+    uint64_t first_sector;
+    unsigned rounds;
+    unsigned failures; /* requests not OK, data not read back, waits timed out */
+};
+
+#define HAMMER_NREQ 8
+
+/* One thread per ring, no cmocka calls (not thread-safe): write a round's
+ * pattern, read it back, compare; count what went wrong. */
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    unsigned round, i;
+
+    for (round = 0; round < h->rounds; round++) {
+        for (int pass = 0; pass < 2; pass++) {
+            uint32_t type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+            unsigned done = 0;
+
+            for (i = 0; i < HAMMER_NREQ; i++) {
+                struct req *r = &h->r[i];
+                struct vq_sg sg[3] = {{.buf = r->hdr, .len = 16},
+                                      {.buf = r->data, .len = REQ_BYTES},
+                                      {.buf = &r->status, .len = 1}};
+
+                snap_put32(r->hdr, type);
+                snap_put32(r->hdr + 4, 0);
+                snap_put64(r->hdr + 8, h->first_sector + (uint64_t)i * (REQ_BYTES / 512));
+                memset(r->data, pass ? 0 : (uint8_t)(round * 16 + i), REQ_BYTES);
+                r->status = 0xee;
+                if (vq_add_sgs(h->vq, sg, pass ? 1 : 2, pass ? 2 : 1, r))
+                    h->failures++;
+            }
+            vq_kick(h->vq);
+            while (done < HAMMER_NREQ) {
+                struct pollfd pf = {.fd = h->call, .events = POLLIN};
+                uint64_t v;
+                void *tok;
+                uint32_t len;
+
+                while (vq_get_buf(h->vq, &tok, &len) == 0) {
+                    struct req *r = tok;
+
+                    if (r->status != VIRTIO_BLK_S_OK ||
+                        (pass && r->data[REQ_BYTES - 1] != (uint8_t)(round * 16 + (r - h->r))))
+                        h->failures++;
+                    done++;
+                }
+                if (done == HAMMER_NREQ)
+                    break;
+                if (poll(&pf, 1, 5000) != 1) {
+                    h->failures++; /* a completion never signalled */
+                    return NULL;
+                }
+                (void)!read(h->call, &v, 8);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Both rings busy on their own threads while this thread adds and
+ * removes a memory region and re-sends ring 0's call fd, over and over:
+ * every request completes OK, its data reads back, no completion goes
+ * unsignalled (the daemon quiesces its ring workers across each table
+ * change and swaps call fds under the register-file lock). */
+static void test_rings_busy_while_memory_changes(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(2 * HAMMER_NREQ * sizeof(*r), &gpa);
+    struct vuf_region rg = {.gpa = GPA_BASE + MEM_BYTES + (1u << 20), .size = 64u << 10,
+                            .uaddr = 0x7e0000000000ull, .mmap_offset = 0};
+    struct hammer h[2];
+    pthread_t th[2];
+    int m2 = memfd_create("vu_dimm", MFD_CLOEXEC);
+    unsigned i, changes = 0;
+
+    assert_non_null(r);
+    assert_true(m2 >= 0);
+    assert_int_equal(ftruncate(m2, 64u << 10), 0);
+    start_two_rings(s);
+    for (i = 0; i < 2; i++) {
+        h[i] = (struct hammer){.vq = i ? s->vq1 : s->vq, .call = i ? s->call1 : s->call,
+                               .r = r + i * HAMMER_NREQ, .first_sector = i * 1024u, .rounds = 40};
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
+    }
+    for (i = 0; i < 60; i++) {
+        assert_int_equal(acked(s, vuf_mem_reg(s->msg, VU_ADD_MEM_REG, 0, &rg), &m2, 1), 0);
+        assert_int_equal(acked(s, vuf_u64(s->msg, VU_SET_VRING_CALL, 0, 0), &s->call, 1), 0);
+        assert_int_equal(acked(s, vuf_mem_reg(s->msg, VU_REM_MEM_REG, 0, &rg), NULL, 0), 0);
+        changes += 2;
+    }
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(h[i].failures, 0);
+    }
+    assert_int_equal(changes, 120);
+    assert_int_equal(log_count(s, "memory region 1 added"), 60);
+    close(m2);
+}
+
 static void test_sigterm_clean_exit(void **state)
 {
     struct sfx *s = *state;
@@ -701,6 +810,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mem_reg_over_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resize_sighup_over_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_ring_err_fd_over_socket, setup_two_queues,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rings_busy_while_memory_changes, setup_two_queues,
                                         teardown),
     };
 
