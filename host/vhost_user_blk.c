@@ -285,7 +285,9 @@ static int backend_up(struct daemon *d)
     if (!err)
         err = vu_attach(d->b, &d->dev);
     if (!err && d->is_hostile)
-        d->dev.hostile = &d->hostile; /* touched only under the register-file lock */
+        d->dev.hostile = &d->hostile; /* processed one queue at a time (vmmio.h) */
+    else if (!err)
+        err = vu_set_concurrent(d->b); /* each ring's worker serves it alone */
     if (!err) {
         err = vuw_start(d->b, &d->workers);
         if (err)

@@ -6,16 +6,18 @@
  * the device model synchronously (pread/pwrite inside the blk model), so
  * in one loop a long request on one queue, or a slow message, delays
  * every other queue and the control channel. With a thread per ring the
- * socket thread only handles messages, and each queue's kick is taken by
- * its own thread as soon as it fires. What they share is guarded as
- * vhost_user.h says: vu_kick() touches only atomics and the register file;
- * the register-file lock (hostsim/vmmio.c) serialises queue processing
- * with every device change the message thread makes, and those changes
- * (memory table, ring start/stop, ADD/REM_MEM_REG) first put the device to
- * sleep, which waits for processing in progress. The model itself still
- * processes one queue at a time under that lock, so requests of different
- * queues do not overlap on the disk yet (a per-queue lock in vmmio would
- * be the next step).
+ * socket thread only handles messages, and each queue is served by its
+ * own thread as soon as its kick fires, at the same time as the others
+ * (vu_set_concurrent: each queue processed under its own lock in vmmio,
+ * with its own chain scratch; pread/pwrite/fdatasync on one fd are safe
+ * from several threads, and a FLUSH covers every write completed on any
+ * queue). What they share is guarded as vhost_user.h says: vu_kick()
+ * touches only atomics and the register file; every change the message
+ * thread makes to queue state or guest memory (memory table, ring
+ * start/stop, ADD/REM_MEM_REG) first puts the device to sleep, which takes
+ * every queue lock and so waits for processing in progress; call/err fds
+ * are swapped under the handler's fd_lock. A hostile device (--hostile)
+ * is processed one queue at a time (its state is shared).
  *
  * Invariants: a worker's fd is its own dup, closed only by that worker;
  * the handoff (want_*) is under the worker's mutex; vuw_stop() joins every

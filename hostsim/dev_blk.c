@@ -59,6 +59,10 @@ struct dev_blk {
     struct vdev_blk_stats stats;
 };
 
+/* Counters are bumped from every queue, which a concurrent transport
+ * (vmmio_set_concurrent) processes at the same time. */
+#define BLK_COUNT(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+
 static struct dev_blk *blk_of(const struct vdev *d)
 {
     return d->priv;
@@ -72,7 +76,9 @@ static void blk_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t le
 /* Is [sector, sector + len) inside the disk? (5.2.6.2; no overflow.) */
 static bool blk_is_in_range(const struct dev_blk *b, uint64_t sector, uint32_t len)
 {
-    uint64_t capacity = b->bytes / VIRTIO_BLK_SECTOR_SIZE;
+    /* Atomic: a resize (under the transport's lock) may run beside a
+     * queue of a concurrent transport; either size is a consistent one. */
+    uint64_t capacity = __atomic_load_n(&b->bytes, __ATOMIC_RELAXED) / VIRTIO_BLK_SECTOR_SIZE;
 
     if (len % VIRTIO_BLK_SECTOR_SIZE)
         return false;
@@ -128,8 +134,8 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         } else {
             vdq_chain_write(c, 0, b->disk + pos, data_in);
         }
-        b->stats.reads++;
-        b->stats.read_bytes += data_in;
+        BLK_COUNT(b->stats.reads, 1);
+        BLK_COUNT(b->stats.read_bytes, data_in);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_OUT:
         if (!blk_is_in_range(b, h->sector, data_out))
@@ -141,8 +147,8 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         } else {
             vdq_chain_read(c, sizeof(*h), b->disk + pos, data_out);
         }
-        b->stats.writes++;
-        b->stats.write_bytes += data_out;
+        BLK_COUNT(b->stats.writes, 1);
+        BLK_COUNT(b->stats.write_bytes, data_out);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_FLUSH:
         /* Writes are in the RAM disk before their completion is pushed;
@@ -150,20 +156,20 @@ static uint8_t blk_request(struct dev_blk *b, const struct vdq_chain *c,
         virt_mb();
         if (!b->disk && b->be.flush && b->be.flush(b->be.ctx))
             goto err_io;
-        b->stats.flushes++;
+        BLK_COUNT(b->stats.flushes, 1);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_GET_ID:
         vdq_chain_write(c, 0, b->serial,
                         data_in < VIRTIO_BLK_ID_BYTES ? data_in : VIRTIO_BLK_ID_BYTES);
-        b->stats.get_ids++;
+        BLK_COUNT(b->stats.get_ids, 1);
         return VIRTIO_BLK_S_OK;
     default:
-        b->stats.unsupp++;
+        BLK_COUNT(b->stats.unsupp, 1);
         return VIRTIO_BLK_S_UNSUPP;
     }
 
 err_io:
-    b->stats.ioerr++;
+    BLK_COUNT(b->stats.ioerr, 1);
     return VIRTIO_BLK_S_IOERR;
 }
 
@@ -193,14 +199,14 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     (void)qi;
     if (c->in_len < 1) {
         /* Nowhere to put the status: nothing we can tell the driver. */
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = 0;
         return true;
     }
     if (c->out_len < sizeof(h)) {
         status = VIRTIO_BLK_S_IOERR;
         vdq_chain_write(c, c->in_len - 1, &status, 1);
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = c->in_len;
         return true;
     }
@@ -210,7 +216,7 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     if (blk_is_misdirected(h.type, c->out_len - sizeof(h), c->in_len - 1)) {
         status = VIRTIO_BLK_S_IOERR;
         vdq_chain_write(c, c->in_len - 1, &status, 1);
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = c->in_len;
         return true;
     }
@@ -359,7 +365,7 @@ int vdev_blk_resize_backend(struct vdev *d, uint64_t bytes)
 
     if (b->disk || !blk_is_valid_disk(b, bytes))
         return -EINVAL;
-    b->bytes = bytes;
+    __atomic_store_n(&b->bytes, bytes, __ATOMIC_RELAXED);
     b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
     vdev_signal_config(d);
     return 0;

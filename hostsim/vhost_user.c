@@ -460,6 +460,7 @@ int vu_create(const struct vu_ops *ops, void *ctx, struct vu_backend **out)
         return -ENOMEM;
     b->ops = ops;
     b->ctx = ctx;
+    b->fd_lock = (struct virt_lock)VIRT_LOCK_INIT;
     b->mem.regions = b->vregions;
     b->mem.nregions = 0;
     b->state_fd = -1;
@@ -511,6 +512,8 @@ void vu_destroy(struct vu_backend *b)
 
 int vu_kick(struct vu_backend *b, unsigned ring)
 {
+    int n;
+
     if (ring >= b->nrings)
         return -ERANGE;
     /* Per-ring workers call this concurrently (vhost_user.h). */
@@ -521,7 +524,12 @@ int vu_kick(struct vu_backend *b, unsigned ring)
     vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NOTIFY, ring, 4);
     if (vmmio_is_asleep(b->m))
         return 0;
-    return vu_process(b);
+    if (!b->concurrent)
+        return vu_process(b);
+    n = vmmio_process_queue(b->m, ring);
+    /* The calls went out; nothing reads InterruptStatus on this transport. */
+    vmmio_write(b->m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED_BUFFER, 4);
+    return n;
 }
 
 int vu_poll(struct vu_backend *b)
@@ -541,6 +549,15 @@ int vu_poll(struct vu_backend *b)
 int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring)
 {
     return ring < b->nrings ? b->rings[ring].kick_fd : -1;
+}
+
+int vu_set_concurrent(struct vu_backend *b)
+{
+    int err = vmmio_set_concurrent(b->m);
+
+    if (!err)
+        b->concurrent = true;
+    return err;
 }
 
 bool vu_ring_is_polled(const struct vu_backend *b, unsigned ring)

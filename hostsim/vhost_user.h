@@ -37,11 +37,14 @@
  * Concurrency: vu_handle_msg() calls for one backend are serialised by
  * the carrier (one message thread). vu_kick() / vu_poll() may run on other
  * threads (a carrier's per-ring workers) concurrently with it and with each
- * other: they touch only atomics and the register file, whose lock
- * serialises queue processing with every change the message side makes to
- * the device (memory table, ring starts and stops, call/err fds): those put
- * the device to sleep first (vmmio_sleep waits for processing in progress)
- * or swap under that lock.
+ * other: they touch only atomics and the register file. Queue processing
+ * runs under the register-file lock, or, after vu_set_concurrent(), under
+ * the lock of its own queue (rings served at the same time). Every change
+ * the message side makes to queue state or guest memory (memory table,
+ * ring starts and stops, reset, state transfer) is made with the device
+ * asleep (vmmio_sleep takes every one of those locks, so it waits for
+ * processing in progress); the call/err fds the hooks signal are swapped
+ * under fd_lock.
  */
 #ifndef RINGLOOP_VHOST_USER_H
 #define RINGLOOP_VHOST_USER_H
@@ -198,6 +201,12 @@ int vu_handle_msg(struct vu_backend *b, const void *msg, size_t len, const int *
 /* The kick fd of ring i fired (or a polled ring may have work): process
  * the device's queues; returns chains completed (0 when asleep). */
 int vu_kick(struct vu_backend *b, unsigned ring);
+/* For a carrier with a thread per ring: from now on vu_kick(b, i)
+ * processes ring i alone, under that queue's lock, so rings are served at
+ * the same time (vmmio_set_concurrent; the handler keeps its promise by
+ * changing queue state only with the device asleep). After vu_attach,
+ * before any message; 0 or -ENOMEM. */
+int vu_set_concurrent(struct vu_backend *b);
 /* Process every ring whose kick is polled (SET_VRING_KICK with no fd). */
 int vu_poll(struct vu_backend *b);
 

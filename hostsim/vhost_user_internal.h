@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "vhost_user.h"
+#include "virtio_platform.h"
 
 struct vu_region {
     uint64_t gpa, size, uaddr, mmap_offset;
@@ -54,6 +55,10 @@ struct vu_backend {
      * asleep, so the hooks (called from queue processing, under the
      * register-file lock) read it stable. */
     uint32_t running_mask;
+    /* Guards the call/err fds the hooks signal (they run on ring workers,
+     * under a queue lock) against SET_VRING_CALL/ERR swapping them. */
+    struct virt_lock fd_lock;
+    bool concurrent; /* vu_set_concurrent: vu_kick processes its ring only */
     /* Guest memory: vdq regions (gpa -> hva) and the frontend's view. */
     struct vdq_mem_region vregions[VU_MAX_MEM_SLOTS];
     struct vu_region regions[VU_MAX_MEM_SLOTS];

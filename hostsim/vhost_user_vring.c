@@ -73,14 +73,16 @@ void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx)
         return; /* config change: the carrier tells the frontend (BACKEND_REQ) */
     /* vmmio does not say which queue: signal every running ring (a spurious
      * call costs the driver a look, a missing one stalls it). running_mask
-     * is stable here (changed only while asleep) and call_fd changes under
-     * the register-file lock we are called with (vu_set_vring_fd). */
+     * is stable here (changed only while asleep); call_fd changes under
+     * fd_lock (vu_set_vring_fd), and the ring workers may be here at once. */
+    virt_lock_acquire(&b->fd_lock);
     for (i = 0; i < b->nrings; i++) {
         if ((b->running_mask & (1u << i)) && b->rings[i].call_fd >= 0 && b->ops->signal) {
             b->ops->signal(b->ctx, b->rings[i].call_fd);
             __atomic_fetch_add(&b->stats.calls, 1, __ATOMIC_RELAXED);
         }
     }
+    virt_lock_release(&b->fd_lock);
 }
 
 /*
@@ -101,13 +103,16 @@ void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, 
     bool told = false;
 
     (void)m;
-    if (qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal) {
-        b->ops->signal(b->ctx, b->rings[qi].err_fd);
-        told = true;
-    }
-    b->stats.ring_errors++;
+    /* The line first: a frontend that sees the err fd finds it written
+     * (the hook runs on a ring worker, not in message order). */
+    virt_lock_acquire(&b->fd_lock);
+    told = qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal;
+    __atomic_fetch_add(&b->stats.ring_errors, 1, __ATOMIC_RELAXED);
     virt_log(VIRT_LOG_ERR, "vhost-user %s: ring %u broken: %s (%u, %u); %s", b->dev->ops->type, qi,
              why, va, vb, told ? "error fd signalled" : "no error fd to signal");
+    if (told)
+        b->ops->signal(b->ctx, b->rings[qi].err_fd);
+    virt_lock_release(&b->fd_lock);
 }
 
 int vu_process(struct vu_backend *b)
@@ -445,21 +450,6 @@ int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base)
     return 0;
 }
 
-struct vu_fd_swap {
-    int *slot;
-    int fd; /* in: the new one; out: the old one */
-};
-
-static void vu_fd_swap_locked(struct vdev *d, void *arg)
-{
-    struct vu_fd_swap *sw = arg;
-    int old = *sw->slot;
-
-    (void)d;
-    *sw->slot = sw->fd;
-    sw->fd = old;
-}
-
 int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *fds, unsigned nfds,
                     unsigned *used_fds)
 {
@@ -490,12 +480,15 @@ int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *f
     default: {
         /* CALL / ERR may change while the ring runs (QEMU re-sends
          * SET_VRING_CALL when the guest masks its vector): the hooks that
-         * signal them run under the register-file lock, so swap there. */
-        struct vu_fd_swap sw = {.slot = req == VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd,
-                                .fd = nofd ? -1 : fds[0]};
+         * signal them take fd_lock, so swap under it. */
+        int *slot = req == VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd;
+        int old;
 
-        vmmio_run_locked(b->m, vu_fd_swap_locked, &sw);
-        vu_close(b, &sw.fd); /* the old one, out of every hook's reach */
+        virt_lock_acquire(&b->fd_lock);
+        old = *slot;
+        *slot = nofd ? -1 : fds[0];
+        virt_lock_release(&b->fd_lock);
+        vu_close(b, &old); /* out of every hook's reach */
         return 0;
     }
     }
