@@ -4,11 +4,11 @@
 # daemon QEMU connects to, its socket-level test (a tiny C frontend with
 # memfd guest memory), and the message-parser fuzzer.
 #
-#   make check-vhost    test_vhost_user, _mem, _sock (ASan+UBSan)
+#   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
 VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
-		   $(HOST_DIR)/test_vhost_user_sock
+		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
@@ -32,7 +32,11 @@ $(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_DIR)/san/host
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_sock: $(HOST_DIR)/san/tests/host/test_vhost_user_sock.o \
-		$(HOST_SAN_LIB)
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+$(HOST_DIR)/test_vhost_user_sock_slots: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_slots.o \
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
@@ -44,6 +48,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vhost_user_mem
 	@echo "== $(HOST_DIR)/test_vhost_user_sock (daemon under ASan+UBSan)"
 	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock
+	@echo "== $(HOST_DIR)/test_vhost_user_sock_slots (daemon under ASan+UBSan)"
+	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock_slots
 
 # Part of check-host (and so `make test`): a few seconds.
 check-host: check-vhost
