@@ -8,12 +8,15 @@
  * carrier, tests/host/vu_fixture.c, keeps count).
  *
  * Input: byte 0 bit 0: start from a negotiated backend (owner, features,
- * REPLY_ACK|CONFIG|MQ|RESET|DEVICE_STATE, a memory table over the arena) so
- * ring messages reach the deep paths; then chunks, each a control byte
- * (bits 0-1: fds to pass, bit 2: kick ring 0 after, bit 3: poll after,
- * bit 4: write the next 16 bytes into the arena at the offset in the
- * following byte * 64) then one message: a 12-byte header and as many
- * payload bytes as its size field says (or what is left).
+ * REPLY_ACK|CONFIG|MQ|RESET|DEVICE_STATE|CONFIGURE_MEM_SLOTS|BACKEND_REQ, a
+ * memory table over the arena) so ring messages reach the deep paths;
+ * then chunks, each a control byte (bits 0-1: fds to pass, bit 2: kick
+ * ring 0 after, bit 3: poll after, bit 4: write the next 16 bytes into the
+ * arena at the offset in the following byte * 64, bit 5: before the
+ * message, an ADD_MEM_REG (bit 6 clear) or REM_MEM_REG (bit 6 set) of a
+ * slice of the arena chosen by the next byte, so memory-slot changes land
+ * between ring messages and kicks) then one message: a 12-byte header and
+ * as many payload bytes as its size field says (or what is left).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -64,7 +67,8 @@ static void preamble(struct vu_backend *b)
     uint8_t m[VU_MAX_MSG];
     struct vuf_region rg = {.gpa = ARENA_GPA, .size = ARENA_SIZE, .uaddr = ARENA_UA};
     uint64_t pf = (1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
-                  (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE);
+                  (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |
+                  (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ);
     uint64_t f = (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
 
@@ -72,6 +76,21 @@ static void preamble(struct vu_backend *b)
     send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0);
     send_msg(b, m, vuf_u64(m, VU_SET_FEATURES, 0, f), 0);
     send_msg(b, m, vuf_mem_table(m, 0, &rg, 1), 1);
+}
+
+/* A slice of the arena as one region: sel picks which of 16 slices and
+ * where its guest / user addresses go (some overlap the preamble's). */
+static void mem_slot_msg(struct vu_backend *b, uint8_t sel, bool rem)
+{
+    uint8_t m[VU_MAX_MSG];
+    uint64_t slice = ARENA_SIZE / 16, i = sel & 15;
+    struct vuf_region rg = {.gpa = (sel & 16 ? ARENA_GPA : 0x10000000ull) + i * slice,
+                            .size = sel & 32 ? slice : slice * 2,
+                            .uaddr = (sel & 64 ? ARENA_UA : 0x7f0010000000ull) + i * slice,
+                            .mmap_offset = i * slice};
+
+    send_msg(b, m, vuf_mem_reg(m, rem ? VU_REM_MEM_REG : VU_ADD_MEM_REG, VU_FLAG_NEED_REPLY, &rg),
+             rem ? (sel >> 7) : 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -106,6 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(arena + (size_t)data[pos] * 64 % (ARENA_SIZE - 16), data + pos + 1, 16);
             pos += 17;
         }
+        if ((ctl & 32) && pos < size)
+            mem_slot_msg(b, data[pos++], ctl & 64);
         len = size - pos;
         if (len >= VU_HDR_BYTES) {
             psize = (uint32_t)data[pos + 8] | (uint32_t)data[pos + 9] << 8 |

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vhost_user_blk.c - ringloop-vhost-user-blk: a vhost-user-blk backend
- * daemon for QEMU's vhost-user-blk-pci (num-queues=1, or N with
- * --num-queues N: VIRTIO_BLK_F_MQ), the Linux carrier of the request
- * handler in hostsim/vhost_user.c:
+ * daemon for QEMU's vhost-user-blk-pci (its default command line: the
+ * backend offers --num-queues N rings, by default one per online CPU, with
+ * VIRTIO_BLK_F_MQ when N > 1; the frontend may use fewer), the Linux
+ * carrier of the request handler in hostsim/vhost_user.c:
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
- *                           [--num-queues N] [--verbose]
+ *                           [--num-queues N] [--watch MS] [--verbose]
  *                           [--read-only] [--writethrough]
  *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
  *
@@ -16,6 +17,10 @@
  * again once the frontend stops and restarts it (GET_VRING_BASE, then
  * SET_VRING_BASE / ADDR / KICK).
  *
+ * Resize: when the disk file grows (looked at on SIGHUP, and every MS
+ * milliseconds with --watch MS) the capacity follows and the frontend is
+ * told with CONFIG_CHANGE_MSG on the back-end channel (BACKEND_REQ).
+ *
  * --hostile makes the device misbehave on purpose (hostsim/hostile.h; the
  * ring modes only: the register-file modes have no vhost-user meaning);
  * `--hostile off` is the normal daemon. An unknown mode exits 2 with the list.
@@ -23,8 +28,9 @@
  * Carrier duties: a listening Unix socket (one frontend at a time; when it
  * goes, the backend and device are rebuilt for the next one); messages
  * read as header + payload with the fds of SCM_RIGHTS; guest memory regions
- * mmap'ed MAP_SHARED from the frontend's fds; eventfd kicks in the poll
- * loop, eventfd calls written from the handler's signal op; device state
+ * mmap'ed MAP_SHARED from the frontend's fds; eventfd kicks taken by one
+ * worker thread per ring (host/vu_workers.c says why), eventfd calls
+ * written from the handler's signal op; device state
  * through the fd of SET_DEVICE_STATE_FD (our state is a few hundred bytes:
  * one pipe buffer, so SAVE writes it at once and LOAD reads it to EOF at
  * CHECK_DEVICE_STATE).
@@ -42,7 +48,8 @@
  * write fdatasync'ed before it completes), which the guest may change with
  * CONFIG_WCE (QEMU forwards the config write as SET_CONFIG).
  *
- * Invariants: single-threaded; every fd the handler gives back through
+ * Invariants: one message thread (this file) and the ring workers, which
+ * only call vu_kick() (vhost_user.h: Concurrency); every fd the handler gives back through
  * close_fd is closed exactly once; SIGTERM/SIGINT end the loop, then the
  * disk is synced and unmapped.
  */
@@ -59,6 +66,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hostile.h"
@@ -66,7 +74,9 @@
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "vhost_user.h"
+#include "vhost_user_front.h"
 #include "virtio_platform.h"
+#include "vu_workers.h"
 
 struct daemon {
     const char *sock_path;
@@ -75,22 +85,27 @@ struct daemon {
     int listen_fd, conn_fd, disk_fd;
     uint64_t disk_bytes;
     struct vu_backend *b;
+    struct vu_workers *workers; /* one thread per ring (vu_workers.c) */
     struct vdev dev;
     uint64_t messages;
-    unsigned num_queues;    /* --num-queues, 1 by default */
+    unsigned num_queues;    /* --num-queues, default: online CPUs (default_num_queues) */
     bool verbose;           /* --verbose: one line per request */
     bool read_only;         /* --read-only */
     bool writethrough;      /* --writethrough */
+    unsigned watch_ms;      /* --watch MS: look at the disk file's size that often (0: off) */
+    uint64_t refused_size;  /* a size change already refused (said once) */
     bool is_hostile;        /* --hostile MODE (not off) */
     struct hostile hostile; /* its state, across connections */
 };
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        hup_flag = 1; /* look at the disk file's size now */
+    else
+        stop_flag = 1;
 }
 
 /* ---- the carrier ops ---- */
@@ -99,11 +114,19 @@ static void *d_map(void *ctx, int fd, uint64_t offset, uint64_t size)
 {
     long page = sysconf(_SC_PAGESIZE);
     uint64_t delta = offset % (uint64_t)page;
+    off_t end = lseek(fd, 0, SEEK_END);
     void *p;
 
     (void)ctx;
     if (size > SIZE_MAX - delta)
         return NULL;
+    /* A mapping past the end of the fd maps, then SIGBUSes on first touch:
+     * refuse the region instead (vhost-user regions are memfd / file). */
+    if (end < 0 || offset > (uint64_t)end || size > (uint64_t)end - offset) {
+        fprintf(stderr, "vhost-user-blk: region fd %d: %#llx bytes at %#llx past its end (%lld)\n",
+                fd, (unsigned long long)size, (unsigned long long)offset, (long long)end);
+        return NULL;
+    }
     p = mmap(NULL, size + delta, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)(offset - delta));
     if (p == MAP_FAILED) {
         fprintf(stderr, "vhost-user-blk: mmap of region fd %d failed: %s\n", fd, strerror(errno));
@@ -330,7 +353,14 @@ static int backend_up(struct daemon *d)
     if (!err)
         err = vu_attach(d->b, &d->dev);
     if (!err && d->is_hostile)
-        d->dev.hostile = &d->hostile; /* the device is serialised by our one thread */
+        d->dev.hostile = &d->hostile; /* processed one queue at a time (vmmio.h) */
+    else if (!err)
+        err = vu_set_concurrent(d->b); /* each ring's worker serves it alone */
+    if (!err) {
+        err = vuw_start(d->b, &d->workers);
+        if (err)
+            vdev_destroy(&d->dev);
+    }
     if (err) {
         vu_destroy(d->b);
         d->b = NULL;
@@ -342,6 +372,8 @@ static void backend_down(struct daemon *d)
 {
     if (!d->b)
         return;
+    vuw_stop(d->workers); /* no vu_kick() after this */
+    d->workers = NULL;
     vu_destroy(d->b);
     vdev_destroy(&d->dev);
     d->b = NULL;
@@ -426,6 +458,7 @@ static bool handle_one(struct daemon *d)
     if (snap_get32(msg) == VU_SET_CONFIG) /* the guest set the cache mode (CONFIG_WCE) */
         fprintf(stderr, "vhost-user-blk: SET_CONFIG: cache %s\n",
                 vdev_blk_is_writeback(&d->dev) ? "writeback" : "writethrough");
+    vuw_sync(d->workers); /* kick fds may have changed */
     if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;
@@ -461,49 +494,113 @@ static int listen_on(const char *path)
     return fd;
 }
 
+/* ---- resize (the disk file grew) ---- */
+
+struct resize_arg {
+    uint64_t bytes;
+    int err;
+};
+
+static void resize_locked(struct vdev *dev, void *arg)
+{
+    struct resize_arg *rs = arg;
+
+    rs->err = vdev_blk_resize_backend(dev, rs->bytes);
+}
+
+/*
+ * vhost-user.rst, VHOST_USER_SLAVE_CONFIG_CHANGE_MSG: the back-end "sends
+ * such messages to notify that the virtio device's configuration space has
+ * changed"; the frontend then sends GET_CONFIG and (QEMU's
+ * vhost-user-blk, for a new capacity) raises the guest's config interrupt
+ * (virtio 1.2 5.2.6.2, the driver re-reads capacity). No NEED_REPLY: QEMU
+ * answers on the same channel only when asked.
+ */
+static void tell_config_change(struct daemon *d)
+{
+    uint8_t m[VU_MAX_MSG];
+    size_t len = vuf_backend_config_change(m, 0);
+    int fd = vu_backend_req_fd(d->b);
+
+    if (fd < 0) {
+        fprintf(stderr, "vhost-user-blk: no back-end channel (SET_BACKEND_REQ_FD): the frontend "
+                        "sees the new capacity at its next GET_CONFIG\n");
+        return;
+    }
+    if (send(fd, m, len, MSG_NOSIGNAL) != (ssize_t)len)
+        fprintf(stderr, "vhost-user-blk: CONFIG_CHANGE_MSG not sent: %s\n", strerror(errno));
+    else
+        fprintf(stderr, "vhost-user-blk: CONFIG_CHANGE_MSG sent\n");
+}
+
+/* SIGHUP or --watch: a grown disk file becomes the device's capacity
+ * (under the register-file lock, so no request is checked against a
+ * half-updated size) and the frontend is told. Shrinking, or growing by
+ * part of a sector, is refused with one line: requests in flight in the
+ * guest may still address the old end. */
+static void disk_check_size(struct daemon *d)
+{
+    off_t size = lseek(d->disk_fd, 0, SEEK_END);
+    struct resize_arg rs;
+
+    if (size < 0) {
+        fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
+        return;
+    }
+    if ((uint64_t)size == d->disk_bytes)
+        return;
+    if ((uint64_t)size < d->disk_bytes || size % 512) {
+        if ((uint64_t)size != d->refused_size)
+            fprintf(stderr, "vhost-user-blk: %s is now %lld bytes: only growing by whole sectors is "
+                            "followed; capacity stays %llu sectors\n",
+                    d->disk_path, (long long)size, (unsigned long long)(d->disk_bytes / 512));
+        d->refused_size = (uint64_t)size;
+        return;
+    }
+    d->disk_bytes = (uint64_t)size;
+    fprintf(stderr, "vhost-user-blk: disk grew to %llu sectors\n",
+            (unsigned long long)(d->disk_bytes / 512));
+    if (!d->b)
+        return; /* the next frontend's device is created with it */
+    rs.err = 0;
+    rs.bytes = d->disk_bytes;
+    vmmio_run_locked(vu_vmmio(d->b), resize_locked, &rs);
+    if (rs.err) {
+        fprintf(stderr, "vhost-user-blk: resize refused (%d)\n", rs.err);
+        return;
+    }
+    tell_config_change(d);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The message thread: the listening socket, then the frontend's
+ * messages; the rings are served by the workers (vu_workers.c). */
 static void serve(struct daemon *d)
 {
+    uint64_t last_watch = now_ms();
+
     while (!stop_flag) {
-        struct pollfd pf[1 + VU_MAX_RINGS];
-        unsigned ring_of[1 + VU_MAX_RINGS];
-        unsigned n = 1, i;
-        bool polled = false;
-        int rc;
-
-        pf[0] =
+        struct pollfd pf =
             (struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd, .events = POLLIN};
-        for (i = 0; d->conn_fd >= 0 && i < vu_num_rings(d->b); i++) {
-            int k = vu_ring_kick_fd(d->b, i);
+        int rc = poll(&pf, 1, d->watch_ms ? (int)d->watch_ms : 1000);
 
-            if (k < 0) {
-                polled = true;
-                continue;
-            }
-            ring_of[n] = i;
-            pf[n++] = (struct pollfd){.fd = k, .events = POLLIN};
+        if (hup_flag || (d->watch_ms && now_ms() - last_watch >= d->watch_ms)) {
+            hup_flag = 0;
+            last_watch = now_ms();
+            disk_check_size(d);
         }
-        rc = poll(pf, n, polled && vu_is_running(d->b) ? 1 : 1000);
         if (rc < 0 && errno != EINTR) {
             perror("vhost-user-blk: poll");
             return;
         }
-        if (rc <= 0) {
-            if (d->b && polled)
-                vu_poll(d->b);
-            continue;
-        }
-        for (i = 1; i < n; i++) {
-            uint64_t v;
-
-            if (!(pf[i].revents & POLLIN))
-                continue;
-            if (read(pf[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                continue;
-            vu_kick(d->b, ring_of[i]);
-        }
-        if (d->b && polled)
-            vu_poll(d->b);
-        if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (rc <= 0 || !(pf.revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         if (d->conn_fd < 0) {
             d->conn_fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -512,13 +609,14 @@ static void serve(struct daemon *d)
                     fprintf(stderr, "vhost-user-blk: cannot create the device\n");
                     return;
                 }
-                fprintf(stderr, "vhost-user-blk: frontend connected\n");
+                fprintf(stderr, "vhost-user-blk: frontend connected (%u queues offered)\n",
+                        d->num_queues);
             }
             continue;
         }
         if (!handle_one(d)) {
-            fprintf(stderr, "vhost-user-blk: frontend gone (%llu messages)\n",
-                    (unsigned long long)d->messages);
+            fprintf(stderr, "vhost-user-blk: frontend gone (%llu messages, %llu kicks)\n",
+                    (unsigned long long)d->messages, vuw_kicks(d->workers));
             close(d->conn_fd);
             d->conn_fd = -1;
             backend_down(d);
@@ -550,9 +648,26 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
-            "[--num-queues N (1..%d)] [--verbose] [--read-only] [--writethrough] "
+            "[--num-queues N (1..%d, default: online CPUs)] [--watch MS] [--verbose] "
+            "[--read-only] [--writethrough] "
             "[--hostile MODE[,after=N][,count=K][,seed=S]]\n",
             VDEV_MAX_QUEUES);
+}
+
+/*
+ * QEMU's vhost-user-blk-pci defaults num-queues to the guest's vCPU count
+ * and refuses a backend whose GET_QUEUE_NUM is smaller ("The maximum
+ * number of queues supported by the backend is N"). Offering one queue per
+ * host CPU covers the usual guest; a ring the frontend does not use costs
+ * nothing (it is never started). Capped at the model's VDEV_MAX_QUEUES.
+ */
+static unsigned default_num_queues(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > VDEV_MAX_QUEUES ? VDEV_MAX_QUEUES : (unsigned)n;
 }
 
 static void hostile_usage_line(const struct hostile_info *info, void *ctx)
@@ -593,17 +708,25 @@ int main(int argc, char **argv)
         {"hostile", required_argument, NULL, 'H'},
         {"read-only", no_argument, NULL, 'r'},
         {"writethrough", no_argument, NULL, 'w'},
+        {"watch", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
-        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 1};
+        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 0};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:rw", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:rwW:", opts, NULL)) != -1) {
         char *end;
 
         switch (c) {
+        case 'W':
+            d.watch_ms = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || d.watch_ms < 1 || d.watch_ms > 3600000) {
+                usage();
+                return 2;
+            }
+            break;
         case 'q':
             d.num_queues = (unsigned)strtoul(optarg, &end, 10);
             if (*end || d.num_queues < 1 || d.num_queues > VDEV_MAX_QUEUES) {
@@ -642,18 +765,22 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (!d.num_queues)
+        d.num_queues = default_num_queues();
     host_log_level_set(VIRT_LOG_INFO);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* no SA_RESTART: poll() returns EINTR at once */
     signal(SIGPIPE, SIG_IGN);
     if (disk_open(&d))
         return 1;
     d.listen_fd = listen_on(d.sock_path);
     if (d.listen_fd < 0)
         return 1;
-    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors%s%s) on %s\n", d.disk_path,
-            (unsigned long long)(d.disk_bytes / 512), d.read_only ? ", read-only" : "",
-            d.writethrough ? ", writethrough" : "", d.sock_path);
+    fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors%s%s) on %s, %u queue%s\n",
+            d.disk_path, (unsigned long long)(d.disk_bytes / 512),
+            d.read_only ? ", read-only" : "", d.writethrough ? ", writethrough" : "",
+            d.sock_path, d.num_queues, d.num_queues == 1 ? "" : "s");
     if (d.is_hostile)
         fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
                 hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,

@@ -53,6 +53,10 @@
 #endif
 #define BLK_CFG_NUM_QUEUES 34
 
+/* Counters are bumped from every queue, which a concurrent transport
+ * (vmmio_set_concurrent) processes at the same time. */
+#define BLK_COUNT(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+
 static struct dev_blk *blk_of(const struct vdev *d)
 {
     return d->priv;
@@ -75,7 +79,9 @@ static void blk_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t le
 /* Is [sector, sector + len) inside the disk? (5.2.6.2; no overflow.) */
 static bool blk_is_in_range(const struct dev_blk *b, uint64_t sector, uint32_t len)
 {
-    uint64_t capacity = b->bytes / VIRTIO_BLK_SECTOR_SIZE;
+    /* Atomic: a resize (under the transport's lock) may run beside a
+     * queue of a concurrent transport; either size is a consistent one. */
+    uint64_t capacity = __atomic_load_n(&b->bytes, __ATOMIC_RELAXED) / VIRTIO_BLK_SECTOR_SIZE;
 
     if (len % VIRTIO_BLK_SECTOR_SIZE)
         return false;
@@ -131,8 +137,8 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         } else {
             vdq_chain_write(c, 0, b->disk + pos, data_in);
         }
-        b->stats.reads++;
-        b->stats.read_bytes += data_in;
+        BLK_COUNT(b->stats.reads, 1);
+        BLK_COUNT(b->stats.read_bytes, data_in);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_OUT:
         if (b->read_only) {
@@ -150,8 +156,8 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         } else {
             vdq_chain_read(c, sizeof(*h), b->disk + pos, data_out);
         }
-        b->stats.writes++;
-        b->stats.write_bytes += data_out;
+        BLK_COUNT(b->stats.writes, 1);
+        BLK_COUNT(b->stats.write_bytes, data_out);
         return blk_write_done(d, b);
     case VIRTIO_BLK_T_FLUSH:
         /* Writes are in the RAM disk before their completion is pushed;
@@ -159,23 +165,23 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         virt_mb();
         if (!b->disk && b->be.flush && b->be.flush(b->be.ctx))
             goto err_io;
-        b->stats.flushes++;
+        BLK_COUNT(b->stats.flushes, 1);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_GET_ID:
         vdq_chain_write(c, 0, b->serial,
                         data_in < VIRTIO_BLK_ID_BYTES ? data_in : VIRTIO_BLK_ID_BYTES);
-        b->stats.get_ids++;
+        BLK_COUNT(b->stats.get_ids, 1);
         return VIRTIO_BLK_S_OK;
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
         return blk_dwz_request(d, b, c, h->type);
     default:
-        b->stats.unsupp++;
+        BLK_COUNT(b->stats.unsupp, 1);
         return VIRTIO_BLK_S_UNSUPP;
     }
 
 err_io:
-    b->stats.ioerr++;
+    BLK_COUNT(b->stats.ioerr, 1);
     return VIRTIO_BLK_S_IOERR;
 }
 
@@ -208,14 +214,14 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     (void)qi;
     if (c->in_len < 1) {
         /* Nowhere to put the status: nothing we can tell the driver. */
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = 0;
         return true;
     }
     if (c->out_len < sizeof(h)) {
         status = VIRTIO_BLK_S_IOERR;
         vdq_chain_write(c, c->in_len - 1, &status, 1);
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = c->in_len;
         return true;
     }
@@ -225,7 +231,7 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     if (blk_is_misdirected(h.type, c->out_len - sizeof(h), c->in_len - 1)) {
         status = VIRTIO_BLK_S_IOERR;
         vdq_chain_write(c, c->in_len - 1, &status, 1);
-        b->stats.bad++;
+        BLK_COUNT(b->stats.bad, 1);
         *written = c->in_len;
         return true;
     }
@@ -367,6 +373,18 @@ int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes)
     b->bytes = bytes;
     b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
     vdev_signal_config(d); /* the transport bumps ConfigGeneration */
+    return 0;
+}
+
+int vdev_blk_resize_backend(struct vdev *d, uint64_t bytes)
+{
+    struct dev_blk *b = blk_of(d);
+
+    if (b->disk || !blk_is_valid_disk(b, bytes))
+        return -EINVAL;
+    __atomic_store_n(&b->bytes, bytes, __ATOMIC_RELAXED);
+    b->cfg.capacity = vr_cpu_to_le64(bytes / VIRTIO_BLK_SECTOR_SIZE);
+    vdev_signal_config(d);
     return 0;
 }
 

@@ -398,7 +398,7 @@ static void hostile_hold(struct vdev *d, struct hostile *h, unsigned qi, uint16_
     l->qi = (uint16_t)qi;
     l->head = head;
     l->len = len;
-    d->more_work |= 1u << qi; /* come back to complete it */
+    __atomic_fetch_or(&d->more_work, 1u << qi, __ATOMIC_RELAXED); /* come back to complete it */
 }
 
 static void hostile_flush_late(struct vdev *d, struct hostile *h, unsigned qi)
@@ -411,7 +411,7 @@ static void hostile_flush_late(struct vdev *d, struct hostile *h, unsigned qi)
 
         if (l->qi != qi || (int64_t)(now - l->due_ns) < 0) {
             if (l->qi == qi)
-                d->more_work |= 1u << qi; /* not due yet: come back */
+                __atomic_fetch_or(&d->more_work, 1u << qi, __ATOMIC_RELAXED); /* not due: come back */
             i++;
             continue;
         }

@@ -218,7 +218,7 @@ int vdev_queue_pop(struct vdev *d, unsigned qi, struct vdq_chain *c)
 
     if (!vdev_is_queue_live(d, qi))
         return -EAGAIN;
-    c->iov = d->iov;
+    c->iov = d->qiov[qi] ? d->qiov[qi] : d->iov;
     c->max_iov = VDEV_MAX_IOV;
     err = vdq_pop(&vq->q, c);
     /* Chains vdq refused on the way (returned with len 0) count as bad. */
@@ -299,7 +299,7 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
             /* Enough for one call: let the transport's lock go and come
              * back (kicks stay off; more_work brings us back). */
             vdev_signal_used(d, qi);
-            d->more_work |= 1u << qi;
+            __atomic_fetch_or(&d->more_work, 1u << qi, __ATOMIC_RELAXED);
             err = 0;
             break;
         }

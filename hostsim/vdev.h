@@ -107,13 +107,18 @@ struct vdev {
     vdev_irq_fn irq;
     void *irq_ctx;
     /* Queues whose vdev_queue_drain() stopped at its budget with chains
-     * possibly left: the transport marks them pending again. */
+     * possibly left: the transport marks them pending again. Atomic (queues
+     * may be processed at the same time, vmmio_set_concurrent). */
     uint32_t more_work;
     /* Misbehave on purpose (hostsim/hostile.h); NULL: a well-behaved device.
      * Set by the owner after creation, under the transport's lock. */
     struct hostile *hostile;
     /* Scratch for the chain being handled (vdev_queue_drain()). */
     struct vdq_iov iov[VDEV_MAX_IOV];
+    /* Optional per-queue scratch (VDEV_MAX_IOV each), set by a transport
+     * that processes queues at the same time (vmmio_set_concurrent): queue
+     * qi's chains use qiov[qi] instead of iov. NULL: iov. */
+    struct vdq_iov *qiov[VDEV_MAX_QUEUES];
 };
 
 /*

@@ -94,6 +94,9 @@ int vdev_blk_create_backend(struct vdev *d, const struct vdq_mem *mem, uint64_t 
 /* Change the disk (e.g. grow into a larger buffer): capacity changes, the
  * config generation moves and a config interrupt goes out (5.2.6.2 / 4.2.2). */
 int vdev_blk_resize(struct vdev *d, void *disk, uint64_t bytes);
+/* The same for a disk behind a storage backend (the file grew): bytes is
+ * the new size (a non-zero multiple of 512); -EINVAL for a RAM disk. */
+int vdev_blk_resize_backend(struct vdev *d, uint64_t bytes);
 /* Serve n request queues (1..VDEV_MAX_QUEUES; n > 1 offers
  * VIRTIO_BLK_F_MQ with config num_queues = n, 5.2.3 / 5.2.4). Before the
  * driver activates the device (e.g. right after create). */

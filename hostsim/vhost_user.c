@@ -27,7 +27,8 @@
 
 #define VU_PROTOCOL_FEATURES                                                                       \
     ((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |                     \
-     (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE))
+     (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |                                \
+     (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ))
 
 /* ---- small helpers ---- */
 
@@ -53,6 +54,10 @@ static const char *const vu_names[VU_REQUEST_MAX] = {
     [VU_GET_CONFIG] = "GET_CONFIG",
     [VU_SET_CONFIG] = "SET_CONFIG",
     [VU_RESET_DEVICE] = "RESET_DEVICE",
+    [VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+    [VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+    [VU_ADD_MEM_REG] = "ADD_MEM_REG",
+    [VU_REM_MEM_REG] = "REM_MEM_REG",
     [VU_SET_DEVICE_STATE_FD] = "SET_DEVICE_STATE_FD",
     [VU_CHECK_DEVICE_STATE] = "CHECK_DEVICE_STATE",
 };
@@ -160,6 +165,11 @@ static const struct vu_req_info vu_reqs[VU_REQUEST_MAX] = {
     [VU_GET_CONFIG] = {true, -1, true, false, VU_PF_CONFIG},
     [VU_SET_CONFIG] = {true, -1, false, true, VU_PF_CONFIG},
     [VU_RESET_DEVICE] = {true, 0, false, true, VU_PF_RESET_DEVICE},
+    /* QEMU sends these two before SET_OWNER (vhost_user_backend_init). */
+    [VU_SET_BACKEND_REQ_FD] = {true, 0, false, false, VU_PF_BACKEND_REQ},
+    [VU_GET_MAX_MEM_SLOTS] = {true, 0, true, false, VU_PF_CONFIGURE_MEM_SLOTS},
+    [VU_ADD_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
+    [VU_REM_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
     [VU_SET_DEVICE_STATE_FD] = {true, 8, true, true, VU_PF_DEVICE_STATE},
     [VU_CHECK_DEVICE_STATE] = {true, 0, true, true, VU_PF_DEVICE_STATE},
 };
@@ -205,6 +215,9 @@ static int vu_handle_get(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         return 0;
     case VU_GET_QUEUE_NUM:
         vu_reply_u64(r, req, b->nrings);
+        return 0;
+    case VU_GET_MAX_MEM_SLOTS:
+        vu_reply_u64(r, req, VU_MAX_MEM_SLOTS);
         return 0;
     case VU_GET_VRING_BASE:
         ring = vu_ring_of(b, snap_get32(p));
@@ -288,6 +301,21 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         return 0;
     case VU_SET_MEM_TABLE:
         return vu_set_mem_table(b, p, size, fds, nfds);
+    case VU_ADD_MEM_REG:
+        return vu_add_mem_reg(b, p, fds, nfds);
+    case VU_REM_MEM_REG:
+        return vu_rem_mem_reg(b, p, nfds);
+    case VU_SET_BACKEND_REQ_FD:
+        /* vhost-user.rst "Back-end communication": the socket for
+         * back-end initiated requests (CONFIG_CHANGE_MSG). */
+        if (nfds != 1) {
+            virt_log(VIRT_LOG_ERR, "vhost-user: SET_BACKEND_REQ_FD with %u fds", nfds);
+            return -EINVAL;
+        }
+        vu_close(b, &b->backend_fd);
+        b->backend_fd = fds[0];
+        *used_fds = 1;
+        return 0;
     case VU_SET_VRING_NUM:
     case VU_SET_VRING_BASE:
     case VU_SET_VRING_ENABLE:
@@ -432,10 +460,12 @@ int vu_create(const struct vu_ops *ops, void *ctx, struct vu_backend **out)
         return -ENOMEM;
     b->ops = ops;
     b->ctx = ctx;
+    b->fd_lock = (struct virt_lock)VIRT_LOCK_INIT;
     b->mem.regions = b->vregions;
     b->mem.nregions = 0;
     b->state_fd = -1;
     b->state_dir = -1;
+    b->backend_fd = -1;
     for (unsigned i = 0; i < VU_MAX_RINGS; i++)
         b->rings[i].kick_fd = b->rings[i].call_fd = b->rings[i].err_fd = -1;
     *out = b;
@@ -459,7 +489,7 @@ int vu_attach(struct vu_backend *b, struct vdev *dev)
         return err;
     b->dev = dev;
     b->nrings = dev->ops->num_queues;
-    vmmio_sleep(b->m); /* awake only with every ring live */
+    vmmio_sleep(b->m); /* awake only with a ring active */
     return 0;
 }
 
@@ -471,6 +501,7 @@ void vu_destroy(struct vu_backend *b)
         vmmio_sleep(b->m);
     vu_rings_reset(b);
     vu_close(b, &b->state_fd);
+    vu_close(b, &b->backend_fd);
     vu_regions_unmap(b, b->regions, b->mem.nregions);
     b->mem.nregions = 0;
     if (b->dev)
@@ -481,13 +512,24 @@ void vu_destroy(struct vu_backend *b)
 
 int vu_kick(struct vu_backend *b, unsigned ring)
 {
+    int n;
+
     if (ring >= b->nrings)
         return -ERANGE;
-    b->stats.kicks++;
-    if (vmmio_is_asleep(b->m))
-        return 0; /* wake processes every queue once */
+    /* Per-ring workers call this concurrently (vhost_user.h). */
+    __atomic_fetch_add(&b->stats.kicks, 1, __ATOMIC_RELAXED);
+    /* Marked pending even while asleep (a memory-table change on the
+     * message thread): whoever wakes the device processes it then, so a
+     * kick taken meanwhile is not lost. */
     vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NOTIFY, ring, 4);
-    return vu_process(b);
+    if (vmmio_is_asleep(b->m))
+        return 0;
+    if (!b->concurrent)
+        return vu_process(b);
+    n = vmmio_process_queue(b->m, ring);
+    /* The calls went out; nothing reads InterruptStatus on this transport. */
+    vmmio_write(b->m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED_BUFFER, 4);
+    return n;
 }
 
 int vu_poll(struct vu_backend *b)
@@ -507,6 +549,25 @@ int vu_poll(struct vu_backend *b)
 int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring)
 {
     return ring < b->nrings ? b->rings[ring].kick_fd : -1;
+}
+
+int vu_set_concurrent(struct vu_backend *b)
+{
+    int err = vmmio_set_concurrent(b->m);
+
+    if (!err)
+        b->concurrent = true;
+    return err;
+}
+
+bool vu_ring_is_polled(const struct vu_backend *b, unsigned ring)
+{
+    return ring < b->nrings && b->rings[ring].started && b->rings[ring].kick_polled;
+}
+
+int vu_backend_req_fd(const struct vu_backend *b)
+{
+    return vu_has_pf(b, VU_PF_BACKEND_REQ) ? b->backend_fd : -1;
 }
 
 unsigned vu_num_rings(const struct vu_backend *b)

@@ -14,13 +14,14 @@
  * are the ones the loopback transport uses.
  *
  * Invariants:
- *  - the device is awake iff every ring of the model is started (kick
+ *  - the device is awake iff at least one ring is active: started (kick
  *    received, not stopped by GET_VRING_BASE), enabled (rings start
- *    disabled when VHOST_USER_F_PROTOCOL_FEATURES is negotiated), and the
- *    device activated with them; otherwise it sleeps (no guest memory
- *    access, no call signalled). So when every ring is stopped the device
- *    is suspended, and stopping one ring stops all processing (our models
- *    serve all their queues from one loop).
+ *    disabled when VHOST_USER_F_PROTOCOL_FEATURES is negotiated) and set
+ *    up; it is then activated with exactly the active rings as its ready
+ *    queues. Rings the frontend never starts (QEMU starts only those its
+ *    guest driver set up) stay out. When the active set changes the device
+ *    sleeps and is re-activated with the new set; when every ring is
+ *    stopped it is suspended (no guest memory access, no call signalled).
  *  - nothing from the frontend is trusted: header, size, every index,
  *    address, number and fd is checked; frontend addresses are translated
  *    through the memory table with bounds checks; guest memory is touched
@@ -33,8 +34,17 @@
  *    else it is logged and ignored. A malformed header, or an unknown
  *    request without REPLY_ACK, closes the connection. Every error logs.
  *
- * Concurrency: none inside. vu_handle_msg(), vu_kick(), vu_poll() for one
- * backend are serialised by the carrier (one thread / one CPU).
+ * Concurrency: vu_handle_msg() calls for one backend are serialised by
+ * the carrier (one message thread). vu_kick() / vu_poll() may run on other
+ * threads (a carrier's per-ring workers) concurrently with it and with each
+ * other: they touch only atomics and the register file. Queue processing
+ * runs under the register-file lock, or, after vu_set_concurrent(), under
+ * the lock of its own queue (rings served at the same time). Every change
+ * the message side makes to queue state or guest memory (memory table,
+ * ring starts and stops, reset, state transfer) is made with the device
+ * asleep (vmmio_sleep takes every one of those locks, so it waits for
+ * processing in progress); the call/err fds the hooks signal are swapped
+ * under fd_lock.
  */
 #ifndef RINGLOOP_VHOST_USER_H
 #define RINGLOOP_VHOST_USER_H
@@ -51,7 +61,11 @@
 #define VU_MAX_PAYLOAD 1024 /* largest payload we accept */
 #define VU_MAX_MSG (VU_HDR_BYTES + VU_MAX_PAYLOAD)
 #define VU_MAX_FDS 8
-#define VU_MAX_REGIONS 8 /* VHOST_MEMORY_BASELINE_NREGIONS */
+#define VU_MAX_REGIONS 8 /* VHOST_MEMORY_BASELINE_NREGIONS: SET_MEM_TABLE's most */
+/* Regions the table holds, and GET_MAX_MEM_SLOTS' answer: with
+ * CONFIGURE_MEM_SLOTS the frontend adds them one by one (ADD_MEM_REG), so
+ * memory hotplug is not held to the 8 of SET_MEM_TABLE. */
+#define VU_MAX_MEM_SLOTS 32
 #define VU_MAX_RINGS VDEV_MAX_QUEUES
 #define VU_MAX_CONFIG 256 /* VHOST_USER_MAX_CONFIG_SIZE */
 
@@ -79,9 +93,13 @@ enum vu_request {
     VU_SET_PROTOCOL_FEATURES = 16,
     VU_GET_QUEUE_NUM = 17,
     VU_SET_VRING_ENABLE = 18,
+    VU_SET_BACKEND_REQ_FD = 21, /* SET_SLAVE_REQ_FD */
     VU_GET_CONFIG = 24,
     VU_SET_CONFIG = 25,
     VU_RESET_DEVICE = 34,
+    VU_GET_MAX_MEM_SLOTS = 36,
+    VU_ADD_MEM_REG = 37,
+    VU_REM_MEM_REG = 38,
     VU_SET_DEVICE_STATE_FD = 42,
     VU_CHECK_DEVICE_STATE = 43,
     VU_REQUEST_MAX = 64
@@ -93,9 +111,15 @@ enum vu_protocol_feature {
     VU_PF_MQ = 0,
     VU_PF_REPLY_ACK = 3,
     VU_PF_CONFIG = 9,
+    VU_PF_BACKEND_REQ = 5, /* SLAVE_REQ */
     VU_PF_RESET_DEVICE = 13,
+    VU_PF_CONFIGURE_MEM_SLOTS = 15,
     VU_PF_DEVICE_STATE = 19,
 };
+
+/* Back-end message types (vhost-user.rst "Back-end message types"), sent
+ * by the backend on the SET_BACKEND_REQ_FD channel. */
+#define VU_BACKEND_CONFIG_CHANGE_MSG 2 /* VHOST_USER_SLAVE_CONFIG_CHANGE_MSG */
 
 /* SET_VRING_KICK/CALL/ERR u64: ring index, and "no fd" (kick: polling). */
 #define VU_VRING_IDX_MASK 0xffull
@@ -110,6 +134,7 @@ enum vu_protocol_feature {
 /* Payload layouts (byte offsets) */
 #define VU_MEM_HDR_BYTES 8     /* nregions u32, padding u32 */
 #define VU_MEM_REGION_BYTES 32 /* guest_phys_addr, memory_size, userspace_addr, mmap_offset */
+#define VU_MEM_REG_BYTES 40    /* ADD/REM_MEM_REG: padding u64, then one region */
 #define VU_STATE_BYTES 8       /* index u32, num u32 */
 #define VU_ADDR_BYTES 40       /* index, flags, desc, used, avail, log */
 #define VU_CONFIG_HDR_BYTES 12 /* offset, size, flags */
@@ -176,11 +201,24 @@ int vu_handle_msg(struct vu_backend *b, const void *msg, size_t len, const int *
 /* The kick fd of ring i fired (or a polled ring may have work): process
  * the device's queues; returns chains completed (0 when asleep). */
 int vu_kick(struct vu_backend *b, unsigned ring);
+/* For a carrier with a thread per ring: from now on vu_kick(b, i)
+ * processes ring i alone, under that queue's lock, so rings are served at
+ * the same time (vmmio_set_concurrent; the handler keeps its promise by
+ * changing queue state only with the device asleep). After vu_attach,
+ * before any message; 0 or -ENOMEM. */
+int vu_set_concurrent(struct vu_backend *b);
 /* Process every ring whose kick is polled (SET_VRING_KICK with no fd). */
 int vu_poll(struct vu_backend *b);
 
-/* For the carrier's poll set: the kick handle of ring i, or -1. */
+/* For the carrier's poll set: the kick handle of ring i, or -1. Message
+ * thread only (it changes with SET_VRING_KICK / GET_VRING_BASE). */
 int vu_ring_kick_fd(const struct vu_backend *b, unsigned ring);
+/* The back-end request channel (SET_BACKEND_REQ_FD, with its protocol
+ * feature negotiated), or -1: the carrier sends VU_BACKEND_* messages
+ * there (vuf_backend_config_change). Message thread only. */
+int vu_backend_req_fd(const struct vu_backend *b);
+/* Ring i started with no kick fd (polled); message thread only. */
+bool vu_ring_is_polled(const struct vu_backend *b, unsigned ring);
 unsigned vu_num_rings(const struct vu_backend *b);
 bool vu_is_running(const struct vu_backend *b);
 struct vmmio *vu_vmmio(struct vu_backend *b);

@@ -81,6 +81,28 @@ static inline size_t vuf_mem_table(uint8_t *buf, uint32_t flags, const struct vu
     return vuf_hdr(buf, VU_SET_MEM_TABLE, flags, VU_MEM_HDR_BYTES + n * VU_MEM_REGION_BYTES);
 }
 
+/* ADD_MEM_REG / REM_MEM_REG: padding u64, then the region. */
+static inline size_t vuf_mem_reg(uint8_t *buf, uint32_t req, uint32_t flags,
+                                 const struct vuf_region *rg)
+{
+    uint8_t *p = buf + VU_HDR_BYTES;
+
+    snap_put64(p, 0);
+    snap_put64(p + 8, rg->gpa);
+    snap_put64(p + 16, rg->size);
+    snap_put64(p + 24, rg->uaddr);
+    snap_put64(p + 32, rg->mmap_offset);
+    return vuf_hdr(buf, req, flags, VU_MEM_REG_BYTES);
+}
+
+/* The back-end's VHOST_USER_SLAVE_CONFIG_CHANGE_MSG (no payload), sent on
+ * the SET_BACKEND_REQ_FD channel: the frontend re-reads the config
+ * (GET_CONFIG) and tells its guest. */
+static inline size_t vuf_backend_config_change(uint8_t *buf, uint32_t flags)
+{
+    return vuf_hdr(buf, VU_BACKEND_CONFIG_CHANGE_MSG, flags, 0);
+}
+
 static inline size_t vuf_config(uint8_t *buf, uint32_t req, uint32_t flags, uint32_t off,
                                 uint32_t len, const void *data)
 {

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "vhost_user.h"
+#include "virtio_platform.h"
 
 struct vu_region {
     uint64_t gpa, size, uaddr, mmap_offset;
@@ -49,15 +50,29 @@ struct vu_backend {
     uint64_t features; /* acked by SET_FEATURES, bit 30 included */
     uint64_t protocol_features;
     unsigned nrings;
+    /* Rings the device is activated and awake with (bit i: ring i); 0
+     * while asleep. Written by the message side only with the device
+     * asleep, so the hooks (called from queue processing, under the
+     * register-file lock) read it stable. */
+    uint32_t running_mask;
+    /* Guards the call/err fds the hooks signal (they run on ring workers,
+     * under a queue lock) against SET_VRING_CALL/ERR swapping them. */
+    struct virt_lock fd_lock;
+    bool concurrent; /* vu_set_concurrent: vu_kick processes its ring only */
     /* Guest memory: vdq regions (gpa -> hva) and the frontend's view. */
-    struct vdq_mem_region vregions[VU_MAX_REGIONS];
-    struct vu_region regions[VU_MAX_REGIONS];
+    struct vdq_mem_region vregions[VU_MAX_MEM_SLOTS];
+    struct vu_region regions[VU_MAX_MEM_SLOTS];
+    /* A memory change left running rings outside guest memory (REM_MEM_REG
+     * ahead of its ADD_MEM_REG): the device sleeps until a later change
+     * puts them back, then wakes as it was. */
+    bool mem_parked;
     struct vdq_mem mem;
     struct vu_ring rings[VU_MAX_RINGS];
     /* Device state transfer in progress (SET_DEVICE_STATE_FD). */
     int state_fd;  /* LOAD: the fd to read at CHECK_DEVICE_STATE */
     int state_dir; /* -1 none, VU_STATE_SAVE, VU_STATE_LOAD */
     int state_result;
+    int backend_fd; /* SET_BACKEND_REQ_FD, -1: none */
     struct vu_stats stats;
 };
 
@@ -82,6 +97,9 @@ void vu_regions_unmap(struct vu_backend *b, struct vu_region *rg, unsigned n);
 /* SET_MEM_TABLE: payload p (size bytes), one fd per region (not kept). */
 int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
                      unsigned nfds);
+/* ADD_MEM_REG (one fd, not kept) / REM_MEM_REG (payload VU_MEM_REG_BYTES). */
+int vu_add_mem_reg(struct vu_backend *b, const uint8_t *p, const int *fds, unsigned nfds);
+int vu_rem_mem_reg(struct vu_backend *b, const uint8_t *p, unsigned nfds);
 
 /* ---- vhost_user_vring.c ---- */
 
@@ -98,6 +116,8 @@ int vu_process(struct vu_backend *b);
 int vu_reload(struct vu_backend *b, bool set_base, int *bad_ring);
 /* Bring the device in line with the rings (the invariant in vhost_user.h). */
 int vu_update(struct vu_backend *b);
+/* Rings that are started, enabled and set up: what the device runs with. */
+uint32_t vu_active_mask(const struct vu_backend *b);
 /* Ring index -> ring, NULL (logged) when out of range. */
 struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index);
 int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num);

@@ -5,12 +5,14 @@
  * from vhost_user.c because it is the one part that maps and unmaps the
  * frontend's memory.
  *
- * Invariants: a table is accepted whole or not at all (every region
- * non-empty, without wrap-around, overlapping no other region in guest or
- * user addresses, mapped) and swapped in with the device asleep, the rings
- * rebuilt over it before anything reads them; b->regions[i] and
- * b->vregions[i] describe the same mapping; a translation succeeds only
- * for a range wholly inside one region.
+ * Invariants: a table (SET_MEM_TABLE) or one region (ADD_MEM_REG) is
+ * accepted whole or not at all (every region non-empty, without
+ * wrap-around, overlapping no other region in guest or user addresses,
+ * mapped), and every change (also REM_MEM_REG) is made with the device
+ * asleep, the rings rebuilt over the new table before anything reads
+ * them (vu_mem_quiesce / vu_mem_resume); b->regions[i] and b->vregions[i]
+ * describe the same mapping; a translation succeeds only for a range
+ * wholly inside one region.
  */
 #include "vhost_user.h"
 
@@ -81,12 +83,81 @@ static bool vu_is_region_ok(const struct vu_region *rg, const struct vu_region *
     return true;
 }
 
+static void vu_region_parse(const uint8_t *q, struct vu_region *rg)
+{
+    rg->gpa = snap_get64(q);
+    rg->size = snap_get64(q + 8);
+    rg->uaddr = snap_get64(q + 16);
+    rg->mmap_offset = snap_get64(q + 24);
+    rg->hva = NULL;
+}
+
+/* Map rg from fd (the carrier checks the fd is long enough); logs. */
+static int vu_region_map(struct vu_backend *b, struct vu_region *rg, int fd, const char *what)
+{
+    rg->hva = b->ops->map ? b->ops->map(b->ctx, fd, rg->mmap_offset, rg->size) : NULL;
+    if (!rg->hva) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: %s: cannot map %#llx bytes at fd offset %#llx", what,
+                 (unsigned long long)rg->size, (unsigned long long)rg->mmap_offset);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Every change of the table runs between these two. Quiesce: the device
+ * sleeps (vmmio_sleep waits for queue processing in progress, on any
+ * worker thread), so nothing reads the table while it changes; returns
+ * whether the device is to run again afterwards (it was running, or an
+ * earlier change parked it). Resume: the rings are rebuilt over the new
+ * table and the device woken; if a running ring is now outside guest
+ * memory it stays asleep (parked) and -EFAULT says so.
+ */
+static bool vu_mem_quiesce(struct vu_backend *b)
+{
+    bool run = !vmmio_is_asleep(b->m) || b->mem_parked;
+
+    if (!vmmio_is_asleep(b->m))
+        vmmio_sleep(b->m);
+    return run;
+}
+
+static void vu_mem_publish(struct vu_backend *b)
+{
+    unsigned i;
+
+    for (i = 0; i < b->mem.nregions; i++)
+        b->vregions[i] = (struct vdq_mem_region){
+            .gpa = b->regions[i].gpa, .size = b->regions[i].size, .hva = b->regions[i].hva};
+}
+
+static int vu_mem_resume(struct vu_backend *b, bool run)
+{
+    int err;
+
+    vu_mem_publish(b);
+    err = vu_reload(b, false, NULL);
+    b->mem_parked = err && run;
+    if (err) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: rings outside the new memory table%s",
+                 run ? ": device asleep until they are back" : "");
+        return -EFAULT;
+    }
+    if (run) {
+        vmmio_wake(b->m);
+        /* Kicks that came while asleep (a worker marked them pending and
+         * went back to sleep on its eventfd) are served now. */
+        vu_process(b);
+    }
+    return 0;
+}
+
 int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
                      unsigned nfds)
 {
     struct vu_region nr[VU_MAX_REGIONS];
     uint32_t n, i;
-    bool was_running = !vmmio_is_asleep(b->m);
+    bool run;
     int err;
 
     if (size < VU_MEM_HDR_BYTES)
@@ -99,14 +170,8 @@ int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, cons
         return -EINVAL;
     }
     memset(nr, 0, sizeof(nr));
-    for (i = 0; i < n; i++) {
-        const uint8_t *q = p + VU_MEM_HDR_BYTES + i * VU_MEM_REGION_BYTES;
-
-        nr[i].gpa = snap_get64(q);
-        nr[i].size = snap_get64(q + 8);
-        nr[i].uaddr = snap_get64(q + 16);
-        nr[i].mmap_offset = snap_get64(q + 24);
-    }
+    for (i = 0; i < n; i++)
+        vu_region_parse(p + VU_MEM_HDR_BYTES + i * VU_MEM_REGION_BYTES, &nr[i]);
     for (i = 0; i < n; i++) {
         if (!vu_is_region_ok(&nr[i], nr, n)) {
             virt_log(VIRT_LOG_ERR, "vhost-user: region %u unusable (gpa %#llx size %#llx)", i,
@@ -114,36 +179,106 @@ int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, cons
             err = -EINVAL;
             goto err_unmap;
         }
-        nr[i].hva = b->ops->map ? b->ops->map(b->ctx, fds[i], nr[i].mmap_offset, nr[i].size) : NULL;
-        if (!nr[i].hva) {
-            virt_log(VIRT_LOG_ERR, "vhost-user: cannot map region %u (%#llx bytes)", i,
-                     (unsigned long long)nr[i].size);
-            err = -ENOMEM;
+        err = vu_region_map(b, &nr[i], fds[i], "SET_MEM_TABLE");
+        if (err)
             goto err_unmap;
-        }
     }
     /* Swap with the device asleep, then rebuild the rings over the new
      * mappings before anything looks at them again. */
-    if (was_running)
-        vmmio_sleep(b->m);
+    run = vu_mem_quiesce(b);
     vu_regions_unmap(b, b->regions, b->mem.nregions);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         b->regions[i] = nr[i];
-        b->vregions[i] =
-            (struct vdq_mem_region){.gpa = nr[i].gpa, .size = nr[i].size, .hva = nr[i].hva};
-    }
     b->mem.nregions = n;
-    err = vu_reload(b, false, NULL);
-    if (err) {
-        virt_log(VIRT_LOG_ERR, "vhost-user: rings outside the new memory table");
-        /* The device stays asleep; a restart re-checks everything. */
-        return err;
-    }
-    if (was_running)
-        vmmio_wake(b->m);
-    return 0;
+    return vu_mem_resume(b, run);
 
 err_unmap:
     vu_regions_unmap(b, nr, n);
     return err;
+}
+
+/*
+ * vhost-user.rst, VHOST_USER_ADD_MEM_REG: "a memory region descriptor
+ * struct, describing a region of guest memory which the back-end device
+ * must map in", with "exactly one file descriptor from which the memory
+ * is mapped". Refused (table unchanged): not one fd, a full table
+ * (VU_MAX_MEM_SLOTS, what GET_MAX_MEM_SLOTS said), an empty or wrapping
+ * region, one overlapping a region already there (guest or user
+ * addresses), or one the carrier cannot map (past the end of its fd).
+ */
+int vu_add_mem_reg(struct vu_backend *b, const uint8_t *p, const int *fds, unsigned nfds)
+{
+    struct vu_region nr;
+    bool run;
+    int err;
+
+    vu_region_parse(p + 8, &nr);
+    if (nfds != 1) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ADD_MEM_REG with %u fds (want 1)", nfds);
+        return -EINVAL;
+    }
+    if (b->mem.nregions >= VU_MAX_MEM_SLOTS) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ADD_MEM_REG: all %u slots used", VU_MAX_MEM_SLOTS);
+        return -ENOSPC;
+    }
+    if (!vu_is_region_ok(&nr, b->regions, b->mem.nregions)) {
+        virt_log(VIRT_LOG_ERR,
+                 "vhost-user: ADD_MEM_REG: region gpa %#llx size %#llx ua %#llx empty, wrapping "
+                 "or overlapping",
+                 (unsigned long long)nr.gpa, (unsigned long long)nr.size,
+                 (unsigned long long)nr.uaddr);
+        return -EINVAL;
+    }
+    err = vu_region_map(b, &nr, fds[0], "ADD_MEM_REG");
+    if (err)
+        return err;
+    run = vu_mem_quiesce(b);
+    b->regions[b->mem.nregions++] = nr;
+    /* Rings outside memory stay parked: not this message's fault. */
+    (void)vu_mem_resume(b, run);
+    virt_log(VIRT_LOG_INFO, "vhost-user: memory region %u added: gpa %#llx, %llu KiB",
+             b->mem.nregions - 1, (unsigned long long)nr.gpa,
+             (unsigned long long)(nr.size >> 10));
+    return 0;
+}
+
+/*
+ * VHOST_USER_REM_MEM_REG: "The memory region to be removed is identified
+ * by its guest address, user address and size. The mmap offset is
+ * ignored." and "If a file descriptor is passed, the back-end MUST close
+ * it without using it" (vu_handle_msg closes it). A region that is not
+ * there is refused. Removing the memory a running ring lives in parks the
+ * device until a later ADD_MEM_REG brings it back (QEMU replaces a region
+ * with REM then ADD).
+ */
+int vu_rem_mem_reg(struct vu_backend *b, const uint8_t *p, unsigned nfds)
+{
+    struct vu_region rg;
+    unsigned i;
+    bool run;
+
+    vu_region_parse(p + 8, &rg);
+    if (nfds > 1) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: REM_MEM_REG with %u fds", nfds);
+        return -EINVAL;
+    }
+    for (i = 0; i < b->mem.nregions; i++)
+        if (b->regions[i].gpa == rg.gpa && b->regions[i].uaddr == rg.uaddr &&
+            b->regions[i].size == rg.size)
+            break;
+    if (i == b->mem.nregions) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: REM_MEM_REG: no region gpa %#llx size %#llx ua %#llx",
+                 (unsigned long long)rg.gpa, (unsigned long long)rg.size,
+                 (unsigned long long)rg.uaddr);
+        return -ENOENT;
+    }
+    run = vu_mem_quiesce(b);
+    vu_regions_unmap(b, &b->regions[i], 1);
+    memmove(&b->regions[i], &b->regions[i + 1],
+            (b->mem.nregions - i - 1) * sizeof(b->regions[0]));
+    b->mem.nregions--;
+    (void)vu_mem_resume(b, run);
+    virt_log(VIRT_LOG_INFO, "vhost-user: memory region gpa %#llx removed (%u left)",
+             (unsigned long long)rg.gpa, b->mem.nregions);
+    return 0;
 }

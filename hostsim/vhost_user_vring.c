@@ -13,9 +13,14 @@
  * SET_VRING_KICK and stopped by GET_VRING_BASE, which returns the next
  * avail index. It is enabled from the start unless
  * VHOST_USER_F_PROTOCOL_FEATURES was negotiated (then SET_VRING_ENABLE
- * decides). When every ring of the model is started and enabled the device
- * is (re)activated through the register file and woken; when any of them
- * is not, it sleeps.
+ * decides). The device runs with the rings that are started and enabled
+ * (the active set, vu_active_mask()): "Multiple queue support" lets the
+ * frontend use fewer rings than GET_QUEUE_NUM offers (QEMU starts only the
+ * rings its guest driver set up, e.g. one of num-queues=4), and rings never
+ * started must not hold the others up. Whenever the active set changes the
+ * device is put to sleep (each running ring's next avail index saved as
+ * its base), then, if the set is not empty, activated with exactly those
+ * queues ready and woken; with no active ring it sleeps.
  *
  * Activation: if the device is already activated with the same ring
  * geometry and features (a restart after GET_VRING_BASE, or a restored
@@ -65,15 +70,19 @@ void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx)
 
     (void)m;
     if (!(int_status & VIRTIO_INT_USED_BUFFER))
-        return; /* config change: no backend channel (BACKEND_REQ) offered */
-    /* vmmio does not say which queue: signal every started ring (a spurious
-     * call costs the driver a look, a missing one stalls it). */
+        return; /* config change: the carrier tells the frontend (BACKEND_REQ) */
+    /* vmmio does not say which queue: signal every running ring (a spurious
+     * call costs the driver a look, a missing one stalls it). running_mask
+     * is stable here (changed only while asleep); call_fd changes under
+     * fd_lock (vu_set_vring_fd), and the ring workers may be here at once. */
+    virt_lock_acquire(&b->fd_lock);
     for (i = 0; i < b->nrings; i++) {
-        if (b->rings[i].started && b->rings[i].call_fd >= 0 && b->ops->signal) {
+        if ((b->running_mask & (1u << i)) && b->rings[i].call_fd >= 0 && b->ops->signal) {
             b->ops->signal(b->ctx, b->rings[i].call_fd);
-            b->stats.calls++;
+            __atomic_fetch_add(&b->stats.calls, 1, __ATOMIC_RELAXED);
         }
     }
+    virt_lock_release(&b->fd_lock);
 }
 
 /*
@@ -94,13 +103,16 @@ void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, 
     bool told = false;
 
     (void)m;
-    if (qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal) {
-        b->ops->signal(b->ctx, b->rings[qi].err_fd);
-        told = true;
-    }
-    b->stats.ring_errors++;
+    /* The line first: a frontend that sees the err fd finds it written
+     * (the hook runs on a ring worker, not in message order). */
+    virt_lock_acquire(&b->fd_lock);
+    told = qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal;
+    __atomic_fetch_add(&b->stats.ring_errors, 1, __ATOMIC_RELAXED);
     virt_log(VIRT_LOG_ERR, "vhost-user %s: ring %u broken: %s (%u, %u); %s", b->dev->ops->type, qi,
              why, va, vb, told ? "error fd signalled" : "no error fd to signal");
+    if (told)
+        b->ops->signal(b->ctx, b->rings[qi].err_fd);
+    virt_lock_release(&b->fd_lock);
 }
 
 int vu_process(struct vu_backend *b)
@@ -140,8 +152,10 @@ static uint64_t vu_device_features(const struct vu_backend *b)
     return f | (b->dev->avail_features & (1ull << VIRTIO_F_VERSION_1));
 }
 
-/* Program the register file from scratch (3.1.1 through registers). */
-static int vu_device_program(struct vu_backend *b, const struct vu_ring_geo *geo)
+/* Program the register file from scratch (3.1.1 through registers), with
+ * the rings of mask ready and the others not (4.2.2: a queue not ready is
+ * never touched). */
+static int vu_device_program(struct vu_backend *b, uint32_t mask, const struct vu_ring_geo *geo)
 {
     uint64_t f = vu_device_features(b);
     uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
@@ -161,6 +175,8 @@ static int vu_device_program(struct vu_backend *b, const struct vu_ring_geo *geo
         return -EINVAL;
     }
     for (i = 0; i < b->nrings; i++) {
+        if (!(mask & (1u << i)))
+            continue;
         vmmio_write(b->m, VIRTIO_MMIO_QUEUE_SEL, i, 4);
         vmmio_write(b->m, VIRTIO_MMIO_QUEUE_NUM, b->rings[i].num, 4);
         vu_write64(b->m, VIRTIO_MMIO_QUEUE_DESC_LOW, geo[i].desc);
@@ -178,8 +194,10 @@ static int vu_device_program(struct vu_backend *b, const struct vu_ring_geo *geo
     return 0;
 }
 
-/* Is the device activated with exactly this geometry and these features? */
-static bool vu_is_same_activation(const struct vu_backend *b, const struct vu_ring_geo *geo)
+/* Is the device activated with exactly these rings, this geometry and
+ * these features? */
+static bool vu_is_same_activation(const struct vu_backend *b, uint32_t mask,
+                                  const struct vu_ring_geo *geo)
 {
     const struct vdev *d = b->dev;
     unsigned i;
@@ -189,7 +207,11 @@ static bool vu_is_same_activation(const struct vu_backend *b, const struct vu_ri
     for (i = 0; i < b->nrings; i++) {
         const struct vdev_queue *vq = &d->queues[i];
 
-        if (!vq->ready || vq->size != b->rings[i].num || vq->desc_gpa != geo[i].desc ||
+        if (vq->ready != !!(mask & (1u << i)))
+            return false;
+        if (!vq->ready)
+            continue;
+        if (vq->size != b->rings[i].num || vq->desc_gpa != geo[i].desc ||
             vq->avail_gpa != geo[i].avail || vq->used_gpa != geo[i].used)
             return false;
     }
@@ -262,19 +284,20 @@ int vu_reload(struct vu_backend *b, bool set_base, int *bad_ring)
     return rl.err;
 }
 
-static bool vu_is_all_live(const struct vu_backend *b)
+uint32_t vu_active_mask(const struct vu_backend *b)
 {
+    uint32_t mask = 0;
     unsigned i;
 
     if (!b->has_owner || !b->mem.nregions)
-        return false;
+        return 0;
     for (i = 0; i < b->nrings; i++) {
         const struct vu_ring *r = &b->rings[i];
 
-        if (!r->started || !vu_is_ring_enabled(b, r) || !r->has_addr || !r->num)
-            return false;
+        if (r->started && vu_is_ring_enabled(b, r) && r->has_addr && r->num)
+            mask |= 1u << i;
     }
-    return true;
+    return mask;
 }
 
 /* A start failed: signal the err fd of the ring at fault (ring >= 0), or
@@ -288,29 +311,41 @@ static void vu_ring_error(struct vu_backend *b, int ring)
             b->ops->signal(b->ctx, b->rings[i].err_fd);
 }
 
+/* Asleep, with each running ring's next avail index kept as its base (a
+ * ring that stays started resumes there; GET_VRING_BASE returns it). */
+static void vu_suspend(struct vu_backend *b)
+{
+    unsigned i;
+
+    if (!vmmio_is_asleep(b->m)) {
+        vmmio_sleep(b->m); /* waits for queue processing in progress */
+        b->stats.stops++;
+        virt_log(VIRT_LOG_INFO, "vhost-user %s: device suspended", b->dev->ops->type);
+    }
+    /* (Also after a memory table that left the device asleep.) */
+    for (i = 0; i < b->nrings; i++)
+        if ((b->running_mask & (1u << i)) && vdev_has_queue_state(b->dev, i))
+            b->rings[i].base = b->dev->queues[i].q.next_avail;
+    b->running_mask = 0;
+}
+
 /* Bring the device in line with the rings (the invariant in vhost_user.h). */
 int vu_update(struct vu_backend *b)
 {
     struct vu_ring_geo geo[VU_MAX_RINGS];
+    uint32_t mask = vu_active_mask(b);
     int err, bad_ring = -1;
-    unsigned i;
+    unsigned i, n = 0;
 
-    if (!vu_is_all_live(b)) {
-        if (!vmmio_is_asleep(b->m)) {
-            vmmio_sleep(b->m);
-            /* A ring that stays started (only disabled) resumes where it
-             * stopped: its base is the queue's next avail index. */
-            for (i = 0; i < b->nrings; i++)
-                if (b->rings[i].started && vdev_has_queue_state(b->dev, i))
-                    b->rings[i].base = b->dev->queues[i].q.next_avail;
-            b->stats.stops++;
-            virt_log(VIRT_LOG_INFO, "vhost-user %s: device suspended", b->dev->ops->type);
-        }
+    if (!vmmio_is_asleep(b->m) && mask == b->running_mask)
         return 0;
-    }
-    if (!vmmio_is_asleep(b->m))
+    vu_suspend(b);
+    if (!mask)
         return 0;
     for (i = 0; i < b->nrings; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        n++;
         err = vu_ring_geo_get(b, &b->rings[i], &geo[i]);
         if (err) {
             virt_log(VIRT_LOG_ERR, "vhost-user: ring %u outside guest memory", i);
@@ -318,18 +353,21 @@ int vu_update(struct vu_backend *b)
             goto err_start;
         }
     }
-    if (!vu_is_same_activation(b, geo)) {
-        err = vu_device_program(b, geo);
+    if (!vu_is_same_activation(b, mask, geo)) {
+        err = vu_device_program(b, mask, geo);
         if (err)
             goto err_start;
     }
     err = vu_reload(b, true, &bad_ring);
     if (err)
         goto err_start;
+    /* Before the wake: its lock publishes the mask to the hooks. */
+    b->running_mask = mask;
+    b->mem_parked = false;
     vmmio_wake(b->m);
     b->stats.starts++;
-    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u ring%s)", b->dev->ops->type,
-             b->nrings, b->nrings == 1 ? "" : "s");
+    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x)",
+             b->dev->ops->type, n, b->nrings, b->nrings == 1 ? "" : "s", mask);
     vu_process(b);
     return 0;
 
@@ -398,15 +436,12 @@ int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
 
 int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base)
 {
-    unsigned i = (unsigned)(r - b->rings);
-
     if (r->started) {
-        /* Stop: the device sleeps (it cannot run with a ring stopped), so
-         * the index read below is final. */
+        /* Stop: the device sleeps (vu_suspend saves this ring's next avail
+         * index as its base, final: the ring is no longer processed), then
+         * runs on with the rings still active, if any. */
         r->started = false;
         vu_update(b);
-        if (vdev_has_queue_state(b->dev, i))
-            r->base = b->dev->queues[i].q.next_avail;
         vu_close(b, &r->kick_fd);
         vu_close(b, &r->call_fd);
         r->kick_polled = false;
@@ -442,14 +477,20 @@ int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *f
         r->kick_polled = nofd;
         r->started = true;
         return vu_update(b);
-    case VU_SET_VRING_CALL:
-        vu_close(b, &r->call_fd);
-        r->call_fd = nofd ? -1 : fds[0];
+    default: {
+        /* CALL / ERR may change while the ring runs (QEMU re-sends
+         * SET_VRING_CALL when the guest masks its vector): the hooks that
+         * signal them take fd_lock, so swap under it. */
+        int *slot = req == VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd;
+        int old;
+
+        virt_lock_acquire(&b->fd_lock);
+        old = *slot;
+        *slot = nofd ? -1 : fds[0];
+        virt_lock_release(&b->fd_lock);
+        vu_close(b, &old); /* out of every hook's reach */
         return 0;
-    default:
-        vu_close(b, &r->err_fd);
-        r->err_fd = nofd ? -1 : fds[0];
-        return 0;
+    }
     }
 }
 
@@ -471,8 +512,9 @@ void vu_rings_reset(struct vu_backend *b)
 /* RESET_DEVICE / RESET_OWNER: every ring stopped, the device reset. */
 void vu_device_reset(struct vu_backend *b)
 {
+    vu_suspend(b); /* no hook may signal an fd closed below */
     vu_rings_reset(b);
-    vu_update(b); /* sleeps */
+    vu_update(b); /* stays asleep */
     vmmio_write(b->m, VIRTIO_MMIO_STATUS, 0, 4);
     b->has_features = false;
     b->features = 0;

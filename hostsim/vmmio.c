@@ -62,6 +62,11 @@ struct vmmio {
     uint32_t broken_told;            /* queues reported broken since the last reset */
     struct vmmio_transport_state st; /* interrupt_status lives in dev */
     struct vmmio_stats stats;
+    /* vmmio_set_concurrent: queue qi is processed under qlock[qi] (with or
+     * without lock), each queue with its own chain scratch. */
+    bool concurrent;
+    struct virt_lock qlock[VDEV_MAX_QUEUES];
+    struct vdq_iov *qiov; /* VDEV_MAX_QUEUES * VDEV_MAX_IOV */
 };
 
 /* The device, from a lock-free path (vmmio_rebind() may replace it);
@@ -121,6 +126,10 @@ void vmmio_destroy(struct vmmio *m)
         return;
     m->dev->irq = NULL;
     m->dev->irq_ctx = NULL;
+    if (m->qiov) {
+        memset(m->dev->qiov, 0, sizeof(m->dev->qiov));
+        virt_free(m->qiov);
+    }
     virt_free(m);
 }
 
@@ -178,7 +187,7 @@ static void vmmio_reset(struct vmmio *m)
     memset(&m->st, 0, sizeof(m->st));
     m->st.config_generation = gen;
     __atomic_store_n(&m->pending, 0, __ATOMIC_RELAXED);
-    m->dev->more_work = 0;
+    __atomic_store_n(&m->dev->more_work, 0, __ATOMIC_RELAXED);
     m->broken_told = 0;
     m->stats.resets++;
 }
@@ -548,14 +557,101 @@ bool vmmio_has_pending(struct vmmio *m)
            __atomic_load_n(&m->pending, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* With concurrent queues, the queue locks too (after lock, in order):
+ * what changes every queue's state excludes their processing. */
+static void vmmio_qlocks(struct vmmio *m, bool take)
+{
+    unsigned qi;
+
+    if (!m->concurrent)
+        return;
+    for (qi = 0; qi < VDEV_MAX_QUEUES; qi++) {
+        if (take)
+            virt_lock_acquire(&m->qlock[qi]);
+        else
+            virt_lock_release(&m->qlock[VDEV_MAX_QUEUES - 1 - qi]);
+    }
+}
+
 void vmmio_sleep(struct vmmio *m)
 {
-    /* Taking the lock waits for a vmmio_process() in progress: models
-     * complete every chain they pop before returning, so once we hold it
+    /* Taking the locks waits for queue processing in progress: models
+     * complete every chain they pop before returning, so once we hold them
      * nothing is in flight and nothing will run until vmmio_wake(). */
     virt_lock_acquire(&m->lock);
+    vmmio_qlocks(m, true);
     vdev_sleep(m->dev);
+    vmmio_qlocks(m, false);
     virt_lock_release(&m->lock);
+}
+
+int vmmio_set_concurrent(struct vmmio *m)
+{
+    unsigned qi;
+
+    if (m->concurrent)
+        return 0;
+    m->qiov = virt_zalloc(sizeof(*m->qiov) * VDEV_MAX_QUEUES * VDEV_MAX_IOV);
+    if (!m->qiov)
+        return -ENOMEM;
+    virt_lock_acquire(&m->lock);
+    for (qi = 0; qi < VDEV_MAX_QUEUES; qi++) {
+        m->qlock[qi] = (struct virt_lock)VIRT_LOCK_INIT;
+        m->dev->qiov[qi] = m->qiov + (size_t)qi * VDEV_MAX_IOV;
+    }
+    m->concurrent = true;
+    virt_lock_release(&m->lock);
+    return 0;
+}
+
+/* One round of queue qi under its own lock: chains completed, -EIO when
+ * the ring is corrupt; *more: it stopped at its budget. */
+static int vmmio_queue_round(struct vmmio *m, unsigned qi, bool *more)
+{
+    struct vdev *d;
+    uint32_t bit = 1u << qi;
+    int n = 0;
+
+    *more = false;
+    virt_lock_acquire(&m->qlock[qi]);
+    d = m->dev;
+    /* Acquire: pairs with the release in vmmio_notify(). */
+    if (!vdev_is_asleep(d) && (__atomic_fetch_and(&m->pending, ~bit, __ATOMIC_ACQUIRE) & bit) &&
+        vdev_is_queue_live(d, qi)) {
+        n = d->ops->process_queue(d, qi);
+        if (__atomic_fetch_and(&d->more_work, ~bit, __ATOMIC_RELAXED) & bit) {
+            __atomic_fetch_or(&m->pending, bit, __ATOMIC_RELAXED);
+            *more = true;
+        }
+    }
+    virt_lock_release(&m->qlock[qi]);
+    return n;
+}
+
+int vmmio_process_queue(struct vmmio *m, unsigned qi)
+{
+    int total = 0, n;
+    bool more = true;
+
+    if (!m->concurrent || m->dev->hostile)
+        return vmmio_process(m); /* hostile state is shared by every queue */
+    if (qi >= m->dev->ops->num_queues)
+        return 0;
+    while (more) {
+        n = vmmio_queue_round(m, qi, &more);
+        if (n < 0) {
+            /* Corrupt ring: said and DEVICE_NEEDS_RESET under the register
+             * lock (lock, then the queue's lock: the order sleep uses). */
+            virt_lock_acquire(&m->lock);
+            virt_lock_acquire(&m->qlock[qi]);
+            vmmio_queue_broken(m, qi);
+            virt_lock_release(&m->qlock[qi]);
+            virt_lock_release(&m->lock);
+            break;
+        }
+        total += n;
+    }
+    return total;
 }
 
 void vmmio_wake(struct vmmio *m)
@@ -568,6 +664,7 @@ void vmmio_wake(struct vmmio *m)
         virt_lock_release(&m->lock);
         return;
     }
+    vmmio_qlocks(m, true);
     vdev_wake(d); /* re-enables notifications: avail_event re-published */
     /* An interrupt held while asleep (or restored unacknowledged) goes out
      * now: a spurious one is harmless, a lost one stalls the driver. */
@@ -577,6 +674,7 @@ void vmmio_wake(struct vmmio *m)
     /* Every live queue is processed once: kicks that came while asleep,
      * or were lost across a snapshot, cannot stall it. */
     vmmio_poke_ready_queues(m);
+    vmmio_qlocks(m, false);
     virt_lock_release(&m->lock);
 }
 
@@ -624,7 +722,7 @@ int vmmio_run_locked_state(struct vmmio *m,
         m->st.interrupt_status = 0; /* lives in dev */
         __atomic_store_n(&m->dev->interrupt_status, st.interrupt_status, __ATOMIC_RELEASE);
         __atomic_store_n(&m->pending, 0, __ATOMIC_RELAXED);
-        m->dev->more_work = 0;
+        __atomic_store_n(&m->dev->more_work, 0, __ATOMIC_RELAXED);
         ret = 0;
     }
     virt_lock_release(&m->lock);
@@ -655,18 +753,21 @@ int vmmio_process(struct vmmio *m)
 
         if (!(pending & (1u << qi)) || !vdev_is_queue_live(d, qi))
             continue; /* 4.2.2: never touch a queue that is not ready */
+        if (m->concurrent)
+            virt_lock_acquire(&m->qlock[qi]); /* a worker may be on it */
         n = d->ops->process_queue(d, qi);
         if (n < 0)
             vmmio_queue_broken(m, qi); /* corrupt ring: the queue is broken */
         else
             total += n;
+        if (m->concurrent)
+            virt_lock_release(&m->qlock[qi]);
     }
     /* Queues that stopped at their budget go round again; the device CPU
      * sees them through vmmio_has_pending() (no doorbell needed: it is us). */
-    if (d->more_work) {
-        __atomic_fetch_or(&m->pending, d->more_work, __ATOMIC_RELAXED);
-        d->more_work = 0;
-    }
+    pending = __atomic_exchange_n(&d->more_work, 0, __ATOMIC_RELAXED);
+    if (pending)
+        __atomic_fetch_or(&m->pending, pending, __ATOMIC_RELAXED);
     virt_lock_release(&m->lock);
     return total;
 }

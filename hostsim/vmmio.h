@@ -109,6 +109,23 @@ void vmmio_sleep(struct vmmio *m);
 void vmmio_wake(struct vmmio *m);
 bool vmmio_is_asleep(const struct vmmio *m);
 /*
+ * Concurrent queues (the vhost-user daemon's per-ring workers): after
+ * this, vmmio_process_queue(m, qi) processes queue qi under a lock of its
+ * own, so different queues run at the same time (each with its own chain
+ * scratch, vdev.qiov); vmmio_process() and sleep/wake take the queue locks
+ * too. The owner's promise: every other change to queue state (reset,
+ * activation, queue registers, snapshot restore, vdq rebuilds through
+ * vmmio_run_locked) is made with the device asleep, and the model's
+ * process_queue touches nothing shared between queues but atomics and
+ * what is changed only under sleep (blk: counters, capacity). A hostile
+ * device (vdev.hostile) is processed as before, one queue at a time.
+ * Call before the device is woken; 0 or -ENOMEM.
+ */
+int vmmio_set_concurrent(struct vmmio *m);
+/* Process queue qi (pending), until it has nothing more; chains completed.
+ * Without vmmio_set_concurrent (or hostile): vmmio_process(). */
+int vmmio_process_queue(struct vmmio *m, unsigned qi);
+/*
  * A new device instance at the same register file (what a VMM does when it
  * builds a fresh device at the same MMIO address to restore into): dev, a
  * freshly created model, replaces the current one; the transport state

@@ -15,10 +15,12 @@ never asserted).
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import time
 
 import pytest
@@ -97,6 +99,185 @@ def test_vhost_user_blk_read_write_shutdown(boot, backend):
     log = backend.log_text()
     assert "device running" in log, log
     assert "disk synced" in log, log
+
+
+def write_verify(c, backend, dev, sector, count, byte):
+    """Guest fills, flushes, reads back; the disk file holds it."""
+    ok(c, "blk fill %s %d %d %#x" % (dev, sector, count, byte))
+    ok(c, "blk flush %s" % dev)
+    assert guest_sha(ok(c, "blk read %s %d %d" % (dev, sector, count))) == \
+        sha(bytes([byte]) * count * SECTOR)
+    data = backend.file_bytes()
+    assert data[sector * SECTOR:(sector + count) * SECTOR] == bytes([byte]) * count * SECTOR
+
+
+def test_stock_device_line(boot):
+    """QEMU's default `-device vhost-user-blk-pci,chardev=vu` (num-queues =
+    vCPUs = 2 here) against the daemon's default queue count (online CPUs):
+    QEMU accepts it (GET_QUEUE_NUM >= 2), the guest reads and writes, the
+    data is in the file."""
+    b = Backend(num_queues=None)
+    try:
+        argv = b.run_args
+        assert not any("num-queues" in a for a in argv), argv
+        c = boot(["--smp", "2"] + argv)
+        dev = vblk(c)
+        assert guest_sha(ok(c, "blk read %s 0 64" % dev)) == sha(b.disk[:64 * SECTOR])
+        write_verify(c, b, dev, 300, 128, 0x6b)
+        c.run_until_exit("poweroff 0", timeout=60)
+        assert b.stop() == 0, b.log_text()
+        log = b.log_text()
+        offered = int(re.search(r"(\d+) queues? offered", log).group(1))
+        assert offered == min(max(os.cpu_count() or 1, 1), 8), log
+        # QEMU set up 2 rings (one per vCPU); the ringloop guest driver
+        # uses its first queue only, so one ring runs.
+        assert re.search(r"device running \(1 of %d rings?" % offered, log), log
+    finally:
+        b.close()
+
+
+def test_num_queues_4(boot):
+    """num-queues=4 against --num-queues 4: VIRTIO_BLK_F_MQ with four rings
+    offered. The ringloop guest driver (drivers/virtio/virtio_blk.c, nvqs 1)
+    sets up queue 0 only, so QEMU starts that ring alone and the other three
+    are never started: I/O runs on queue 0, and the rings never started
+    must not hold it up."""
+    b = Backend(num_queues=4, args=["--num-queues", "4"])
+    try:
+        c = boot(b.run_args)
+        dev = vblk(c)
+        write_verify(c, b, dev, 1000, 64, 0x3c)
+        assert guest_sha(ok(c, "blk read %s 4000 32" % dev)) == \
+            sha(b.disk[4000 * SECTOR:4032 * SECTOR])
+        c.run_until_exit("poweroff 0", timeout=60)
+        assert b.stop() == 0, b.log_text()
+        log = b.log_text()
+        assert "4 queues offered" in log, log
+        assert "device running (1 of 4 rings, mask 0x1)" in log, log
+    finally:
+        b.close()
+
+
+def capacity(c, dev):
+    info = ok(c, "virtio info %s" % dev)
+    m = re.search(r"capacity=(\d+)", info)
+    assert m, info
+    return int(m.group(1))
+
+
+def config_interrupts(c, dev):
+    return int(re.search(r"config_interrupts=(\d+)", ok(c, "virtio info %s" % dev)).group(1))
+
+
+def test_resize_sighup_reaches_the_guest(boot, backend):
+    """The disk file grows, the daemon gets SIGHUP: it updates the config
+    capacity and sends CONFIG_CHANGE_MSG on the back-end channel; QEMU
+    re-reads the config (GET_CONFIG) and raises the guest's config
+    interrupt; the ringloop driver re-reads capacity and can read the new
+    sectors."""
+    c = boot(backend.run_args)
+    dev = vblk(c)
+    old = DISK_BYTES // SECTOR
+    assert capacity(c, dev) == old
+    before = config_interrupts(c, dev)
+    grown = bytes(range(256)) * ((4 << 20) // 256)  # 4 MiB more
+    with open(backend.disk_path, "ab") as f:
+        f.write(grown)
+    backend.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while capacity(c, dev) != old + len(grown) // SECTOR:
+        assert time.monotonic() < deadline, "guest never saw the new capacity: " + \
+            backend.log_text()
+        time.sleep(0.2)
+    assert config_interrupts(c, dev) > before
+    assert guest_sha(ok(c, "blk read %s %d 16" % (dev, old + 8))) == \
+        sha(grown[8 * SECTOR:24 * SECTOR])
+    # The new end is writable too, and lands in the file.
+    write_verify(c, backend, dev, old + 100, 8, 0x4d)
+    log = backend.log_text()
+    assert "disk grew to %d sectors" % (old + len(grown) // SECTOR) in log, log
+    assert "CONFIG_CHANGE_MSG sent" in log, log
+
+
+def test_resize_watch_and_shrink_refused(boot):
+    """--watch MS notices growth by itself; a shrink is refused (one line)
+    and the capacity stays."""
+    b = Backend(args=["--watch", "100"])
+    try:
+        c = boot(b.run_args)
+        dev = vblk(c)
+        old = DISK_BYTES // SECTOR
+        os.truncate(b.disk_path, DISK_BYTES + (1 << 20))
+        deadline = time.monotonic() + 30
+        while capacity(c, dev) != old + 2048:
+            assert time.monotonic() < deadline, b.log_text()
+            time.sleep(0.2)
+        os.truncate(b.disk_path, DISK_BYTES)
+        deadline = time.monotonic() + 30
+        while "only growing by whole sectors" not in b.log_text():
+            assert time.monotonic() < deadline, b.log_text()
+            time.sleep(0.1)
+        assert capacity(c, dev) == old + 2048
+    finally:
+        b.close()
+
+
+def qmp(path, command, arguments=None):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    f = s.makefile("rw")
+
+    def reply():
+        while True:
+            msg = json.loads(f.readline())
+            if "return" in msg or "error" in msg:
+                return msg
+
+    json.loads(f.readline())  # greeting
+    f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
+    f.flush()
+    reply()
+    cmd = {"execute": command}
+    if arguments:
+        cmd["arguments"] = arguments
+    f.write(json.dumps(cmd) + "\n")
+    f.flush()
+    r = reply()
+    s.close()
+    return r
+
+
+DIMMS = 9  # more than SET_MEM_TABLE's 8 regions
+
+
+def test_memory_hotplug_add_mem_reg(boot, backend):
+    """-m 512M,slots=16,maxmem=8G and 9 pc-dimms of memory-backend-memfd,
+    share=on hot-added over QMP while the guest does I/O: with
+    CONFIGURE_MEM_SLOTS QEMU sends one ADD_MEM_REG per DIMM (more regions
+    than SET_MEM_TABLE can carry) and I/O goes on. The ringloop guest does
+    not bring hot-added memory online (no ACPI memory hotplug in the
+    kernel), so its buffers stay in boot memory: what is checked is that
+    the backend follows the table while queues run."""
+    qmp_path = os.path.join(backend.dir, "qmp.sock")
+    c = boot(backend.qemu_args(extra=["-m", "512M,slots=16,maxmem=8G",
+                                      "-qmp", "unix:%s,server=on,wait=off" % qmp_path]))
+    dev = vblk(c)
+    write_verify(c, backend, dev, 64, 32, 0x11)
+    for i in range(DIMMS):
+        r = qmp(qmp_path, "object-add", {"qom-type": "memory-backend-memfd", "id": "hm%d" % i,
+                                         "size": 128 << 20, "share": True})
+        assert "return" in r, r
+        r = qmp(qmp_path, "device_add", {"driver": "pc-dimm", "id": "dimm%d" % i,
+                                         "memdev": "hm%d" % i})
+        assert "return" in r, r
+        write_verify(c, backend, dev, 200 + 40 * i, 16, 0x20 + i)
+    log = backend.log_text()
+    added = re.findall(r"memory region \d+ added: gpa (0x[0-9a-f]+), 131072 KiB", log)
+    assert len(added) == DIMMS, log
+    assert len(set(added)) == DIMMS, log
+    assert guest_sha(ok(c, "blk read %s 0 2048" % dev)) == sha(backend.file_bytes()[:1 << 20])
+    c.run_until_exit("poweroff 0", timeout=60)
 
 
 def test_killing_the_daemon_gives_an_error(boot, backend):

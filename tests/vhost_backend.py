@@ -52,7 +52,10 @@ class Backend:
     kind: "ringloop" (our daemon; ARGS are added to its command line) or
     "qsd" (qemu-storage-daemon)."""
 
-    def __init__(self, kind="ringloop", seed=1, disk_bytes=DISK_BYTES, args=()):
+    def __init__(self, kind="ringloop", seed=1, disk_bytes=DISK_BYTES, args=(), num_queues=1):
+        """num_queues: QEMU's num-queues property, None for QEMU's default
+        (one per vCPU: the stock `-device vhost-user-blk-pci,chardev=vu`)."""
+        self.num_queues = num_queues
         self.dir = tempfile.mkdtemp(prefix="vu_py_")
         self.sock = os.path.join(self.dir, "vu.sock")
         self.disk_path = os.path.join(self.dir, "disk.img")
@@ -74,18 +77,21 @@ class Backend:
 
     def device_args(self, modern_only=False, chardev="vu"):
         """QEMU's side of the connection: the socket and the PCI device."""
-        dev = "vhost-user-blk-pci,chardev=%s,num-queues=1" % chardev
+        dev = "vhost-user-blk-pci,chardev=%s" % chardev
+        if self.num_queues is not None:
+            dev += ",num-queues=%d" % self.num_queues
         if modern_only:
             # libvhost-user (qemu-storage-daemon) refuses a legacy driver,
             # and OVMF drives a transitional device as legacy.
             dev += ",disable-legacy=on"
         return ["-chardev", "socket,id=%s,path=%s" % (chardev, self.sock), "-device", dev]
 
-    def qemu_args(self, modern_only=False):
-        """tools/run arguments: shared guest memory, then device_args()."""
+    def qemu_args(self, modern_only=False, extra=()):
+        """tools/run arguments: shared guest memory, then device_args(),
+        then extra QEMU arguments."""
         return ["--",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
-                "-numa", "node,memdev=mem"] + self.device_args(modern_only)
+                "-numa", "node,memdev=mem"] + self.device_args(modern_only) + list(extra)
 
     @property
     def run_args(self):
