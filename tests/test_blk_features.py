@@ -18,15 +18,15 @@ each test owns its files under /tmp.
 """
 
 import hashlib
-import json
 import os
 import random
 import re
 import shutil
-import socket
 import tempfile
 
 import pytest
+
+from qmp import qmp
 
 from vhost_backend import DAEMON, Backend
 
@@ -125,29 +125,7 @@ class QemuDisk:
         ]
 
     def qmp(self, command, arguments=None):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.qmp_path)
-        f = s.makefile("rw")
-
-        def reply():
-            while True:
-                msg = json.loads(f.readline())
-                if "return" in msg or "error" in msg:
-                    return msg
-
-        json.loads(f.readline())  # greeting
-        f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
-        f.flush()
-        reply()
-        cmd = {"execute": command}
-        if arguments:
-            cmd["arguments"] = arguments
-        f.write(json.dumps(cmd) + "\n")
-        f.flush()
-        r = reply()
-        s.close()
-        return r
+        return qmp(self.qmp_path, command, arguments)
 
     def host_writeback(self):
         """QEMU's block layer: is drive d0's write cache on?"""

@@ -14,6 +14,8 @@ import tempfile
 
 import pytest
 
+from qmp import qmp
+
 MTU = 3000
 
 
@@ -52,30 +54,7 @@ class NetRig:
         self.udp.settimeout(5)
 
     def qmp(self, command, arguments=None):
-        import json
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.qmp_path)
-        f = s.makefile("rw")
-
-        def reply():
-            while True:
-                msg = json.loads(f.readline())
-                if "return" in msg or "error" in msg:
-                    return msg
-
-        json.loads(f.readline())  # greeting
-        f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
-        f.flush()
-        reply()
-        cmd = {"execute": command}
-        if arguments:
-            cmd["arguments"] = arguments
-        f.write(json.dumps(cmd) + "\n")
-        f.flush()
-        r = reply()
-        s.close()
-        return r
+        return qmp(self.qmp_path, command, arguments)
 
     def close(self):
         self.udp.close()

@@ -16,7 +16,6 @@ consuming tests (rng, net, console) drain what they caused.
 """
 
 import hashlib
-import json
 import os
 import random
 import re
@@ -26,6 +25,8 @@ import tempfile
 import time
 
 import pytest
+
+from qmp import qmp
 
 SECTOR = 512
 DISK_BYTES = 8 << 20
@@ -126,29 +127,7 @@ class Rig:
         return got
 
     def qmp(self, command, arguments=None):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.qmp_path)
-        f = s.makefile("rw")
-
-        def reply():
-            while True:
-                msg = json.loads(f.readline())
-                if "return" in msg or "error" in msg:
-                    return msg
-
-        json.loads(f.readline())  # greeting
-        f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
-        f.flush()
-        reply()
-        cmd = {"execute": command}
-        if arguments:
-            cmd["arguments"] = arguments
-        f.write(json.dumps(cmd) + "\n")
-        f.flush()
-        r = reply()
-        s.close()
-        return r
+        return qmp(self.qmp_path, command, arguments)
 
     def close(self):
         for s in (self.udp, self.con_listen, self.con):

@@ -15,15 +15,15 @@ never asserted).
 """
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import time
 
 import pytest
+
+from qmp import qmp
 
 from vhost_backend import DAEMON, DISK_BYTES, REPO, Backend
 
@@ -222,30 +222,6 @@ def test_resize_watch_and_shrink_refused(boot):
         b.close()
 
 
-def qmp(path, command, arguments=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(path)
-    f = s.makefile("rw")
-
-    def reply():
-        while True:
-            msg = json.loads(f.readline())
-            if "return" in msg or "error" in msg:
-                return msg
-
-    json.loads(f.readline())  # greeting
-    f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
-    f.flush()
-    reply()
-    cmd = {"execute": command}
-    if arguments:
-        cmd["arguments"] = arguments
-    f.write(json.dumps(cmd) + "\n")
-    f.flush()
-    r = reply()
-    s.close()
-    return r
 
 
 DIMMS = 9  # more than SET_MEM_TABLE's 8 regions
