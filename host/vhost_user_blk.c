@@ -76,13 +76,15 @@
 #include "vhost_user.h"
 #include "vhost_user_front.h"
 #include "virtio_platform.h"
+#include "vub_disk.h"
 #include "vu_workers.h"
 
 struct daemon {
     const char *sock_path;
     const char *disk_path;
     const char *serial;
-    int listen_fd, conn_fd, disk_fd;
+    int listen_fd, conn_fd;
+    struct vub_disk disk; /* the disk file (vub_disk.c) */
     uint64_t disk_bytes;
     struct vu_backend *b;
     struct vu_workers *workers; /* one thread per ring (vu_workers.c) */
@@ -219,123 +221,16 @@ static const struct vu_ops daemon_ops = {
     .state_get = d_state_get,
 };
 
-/* ---- the disk file behind the blk model ---- */
-
-static int disk_read(void *ctx, uint64_t pos, void *buf, uint32_t len)
-{
-    struct daemon *d = ctx;
-    uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = pread(d->disk_fd, p, len, (off_t)pos);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "vhost-user-blk: pread at %llu: %s\n", (unsigned long long)pos,
-                    n ? strerror(errno) : "end of file");
-            return n ? -errno : -EIO;
-        }
-        p += n;
-        pos += (uint64_t)n;
-        len -= (uint32_t)n;
-    }
-    return 0;
-}
-
-static int disk_write(void *ctx, uint64_t pos, const void *buf, uint32_t len)
-{
-    struct daemon *d = ctx;
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = pwrite(d->disk_fd, p, len, (off_t)pos);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "vhost-user-blk: pwrite at %llu: %s\n", (unsigned long long)pos,
-                    n ? strerror(errno) : "no progress");
-            return n ? -errno : -EIO;
-        }
-        p += n;
-        pos += (uint64_t)n;
-        len -= (uint32_t)n;
-    }
-    return 0;
-}
-
-static int disk_flush(void *ctx)
-{
-    struct daemon *d = ctx;
-
-    if (fdatasync(d->disk_fd)) {
-        fprintf(stderr, "vhost-user-blk: fdatasync: %s\n", strerror(errno));
-        return -errno;
-    }
-    return 0;
-}
-
-static int disk_fallocate(struct daemon *d, int mode, uint64_t pos, uint64_t len)
-{
-    int r;
-
-    do
-        r = fallocate(d->disk_fd, mode, (off_t)pos, (off_t)len);
-    while (r && errno == EINTR);
-    return r ? -errno : 0;
-}
-
-/* 5.2.6.2: discard MAY deallocate; a hole reads back as zeroes. */
-static int disk_discard(void *ctx, uint64_t pos, uint64_t len)
-{
-    struct daemon *d = ctx;
-    int err = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len);
-
-    if (err == -EOPNOTSUPP)
-        return 0; /* the file system cannot: leaving the data is allowed */
-    if (err)
-        fprintf(stderr, "vhost-user-blk: discard at %llu: %s\n", (unsigned long long)pos,
-                strerror(-err));
-    return err;
-}
-
-static int disk_write_zeroes(void *ctx, uint64_t pos, uint64_t len, bool unmap)
-{
-    static const uint8_t zeroes[65536];
-    struct daemon *d = ctx;
-    int err = -EOPNOTSUPP;
-
-    if (unmap)
-        err = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len);
-    if (err == -EOPNOTSUPP)
-        err = disk_fallocate(d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, pos, len);
-    if (err != -EOPNOTSUPP) {
-        if (err)
-            fprintf(stderr, "vhost-user-blk: write zeroes at %llu: %s\n",
-                    (unsigned long long)pos, strerror(-err));
-        return err;
-    }
-    for (err = 0; len && !err;) {
-        uint32_t n = len < sizeof(zeroes) ? (uint32_t)len : (uint32_t)sizeof(zeroes);
-
-        err = disk_write(d, pos, zeroes, n);
-        pos += n;
-        len -= n;
-    }
-    return err;
-}
-
 /* ---- backend per connection ---- */
 
 static int backend_up(struct daemon *d)
 {
-    struct vdev_blk_backend be = {.read = disk_read,
-                                  .write = disk_write,
-                                  .flush = disk_flush,
-                                  .discard = disk_discard,
-                                  .write_zeroes = disk_write_zeroes,
-                                  .ctx = d};
+    struct vdev_blk_backend be = {.read = vub_disk_read,
+                                  .write = vub_disk_write,
+                                  .flush = vub_disk_flush,
+                                  .discard = vub_disk_discard,
+                                  .write_zeroes = vub_disk_write_zeroes,
+                                  .ctx = &d->disk};
     int err = vu_create(&daemon_ops, d, &d->b);
 
     if (err)
@@ -540,7 +435,7 @@ static void tell_config_change(struct daemon *d)
  * guest may still address the old end. */
 static void disk_check_size(struct daemon *d)
 {
-    off_t size = lseek(d->disk_fd, 0, SEEK_END);
+    off_t size = lseek(d->disk.fd, 0, SEEK_END);
     struct resize_arg rs;
 
     if (size < 0) {
@@ -629,8 +524,8 @@ static int disk_open(struct daemon *d)
     off_t size;
 
     /* (No sys/stat.h: its linux/types.h clashes with our __le64.) */
-    d->disk_fd = open(d->disk_path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    size = d->disk_fd < 0 ? -1 : lseek(d->disk_fd, 0, SEEK_END);
+    d->disk.fd = open(d->disk_path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    size = d->disk.fd < 0 ? -1 : lseek(d->disk.fd, 0, SEEK_END);
     if (size < 0) {
         fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
         return -1;
@@ -712,7 +607,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
-        .listen_fd = -1, .conn_fd = -1, .disk_fd = -1, .serial = "ringloop-vub0", .num_queues = 0};
+        .listen_fd = -1, .conn_fd = -1, .disk = {.fd = -1}, .serial = "ringloop-vub0", .num_queues = 0};
     struct sigaction sa = {.sa_handler = on_signal};
     int c;
 
@@ -789,9 +684,9 @@ int main(int argc, char **argv)
     if (d.conn_fd >= 0)
         close(d.conn_fd);
     backend_down(&d);
-    if (fsync(d.disk_fd))
+    if (fsync(d.disk.fd))
         fprintf(stderr, "vhost-user-blk: fsync: %s\n", strerror(errno));
-    close(d.disk_fd);
+    close(d.disk.fd);
     close(d.listen_fd);
     unlink(d.sock_path);
     if (d.is_hostile) /* whether the mode ever acted (e.g. used-id-stale needs a reset) */
