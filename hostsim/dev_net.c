@@ -241,7 +241,7 @@ static int net_rx_mrg_one(struct vdev *d)
                 break;
             /* Ring dry mid-frame: give the chains back, wait for more. */
             if (chains)
-                (void)vdq_unpop(q, chains);
+                (void)vdq_unpop(q, n->mrg_head, chains);
             return 0;
         }
         if (err)
@@ -348,12 +348,7 @@ static int net_rx_deliver_mrg(struct vdev *d)
 /* Deliver the backlog to receiveq; chains completed or -EIO. */
 static int net_rx_flush(struct vdev *d)
 {
-    /* A packed receiveq cannot give chains back (vdq_unpop is split-only):
-     * there every frame goes into one buffer, num_buffers 1, which
-     * 5.1.6.4 allows with MRG_RXBUF too (a frame that does not fit is
-     * dropped and counted). */
-    if (vdev_has_feature(d, VIRTIO_NET_F_MRG_RXBUF) &&
-        !d->queues[VIRTIO_NET_RXQ].q.cfg.packed)
+    if (vdev_has_feature(d, VIRTIO_NET_F_MRG_RXBUF))
         return net_rx_deliver_mrg(d);
     return vdev_queue_deliver(d, VIRTIO_NET_RXQ, net_has_rx, net_rx_chain);
 }

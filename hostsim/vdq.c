@@ -493,12 +493,12 @@ uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *sr
 
 /* ---- giving chains back (net MRG_RXBUF; contract in vdq.h) ---- */
 
-int vdq_unpop(struct vdq *q, uint16_t chains)
+int vdq_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains)
 {
     if (q->broken)
         return -EIO;
     if (q->cfg.packed)
-        return -EOPNOTSUPP; /* split ring only (positions + wrap counters otherwise) */
+        return vdqp_unpop(q, heads, chains);
     if (chains > q->stats.popped)
         return -EINVAL;
     /* The avail entries are still the driver's published ones (it cannot
@@ -516,7 +516,7 @@ int vdq_enable_notify_more(struct vdq *q)
     if (q->broken)
         return -EIO;
     if (q->cfg.packed)
-        return vdq_enable_notify(q); /* net's mergeable path is split-only */
+        return vdqp_enable_notify_more(q);
     q->notify_enabled = true;
     /* 2.7.10: with EVENT_IDX the driver kicks when it passes avail_event:
      * ask for the entry after the last one seen, not after next_avail. */

@@ -179,11 +179,17 @@ struct vdq {
     bool avail_wrap;        /* driver wrap counter expected at next_avail */
     bool used_wrap;         /* device ring wrap counter at next_used */
     bool batch_pending;     /* batch_off's flags not yet written */
-    uint8_t pad3;
+    bool more_valid;        /* vdq_unpop() set more_off / more_wrap */
     uint16_t batch_off;     /* first used element of the unpublished batch */
     uint16_t batch_flags;   /* its flags, written last */
     uint32_t added_desc;    /* ring descriptors used since last decision */
     uint32_t inflight;      /* buffer ids popped, not pushed */
+    /* Where the last given-back chains ended (vdq_unpop): the first ring
+     * descriptor not yet seen available, and its wrap counter, for
+     * vdq_enable_notify_more(). */
+    uint16_t more_off;
+    bool more_wrap;
+    uint8_t pad3;
     uint16_t *ids_ext;      /* cfg.packed_ids, or NULL: ids_inline */
     /* Per buffer id: ring descriptors of its chain while in flight, 0 when
      * not in flight (how far vdq_push() skips, 2.8.6). */
@@ -242,16 +248,19 @@ const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
 /*
  * Give back the last `chains` chains vdq_pop() handed out, so the next pops
  * return them again (a device that needs several chains for one request,
- * net MRG_RXBUF, found too few). Only valid when nothing was pushed since
- * they were popped, and that includes no bad chain met by vdq_pop() on the
- * way (it pushes those): the used ring must not get ahead of them. -EINVAL
- * when more chains than were popped, -EIO when broken, -EOPNOTSUPP on a
- * packed queue (split only).
+ * net MRG_RXBUF, found too few). heads[] are their c.head values in pop
+ * order (the packed ring rewinds by each buffer id's descriptor count; the
+ * split ring needs only the count). Only valid when nothing was pushed
+ * since they were popped, and that includes no bad chain met by vdq_pop()
+ * on the way (it pushes those): the used ring must not get ahead of them.
+ * -EINVAL when more chains than were popped (or, packed, a head that is not
+ * in flight), -EIO when broken.
  */
-int vdq_unpop(struct vdq *q, uint16_t chains);
+int vdq_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains);
 /* Like vdq_enable_notify(), but ask for a kick only for chains the driver
- * adds past the avail->idx already seen (after vdq_unpop those chains are
- * pending and not enough): -EAGAIN when avail->idx moved meanwhile. */
+ * adds past the ones already seen (after vdq_unpop those chains are pending
+ * and not enough; split: past the avail->idx seen, packed: past the end of
+ * the given-back chains): -EAGAIN when the driver added some meanwhile. */
 int vdq_enable_notify_more(struct vdq *q);
 
 /* Copy between a chain's readable / writable segments and flat memory;

@@ -363,6 +363,7 @@ int vdqp_pop(struct vdq *q, struct vdq_chain *c)
         }
         ids[id] = ring;
         q->inflight++;
+        q->more_valid = false; /* past a give-back: vdqp_unpop() sets it again */
         off = q->next_avail + ring;
         if (off >= q->cfg.num) {
             off -= q->cfg.num;
@@ -553,4 +554,83 @@ int vdqp_enable_notify(struct vdq *q)
      * Buffer Notifications", driver requirements). */
     virt_mb();
     return vdqp_has_avail(q) ? -EAGAIN : 0;
+}
+
+/*
+ * Give back the last popped lists (vdq_unpop): 2.8.12 lists are taken in
+ * ring order, so the last ones popped are the ones just before next_avail;
+ * walk back over them newest first by each id's descriptor count, undoing
+ * the wrap flips vdqp_pop() made. The descriptors are still the driver's
+ * available ones (it cannot reuse a buffer we have not marked used), so the
+ * next pops read them again. The ids are validated before anything moves.
+ */
+int vdqp_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains)
+{
+    uint16_t *ids = vdqp_ids(q);
+    uint32_t i, total = 0;
+
+    if (chains > q->stats.popped || (chains && !heads))
+        return -EINVAL;
+    for (i = 0; i < chains; i++) {
+        if (heads[i] >= q->cfg.num || ids[heads[i]] == 0)
+            return -EINVAL;
+        total += ids[heads[i]];
+    }
+    if (total > q->cfg.num)
+        return -EINVAL;
+    if (chains) {
+        q->more_off = q->next_avail;
+        q->more_wrap = q->avail_wrap;
+        q->more_valid = true;
+    }
+    for (i = chains; i-- > 0;) {
+        uint16_t n = ids[heads[i]];
+
+        if (q->next_avail >= n) {
+            q->next_avail = (uint16_t)(q->next_avail - n);
+        } else {
+            q->next_avail = (uint16_t)(q->next_avail + q->cfg.num - n);
+            q->avail_wrap = !q->avail_wrap;
+        }
+        ids[heads[i]] = 0;
+        q->inflight--;
+        q->stats.popped--;
+    }
+    return 0;
+}
+
+/*
+ * vdq_enable_notify_more on a packed queue: after vdqp_unpop() the lists at
+ * next_avail are available but too few; ask for a kick at the first
+ * descriptor past them (2.8.10 DESC with EVENT_IDX; ENABLE otherwise, a
+ * driver kicks only when it adds) and re-check that descriptor.
+ */
+int vdqp_enable_notify_more(struct vdq *q)
+{
+    uint16_t flags;
+
+    if (q->broken)
+        return -EIO;
+    if (!q->more_valid)
+        return vdqp_enable_notify(q);
+    q->notify_enabled = true;
+    if (q->cfg.event_idx) {
+        virt_write_once16(&q->device_event->desc,
+                          vr_cpu_to_le16(pvirtq_event_off_wrap(q->more_off, q->more_wrap)));
+        /* Write barrier: desc before flags (as in vdqp_enable_notify();
+         * pairs with the driver's read barrier in vq_kick_prepare()). */
+        virt_wmb();
+        virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
+    } else {
+        virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
+    }
+    /* Full fence: our structure before the re-read of the descriptor past
+     * the given-back lists (store->load); the same pairing as in
+     * vdqp_enable_notify() with the driver's barrier between making
+     * descriptors available and reading our structure (2.8.21). */
+    virt_mb();
+    flags = vr_le16_to_cpu(virt_load_acquire16(&q->pdesc[q->more_off].flags));
+    if (pvirtq_is_avail(flags, q->more_wrap))
+        return -EAGAIN;
+    return 0;
 }

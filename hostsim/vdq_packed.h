@@ -23,5 +23,7 @@ bool vdqp_interrupt_prepare(struct vdq *q);
 void vdqp_disable_notify(struct vdq *q);
 int vdqp_enable_notify(struct vdq *q);
 bool vdqp_has_avail(struct vdq *q);
+int vdqp_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains);
+int vdqp_enable_notify_more(struct vdq *q);
 
 #endif

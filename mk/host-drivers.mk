@@ -6,8 +6,10 @@
 #                                no device side at all)
 #   build/host/test_blk_drv_ext  blk DISCARD / WRITE_ZEROES / RO / CONFIG_WCE,
 #                                driver against the model, two threads
-#   build/host/test_drivers      every driver over the loopback transport
-#                                against the real device models, device side
+#   build/host/test_drivers      blk and the life cycle over the loopback
+#                                transport against the real device models
+#   build/host/test_drivers_dev  rng, net, console, pmem the same way (both
+#                                split and packed rings), device side
 #                                on a second thread (built once hostsim/
 #                                vmmio.c and the models exist)
 #   make check-drivers           run both
@@ -25,14 +27,19 @@ DRV_DEVICE_SIDE_READY := $(and $(wildcard hostsim/vmmio.c),$(wildcard hostsim/vd
 ifneq ($(DRV_DEVICE_SIDE_READY),)
 # Models not yet in CORE_SRCS (still being written) are left out (HAVE_DEV_*=0).
 drv_have = -DHAVE_DEV_$(1)=$(if $(filter hostsim/dev_$(2).c,$(CORE_SRCS)),1,0)
-$(HOST_DIR)/san/tests/host/test_drivers.o: HOST_CFLAGS += $(call drv_have,RNG,rng) \
+DRV_HAVE_OBJS := $(HOST_DIR)/san/tests/host/test_drivers.o $(HOST_DIR)/san/tests/host/test_drivers_dev.o
+$(DRV_HAVE_OBJS): HOST_CFLAGS += $(call drv_have,RNG,rng) \
 	$(call drv_have,NET,net) $(call drv_have,CONSOLE,console) $(call drv_have,PMEM,pmem)
 # The defines follow the fragments: rebuild when they change.
-$(HOST_DIR)/san/tests/host/test_drivers.o: mk/core-devices.mk mk/host-drivers.mk
+$(DRV_HAVE_OBJS): mk/core-devices.mk mk/host-drivers.mk
+# blk and the life cycle (test_drivers), rng/net/console/pmem (test_drivers_dev).
 $(HOST_DIR)/test_drivers: $(HOST_DIR)/san/tests/host/test_drivers.o \
 		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
-DRV_TEST_BINS += $(HOST_DIR)/test_drivers
+$(HOST_DIR)/test_drivers_dev: $(HOST_DIR)/san/tests/host/test_drivers_dev.o \
+		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_drivers $(HOST_DIR)/test_drivers_dev
 # Console MULTIPORT (5.3.6.2): the model by hand-made chains, the driver
 # against the model over the loopback transport.
 $(HOST_DIR)/test_console_mp: $(HOST_DIR)/san/tests/host/test_console_mp.o \

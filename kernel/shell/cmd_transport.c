@@ -84,6 +84,13 @@ static int cmd_loopback(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "hostile") == 0)
         return cmd_loopback_hostile(argc, argv);
+    if (argc == 3 && strcmp(argv[1], "packed") == 0 &&
+        (strcmp(argv[2], "on") == 0 || strcmp(argv[2], "off") == 0)) {
+        loopback_set_offer_packed(argv[2][1] == 'n');
+        printf("loopback devices %s the packed ring (from the next driver init)\n",
+               loopback_offer_packed() ? "offer" : "do not offer");
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "wake") == 0) {
         for (unsigned i = 0; i < 3; i++) {
             if (strcmp(argv[2], names[i]) == 0) {
@@ -93,21 +100,23 @@ static int cmd_loopback(int argc, char **argv)
             }
         }
     } else if (argc == 1) {
-        printf("wake %s, doorbells %llu, device-loop starts %llu (failed %llu), "
+        printf("packed ring %s, wake %s, doorbells %llu, device-loop starts %llu (failed %llu), "
                "interrupt IPIs %llu\n",
-               names[loopback_get_wake()], (unsigned long long)loopback_doorbells(),
+               loopback_offer_packed() ? "offered" : "not offered", names[loopback_get_wake()],
+               (unsigned long long)loopback_doorbells(),
                (unsigned long long)loopback_loop_starts(),
                (unsigned long long)loopback_start_failures(), (unsigned long long)loopback_ipis());
         return 0;
     }
-    printf("error: usage: loopback [wake hybrid|poll|ipi] | hostile ...\n");
+    printf("error: usage: loopback [wake hybrid|poll|ipi] | packed on|off | hostile ...\n");
     return -EINVAL;
 }
 SHELL_COMMAND(
     loopback, "loopback",
-    "[wake hybrid|poll|ipi] | hostile list | hostile <dev> <mode>|off [after N] [count K] "
+    "[wake hybrid|poll|ipi] | packed on|off | hostile list | hostile <dev> <mode>|off [after N] [count K] "
     "[seed S]",
-    "how notifies reach the device side on CPU 1, its counters; a misbehaving device",
+    "how notifies reach the device side on CPU 1, its counters; packed-ring offer; a "
+    "misbehaving device",
     cmd_loopback);
 
 static int cmd_mmio(int argc, char **argv)

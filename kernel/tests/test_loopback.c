@@ -2,8 +2,10 @@
 /*
  * test_loopback.c - suite "loopback": every loopback device end to end,
  * drivers on CPU 0, device side on CPU 1 (kernel/virtio/loopback.c), data
- * verified: blk in four modes (interrupt-driven / polled x EVENT_IDX +
- * INDIRECT on / off) at queue depth 1 and with the full ring in flight;
+ * verified: blk, net and console in eight modes (interrupt-driven / polled
+ * x EVENT_IDX + INDIRECT on / off x split / packed ring, 2.7 / 2.8: our
+ * packed driver against our packed device), blk at queue depth 1 and with
+ * the full ring in flight; rng and pmem on both layouts;
  * rng bytes against splitmix64 continued from the device's state; net
  * echo; console echo; pmem flush and the pmem error cases (each malformed
  * request counted by the device, the device still usable); a reset +
@@ -39,10 +41,13 @@
 struct tl_mode {
     bool polled;
     bool event_idx;
+    bool packed; /* VIRTIO_F_RING_PACKED (2.8): our packed driver, our packed device */
 };
 
-static const struct tl_mode tl_modes[4] = {
-    {false, true}, {false, false}, {true, true}, {true, false}};
+#define TL_NMODES 8
+static const struct tl_mode tl_modes[TL_NMODES] = {
+    {false, true, false}, {false, false, false}, {true, true, false}, {true, false, false},
+    {false, true, true},  {false, false, true},  {true, true, true},  {true, false, true}};
 
 static struct virtio_device *tl_dev(struct ktest *t, const char *name)
 {
@@ -56,6 +61,34 @@ static struct virtio_device *tl_dev(struct ktest *t, const char *name)
     if (!d || !d->driver_priv)
         ktest_fail(t, __FILE__, __LINE__, "no device %s", name);
     return d;
+}
+
+/* Re-initialise d in mode m (queues capped at limit, 0: none) and check
+ * the ring layout it got is the one asked for (the loopback models offer
+ * the packed ring, loopback_set_offer_packed()). 0 or an error. */
+static int tl_set_mode(struct ktest *t, struct virtio_device *d, unsigned m, uint32_t limit)
+{
+    int err;
+
+    d->want_packed = tl_modes[m].packed;
+    err = loopback_set_mode(d, tl_modes[m].polled, tl_modes[m].event_idx, limit);
+    if (err) {
+        ktest_fail(t, __FILE__, __LINE__, "mode %u: reinit %d", m, err);
+        return err;
+    }
+    if (virtio_has_feature(d, VIRTIO_F_RING_PACKED) != tl_modes[m].packed) {
+        ktest_fail(t, __FILE__, __LINE__, "mode %u: ring layout not as asked (packed %d)", m,
+                   tl_modes[m].packed);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* Back to the default: split, interrupts, EVENT_IDX, full queues. */
+static void tl_default(struct virtio_device *d)
+{
+    d->want_packed = false;
+    (void)loopback_set_mode(d, false, true, 0);
 }
 
 static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
@@ -148,28 +181,26 @@ static void t_blk_modes(struct ktest *t)
 
     if (!d)
         return;
-    for (unsigned m = 0; m < 4 && !t->failed; m++) {
+    for (unsigned m = 0; m < TL_NMODES && !t->failed; m++) {
         for (unsigned depth = 0; depth < 2 && !t->failed; depth++) {
             /* depth 0: full ring; 1: one request (a 4-entry ring holds one
-             * 3-descriptor chain; with indirect a 1-entry ring). */
+             * 3-descriptor chain; with indirect a 1-entry ring; the packed
+             * ring the same, one ring descriptor per chain descriptor). */
             uint32_t limit = depth ? (tl_modes[m].event_idx ? 1 : 4) : 0;
-            int err = loopback_set_mode(d, tl_modes[m].polled, tl_modes[m].event_idx, limit);
 
-            if (err) {
-                ktest_fail(t, __FILE__, __LINE__, "mode %u: reinit %d", m, err);
+            if (tl_set_mode(t, d, m, limit))
                 break;
-            }
             if (virtio_has_feature(d, VIRTIO_F_EVENT_IDX) != tl_modes[m].event_idx)
                 ktest_fail(t, __FILE__, __LINE__, "mode %u: EVENT_IDX not as asked", m);
             else
                 blk_rw_case(t, d->driver_priv, m * 10 + depth);
             if (t->failed)
-                ktest_diag("failed in mode %u (%s, event_idx %d), depth %s", m,
+                ktest_diag("failed in mode %u (%s, event_idx %d, %s), depth %s", m,
                            tl_modes[m].polled ? "polled" : "irq", tl_modes[m].event_idx,
-                           depth ? "1" : "full");
+                           tl_modes[m].packed ? "packed" : "split", depth ? "1" : "full");
         }
     }
-    (void)loopback_set_mode(d, false, true, 0);
+    tl_default(d);
 }
 
 /*
@@ -295,17 +326,14 @@ static void get_rng_state(struct vdev *d, void *arg)
     vdev_rng_get_state(d, &((struct rng_state_arg *)arg)->st);
 }
 
-static void t_rng(struct ktest *t)
+static void rng_case(struct ktest *t, struct virtio_device *d)
 {
-    struct virtio_device *d = tl_dev(t, "lrng0");
     enum { N = 5000 };
     struct rng_state_arg a;
     uint8_t *got, *want;
     size_t i = 0;
     int r;
 
-    if (!d)
-        return;
     got = malloc(N);
     want = malloc(N + 8);
     if (!got || !want)
@@ -324,12 +352,29 @@ static void t_rng(struct ktest *t)
     else if (memcmp(got, want, N))
         ktest_fail(t, __FILE__, __LINE__, "bytes differ from splitmix64");
     /* Polled, no EVENT_IDX: still bytes. */
-    if (!t->failed && !loopback_set_mode(d, true, false, 0) &&
+    /* Polled, no EVENT_IDX, same layout (mode 3 or 7): still bytes. */
+    if (!t->failed && !tl_set_mode(t, d, d->want_packed ? 7 : 3, 0) &&
         virtio_rng_read(d->driver_priv, got, 64) != 64)
         ktest_fail(t, __FILE__, __LINE__, "polled read failed");
-    (void)loopback_set_mode(d, false, true, 0);
     free(got);
     free(want);
+}
+
+/* The stream on the split ring, then on the packed ring (modes 0 and 4). */
+static void t_rng(struct ktest *t)
+{
+    struct virtio_device *d = tl_dev(t, "lrng0");
+
+    if (!d)
+        return;
+    for (unsigned m = 0; m < TL_NMODES && !t->failed; m += 4) {
+        if (tl_set_mode(t, d, m, 0))
+            break;
+        rng_case(t, d);
+        if (t->failed)
+            ktest_diag("failed on the %s ring", tl_modes[m].packed ? "packed" : "split");
+    }
+    tl_default(d);
 }
 
 /* ---- net, console ---- */
@@ -349,11 +394,9 @@ static void t_net_echo(struct ktest *t)
     /* Drain what the shell may have left. */
     while (virtio_net_recv(d->driver_priv, g, VIRTIO_NET_MAX_FRAME, 0) >= 0)
         ;
-    for (unsigned m = 0; m < 4 && !t->failed; m++) {
-        if (loopback_set_mode(d, tl_modes[m].polled, tl_modes[m].event_idx, 0)) {
-            ktest_fail(t, __FILE__, __LINE__, "mode %u: reinit", m);
+    for (unsigned m = 0; m < TL_NMODES && !t->failed; m++) {
+        if (tl_set_mode(t, d, m, 0))
             break;
-        }
         for (unsigned i = 0; i < 50 && !t->failed; i++) {
             size_t len = 60 + (i * 97) % (VIRTIO_NET_MAX_FRAME - 60);
 
@@ -367,7 +410,7 @@ static void t_net_echo(struct ktest *t)
                 ktest_fail(t, __FILE__, __LINE__, "mode %u: frame differs", m);
         }
     }
-    (void)loopback_set_mode(d, false, true, 0);
+    tl_default(d);
     free(f);
     free(g);
 }
@@ -383,9 +426,9 @@ static void t_console_echo(struct ktest *t)
         return;
     while (virtio_console_read(d->driver_priv, buf, sizeof(buf), 0) > 0)
         ;
-    for (unsigned m = 0; m < 4 && !t->failed; m++) {
-        if (loopback_set_mode(d, tl_modes[m].polled, tl_modes[m].event_idx, 0))
-            KT_FAIL(t, "mode %u: reinit", m);
+    for (unsigned m = 0; m < TL_NMODES && !t->failed; m++) {
+        if (tl_set_mode(t, d, m, 0))
+            return;
         n = virtio_console_write(d->driver_priv, msg, strlen(msg));
         if (n != (int)strlen(msg))
             KT_FAIL(t, "mode %u: write %d", m, n);
@@ -399,7 +442,7 @@ static void t_console_echo(struct ktest *t)
         if (got != n || memcmp(buf, msg, (size_t)n))
             KT_FAIL(t, "mode %u: echo differs", m);
     }
-    (void)loopback_set_mode(d, false, true, 0);
+    tl_default(d);
 }
 
 /* ---- pmem ---- */
@@ -413,9 +456,8 @@ static void get_pmem_stats(struct vdev *d, void *arg)
     vdev_pmem_get_stats(d, &((struct pmem_stats_arg *)arg)->st);
 }
 
-static void t_pmem(struct ktest *t)
+static void pmem_case(struct ktest *t, struct virtio_device *d)
 {
-    struct virtio_device *d = tl_dev(t, "lpmem0");
     struct virtio_pmem *pmem;
     struct pmem_stats_arg before, after;
     uint64_t dma;
@@ -423,8 +465,6 @@ static void t_pmem(struct ktest *t)
     uint8_t *region;
     int err;
 
-    if (!d)
-        return;
     pmem = d->driver_priv;
     region = virtio_pmem_addr(pmem);
     KT_ASSERT(t, region != NULL);
@@ -471,6 +511,23 @@ static void t_pmem(struct ktest *t)
     /* Still usable. */
     if (!t->failed && (err = virtio_pmem_flush(pmem)) != 0)
         ktest_fail(t, __FILE__, __LINE__, "flush after errors: %d", err);
+}
+
+/* Flush and the malformed requests on the split ring, then the packed. */
+static void t_pmem(struct ktest *t)
+{
+    struct virtio_device *d = tl_dev(t, "lpmem0");
+
+    if (!d)
+        return;
+    for (unsigned m = 0; m < TL_NMODES && !t->failed; m += 4) {
+        if (tl_set_mode(t, d, m, 0))
+            break;
+        pmem_case(t, d);
+        if (t->failed)
+            ktest_diag("failed on the %s ring", tl_modes[m].packed ? "packed" : "split");
+    }
+    tl_default(d);
 }
 
 /* ---- detections (issue 10 section 2) ---- */

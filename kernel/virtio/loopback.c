@@ -256,6 +256,39 @@ static void *lb_pmem_map(uint64_t start, uint64_t size, void *ctx)
 
 /* ---- set-up ---- */
 
+/* VIRTIO_F_RING_PACKED offered by the five models (loopback_set_offer_packed):
+ * on by default, as QEMU's packed=on; the driver still picks split unless
+ * asked (`virtio packed on`). */
+static bool lb_offer_packed = true;
+
+/* Every model instance, a restored one too, gets the current offer. */
+static int lb_offer(struct vdev *d, int err)
+{
+    if (!err)
+        vdev_set_offer_packed(d, lb_offer_packed);
+    return err;
+}
+
+/* A fresh model instance of loopback device i on d. */
+static int lb_model_new(unsigned i, struct vdev *d)
+{
+    switch (i) {
+    case 0:
+        return lb_offer(d, vdev_blk_create(d, &guest_mem, disk, LOOPBACK_DISK_BYTES,
+                                           "ringloop-lblk0"));
+    case 1:
+        return lb_offer(d, vdev_net_create(d, &guest_mem, NULL));
+    case 2:
+        return lb_offer(d, vdev_rng_create(d, &guest_mem, LOOPBACK_RNG_SEED));
+    case 3:
+        return lb_offer(d, vdev_console_create_ports(d, &guest_mem, 80, 25,
+                                                     VDEV_CONSOLE_MAX_PORTS));
+    default:
+        return lb_offer(d, vdev_pmem_create(d, &guest_mem, virt_to_phys(pmem_region),
+                                            LOOPBACK_PMEM_BYTES, NULL, NULL));
+    }
+}
+
 static int lb_create_models(void)
 {
     uint8_t *raw;
@@ -269,16 +302,13 @@ static int lb_create_models(void)
         return -ENOMEM;
     pa = ALIGN_UP(virt_to_phys(raw), (uint64_t)VIRTIO_PMEM_ALIGN);
     pmem_region = phys_to_virt(pa);
-    err = vdev_blk_create(&lbs[0].vd, &guest_mem, disk, LOOPBACK_DISK_BYTES, "ringloop-lblk0");
-    if (!err)
-        err = vdev_net_create(&lbs[1].vd, &guest_mem, NULL);
-    if (!err)
-        err = vdev_rng_create(&lbs[2].vd, &guest_mem, LOOPBACK_RNG_SEED);
-    if (!err)
-        err = vdev_console_create_ports(&lbs[3].vd, &guest_mem, 80, 25, VDEV_CONSOLE_MAX_PORTS);
-    if (!err)
-        err = vdev_pmem_create(&lbs[4].vd, &guest_mem, pa, LOOPBACK_PMEM_BYTES, NULL, NULL);
-    return err;
+    (void)pa;
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        err = lb_model_new(i, &lbs[i].vd);
+        if (err)
+            return err;
+    }
+    return 0;
 }
 
 static int lb_probe(struct lb_dev *l)
@@ -375,23 +405,30 @@ struct vmmio *loopback_vmmio(struct virtio_device *dev)
 int loopback_model_create(struct virtio_device *dev, struct vdev *d)
 {
     for (unsigned i = 0; i < LB_NDEV; i++) {
-        if (!dev || lbs[i].dev != dev)
-            continue;
-        switch (i) {
-        case 0:
-            return vdev_blk_create(d, &guest_mem, disk, LOOPBACK_DISK_BYTES, "ringloop-lblk0");
-        case 1:
-            return vdev_net_create(d, &guest_mem, NULL);
-        case 2:
-            return vdev_rng_create(d, &guest_mem, LOOPBACK_RNG_SEED);
-        case 3:
-            return vdev_console_create_ports(d, &guest_mem, 80, 25, VDEV_CONSOLE_MAX_PORTS);
-        default:
-            return vdev_pmem_create(d, &guest_mem, virt_to_phys(pmem_region), LOOPBACK_PMEM_BYTES,
-                                    NULL, NULL);
-        }
+        if (dev && lbs[i].dev == dev)
+            return lb_model_new(i, d);
     }
     return -ENODEV;
+}
+
+static void lb_offer_locked(struct vdev *d, void *arg)
+{
+    (void)arg;
+    vdev_set_offer_packed(d, lb_offer_packed);
+}
+
+void loopback_set_offer_packed(bool on)
+{
+    lb_offer_packed = on;
+    for (unsigned i = 0; i < LB_NDEV; i++) {
+        if (lbs[i].m)
+            vmmio_run_locked(lbs[i].m, lb_offer_locked, NULL);
+    }
+}
+
+bool loopback_offer_packed(void)
+{
+    return lb_offer_packed;
 }
 
 static int lb_index(const struct virtio_device *dev)

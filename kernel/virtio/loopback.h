@@ -57,6 +57,15 @@ struct vdev *loopback_vdev(struct virtio_device *dev);
  * when dev is not a loopback device.
  */
 struct vmmio *loopback_vmmio(struct virtio_device *dev);
+/*
+ * Whether the five models offer VIRTIO_F_RING_PACKED (virtio 1.2 2.8; on
+ * by default, like QEMU's packed=on): a driver that asks for the packed
+ * ring (`virtio packed on`) gets it from its next init, one that does not
+ * keeps the split ring. Off: a device that cannot do packed, for testing
+ * a driver's fallback. Applies to restored instances too.
+ */
+void loopback_set_offer_packed(bool on);
+bool loopback_offer_packed(void);
 int loopback_model_create(struct virtio_device *dev, struct vdev *d);
 /*
  * How a queue notify reaches CPU 1:

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vdev.h"
@@ -29,9 +30,15 @@ struct mode {
     bool polled;
     bool event_idx;
     const char *name;
+    /* The packed ring (2.8): the device model offers VIRTIO_F_RING_PACKED
+     * and the driver asks for it (dev->want_packed): our packed driver
+     * (virtqueue_packed.c) against our packed device (vdq_packed.c). */
+    bool packed;
 };
 
 extern const struct mode mode_irq_evt, mode_irq_flags, mode_poll_evt, mode_poll_flags;
+extern const struct mode mode_irq_evt_packed, mode_irq_flags_packed, mode_poll_evt_packed,
+    mode_poll_flags_packed;
 
 /* ---- one loopback device with its device thread ---- */
 
@@ -46,6 +53,9 @@ struct lb {
     int irq_pending; /* atomic: set by hooks.interrupt */
     int irq_masked;  /* atomic: dev->irq_mask (storm): pending kept */
     uint64_t processed;
+    /* Seen by the device thread while the device was live: the layout
+     * the queues were built with (env_teardown checks it matches the mode). */
+    bool saw_split, saw_packed;
 };
 
 struct env {
@@ -63,6 +73,8 @@ extern struct env env;
 /* The device thread (started by lb_attach; tests that stop and restart it
  * call it themselves). */
 void *lb_device_main(void *arg);
+/* A reproducible byte pattern for data checks (seed picks the pattern). */
+void fill_pattern(uint8_t *p, size_t n, uint32_t seed);
 /* Guest (DMA) memory of size bytes from the arena. */
 void *dma_buf(size_t size);
 /* Put a register file in front of env.lb.vd, make the virtio device, start
@@ -72,13 +84,13 @@ void lb_attach(const char *name);
 int env_setup(void **state);
 int env_teardown(void **state);
 
+#define MODE_TEST(fn, m) cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, (void *)&(m))
+/* Every data test in all eight modes: the four split ones, then the same
+ * four on the packed ring. */
 #define MODE_TESTS(fn)                                                                             \
-    cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, (void *)&mode_irq_evt),  \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
-                                                 (void *)&mode_irq_flags),                         \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
-                                                 (void *)&mode_poll_evt),                          \
-        cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown,                      \
-                                                 (void *)&mode_poll_flags)
+    MODE_TEST(fn, mode_irq_evt), MODE_TEST(fn, mode_irq_flags), MODE_TEST(fn, mode_poll_evt),      \
+        MODE_TEST(fn, mode_poll_flags), MODE_TEST(fn, mode_irq_evt_packed),                        \
+        MODE_TEST(fn, mode_irq_flags_packed), MODE_TEST(fn, mode_poll_evt_packed),                 \
+        MODE_TEST(fn, mode_poll_flags_packed)
 
 #endif

@@ -439,6 +439,84 @@ static void test_vdev_packed_switch(void **state)
     vdev_destroy(&dev);
 }
 
+/* ---- giving chains back (vdq_unpop, net MRG_RXBUF) ---- */
+
+/* Lists of 2 and 1 descriptors on a ring of 5 that wraps between them:
+ * popped, given back, popped again as the same ids at the same offsets;
+ * enable_notify_more asks for the descriptor past them (DESC with
+ * EVENT_IDX) and says -EAGAIN only once the driver adds past them. */
+static void test_unpop_wrap(void **state)
+{
+    struct seg two[2];
+    uint16_t heads[2];
+    uint64_t g;
+
+    (void)state;
+    p_setup_q(&F, 5, true, false, false);
+    g = p_buf(&F, 64, NULL);
+    two[0] = (struct seg){g, 16, W};
+    two[1] = (struct seg){g + 16, 16, W};
+    {
+        struct vdq_state st;
+
+        /* Both sides at offset 3 of the first lap. */
+        vdq_get_state(&F.q, &st);
+        st.next_used = st.next_avail = 3;
+        st.used_wrap = st.avail_wrap = 1;
+        assert_int_equal(vdq_init_state(&F.q, &F.mem, &st), 0);
+    }
+    F.next_avail = F.next_used = 3;
+    F.avail_wrap = F.used_wrap = true;
+    drv_add(&F, 3, two, 2);            /* offsets 3, 4 (wrap 1) */
+    drv_add1(&F, 1, g + 32, 16, W);    /* offset 0 (wrap 0) */
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    heads[0] = F.chain.head;
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    heads[1] = F.chain.head;
+    assert_int_equal(heads[0], 3);
+    assert_int_equal(heads[1], 1);
+    assert_int_equal(F.q.next_avail, 1);
+    assert_false(F.q.avail_wrap);
+    /* A head not in flight is refused before anything moves. */
+    {
+        uint16_t bad[2] = {3, 2};
+
+        assert_int_equal(vdq_unpop(&F.q, bad, 2), -EINVAL);
+        assert_int_equal(F.q.next_avail, 1);
+    }
+    assert_int_equal(vdq_unpop(&F.q, heads, 2), 0);
+    assert_int_equal(F.q.next_avail, 3);
+    assert_true(F.q.avail_wrap);
+    assert_int_equal(F.q.inflight, 0);
+    /* Nothing new: no kick wanted yet, and the request names offset 1 of
+     * the lap with wrap 0. */
+    assert_int_equal(vdq_enable_notify_more(&F.q), 0);
+    assert_int_equal(F.dev_ev->flags, RING_EVENT_FLAGS_DESC);
+    assert_int_equal(F.dev_ev->desc, pvirtq_event_off_wrap(1, false));
+    /* The same lists come back. */
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    assert_int_equal(F.chain.head, 3);
+    assert_int_equal(F.chain.nin, 2);
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    assert_int_equal(F.chain.head, 1);
+    assert_int_equal(vdq_pop(&F.q, &F.chain), -EAGAIN);
+    assert_int_equal(vdq_unpop(&F.q, heads, 2), 0);
+    /* The driver adds one past them: -EAGAIN, go round again. */
+    drv_add1(&F, 2, g + 48, 16, W);
+    assert_int_equal(vdq_enable_notify_more(&F.q), -EAGAIN);
+    /* Pushed in pop order, the driver sees 3 then 1 then 2. */
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    assert_int_equal(vdq_pop(&F.q, &F.chain), 0);
+    assert_int_equal(F.chain.head, 2);
+    assert_int_equal(vdq_push(&F.q, 3, 32), 0);
+    assert_int_equal(vdq_push(&F.q, 1, 16), 0);
+    assert_int_equal(vdq_push(&F.q, 2, 16), 0);
+    expect_used(&F, 3, 32);
+    expect_used(&F, 1, 16);
+    expect_used(&F, 2, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +529,7 @@ int main(void)
         cmocka_unit_test_teardown(test_no_batch_published_at_once, p_teardown_state),
         cmocka_unit_test_teardown(test_state_roundtrip, p_teardown_state),
         cmocka_unit_test_teardown(test_vdev_packed_switch, p_teardown_state),
+        cmocka_unit_test_teardown(test_unpop_wrap, p_teardown_state),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
