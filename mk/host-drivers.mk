@@ -80,7 +80,7 @@ check-drivers-long: $(HOST_DIR)/drivers_2thread $(HOST_DIR)/drivers_2thread-asan
 	@echo "== driver long run (optimised)"
 	$(HOST_DIR)/drivers_2thread --requests 2000000
 	@echo "== driver long run (ASan+UBSan)"
-	$(HOST_DIR)/drivers_2thread-asan --requests 100000 --switch 20000
+	$(HOST_DIR)/drivers_2thread-asan --requests 160000 --switch 20000
 .PHONY: check-drivers-long
 endif
 

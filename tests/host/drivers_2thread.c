@@ -5,8 +5,9 @@
  * millions of requests with every byte verified against a reference model
  * of the disk. Random mix of reads and writes, 1-8 sectors, random queue
  * depth, through the asynchronous API; the mode (interrupt-driven or
- * polled, EVENT_IDX on or off) changes every --switch requests with a
- * driver re-init, so resets happen with traffic in flight.
+ * polled, EVENT_IDX on or off, split or packed ring, packed queue sizes
+ * 256 / 255 / 7 / 3) changes every --switch requests with a driver
+ * re-init, so resets happen with traffic in flight.
  *
  *   drivers_2thread [--requests N] [--seed S]
  *
@@ -99,6 +100,8 @@ struct slot {
 static uint8_t *model;   /* what the disk must hold */
 static uint8_t *pending; /* sectors some request in flight touches */
 static uint64_t completed, verified_bytes, cancelled;
+static uint64_t completed_packed; /* of completed: on the packed ring */
+static bool ring_is_packed;         /* negotiated at the last (re-)init */
 static int failures;
 
 static void fail(const char *what, uint64_t a, uint64_t b)
@@ -136,6 +139,7 @@ static void on_done(struct virtio_blk_req *req)
         return;
     }
     completed++;
+    completed_packed += ring_is_packed;
     if (req->type == VIRTIO_BLK_T_IN) {
         if (memcmp(s->buf, model + req->sector * 512, n * 512))
             fail("read data differs from the model", req->sector, n);
@@ -153,7 +157,8 @@ int main(int argc, char **argv)
     struct slot slots[MAX_QD];
     pthread_t thr;
     uint8_t *arena, *disk;
-    unsigned mode = 0;
+    static const uint32_t packed_sizes[4] = {0, 255, 7, 3};
+    unsigned mode = 0, switches = 0;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--requests"))
@@ -179,6 +184,7 @@ int main(int argc, char **argv)
     if (vdev_blk_create(&lb.vd, &mem, disk, (uint64_t)SECTORS * 512, NULL) ||
         vmmio_create(&lb.vd, &hooks, &lb.m) || loopback_device_create(lb.m, "lblk0", &lb.dev))
         return 2;
+    vdev_set_offer_packed(&lb.vd, true); /* the driver asks for it in modes 4-7 */
     pthread_create(&thr, NULL, device_main, &lb);
     if (virtio_blk_probe(lb.dev, &blk))
         return 2;
@@ -207,7 +213,6 @@ int main(int argc, char **argv)
                     uint32_t v = rnd();
                     memcpy(s->buf + b, &v, 4);
                 }
-                memcpy(model + sector * 512, s->buf, n * 512);
             } else {
                 memset(s->buf, 0xee, n * 512);
             }
@@ -231,17 +236,35 @@ int main(int argc, char **argv)
                     fail("submit", sector, (uint64_t)-err);
                 break;
             }
+            /* The model follows a write only once it is on the ring: a
+             * submit refused for want of room (-ENOSPC: a small packed
+             * ring) changes nothing. Its completion cannot have looked at
+             * the model (writes are not checked; no read of these sectors
+             * is in flight). */
+            if (write)
+                memcpy(model + sector * 512, s->buf, n * 512);
             submitted++;
         }
         if (submitted >= next_switch && submitted < requests) {
             /* New mode, re-init with this batch still in flight. */
             next_switch += switch_every;
-            mode = (mode + 1) % 4;
-            lb.dev->polled = mode >= 2;
+            /* Modes 0-3 on the split ring, 4-7 the same on the packed ring
+             * (2.8), which also takes queue sizes that are not powers of
+             * two (2.8.10.1): 256, 255, 7 and 3 in turn (3 holds one
+             * 3-descriptor request without INDIRECT). */
+            mode = (mode + 1) % 8;
+            lb.dev->polled = (mode & 2) != 0;
             lb.dev->no_event_idx = mode & 1;
             lb.dev->no_indirect = mode & 1;
+            lb.dev->want_packed = mode >= 4;
+            lb.dev->queue_size_limit = mode >= 4 ? packed_sizes[switches++ % 4] : 0;
             if (virtio_blk_reinit(blk)) {
                 fail("reinit", mode, 0);
+                break;
+            }
+            ring_is_packed = virtio_has_feature(lb.dev, VIRTIO_F_RING_PACKED);
+            if (ring_is_packed != (mode >= 4)) {
+                fail("ring layout not the one asked for", mode, ring_is_packed);
                 break;
             }
             /* After the reset the device touches nothing: the disk itself
@@ -260,9 +283,10 @@ int main(int argc, char **argv)
     pthread_join(thr, NULL);
     if (!failures && memcmp(disk, model, (size_t)SECTORS * 512))
         fail("disk differs from the model at the end", 0, 0);
-    printf("drivers_2thread: %llu requests completed, %llu cancelled by re-inits, %llu MiB read "
-           "and verified, %d failures\n",
-           (unsigned long long)completed, (unsigned long long)cancelled,
+    printf("drivers_2thread: %llu requests completed (%llu on the packed ring), %llu cancelled by "
+           "re-inits, %llu MiB read and verified, %d failures\n",
+           (unsigned long long)completed, (unsigned long long)completed_packed,
+           (unsigned long long)cancelled,
            (unsigned long long)(verified_bytes >> 20), failures);
     return failures ? 1 : 0;
 }
