@@ -4,11 +4,12 @@
 # daemon QEMU connects to, its socket-level test (a tiny C frontend with
 # memfd guest memory), and the message-parser fuzzer.
 #
-#   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots (ASan+UBSan)
+#   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots, _sock_uring (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
 VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
-		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots
+		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
+		   $(HOST_DIR)/test_vhost_user_sock_uring
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
@@ -42,9 +43,17 @@ $(HOST_DIR)/test_vhost_user_sock_slots: $(HOST_DIR)/san/tests/host/test_vhost_us
 		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
+$(HOST_DIR)/test_vhost_user_sock_uring: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_uring.o \
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
 host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 
-check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
+check-v$(HOST_DIR)/test_vhost_user_sock_uring: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_uring.o \
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	@echo "== $(HOST_DIR)/test_vhost_user"
 	$(HOST_DIR)/test_vhost_user
 	@echo "== $(HOST_DIR)/test_vhost_user_mem"
@@ -53,6 +62,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock
 	@echo "== $(HOST_DIR)/test_vhost_user_sock_slots (daemon under ASan+UBSan)"
 	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock_slots
+	@echo "== $(HOST_DIR)/test_vhost_user_sock_uring (io_uring engine, daemon under ASan+UBSan)"
+	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock_uring
 
 # Part of check-host (and so `make test`): a few seconds.
 check-host: check-vhost

@@ -50,6 +50,10 @@ struct req {
     uint8_t data[REQ_BYTES];
 };
 
+/* More daemon arguments for the next setups (NULL-terminated; the test
+ * sets and clears it); with any, the daemon's stderr goes to s->log. */
+#define SETUP_MAX_ARGS 6
+extern const char *setup_args[SETUP_MAX_ARGS + 1];
 void spawn_daemon(struct sfx *s);
 int connect_sock(struct sfx *s);
 void vq_notify_cb(struct virtqueue *vq, void *priv);
