@@ -49,11 +49,7 @@ $(HOST_DIR)/test_vhost_user_sock_uring: $(HOST_DIR)/san/tests/host/test_vhost_us
 
 host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 
-check-v$(HOST_DIR)/test_vhost_user_sock_uring: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_uring.o \
-		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
-	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
-
-host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
+check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	@echo "== $(HOST_DIR)/test_vhost_user"
 	$(HOST_DIR)/test_vhost_user
 	@echo "== $(HOST_DIR)/test_vhost_user_mem"
