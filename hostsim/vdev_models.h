@@ -108,8 +108,10 @@ struct vdev_blk_backend {
      * deallocated too. len is a multiple of 512. */
     int (*discard)(void *ctx, uint64_t pos, uint64_t len);
     int (*write_zeroes)(void *ctx, uint64_t pos, uint64_t len, bool unmap);
+    void *ctx;
     /*
-     * Optional asynchronous path for IN, OUT and FLUSH (all three or none;
+     * Optional asynchronous path (after ctx: callers' positional
+     * initialisers stay valid) for IN, OUT and FLUSH (all three or none;
      * not used on a hostile device). Each is called with queue io->qi's
      * processing lock held, so one queue's calls never overlap, while
      * different queues' may: keep per-queue state. submit: take io
@@ -124,7 +126,6 @@ struct vdev_blk_backend {
     int (*submit)(void *ctx, struct vdev_blk_io *io);
     void (*commit)(void *ctx, unsigned qi);
     void (*reap)(void *ctx, unsigned qi, bool wait);
-    void *ctx;
 };
 
 /* As vdev_blk_create, over be (copied) instead of a RAM disk. */

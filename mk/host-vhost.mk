@@ -6,6 +6,7 @@
 #
 #   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots, _sock_uring (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
+#   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
 VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
@@ -65,6 +66,16 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 check-host: check-vhost
 
 .PHONY: check-vhost
+
+# Opt-in (minutes; QEMU + the image): 4 KiB random read IOPS at depth 1 and
+# 32 with the ringloop guest's `bench blk`, our daemon (io_uring, with
+# --poll-us 50, --io sync) against qemu-storage-daemon on the same QEMU
+# command line. Printed, never asserted. RINGLOOP_VU_BENCH_ROUNDS=N
+# alternates N rounds (medians).
+bench-vhost: all $(VHOST_DAEMON)
+	RINGLOOP_VU_BENCH=1 python3 -m pytest -q -s tests/test_vhost_user.py -k iops_vs_qemu_storage_daemon
+
+.PHONY: bench-vhost
 
 # libFuzzer target for the message parser + handler, in `make fuzz` (and so
 # check-host's smoke run) like fuzz_snapshot: FUZZ_BINS was fixed before this
