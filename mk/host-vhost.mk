@@ -73,7 +73,7 @@ check-host: check-vhost
 # command line. Printed, never asserted. RINGLOOP_VU_BENCH_ROUNDS=N
 # alternates N rounds (medians).
 bench-vhost: all $(VHOST_DAEMON)
-	RINGLOOP_VU_BENCH=1 python3 -m pytest -q -s tests/test_vhost_user.py -k iops_vs_qemu_storage_daemon
+	RINGLOOP_VU_BENCH=1 $(PYTHON) -m pytest -q -s tests/test_vhost_user.py -k iops_vs_qemu_storage_daemon
 
 .PHONY: bench-vhost
 

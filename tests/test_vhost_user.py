@@ -283,7 +283,8 @@ def parse_bench(out):
     """`bench blk` lines -> {(qd, wait): iops}."""
     res = {}
     for line in out.splitlines():
-        m = re.match(r"\s*qd\s*(\d+)\s+(\S+)\s+(\d+)", line)
+        # "   qd  wait      IOPS ..." then rows "    1  hlt      25161 ..."
+        m = re.match(r"\s*(\d+)\s+(hlt|spin|poll)\s+(\d+)", line)
         if m:
             res[(int(m.group(1)), m.group(2))] = int(m.group(3))
     return res
