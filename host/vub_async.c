@@ -10,9 +10,10 @@
  * time (their worker threads, host/vu_workers.c); a ring of its own needs
  * no lock of ours (liburing's submission and completion sides are not
  * thread-safe, but one queue's calls never overlap). The ring's eventfd
- * (io_uring_register_eventfd) is what the queue's worker sleeps on besides
- * the kick fd: a completion wakes it, and it processes the queue, whose
- * first step is reap.
+ * is what the queue's worker sleeps on besides the kick fd: a completion
+ * that did not happen during the submission wakes it, and it processes
+ * the queue, whose first step is reap (the model reaps right after each
+ * commit for the ones that did).
  *
  * IN / OUT are IORING_OP_READV / WRITEV straight between the file and
  * guest memory (a struct vdq_iov array has struct iovec's layout: pad is

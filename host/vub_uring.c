@@ -3,7 +3,9 @@
  * vub_uring.c - a thin layer over liburing for the disk engine
  * (host/vub_async.c): IORING_OP_READV / WRITEV and IORING_OP_FSYNC with
  * IORING_FSYNC_DATASYNC, an eventfd registered for completions
- * (io_uring_register_eventfd). No locking: the caller uses one ring from
+ * (io_uring_register_eventfd; not _async, which stays silent for
+ * completions from interrupt context, i.e. every O_DIRECT one). No
+ * locking: the caller uses one ring from
  * one thread at a time.
  */
 #define _GNU_SOURCE

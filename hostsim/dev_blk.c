@@ -271,7 +271,7 @@ static int blk_process(struct vdev *d, unsigned qi)
      * submissions go to the backend together at the end of the round. */
     reaped = blk_async_reap(d, b, qi);
     n = vdev_queue_drain(d, qi, blk_chain);
-    blk_async_commit(d, b, qi);
+    reaped += blk_async_commit(d, b, qi);
     return n < 0 ? n : n + reaped;
 }
 

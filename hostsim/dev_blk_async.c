@@ -269,10 +269,22 @@ int blk_async_reap(struct vdev *d, struct dev_blk *b, unsigned qi)
     return (int)(d->queues[qi].q.stats.pushed - before);
 }
 
-void blk_async_commit(struct vdev *d, struct dev_blk *b, unsigned qi)
+int blk_async_commit(struct vdev *d, struct dev_blk *b, unsigned qi)
 {
+    struct blk_aq *aq = &b->aq[qi];
+    uint64_t before = d->queues[qi].q.stats.pushed;
+
     b->be.commit(b->be.ctx, qi);
-    blk_async_signal(d, &b->aq[qi], qi); /* requests that failed at submit */
+    /* What finished during the submission itself (a read from the host's
+     * page cache often does) goes out with this round instead of waiting
+     * for the backend's completion wakeup; FLUSHes its writes released are
+     * submitted too. */
+    if (aq->inflight) {
+        b->be.reap(b->be.ctx, qi, false);
+        b->be.commit(b->be.ctx, qi);
+    }
+    blk_async_signal(d, aq, qi);
+    return (int)(d->queues[qi].q.stats.pushed - before);
 }
 
 void blk_quiesce(struct vdev *d)

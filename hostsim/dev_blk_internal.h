@@ -47,10 +47,11 @@ int blk_async_request(struct vdev *d, struct dev_blk *b, unsigned qi, const stru
                       uint32_t type, uint32_t data_len, uint64_t pos);
 /* A request served synchronously on queue qi (for out_of_order). */
 void blk_async_note_sync(struct dev_blk *b, unsigned qi);
-/* Start of a processing round: push what the backend finished; returns
- * chains pushed. End of it: commit the submissions. */
+/* Start of a processing round: push what the backend finished. End of
+ * it: commit the submissions, push what finished meanwhile. Both return
+ * chains pushed. */
 int blk_async_reap(struct vdev *d, struct dev_blk *b, unsigned qi);
-void blk_async_commit(struct vdev *d, struct dev_blk *b, unsigned qi);
+int blk_async_commit(struct vdev *d, struct dev_blk *b, unsigned qi);
 /* vdev_ops.quiesce: wait until no request is in flight, pushing each. */
 void blk_quiesce(struct vdev *d);
 void blk_async_free(struct dev_blk *b);

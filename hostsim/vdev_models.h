@@ -116,7 +116,8 @@ struct vdev_blk_backend {
      * processing lock held, so one queue's calls never overlap, while
      * different queues' may: keep per-queue state. submit: take io
      * (0: it completes later; -errno: it fails now, IOERR); it may wait
-     * until commit(qi), called at the end of each processing round. reap:
+     * until commit(qi), called at the end of each processing round (and
+     * followed by a reap, for what completed during the commit). reap:
      * call vdev_blk_io_done() for queue qi's finished I/O; with wait, block
      * until at least one finishes (the model calls it only while some are
      * in flight). Requests complete in any order; a FLUSH is submitted only
