@@ -297,18 +297,25 @@ def parse_bench(out):
 def test_iops_vs_qemu_storage_daemon(boot):
     """Same QEMU command line, several backends, alternating: ringloop's
     daemon with its io_uring engine (with and without --poll-us), with
-    --io sync, and QEMU's own vhost-user-blk export. `bench blk` in the
+    --io sync, and QEMU's own vhost-user-blk export; then the same with
+    O_DIRECT (--direct, cache.direct=on). `bench blk` in the
     guest: 4 KiB random reads at depth 1 and 32. Numbers printed, never
     asserted."""
     kinds = [("ringloop io_uring", "ringloop", []),
              ("ringloop io_uring --poll-us 50", "ringloop", ["--poll-us", "50"]),
              ("ringloop --io sync", "ringloop", ["--io", "sync"]),
-             ("qemu-storage-daemon", "qsd", [])]
+             ("qemu-storage-daemon", "qsd", []),
+             # O_DIRECT: past the host page cache, where requests take time
+             ("ringloop io_uring --direct", "ringloop", ["--direct"]),
+             ("ringloop --direct --poll-us 50", "ringloop", ["--direct", "--poll-us", "50"]),
+             ("ringloop --io sync --direct", "ringloop", ["--io", "sync", "--direct"]),
+             ("qsd cache.direct=on", "qsd-direct", [])]
     rounds = int(os.environ.get("RINGLOOP_VU_BENCH_ROUNDS", "1"))
     report, table = [], {}
     for _ in range(rounds):
         for name, kind, args in kinds:
-            b = Backend(kind, args=args)
+            b = (Backend("qsd", direct=True) if kind == "qsd-direct"
+                 else Backend(kind, args=args))
             try:
                 c = boot(b.qemu_args(modern_only=True))
                 dev = vblk(c)
