@@ -37,15 +37,18 @@ $(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_DIR)/san/host
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS) $(VHOST_DAEMON_LIBS)
 
 $(HOST_DIR)/test_vhost_user_sock: $(HOST_DIR)/san/tests/host/test_vhost_user_sock.o \
-		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_DIR)/san/tests/host/vu_seccomp.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_sock_slots: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_slots.o \
-		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_DIR)/san/tests/host/vu_seccomp.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_sock_uring: $(HOST_DIR)/san/tests/host/test_vhost_user_sock_uring.o \
-		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_SAN_LIB)
+		$(HOST_DIR)/san/tests/host/vu_sock_fixture.o $(HOST_DIR)/san/tests/host/vu_seccomp.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan

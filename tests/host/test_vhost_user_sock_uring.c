@@ -12,7 +12,8 @@
  *    without kicks (the polled counter against the kick wakeups);
  *  - --io sync: the same FLUSH sequence completes in order and nothing is
  *    in flight beside another (what the io_uring checks would see if the
- *    engine were silently not used).
+ *    engine were silently not used);
+ *  - io_uring_setup denied by seccomp (ENOSYS): one line, served in sync.
  * Each reads the daemon's per-connection report line ("I/O engine
  * io_uring: ... peak N in flight, ...") after closing the connection.
  */
@@ -160,6 +161,16 @@ static int setup_sync(void **state)
     return setup_args_with(state, "--io", "sync", NULL);
 }
 
+static int setup_no_uring_seccomp(void **state)
+{
+    int ret;
+
+    setup_no_uring = true;
+    ret = setup_args_with(state, NULL, NULL, NULL); /* asks for --io uring */
+    setup_no_uring = false;
+    return ret;
+}
+
 /* Depth 32, random distinct 4 KiB blocks, each a different pattern. */
 static void test_depth32_random_verified(void **state)
 {
@@ -288,6 +299,28 @@ static void test_sync_engine_in_order(void **state)
     assert_int_equal(log_count(s, "I/O engine sync (pread/pwrite)"), 1);
 }
 
+/* io_uring_setup denied (an old kernel, seccomp): one line says so, and
+ * the daemon serves with pread/pwrite. */
+static void test_no_uring_falls_back_to_sync(void **state)
+{
+    struct sfx *s = *state;
+    uint64_t gpa;
+    struct req *r = virt_dma_alloc(3 * sizeof(*r), &gpa);
+    struct io_report rep;
+    unsigned idx[3];
+
+    assert_non_null(r);
+    flush_sequence(s, r, idx);
+    assert_int_equal(r[0].status, VIRTIO_BLK_S_OK);
+    assert_int_equal(r[2].status, VIRTIO_BLK_S_OK);
+    get_report(s, &rep);
+    assert_string_equal(rep.engine, "sync");
+    assert_int_equal(log_count(s, "io_uring unavailable (io_uring_queue_init: Function not "
+                                  "implemented): synchronous pread/pwrite"),
+                     1);
+    assert_int_equal(log_count(s, "io_uring unavailable"), 1);
+}
+
 /* --direct: guest buffers at offset 64 of a page (bounced) and page-aligned
  * ones (straight); both land in the file and read back. */
 static void test_direct_aligned_and_bounced(void **state)
@@ -380,6 +413,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_depth32_random_verified, setup_uring, teardown),
         cmocka_unit_test_setup_teardown(test_flush_waits_read_overtakes, setup_uring, teardown),
         cmocka_unit_test_setup_teardown(test_sync_engine_in_order, setup_sync, teardown),
+        cmocka_unit_test_setup_teardown(test_no_uring_falls_back_to_sync, setup_no_uring_seccomp,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_direct_aligned_and_bounced, setup_direct, teardown),
         cmocka_unit_test_setup_teardown(test_poll_serves_without_kicks, setup_poll, teardown),
     };
