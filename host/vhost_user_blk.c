@@ -8,7 +8,8 @@
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
  *                           [--num-queues N] [--watch MS] [--verbose]
- *                           [--read-only] [--writethrough]
+ *                           [--read-only] [--writethrough] [--direct]
+ *                           [--poll-us N] [--io uring|sync]
  *                           [--hostile MODE[,after=N][,count=K][,seed=S]]
  *
  * A ring the frontend corrupts (hostsim/vdq.h) stops being served: its
@@ -35,9 +36,17 @@
  * one pipe buffer, so SAVE writes it at once and LOAD reads it to EOF at
  * CHECK_DEVICE_STATE).
  *
- * The disk: the blk model (hostsim/dev_blk.c) over a storage backend of
- * pread/pwrite on the file, one call per guest segment, straight between
- * the file and guest memory; VIRTIO_BLK_T_FLUSH is fdatasync before the
+ * The disk: the blk model (hostsim/dev_blk.c) over a storage backend:
+ * by default io_uring, one ring per queue, many requests in flight and
+ * completed as the file finishes them (host/vub_uring.c,
+ * hostsim/dev_blk_async.c; a FLUSH waits for the writes popped before it
+ * on its queue, then fdatasync); with --io sync, or when
+ * io_uring_queue_init fails (one line says so), pread/pwrite on the file,
+ * one call per guest segment, straight between the file and guest memory
+ * (host/vub_disk.c). --direct opens the file O_DIRECT (unaligned guest
+ * buffers through aligned bounces; a file system refusing it is an
+ * error); --poll-us N busy-polls each ring N us after work before
+ * sleeping on its eventfds (host/vu_workers.c). With the sync engine, VIRTIO_BLK_T_FLUSH is fdatasync before the
  * request completes. A failed pread/pwrite/fdatasync completes the request
  * with VIRTIO_BLK_S_IOERR. VIRTIO_BLK_T_DISCARD punches a hole in the file
  * (fallocate PUNCH_HOLE | KEEP_SIZE; a file system that cannot is left as
@@ -98,6 +107,9 @@ struct daemon {
     uint64_t refused_size;  /* a size change already refused (said once) */
     bool is_hostile;        /* --hostile MODE (not off) */
     struct hostile hostile; /* its state, across connections */
+    bool direct;            /* --direct: the file opened O_DIRECT */
+    bool sync_io;           /* --io sync, or io_uring unavailable */
+    unsigned poll_us;       /* --poll-us N: busy-poll a ring N us after work */
 };
 
 static volatile sig_atomic_t stop_flag, hup_flag;
@@ -231,8 +243,17 @@ static int backend_up(struct daemon *d)
                                   .discard = vub_disk_discard,
                                   .write_zeroes = vub_disk_write_zeroes,
                                   .ctx = &d->disk};
+    struct vuw_opts wo = {.poll_us = d->poll_us};
+    unsigned i;
     int err = vu_create(&daemon_ops, d, &d->b);
 
+    if (!d->sync_io) { /* io_uring rings per queue (vub_uring.c) */
+        be.submit = vub_disk_submit;
+        be.commit = vub_disk_commit;
+        be.reap = vub_disk_reap;
+    }
+    for (i = 0; i < VU_MAX_RINGS; i++)
+        wo.done_fd[i] = vub_uring_event_fd(&d->disk, i);
     if (err)
         return err;
     err = vdev_blk_create_backend(&d->dev, vu_guest_mem(d->b), d->disk_bytes, &be, d->serial);
@@ -252,7 +273,7 @@ static int backend_up(struct daemon *d)
     else if (!err)
         err = vu_set_concurrent(d->b); /* each ring's worker serves it alone */
     if (!err) {
-        err = vuw_start(d->b, &d->workers);
+        err = vuw_start(d->b, &wo, &d->workers);
         if (err)
             vdev_destroy(&d->dev);
     }
@@ -263,13 +284,34 @@ static int backend_up(struct daemon *d)
     return err;
 }
 
+/* One line per connection: how the requests were served (tests look for
+ * the engine, the depth reached, and polled vs woken-up work). */
+static void report_io(struct daemon *d, const struct vuw_stats *ws)
+{
+    struct vdev_blk_stats bs;
+
+    vdev_blk_get_stats(&d->dev, &bs);
+    fprintf(stderr,
+            "vhost-user-blk: I/O engine %s: %llu reads, %llu writes, %llu flushes, peak %llu in "
+            "flight, %llu out of order, %llu flush waits; %llu kick wakeups, %llu completion "
+            "wakeups, %llu polled completions in %llu poll periods\n",
+            d->sync_io ? "sync" : "io_uring", (unsigned long long)bs.reads,
+            (unsigned long long)bs.writes, (unsigned long long)bs.flushes,
+            (unsigned long long)bs.async_peak, (unsigned long long)bs.out_of_order,
+            (unsigned long long)bs.flush_waits, ws->kicks, ws->completions, ws->polled,
+            ws->poll_rounds);
+}
+
 static void backend_down(struct daemon *d)
 {
+    struct vuw_stats ws;
+
     if (!d->b)
         return;
-    vuw_stop(d->workers); /* no vu_kick() after this */
+    vuw_stop(d->workers, &ws); /* no vu_kick() after this */
     d->workers = NULL;
-    vu_destroy(d->b);
+    vu_destroy(d->b); /* asleep: every request in flight completed */
+    report_io(d, &ws);
     vdev_destroy(&d->dev);
     d->b = NULL;
 }
@@ -522,13 +564,29 @@ static void serve(struct daemon *d)
 static int disk_open(struct daemon *d)
 {
     off_t size;
+    char why[128];
 
     /* (No sys/stat.h: its linux/types.h clashes with our __le64.) */
-    d->disk.fd = open(d->disk_path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    d->disk.fd = open(d->disk_path,
+                      (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0));
+    if (d->disk.fd < 0 && d->direct && errno == EINVAL) {
+        fprintf(stderr, "vhost-user-blk: --direct: the file system of %s refuses O_DIRECT\n",
+                d->disk_path);
+        return -1;
+    }
     size = d->disk.fd < 0 ? -1 : lseek(d->disk.fd, 0, SEEK_END);
     if (size < 0) {
         fprintf(stderr, "vhost-user-blk: %s: %s\n", d->disk_path, strerror(errno));
         return -1;
+    }
+    if (d->direct) {
+        d->disk.direct = true;
+        d->disk.align = size >= 4096 ? vub_disk_direct_align(d->disk.fd, why, sizeof(why)) : 512;
+        if (!d->disk.align) {
+            fprintf(stderr, "vhost-user-blk: --direct: the file system of %s refuses O_DIRECT (%s)\n",
+                    d->disk_path, why);
+            return -1;
+        }
     }
     if (size < 512 || size % 512) {
         fprintf(stderr, "vhost-user-blk: %s: size %lld is not a non-zero multiple of 512\n",
@@ -539,14 +597,16 @@ static int disk_open(struct daemon *d)
     return 0;
 }
 
+#define POLL_US_MAX 1000000u
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S] "
             "[--num-queues N (1..%d, default: online CPUs)] [--watch MS] [--verbose] "
-            "[--read-only] [--writethrough] "
+            "[--read-only] [--writethrough] [--direct] [--poll-us N (0..%u)] [--io uring|sync] "
             "[--hostile MODE[,after=N][,count=K][,seed=S]]\n",
-            VDEV_MAX_QUEUES);
+            VDEV_MAX_QUEUES, POLL_US_MAX);
 }
 
 /*
@@ -604,17 +664,38 @@ int main(int argc, char **argv)
         {"read-only", no_argument, NULL, 'r'},
         {"writethrough", no_argument, NULL, 'w'},
         {"watch", required_argument, NULL, 'W'},
+        {"direct", no_argument, NULL, 'D'},
+        {"poll-us", required_argument, NULL, 'P'},
+        {"io", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {
         .listen_fd = -1, .conn_fd = -1, .disk = {.fd = -1}, .serial = "ringloop-vub0", .num_queues = 0};
     struct sigaction sa = {.sa_handler = on_signal};
+    char why[128];
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:rwW:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:i:q:vhH:rwW:DP:I:", opts, NULL)) != -1) {
         char *end;
 
         switch (c) {
+        case 'D':
+            d.direct = true;
+            break;
+        case 'P':
+            d.poll_us = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || !*optarg || d.poll_us > POLL_US_MAX) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'I':
+            if (strcmp(optarg, "sync") && strcmp(optarg, "uring")) {
+                fprintf(stderr, "vhost-user-blk: --io %s: uring or sync\n", optarg);
+                return 2;
+            }
+            d.sync_io = !strcmp(optarg, "sync");
+            break;
         case 'W':
             d.watch_ms = (unsigned)strtoul(optarg, &end, 10);
             if (*end || d.watch_ms < 1 || d.watch_ms > 3600000) {
@@ -669,6 +750,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (disk_open(&d))
         return 1;
+    if (!d.sync_io && vub_uring_init(&d.disk, d.num_queues, why, sizeof(why))) {
+        /* Old kernels, seccomp filters, locked memory limits: serve anyway. */
+        fprintf(stderr, "vhost-user-blk: io_uring unavailable (%s): synchronous pread/pwrite\n",
+                why);
+        d.sync_io = true;
+    }
     d.listen_fd = listen_on(d.sock_path);
     if (d.listen_fd < 0)
         return 1;
@@ -676,6 +763,9 @@ int main(int argc, char **argv)
             d.disk_path, (unsigned long long)(d.disk_bytes / 512),
             d.read_only ? ", read-only" : "", d.writethrough ? ", writethrough" : "",
             d.sock_path, d.num_queues, d.num_queues == 1 ? "" : "s");
+    fprintf(stderr, "vhost-user-blk: I/O engine %s%s, busy-poll %u us\n",
+            d.sync_io ? "sync (pread/pwrite)" : "io_uring (one ring of 256 per queue)",
+            d.direct ? ", O_DIRECT" : "", d.poll_us);
     if (d.is_hostile)
         fprintf(stderr, "vhost-user-blk: hostile mode %s after %u count %u seed %llu\n",
                 hostile_info(d.hostile.cfg.mode)->name, d.hostile.cfg.after, d.hostile.cfg.count,
@@ -686,6 +776,7 @@ int main(int argc, char **argv)
     backend_down(&d);
     if (fsync(d.disk.fd))
         fprintf(stderr, "vhost-user-blk: fsync: %s\n", strerror(errno));
+    vub_uring_exit(&d.disk);
     close(d.disk.fd);
     close(d.listen_fd);
     unlink(d.sock_path);

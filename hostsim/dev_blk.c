@@ -36,7 +36,9 @@
  *
  * Storage: the RAM disk, or a caller's backend (vdev_blk_create_backend:
  * read/write/flush callbacks, one call per chain segment; any failure is
- * VIRTIO_BLK_S_IOERR).
+ * VIRTIO_BLK_S_IOERR). A backend with submit/commit/reap serves IN, OUT
+ * and FLUSH asynchronously, many per queue, completed out of order
+ * (dev_blk_async.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -119,11 +121,16 @@ static int blk_backend_io(struct dev_blk *b, const struct vdq_chain *c, bool is_
     return len ? -EIO : 0;
 }
 
-/* Handle one request; returns the status byte. */
-static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_chain *c,
-                           const struct virtio_blk_req_hdr *h, uint32_t data_in)
+/* blk_request's status for a request handed to the async backend. */
+#define BLK_S_PENDING 0xffu
+
+/* Handle one request; returns the status byte (or BLK_S_PENDING). */
+static uint8_t blk_request(struct vdev *d, struct dev_blk *b, unsigned qi,
+                           const struct vdq_chain *c, const struct virtio_blk_req_hdr *h,
+                           uint32_t data_in)
 {
     uint32_t data_out = c->out_len - sizeof(*h);
+    bool async = blk_async_on(d, b);
     uint64_t pos;
 
     switch (h->type) {
@@ -131,6 +138,8 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         if (!blk_is_in_range(b, h->sector, data_in))
             goto err_io;
         pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
+        if (async && blk_async_request(d, b, qi, c, h->type, data_in, pos) == 0)
+            return BLK_S_PENDING;
         if (!b->disk) {
             if (blk_backend_io(b, c, true, 0, data_in, pos))
                 goto err_io;
@@ -150,6 +159,8 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         if (!blk_is_in_range(b, h->sector, data_out))
             goto err_io;
         pos = h->sector * VIRTIO_BLK_SECTOR_SIZE;
+        if (async && blk_async_request(d, b, qi, c, h->type, data_out, pos) == 0)
+            return BLK_S_PENDING;
         if (!b->disk) {
             if (blk_backend_io(b, c, false, sizeof(*h), data_out, pos))
                 goto err_io;
@@ -160,6 +171,9 @@ static uint8_t blk_request(struct vdev *d, struct dev_blk *b, const struct vdq_c
         BLK_COUNT(b->stats.write_bytes, data_out);
         return blk_write_done(d, b);
     case VIRTIO_BLK_T_FLUSH:
+        /* Async: after the writes popped before it (dev_blk_async.c). */
+        if (async && blk_async_request(d, b, qi, c, h->type, 0, 0) == 0)
+            return BLK_S_PENDING;
         /* Writes are in the RAM disk before their completion is pushed;
          * the barrier orders them before the status the driver will see. */
         virt_mb();
@@ -211,7 +225,6 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
     struct virtio_blk_req_hdr h;
     uint8_t status;
 
-    (void)qi;
     if (c->in_len < 1) {
         /* Nowhere to put the status: nothing we can tell the driver. */
         BLK_COUNT(b->stats.bad, 1);
@@ -235,7 +248,13 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
         *written = c->in_len;
         return true;
     }
-    status = blk_request(d, b, c, &h, c->in_len - 1);
+    status = blk_request(d, b, qi, c, &h, c->in_len - 1);
+    if (status == BLK_S_PENDING) {
+        *written = VDEV_CHAIN_PENDING;
+        return false;
+    }
+    if (blk_async_on(d, b))
+        blk_async_note_sync(b, qi);
     vdq_chain_write(c, c->in_len - 1, &status, 1);
     *written = c->in_len;
     return false;
@@ -243,11 +262,23 @@ static bool blk_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, ui
 
 static int blk_process(struct vdev *d, unsigned qi)
 {
-    return vdev_queue_drain(d, qi, blk_chain);
+    struct dev_blk *b = blk_of(d);
+    int reaped, n;
+
+    if (!blk_async_on(d, b))
+        return vdev_queue_drain(d, qi, blk_chain);
+    /* What the storage finished, then what the driver added; the new
+     * submissions go to the backend together at the end of the round. */
+    reaped = blk_async_reap(d, b, qi);
+    n = vdev_queue_drain(d, qi, blk_chain);
+    reaped += blk_async_commit(d, b, qi);
+    return n < 0 ? n : n + reaped;
 }
 
 static void blk_destroy(struct vdev *d)
 {
+    blk_quiesce(d);
+    blk_async_free(d->priv);
     virt_free(d->priv);
 }
 
@@ -301,6 +332,7 @@ static void *blk_content(const struct vdev *d, uint64_t *len)
         .reset = blk_ext_reset, .process_queue = blk_process, .destroy = blk_destroy,              \
         .state_size = blk_state_size, .state_save = blk_state_save,                                \
         .state_check = blk_state_check, .state_load = blk_state_load, .content = blk_content,      \
+        .quiesce = blk_quiesce,                                                                    \
     }
 
 static const struct vdev_ops blk_ops[VDEV_MAX_QUEUES] = {

@@ -145,6 +145,7 @@ void blk_ext_reset(struct vdev *d)
 {
     struct dev_blk *b = blk_of(d);
 
+    blk_quiesce(d); /* no-op when asleep first, as the transports do */
     b->cfg.writeback = b->writeback_default;
 }
 

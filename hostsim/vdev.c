@@ -88,6 +88,10 @@ bool vdev_is_asleep(const struct vdev *d)
 
 void vdev_sleep(struct vdev *d)
 {
+    /* Chains still in flight in the model complete first: asleep, nothing
+     * may be written to guest memory (and the memory may go). */
+    if (!__atomic_load_n(&d->sleeping, __ATOMIC_ACQUIRE) && d->ops->quiesce)
+        d->ops->quiesce(d);
     __atomic_store_n(&d->sleeping, true, __ATOMIC_RELEASE);
 }
 
@@ -289,6 +293,10 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
             uint32_t written = 0;
             bool is_bad = fn(d, qi, &c, &written);
 
+            if (written == VDEV_CHAIN_PENDING) {
+                done++; /* the model pushes it when its I/O is done */
+                continue;
+            }
             written = hostile_chain(d, qi, &c, written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
@@ -305,9 +313,24 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
         }
         if (err != -EAGAIN)
             break; /* the ring is corrupt */
+        if (__atomic_load_n(&d->polling, __ATOMIC_RELAXED) & (1u << qi)) {
+            /* The carrier polls the ring: kicks stay off (see
+             * vdev_set_polling; it re-arms when it stops). */
+            vdev_signal_used(d, qi);
+            err = 0;
+            break;
+        }
         err = vdev_queue_rearm(d, qi, NULL);
     } while (err == -EAGAIN);
     return vdev_queue_result(d, qi, pushed_before, err);
+}
+
+void vdev_set_polling(struct vdev *d, unsigned qi, bool on)
+{
+    if (on)
+        __atomic_fetch_or(&d->polling, 1u << qi, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&d->polling, ~(1u << qi), __ATOMIC_RELAXED);
 }
 
 int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev *d),

@@ -84,6 +84,11 @@ struct vdev_ops {
     const char *(*state_check)(const struct vdev *d, const uint8_t *p, uint32_t len);
     void (*state_load)(struct vdev *d, const uint8_t *p, uint32_t len);
     void *(*content)(const struct vdev *d, uint64_t *len);
+    /* May be NULL. Chains the model completes later (VDEV_CHAIN_PENDING,
+     * asynchronous storage) must be finished before the device sleeps:
+     * vdev_sleep() calls this first (with every queue's processing
+     * excluded, vmmio_sleep), and it returns once none is in flight. */
+    void (*quiesce)(struct vdev *d);
 };
 
 /* Who to tell when the device wants an interrupt (set by the transport). */
@@ -110,6 +115,9 @@ struct vdev {
      * possibly left: the transport marks them pending again. Atomic (queues
      * may be processed at the same time, vmmio_set_concurrent). */
     uint32_t more_work;
+    /* Queues the carrier is busy-polling (vdev_set_polling): their drains
+     * end with driver notifications still off. Atomic. */
+    uint32_t polling;
     /* Misbehave on purpose (hostsim/hostile.h); NULL: a well-behaved device.
      * Set by the owner after creation, under the transport's lock. */
     struct hostile *hostile;
@@ -127,6 +135,10 @@ struct vdev {
  * malformed (counted in bad_chains; the chain is still returned with
  * *written), false for a good request (counted in requests).
  */
+/* *written for a chain the model keeps (asynchronous I/O): the drain does
+ * not push it; the model does later, vdev_queue_push() + vdev_signal_used(),
+ * under the queue's lock like any processing. */
+#define VDEV_CHAIN_PENDING 0xffffffffu
 typedef bool (*vdev_chain_fn)(struct vdev *d, unsigned qi, const struct vdq_chain *c,
                               uint32_t *written);
 
@@ -176,6 +188,11 @@ bool vdev_is_asleep(const struct vdev *d);
  * (good + bad) or -EIO when the ring is corrupt.
  */
 int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn);
+/* Queue qi is (no longer) busy-polled by its carrier: while it is, drains
+ * leave driver notifications disabled (2.7.10: a hint the driver may
+ * ignore) instead of re-enabling them; after turning it off the caller
+ * processes the queue once, which re-enables them with the re-check. */
+void vdev_set_polling(struct vdev *d, unsigned qi, bool on);
 /*
  * The device-to-driver direction (net receiveq, console receiveq): while
  * has_data(d) says the model holds something for the driver, pop a chain,

@@ -42,6 +42,10 @@ struct vdev_blk_stats {
     uint64_t discard_sectors, zeroed_sectors; /* sectors they covered */
     uint64_t ro_refused;    /* writes refused on a read-only device (in ioerr) */
     uint64_t stable_writes; /* writes made stable before completion (writethrough) */
+    /* Asynchronous backends (vdev_blk_backend.submit): */
+    uint64_t async_peak;   /* most requests in flight on one queue at once */
+    uint64_t out_of_order; /* completions pushed after a later-popped one of their queue */
+    uint64_t flush_waits;  /* FLUSHes held until earlier writes completed */
 };
 
 /*
@@ -75,6 +79,25 @@ int vdev_blk_create(struct vdev *d, const struct vdq_mem *mem, void *disk, uint6
  * durable before the FLUSH request completes. The model has no bulk
  * content then (a snapshot carries no disk bytes).
  */
+/*
+ * An asynchronous request (dev_blk_async.c): op on len bytes at store
+ * position pos, the data in niov segments of guest memory (already
+ * bounds-checked; valid until completed; each pad is 0). The backend completes it with
+ * vdev_blk_io_done(io, 0 or -errno), from its reap callback.
+ */
+enum { VDEV_BLK_IO_READ, VDEV_BLK_IO_WRITE, VDEV_BLK_IO_FLUSH };
+struct vdev_blk_io {
+    uint32_t op;
+    uint32_t niov;
+    uint64_t pos;
+    uint32_t len;
+    uint16_t qi; /* the queue it came from */
+    uint16_t pad;
+    const struct vdq_iov *iov;
+    void *priv; /* the backend's, per request (e.g. a bounce buffer) */
+};
+void vdev_blk_io_done(struct vdev_blk_io *io, int err);
+
 struct vdev_blk_backend {
     int (*read)(void *ctx, uint64_t pos, void *buf, uint32_t len);
     int (*write)(void *ctx, uint64_t pos, const void *buf, uint32_t len);
@@ -86,6 +109,24 @@ struct vdev_blk_backend {
     int (*discard)(void *ctx, uint64_t pos, uint64_t len);
     int (*write_zeroes)(void *ctx, uint64_t pos, uint64_t len, bool unmap);
     void *ctx;
+    /*
+     * Optional asynchronous path (after ctx: callers' positional
+     * initialisers stay valid) for IN, OUT and FLUSH (all three or none;
+     * not used on a hostile device). Each is called with queue io->qi's
+     * processing lock held, so one queue's calls never overlap, while
+     * different queues' may: keep per-queue state. submit: take io
+     * (0: it completes later; -errno: it fails now, IOERR); it may wait
+     * until commit(qi), called at the end of each processing round (and
+     * followed by a reap, for what completed during the commit). reap:
+     * call vdev_blk_io_done() for queue qi's finished I/O; with wait, block
+     * until at least one finishes (the model calls it only while some are
+     * in flight). Requests complete in any order; a FLUSH is submitted only
+     * once every write popped before it on its queue has completed
+     * (5.2.6: it covers the writes completed before it).
+     */
+    int (*submit)(void *ctx, struct vdev_blk_io *io);
+    void (*commit)(void *ctx, unsigned qi);
+    void (*reap)(void *ctx, unsigned qi, bool wait);
 };
 
 /* As vdev_blk_create, over be (copied) instead of a RAM disk. */

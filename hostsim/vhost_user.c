@@ -510,14 +510,12 @@ void vu_destroy(struct vu_backend *b)
     virt_free(b);
 }
 
-int vu_kick(struct vu_backend *b, unsigned ring)
+/* Ring ring may have work (a kick, a completion, a poll): mark it pending
+ * and process it. */
+static int vu_run_ring(struct vu_backend *b, unsigned ring)
 {
     int n;
 
-    if (ring >= b->nrings)
-        return -ERANGE;
-    /* Per-ring workers call this concurrently (vhost_user.h). */
-    __atomic_fetch_add(&b->stats.kicks, 1, __ATOMIC_RELAXED);
     /* Marked pending even while asleep (a memory-table change on the
      * message thread): whoever wakes the device processes it then, so a
      * kick taken meanwhile is not lost. */
@@ -530,6 +528,28 @@ int vu_kick(struct vu_backend *b, unsigned ring)
     /* The calls went out; nothing reads InterruptStatus on this transport. */
     vmmio_write(b->m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED_BUFFER, 4);
     return n;
+}
+
+int vu_kick(struct vu_backend *b, unsigned ring)
+{
+    if (ring >= b->nrings)
+        return -ERANGE;
+    /* Per-ring workers call this concurrently (vhost_user.h). */
+    __atomic_fetch_add(&b->stats.kicks, 1, __ATOMIC_RELAXED);
+    return vu_run_ring(b, ring);
+}
+
+int vu_service(struct vu_backend *b, unsigned ring)
+{
+    if (ring >= b->nrings)
+        return -ERANGE;
+    return vu_run_ring(b, ring);
+}
+
+void vu_set_polling(struct vu_backend *b, unsigned ring, bool on)
+{
+    if (ring < b->nrings && b->dev)
+        vdev_set_polling(b->dev, ring, on);
 }
 
 int vu_poll(struct vu_backend *b)

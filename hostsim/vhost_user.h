@@ -207,6 +207,13 @@ int vu_kick(struct vu_backend *b, unsigned ring);
  * changing queue state only with the device asleep). After vu_attach,
  * before any message; 0 or -ENOMEM. */
 int vu_set_concurrent(struct vu_backend *b);
+/* As vu_kick, for work that is not a kick (not counted as one): an
+ * asynchronous completion, or a busy-poll of the ring. */
+int vu_service(struct vu_backend *b, unsigned ring);
+/* The carrier busy-polls ring (vdev_set_polling): its processing leaves
+ * the driver's notifications off until this is turned off again and the
+ * ring is processed once more (vu_service), which re-enables them. */
+void vu_set_polling(struct vu_backend *b, unsigned ring, bool on);
 /* Process every ring whose kick is polled (SET_VRING_KICK with no fd). */
 int vu_poll(struct vu_backend *b);
 

@@ -576,8 +576,10 @@ static void vmmio_qlocks(struct vmmio *m, bool take)
 void vmmio_sleep(struct vmmio *m)
 {
     /* Taking the locks waits for queue processing in progress: models
-     * complete every chain they pop before returning, so once we hold them
-     * nothing is in flight and nothing will run until vmmio_wake(). */
+     * complete every chain they pop before returning, or (asynchronous
+     * storage, VDEV_CHAIN_PENDING) in ops->quiesce, which vdev_sleep()
+     * calls while we hold them; so afterwards nothing is in flight and
+     * nothing will run until vmmio_wake(). */
     virt_lock_acquire(&m->lock);
     vmmio_qlocks(m, true);
     vdev_sleep(m->dev);

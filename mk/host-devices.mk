@@ -4,7 +4,7 @@
 # virtqueue (test_devices), both under ASan+UBSan.
 #
 #   make check-devices   build and run them
-DEVICE_TESTS := test_vmmio test_devices test_blk_dev_ext
+DEVICE_TESTS := test_vmmio test_devices test_blk_dev_ext test_blk_async
 DEVICE_TEST_BINS := $(DEVICE_TESTS:%=$(HOST_DIR)/%)
 
 $(HOST_DIR)/test_vmmio: $(HOST_DIR)/san/tests/host/test_vmmio.o \
@@ -18,6 +18,11 @@ $(HOST_DIR)/test_devices: $(HOST_DIR)/san/tests/host/test_devices.o \
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_blk_dev_ext: $(HOST_DIR)/san/tests/host/test_blk_dev_ext.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o \
+		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_OBJS)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+$(HOST_DIR)/test_blk_async: $(HOST_DIR)/san/tests/host/test_blk_async.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o \
 		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_OBJS)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)

@@ -8,10 +8,11 @@ daemon under load gives the guest an error, not a hang.
 
 Each test owns its daemon, socket and disk file (/tmp/vu_py_*); a machine
 is booted per test (the socket path is part of the QEMU arguments).
-With RINGLOOP_VU_BENCH=1, test_iops_vs_qemu_storage_daemon also measures
-`bench blk vblk0` against qemu-storage-daemon's vhost-user-blk export on the
-same QEMU command line, with disable-legacy=on for both (numbers printed,
-never asserted).
+With RINGLOOP_VU_BENCH=1 (`make bench-vhost`), test_iops_vs_qemu_storage_daemon
+also measures `bench blk vblk0` with our daemon (io_uring, io_uring with
+--poll-us 50, --io sync) against qemu-storage-daemon's vhost-user-blk export
+on the same QEMU command line, with disable-legacy=on for all (numbers
+printed, never asserted).
 """
 
 import hashlib
@@ -282,7 +283,8 @@ def parse_bench(out):
     """`bench blk` lines -> {(qd, wait): iops}."""
     res = {}
     for line in out.splitlines():
-        m = re.match(r"\s*qd\s*(\d+)\s+(\S+)\s+(\d+)", line)
+        # "   qd  wait      IOPS ..." then rows "    1  hlt      25161 ..."
+        m = re.match(r"\s*(\d+)\s+(hlt|spin|poll)\s+(\d+)", line)
         if m:
             res[(int(m.group(1)), m.group(2))] = int(m.group(3))
     return res
@@ -293,17 +295,46 @@ def parse_bench(out):
 @pytest.mark.skipif(shutil.which("qemu-storage-daemon") is None,
                     reason="no qemu-storage-daemon")
 def test_iops_vs_qemu_storage_daemon(boot):
-    """Same QEMU command line, two backends: ringloop's daemon and QEMU's own
-    vhost-user-blk export. Numbers printed, never asserted."""
-    report = []
-    for kind in ("ringloop", "qsd"):
-        b = Backend(kind)
-        try:
-            c = boot(b.qemu_args(modern_only=True))
-            dev = vblk(c)
-            out = ok(c, "bench blk %s" % dev, timeout=120)
-            report.append("%s:\n%s" % (kind, out))
-            c.run_until_exit("poweroff 0", timeout=60)
-        finally:
-            b.close()
+    """Same QEMU command line, several backends, alternating: ringloop's
+    daemon with its io_uring engine (with and without --poll-us), with
+    --io sync, and QEMU's own vhost-user-blk export; then the same with
+    O_DIRECT (--direct, cache.direct=on). `bench blk` in the
+    guest: 4 KiB random reads at depth 1 and 32. Numbers printed, never
+    asserted."""
+    kinds = [("ringloop io_uring", "ringloop", []),
+             ("ringloop io_uring --poll-us 50", "ringloop", ["--poll-us", "50"]),
+             ("ringloop --io sync", "ringloop", ["--io", "sync"]),
+             ("qemu-storage-daemon", "qsd", []),
+             # O_DIRECT: past the host page cache, where requests take time
+             ("ringloop io_uring --direct", "ringloop", ["--direct"]),
+             ("ringloop --direct --poll-us 50", "ringloop", ["--direct", "--poll-us", "50"]),
+             ("ringloop --io sync --direct", "ringloop", ["--io", "sync", "--direct"]),
+             ("qsd cache.direct=on", "qsd-direct", [])]
+    rounds = int(os.environ.get("RINGLOOP_VU_BENCH_ROUNDS", "1"))
+    report, table = [], {}
+    for _ in range(rounds):
+        for name, kind, args in kinds:
+            b = (Backend("qsd", direct=True) if kind == "qsd-direct"
+                 else Backend(kind, args=args))
+            try:
+                c = boot(b.qemu_args(modern_only=True))
+                dev = vblk(c)
+                out = ok(c, "bench blk %s" % dev, timeout=120)
+                report.append("%s:\n%s" % (name, out))
+                for key, iops in parse_bench(out).items():
+                    table.setdefault(name, {}).setdefault(key, []).append(iops)
+                c.run_until_exit("poweroff 0", timeout=60)
+                if kind == "ringloop":
+                    b.stop()
+                    report.append("  daemon: " + " | ".join(
+                        l for l in b.log_text().splitlines() if "I/O engine" in l))
+            finally:
+                b.close()
     print("\n" + "\n".join(report))
+    cols = [(1, "hlt"), (32, "hlt"), (1, "spin"), (32, "spin"), (1, "poll"), (32, "poll")]
+    print("\n4 KiB random read IOPS (bench blk, median of %d round(s)):" % rounds)
+    print("%-32s" % "backend" + "".join("%12s" % ("qd%d %s" % c) for c in cols))
+    for name, _, _ in kinds:
+        row = table.get(name, {})
+        print("%-32s" % name + "".join(
+            "%12s" % (sorted(row[c])[len(row[c]) // 2] if c in row else "-") for c in cols))

@@ -52,9 +52,12 @@ class Backend:
     kind: "ringloop" (our daemon; ARGS are added to its command line) or
     "qsd" (qemu-storage-daemon)."""
 
-    def __init__(self, kind="ringloop", seed=1, disk_bytes=DISK_BYTES, args=(), num_queues=1):
+    def __init__(self, kind="ringloop", seed=1, disk_bytes=DISK_BYTES, args=(), num_queues=1,
+                 direct=False):
         """num_queues: QEMU's num-queues property, None for QEMU's default
-        (one per vCPU: the stock `-device vhost-user-blk-pci,chardev=vu`)."""
+        (one per vCPU: the stock `-device vhost-user-blk-pci,chardev=vu`).
+        direct: qemu-storage-daemon with cache.direct=on (ours: --direct
+        in args)."""
         self.num_queues = num_queues
         self.dir = tempfile.mkdtemp(prefix="vu_py_")
         self.sock = os.path.join(self.dir, "vu.sock")
@@ -67,8 +70,8 @@ class Backend:
             cmd = [DAEMON, "--socket", self.sock, "--disk", self.disk_path] + list(args)
         else:
             cmd = ["qemu-storage-daemon",
-                   "--blockdev", "driver=file,node-name=file0,filename=%s,cache.direct=off"
-                   % self.disk_path,
+                   "--blockdev", "driver=file,node-name=file0,filename=%s,cache.direct=%s"
+                   % (self.disk_path, "on" if direct else "off"),
                    "--blockdev", "driver=raw,node-name=disk0,file=file0",
                    "--export", "type=vhost-user-blk,id=e0,node-name=disk0,addr.type=unix,"
                    "addr.path=%s,writable=on,num-queues=1" % self.sock]

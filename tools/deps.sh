@@ -18,12 +18,13 @@ set -eu
 #   python3-pexpect                   the serial console fixture
 #   python3-matplotlib                benchmark plots
 #   libcmocka-dev                     hosted unit tests
+#   liburing-dev                      the vhost-user-blk daemon's io_uring engine
 #   clang libclang-rt-14-dev          hosted sanitizers and libFuzzer targets
 #   git                               the banner's commit hash
 #   cpio kmod libc6-dev               the Linux guest (tools/linux-guest/): its
 #                                     initramfs, depmod, a static test helper
 PACKAGES="qemu-system-x86 qemu-utils ovmf gnu-efi newlib-source mtools dosfstools
-python3 python3-pytest python3-pexpect python3-matplotlib libcmocka-dev clang
+python3 python3-pytest python3-pexpect python3-matplotlib libcmocka-dev liburing-dev clang
 libclang-rt-14-dev make gcc binutils git xz-utils cpio kmod libc6-dev"
 
 missing=""

@@ -109,7 +109,8 @@ static int setup_ram(void **state)
 static int setup_backend(void **state)
 {
     struct dev_fixture *f = &fixture;
-    struct vdev_blk_backend be = {be_read, be_write, be_flush, be_discard, be_zeroes, &rec};
+    struct vdev_blk_backend be = {.read = be_read, .write = be_write, .flush = be_flush,
+                                  .discard = be_discard, .write_zeroes = be_zeroes, .ctx = &rec};
 
     dfx_arena(f);
     disk = malloc(BYTES);

@@ -38,24 +38,47 @@ extern char **environ;
 
 static struct sfx S;
 
-/* The daemon; with s->nq, --num-queues nq and its stderr into s->log. */
+const char *setup_args[SETUP_MAX_ARGS + 1];
+bool setup_no_uring;
+
+/* The daemon; with s->nq, --num-queues nq, then setup_args; with either,
+ * its stderr into s->log. */
 void spawn_daemon(struct sfx *s)
 {
     const char *path = getenv("VU_DAEMON");
     char nq[16];
-    char *argv[] = {NULL, "--socket", s->sock, "--disk", s->disk, NULL, NULL, NULL};
+    char *argv[8 + SETUP_MAX_ARGS] = {NULL, "--socket", s->sock, "--disk", s->disk};
     posix_spawn_file_actions_t fa;
+    unsigned n = 5, i;
 
     if (!path)
         path = "build/host/ringloop-vhost-user-blk";
     argv[0] = (char *)path;
-    if (!s->nq) {
+    if (s->nq) {
+        snprintf(nq, sizeof(nq), "%u", s->nq);
+        argv[n++] = "--num-queues";
+        argv[n++] = nq;
+    }
+    for (i = 0; i < SETUP_MAX_ARGS && setup_args[i]; i++)
+        argv[n++] = (char *)setup_args[i];
+    if (setup_no_uring) {
+        s->pid = fork();
+        assert_true(s->pid >= 0);
+        if (s->pid == 0) {
+            int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+            if (fd < 0 || dup2(fd, 2) < 0)
+                _exit(126);
+            vu_deny_io_uring();
+            execve(path, argv, environ);
+            _exit(127);
+        }
+        return;
+    }
+    if (n == 5) {
         assert_int_equal(posix_spawn(&s->pid, path, NULL, NULL, argv, environ), 0);
         return;
     }
-    snprintf(nq, sizeof(nq), "%u", s->nq);
-    argv[5] = "--num-queues";
-    argv[6] = nq;
     assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
     assert_int_equal(
         posix_spawn_file_actions_addopen(&fa, 2, s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
@@ -157,8 +180,8 @@ int teardown(void **state)
         close(s->call1);
         close(s->err[0]);
         close(s->err[1]);
-        unlink(s->log);
     }
+    unlink(s->log);
     unlink(s->disk);
     unlink(s->sock);
     return 0;

@@ -50,6 +50,17 @@ struct req {
     uint8_t data[REQ_BYTES];
 };
 
+/* More daemon arguments for the next setups (NULL-terminated; the test
+ * sets and clears it); with any, the daemon's stderr goes to s->log. */
+#define SETUP_MAX_ARGS 6
+extern const char *setup_args[SETUP_MAX_ARGS + 1];
+/* The next setups' daemon runs with io_uring_setup denied (seccomp,
+ * ENOSYS); its stderr goes to s->log. */
+extern bool setup_no_uring;
+/* vu_seccomp.c (apart: linux/filter.h clashes with virtio_ring.h's
+ * __le64): in a child before exec, make io_uring_setup fail with ENOSYS,
+ * everything else allowed; _exit(126) if the filter cannot be set. */
+void vu_deny_io_uring(void);
 void spawn_daemon(struct sfx *s);
 int connect_sock(struct sfx *s);
 void vq_notify_cb(struct virtqueue *vq, void *priv);
