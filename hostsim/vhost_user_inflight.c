@@ -28,7 +28,7 @@
  * closes the connection, SET gets a REPLY_ACK error): a payload of the
  * wrong size, no fd, num_queues 0 or above our rings, queue_size 0 or above
  * the model's maximum, mmap_size not the size of that many queue regions,
- * a region past its fd (ops->map), an unknown region version or features,
+ * an mmap_offset not 64-aligned, a region past its fd (ops->map), an unknown region version or features,
  * a desc_num that is not queue_size, a region while rings are started; at
  * a ring start: a ring larger than the region's queues, a region whose
  * contents do not add up (vdqi_recover) -> the ring is not started (its
@@ -216,6 +216,13 @@ int vu_set_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, co
                  "vhost-user: SET_INFLIGHT_FD: region of %llu bytes, %u queues of %u need %llu",
                  (unsigned long long)d.mmap_size, d.num_queues, d.queue_size,
                  (unsigned long long)want);
+        return -EINVAL;
+    }
+    if (d.mmap_offset % VDQI_ALIGN) {
+        /* The region holds u64 fields: it must be aligned where we see it
+         * (the mapping keeps the offset's alignment within a page). */
+        virt_log(VIRT_LOG_ERR, "vhost-user: SET_INFLIGHT_FD: mmap_offset %#llx not %u-aligned",
+                 (unsigned long long)d.mmap_offset, VDQI_ALIGN);
         return -EINVAL;
     }
     base = b->ops->map(b->ctx, fds[0], d.mmap_offset, d.mmap_size);

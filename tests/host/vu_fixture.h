@@ -35,7 +35,7 @@ struct vu_fake {
     size_t state_len;
     /* shm_create (vufx_ops_shm): one buffer of shm_size bytes; fds marked
      * is_shm map it (those it returned, and vufx_shm_fd_new's). */
-    uint8_t shm[VUFX_SHM_BYTES];
+    uint8_t shm[VUFX_SHM_BYTES] __attribute__((aligned(64)));
     uint64_t shm_size;
     bool is_shm[VUFX_MAX_FDS];
     /* The handler broke a promise: what it did, to which fd. */
