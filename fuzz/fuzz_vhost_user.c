@@ -15,8 +15,14 @@
  * arena at the offset in the following byte * 64, bit 5: before the
  * message, an ADD_MEM_REG (bit 6 clear) or REM_MEM_REG (bit 6 set) of a
  * slice of the arena chosen by the next byte, so memory-slot changes land
- * between ring messages and kicks) then one message: a 12-byte header and
- * as many payload bytes as its size field says (or what is left).
+ * between ring messages and kicks, bit 7: the fds passed are shared-memory
+ * fds (a frontend handing an inflight region back with SET_INFLIGHT_FD)
+ * and bit 4 writes into that shared memory instead of the arena, so the
+ * region's contents are the fuzzer's) then one message: a 12-byte header
+ * and as many payload bytes as its size field says (or what is left).
+ * The carrier has shm_create (vufx_ops_shm): INFLIGHT_SHMFD is offered,
+ * and the preamble negotiates it; a reply's fd (GET_INFLIGHT_FD) is closed
+ * like a real carrier does once it is sent.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,21 +51,27 @@ static void carrier_broken(const char *what, int fd)
     abort(); /* e.g. an fd closed twice, or never ours */
 }
 
-static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigned nfds)
+#define SHM_FUZZ_BYTES 8192u /* of the carrier's shm buffer the fuzzer uses */
+
+static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigned nfds, bool shm)
 {
     static struct vu_reply r;
     int fds[3];
     unsigned i, n = 0;
 
     for (i = 0; i < nfds; i++) {
-        int fd = vufx_fd_new(&carrier);
+        int fd = shm ? vufx_shm_fd_new(&carrier) : vufx_fd_new(&carrier);
 
         if (fd > 0)
             fds[n++] = fd;
     }
     (void)vu_handle_msg(b, m, len, fds, n, &r);
-    if (r.len > sizeof(r.buf))
+    if (r.len > sizeof(r.buf) || (r.fd >= 0 && !r.len))
         abort();
+    if (r.fd >= 0) { /* "sent": the carrier closes it */
+        vufx_ops_shm.close_fd(&carrier, r.fd);
+        carrier.shm_size = SHM_FUZZ_BYTES; /* keep later SETs reaching the map */
+    }
 }
 
 static void preamble(struct vu_backend *b)
@@ -68,14 +80,15 @@ static void preamble(struct vu_backend *b)
     struct vuf_region rg = {.gpa = ARENA_GPA, .size = ARENA_SIZE, .uaddr = ARENA_UA};
     uint64_t pf = (1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
                   (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |
-                  (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ);
+                  (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ) |
+                  (1ull << VU_PF_INFLIGHT_SHMFD);
     uint64_t f = (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
 
-    send_msg(b, m, vuf_u64(m, VU_SET_PROTOCOL_FEATURES, 0, pf), 0);
-    send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0);
-    send_msg(b, m, vuf_u64(m, VU_SET_FEATURES, 0, f), 0);
-    send_msg(b, m, vuf_mem_table(m, 0, &rg, 1), 1);
+    send_msg(b, m, vuf_u64(m, VU_SET_PROTOCOL_FEATURES, 0, pf), 0, false);
+    send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0, false);
+    send_msg(b, m, vuf_u64(m, VU_SET_FEATURES, 0, f), 0, false);
+    send_msg(b, m, vuf_mem_table(m, 0, &rg, 1), 1, false);
 }
 
 /* A slice of the arena as one region: sel picks which of 16 slices and
@@ -90,7 +103,7 @@ static void mem_slot_msg(struct vu_backend *b, uint8_t sel, bool rem)
                             .mmap_offset = i * slice};
 
     send_msg(b, m, vuf_mem_reg(m, rem ? VU_REM_MEM_REG : VU_ADD_MEM_REG, VU_FLAG_NEED_REPLY, &rg),
-             rem ? (sel >> 7) : 1);
+             rem ? (sel >> 7) : 1, false);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -110,7 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(arena, 0, sizeof(arena));
     vufx_init(&carrier, arena, ARENA_SIZE, 1, carrier_broken);
-    if (vu_create(&vufx_ops, &carrier, &b))
+    memset(carrier.shm, 0, SHM_FUZZ_BYTES);
+    carrier.shm_size = SHM_FUZZ_BYTES;
+    if (vu_create(&vufx_ops_shm, &carrier, &b))
         abort();
     if (vdev_blk_create(&dev, vu_guest_mem(b), disk, DISK_SIZE, NULL) || vu_attach(b, &dev))
         abort();
@@ -122,7 +137,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len;
 
         if ((ctl & 16) && pos + 17 <= size) {
-            memcpy(arena + (size_t)data[pos] * 64 % (ARENA_SIZE - 16), data + pos + 1, 16);
+            if (ctl & 128) /* the shared memory: an inflight region's contents */
+                memcpy(carrier.shm + (size_t)data[pos] * 32 % (SHM_FUZZ_BYTES - 16), data + pos + 1,
+                       16);
+            else
+                memcpy(arena + (size_t)data[pos] * 64 % (ARENA_SIZE - 16), data + pos + 1, 16);
             pos += 17;
         }
         if ((ctl & 32) && pos < size)
@@ -136,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (len > VU_MAX_MSG)
             len = VU_MAX_MSG;
-        send_msg(b, data + pos, len, ctl & 3);
+        send_msg(b, data + pos, len, ctl & 3, ctl & 128);
         pos += len;
         if (ctl & 4)
             (void)vu_kick(b, 0);

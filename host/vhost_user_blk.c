@@ -224,6 +224,32 @@ static int d_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
     return err;
 }
 
+/* GET_INFLIGHT_FD: the inflight region is a memfd (QEMU keeps it, and
+ * hands it to our next process with SET_INFLIGHT_FD). */
+static void *d_shm_create(void *ctx, uint64_t size, int *fd)
+{
+    void *p;
+
+    (void)ctx;
+    *fd = memfd_create("ringloop-vub-inflight", MFD_CLOEXEC);
+    if (*fd < 0 || ftruncate(*fd, (off_t)size)) {
+        fprintf(stderr, "vhost-user-blk: inflight memfd of %llu bytes: %s\n",
+                (unsigned long long)size, strerror(errno));
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return NULL;
+    }
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "vhost-user-blk: inflight mmap: %s\n", strerror(errno));
+        close(*fd);
+        *fd = -1;
+        return NULL;
+    }
+    return p; /* zeroed: a new memfd */
+}
+
 static const struct vu_ops daemon_ops = {
     .map = d_map,
     .unmap = d_unmap,
@@ -231,6 +257,7 @@ static const struct vu_ops daemon_ops = {
     .signal = d_signal,
     .state_put = d_state_put,
     .state_get = d_state_get,
+    .shm_create = d_shm_create,
 };
 
 /* ---- backend per connection ---- */
@@ -367,6 +394,40 @@ static int read_full(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
     return 0;
 }
 
+/* The reply, with its fd (GET_INFLIGHT_FD) as SCM_RIGHTS; the fd is ours
+ * (vhost_user.h) and closed once sent. */
+static ssize_t send_reply(int conn, struct vu_reply *r)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct iovec iov = {.iov_base = r->buf, .iov_len = r->len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+
+    if (r->fd >= 0) {
+        struct cmsghdr *c;
+
+        memset(&cm, 0, sizeof(cm));
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof(cm.buf);
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &r->fd, sizeof(int));
+    }
+    do
+        n = sendmsg(conn, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (r->fd >= 0) {
+        close(r->fd);
+        r->fd = -1;
+    }
+    return n;
+}
+
 /* One message from the frontend; false: close the connection. */
 static bool handle_one(struct daemon *d)
 {
@@ -396,7 +457,7 @@ static bool handle_one(struct daemon *d)
         fprintf(stderr, "vhost-user-blk: SET_CONFIG: cache %s\n",
                 vdev_blk_is_writeback(&d->dev) ? "writeback" : "writethrough");
     vuw_sync(d->workers); /* kick fds may have changed */
-    if (r.len && send(d->conn_fd, r.buf, r.len, MSG_NOSIGNAL) != (ssize_t)r.len) {
+    if (r.len && send_reply(d->conn_fd, &r) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;
     }

@@ -44,6 +44,7 @@
  * shared.
  */
 #include "vdq.h"
+#include "vdq_inflight.h"
 #include "vdq_packed.h"
 
 #include <errno.h>
@@ -299,6 +300,17 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
 
         if (q->broken)
             return -EIO;
+        if (q->tracker && vdqi_next_resubmit(q->tracker, &head)) {
+            /* A chain the previous backend fetched and never completed
+             * (vdq_inflight.h): its descriptors are still the driver's
+             * (it gets them back only through the used ring), walk them
+             * again. Already flagged in flight with its old counter. */
+            if (head >= q->cfg.num) { /* vdqi_recover checked it */
+                vdq_set_broken(q, "resubmitted head out of range", head, q->cfg.num);
+                return -EIO;
+            }
+            goto walk;
+        }
         n = vdq_avail_pending(q, false);
         if (n <= 0)
             return n < 0 ? n : -EAGAIN;
@@ -313,6 +325,9 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
              * to sleep goes through vdq_enable_notify(), which has it. */
             virt_write_once16(q->avail_event, vr_cpu_to_le16(q->next_avail));
         }
+        if (q->tracker)
+            vdqi_pop(q->tracker, head); /* fetched: in flight from now on */
+    walk:
         c->nout = c->nin = 0;
         bad = vdq_walk(q, head, c);
         if (!bad) {
@@ -338,6 +353,8 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
         return -EIO;
     if (head >= q->cfg.num)
         return -EINVAL;
+    if (q->tracker)
+        vdqi_push(q->tracker, head); /* "supplying used buffers" steps 1-3 */
     e = &q->used->ring[q->next_used & q->mask];
     /* Skip stores of values already there (same head and length as a lap
      * ago, common with in-order devices): the line can stay shared with
@@ -351,8 +368,11 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
     q->stats.pushed++;
     /* 2.7.8: the element must be visible before the new idx: store-release;
      * pairs with the load-acquire of used->idx in vq_get_buf(). */
-    if (!q->cfg.publish_on_interrupt)
+    if (!q->cfg.publish_on_interrupt) {
         virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+        if (q->tracker)
+            vdqi_publish(q->tracker, q->next_used); /* steps 5-6: settle it */
+    }
     return 0;
 }
 
@@ -367,8 +387,11 @@ bool vdq_interrupt_prepare(struct vdq *q)
         return false;
     /* publish_on_interrupt: the batch becomes visible now (same release as
      * in vdq_push(), same pairing). */
-    if (q->cfg.publish_on_interrupt)
+    if (q->cfg.publish_on_interrupt) {
         virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+        if (q->tracker)
+            vdqi_publish(q->tracker, q->next_used); /* the batch's flags */
+    }
     /* 2.7.7: full fence. Our used->idx store (vdq_push) must be visible
      * before we read used_event / avail->flags (store->load), or the driver
      * may enable callbacks, re-check a stale used->idx and sleep while we
@@ -433,10 +456,20 @@ int vdq_enable_notify(struct vdq *q)
     return n ? -EAGAIN : 0;
 }
 
+int vdq_set_inflight(struct vdq *q, struct vdq_inflight *t)
+{
+    if (t && (q->cfg.packed || !t->r || t->desc_num < q->cfg.num))
+        return -EINVAL;
+    q->tracker = t;
+    return 0;
+}
+
 bool vdq_has_avail(struct vdq *q)
 {
     if (q->cfg.packed)
         return vdqp_has_avail(q);
+    if (!q->broken && q->tracker && q->tracker->resubmit_next < q->tracker->nresubmit)
+        return true; /* resubmissions first */
     return !q->broken && vdq_avail_pending(q, false) > 0;
 }
 
@@ -501,6 +534,16 @@ int vdq_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains)
         return vdqp_unpop(q, heads, chains);
     if (chains > q->stats.popped)
         return -EINVAL;
+    if (q->tracker) {
+        if (q->tracker->resubmit_next < q->tracker->nresubmit || q->tracker->resubmitted)
+            return -EBUSY; /* resubmitted chains have no avail entry */
+        for (uint16_t k = 1; k <= chains; k++) {
+            uint16_t head = vr_le16_to_cpu(
+                virt_read_once16(&q->avail->ring[(uint16_t)(q->next_avail - k) & q->mask]));
+
+            vdqi_unpop(q->tracker, head); /* fetched back: not in flight */
+        }
+    }
     /* The avail entries are still the driver's published ones (it cannot
      * reuse a chain we have not pushed), so popping again re-reads them. */
     q->next_avail = (uint16_t)(q->next_avail - chains);

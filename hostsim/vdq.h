@@ -36,6 +36,8 @@
 #include "virtio_ring.h"
 #include "virtio_ring_packed.h"
 
+struct vdq_inflight; /* hostsim/vdq_inflight.h */
+
 /* Packed queues up to this size keep their per-id table inside struct vdq;
  * bigger ones need vdq_config.packed_ids (>= the device models' maximum
  * queue size, 256). */
@@ -169,6 +171,8 @@ struct vdq {
      * showed it (e.g. avail->idx and next_avail), for its owner's report. */
     const char *broken_why;
     uint32_t broken_a, broken_b;
+    /* Inflight tracking (vdq_set_inflight; split only), NULL: none. */
+    struct vdq_inflight *tracker;
 
     /* Packed layout (cfg.packed; hostsim/vdq_packed.c). desc, avail, used,
      * used_event and avail_event above stay NULL; next_avail / next_used
@@ -217,6 +221,17 @@ void vdq_get_state(const struct vdq *q, struct vdq_state *st);
  * descriptors (so a later vdq_push(id) skips that far). -EINVAL if q is not
  * packed, id >= size, already in flight, or ndesc not in 1..size. */
 int vdq_packed_set_inflight(struct vdq *q, uint16_t id, uint16_t ndesc);
+
+/*
+ * Track this split queue's chains in an inflight region (vhost-user
+ * INFLIGHT_SHMFD, hostsim/vdq_inflight.h): every pop marks its head in
+ * flight, every push settles it in the spec's order; and the heads t's
+ * recovery listed are popped first, in fetch order, before the avail ring.
+ * t outlives the queue's use of it; vdq_init / vdq_init_state drop it (set
+ * it again after). NULL stops tracking. -EINVAL on a packed queue or when
+ * t's region is smaller than the ring.
+ */
+int vdq_set_inflight(struct vdq *q, struct vdq_inflight *t);
 
 /*
  * Pop the next good chain into c. Bad chains met on the way are returned

@@ -30,6 +30,13 @@
      (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |                                \
      (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ))
 
+/* What we offer: INFLIGHT_SHMFD only with a carrier that can create the
+ * shared region (ops->shm_create; the in-image carrier has none). */
+static uint64_t vu_offered_pf(const struct vu_backend *b)
+{
+    return VU_PROTOCOL_FEATURES | (b->ops->shm_create ? 1ull << VU_PF_INFLIGHT_SHMFD : 0);
+}
+
 /* ---- small helpers ---- */
 
 static const char *const vu_names[VU_REQUEST_MAX] = {
@@ -55,6 +62,8 @@ static const char *const vu_names[VU_REQUEST_MAX] = {
     [VU_SET_CONFIG] = "SET_CONFIG",
     [VU_RESET_DEVICE] = "RESET_DEVICE",
     [VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+    [VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+    [VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
     [VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
     [VU_ADD_MEM_REG] = "ADD_MEM_REG",
     [VU_REM_MEM_REG] = "REM_MEM_REG",
@@ -171,6 +180,9 @@ static const struct vu_req_info vu_reqs[VU_REQUEST_MAX] = {
     [VU_ADD_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
     [VU_REM_MEM_REG] = {true, VU_MEM_REG_BYTES, false, true, VU_PF_CONFIGURE_MEM_SLOTS},
     [VU_SET_DEVICE_STATE_FD] = {true, 8, true, true, VU_PF_DEVICE_STATE},
+    /* Payload 20 or 24 bytes (vhost_user_inflight.c). */
+    [VU_GET_INFLIGHT_FD] = {true, -1, true, true, VU_PF_INFLIGHT_SHMFD},
+    [VU_SET_INFLIGHT_FD] = {true, -1, false, true, VU_PF_INFLIGHT_SHMFD},
     [VU_CHECK_DEVICE_STATE] = {true, 0, true, true, VU_PF_DEVICE_STATE},
 };
 
@@ -211,7 +223,7 @@ static int vu_handle_get(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         vu_reply_u64(r, req, b->dev->avail_features | (1ull << VU_F_PROTOCOL_FEATURES));
         return 0;
     case VU_GET_PROTOCOL_FEATURES:
-        vu_reply_u64(r, req, VU_PROTOCOL_FEATURES);
+        vu_reply_u64(r, req, vu_offered_pf(b));
         return 0;
     case VU_GET_QUEUE_NUM:
         vu_reply_u64(r, req, b->nrings);
@@ -255,6 +267,8 @@ static int vu_handle_get(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         err = vu_check_device_state(b);
         vu_reply_u64(r, req, err ? (uint64_t)-err : 0);
         return 0;
+    case VU_GET_INFLIGHT_FD:
+        return vu_get_inflight_fd(b, p, size, r);
     default:
         return -ENOSYS;
     }
@@ -292,7 +306,7 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         b->has_features = true;
         return vu_update(b); /* enabling rules may have changed */
     case VU_SET_PROTOCOL_FEATURES:
-        if (v & ~VU_PROTOCOL_FEATURES) {
+        if (v & ~vu_offered_pf(b)) {
             virt_log(VIRT_LOG_ERR, "vhost-user: protocol features %#llx not offered",
                      (unsigned long long)v);
             return -EINVAL;
@@ -346,6 +360,9 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         return vu_set_vring_fd(b, req, v, fds, nfds, used_fds);
     case VU_SET_CONFIG:
         return vu_set_config(b, p, size);
+    case VU_SET_INFLIGHT_FD:
+        /* The fd is mapped, not kept (closed below like any other). */
+        return vu_set_inflight_fd(b, p, size, fds, nfds);
     default:
         return -ENOSYS;
     }
@@ -370,6 +387,7 @@ int vu_handle_msg(struct vu_backend *b, const void *msg, size_t len, const int *
     int err;
 
     r->len = 0;
+    r->fd = -1;
     if (nfds > VU_MAX_FDS)
         nfds = VU_MAX_FDS; /* the carrier never passes more */
     if (!b->dev || len < VU_HDR_BYTES) {
@@ -421,6 +439,7 @@ int vu_handle_msg(struct vu_backend *b, const void *msg, size_t len, const int *
         if (err) {
             b->stats.errors++;
             r->len = 0;
+            vu_close(b, &r->fd); /* (none: a handler that fails keeps no fd) */
             err = vu_close_verdict(b, req, "cannot reply", err);
         }
         goto out_fds;
@@ -502,6 +521,7 @@ void vu_destroy(struct vu_backend *b)
     vu_rings_reset(b);
     vu_close(b, &b->state_fd);
     vu_close(b, &b->backend_fd);
+    vu_inflight_drop(b);
     vu_regions_unmap(b, b->regions, b->mem.nregions);
     b->mem.nregions = 0;
     if (b->dev)

@@ -94,6 +94,8 @@ enum vu_request {
     VU_GET_QUEUE_NUM = 17,
     VU_SET_VRING_ENABLE = 18,
     VU_SET_BACKEND_REQ_FD = 21, /* SET_SLAVE_REQ_FD */
+    VU_GET_INFLIGHT_FD = 31,
+    VU_SET_INFLIGHT_FD = 32,
     VU_GET_CONFIG = 24,
     VU_SET_CONFIG = 25,
     VU_RESET_DEVICE = 34,
@@ -111,6 +113,7 @@ enum vu_protocol_feature {
     VU_PF_MQ = 0,
     VU_PF_REPLY_ACK = 3,
     VU_PF_CONFIG = 9,
+    VU_PF_INFLIGHT_SHMFD = 12, /* offered when the carrier has shm_create */
     VU_PF_BACKEND_REQ = 5, /* SLAVE_REQ */
     VU_PF_RESET_DEVICE = 13,
     VU_PF_CONFIGURE_MEM_SLOTS = 15,
@@ -138,6 +141,11 @@ enum vu_protocol_feature {
 #define VU_STATE_BYTES 8       /* index u32, num u32 */
 #define VU_ADDR_BYTES 40       /* index, flags, desc, used, avail, log */
 #define VU_CONFIG_HDR_BYTES 12 /* offset, size, flags */
+/* Inflight description: mmap_size u64, mmap_offset u64, num_queues u16,
+ * queue_size u16; QEMU sends it as its unpacked struct (24 bytes, 4 of
+ * tail padding), the spec's fields are 20: both accepted. */
+#define VU_INFLIGHT_BYTES 24
+#define VU_INFLIGHT_MIN_BYTES 20
 
 /*
  * What the carrier supplies. fds are whatever the carrier's handles are (an
@@ -157,13 +165,21 @@ struct vu_ops {
      * fd (close it) and return 0 or -errno. */
     int (*state_put)(void *ctx, int fd, const void *buf, size_t len);
     int (*state_get)(void *ctx, int fd, void *buf, size_t cap, size_t *len);
+    /* Shared memory for the frontend to keep (GET_INFLIGHT_FD): size
+     * zeroed bytes mapped here (unmap with unmap(p, 0, size)) and the fd
+     * to send it by in *fd (the reply carries it: vu_reply.fd). NULL on
+     * failure. Optional: without it INFLIGHT_SHMFD is not offered. */
+    void *(*shm_create)(void *ctx, uint64_t size, int *fd);
 };
 
 struct vu_backend;
 
-/* Reply produced by vu_handle_msg(): len 0 = none; never carries fds. */
+/* Reply produced by vu_handle_msg(): len 0 = none. fd >= 0 (only with a
+ * reply, only GET_INFLIGHT_FD): send it with the reply (SCM_RIGHTS); it is
+ * the carrier's from then on (close it once sent, or on failure). */
 struct vu_reply {
     uint32_t len;
+    int fd;
     uint8_t buf[VU_MAX_MSG];
 };
 
@@ -175,6 +191,10 @@ struct vu_stats {
     uint64_t calls; /* call fd signalled */
     uint64_t starts, stops;
     uint64_t ring_errors; /* rings found corrupt while running (err fd signalled) */
+    /* INFLIGHT_SHMFD: chains found in flight by a recovery (handed out
+     * again before anything new), and recoveries done. */
+    uint64_t inflight_resubmitted;
+    uint64_t inflight_recoveries;
 };
 
 /* ops/ctx as above; the backend starts with no device (vu_attach). */

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vdq_inflight.h"
 #include "vhost_user.h"
 #include "virtio_platform.h"
 
@@ -37,6 +38,21 @@ struct vu_ring {
     uint8_t pad[2];
     uint64_t desc_ua, used_ua, avail_ua; /* frontend (user) addresses */
     int kick_fd, call_fd, err_fd;        /* -1: none */
+};
+
+/* INFLIGHT_SHMFD (vhost_user_inflight.c): the region the frontend keeps
+ * for us, one tracker per queue over it. */
+struct vu_inflight {
+    uint8_t *base; /* our mapping, NULL: none */
+    uint64_t size, offset;
+    uint16_t num_queues, queue_size;
+    bool mapped;   /* base from ops->map (else ops->shm_create) */
+    uint8_t pad[3];
+    uint16_t *storage; /* resubmit lists: num_queues x queue_size */
+    struct vdq_inflight t[VU_MAX_RINGS];
+    /* Ring i's tracker is attached (i < num_queues) / must recover at its
+     * next start (SET_INFLIGHT_FD: the region is the previous backend's). */
+    uint32_t attached, pending;
 };
 
 struct vu_backend {
@@ -73,6 +89,7 @@ struct vu_backend {
     int state_dir; /* -1 none, VU_STATE_SAVE, VU_STATE_LOAD */
     int state_result;
     int backend_fd; /* SET_BACKEND_REQ_FD, -1: none */
+    struct vu_inflight infl;
     struct vu_stats stats;
 };
 
@@ -100,6 +117,24 @@ int vu_set_mem_table(struct vu_backend *b, const uint8_t *p, uint32_t size, cons
 /* ADD_MEM_REG (one fd, not kept) / REM_MEM_REG (payload VU_MEM_REG_BYTES). */
 int vu_add_mem_reg(struct vu_backend *b, const uint8_t *p, const int *fds, unsigned nfds);
 int vu_rem_mem_reg(struct vu_backend *b, const uint8_t *p, unsigned nfds);
+
+/* ---- vhost_user_inflight.c ---- */
+
+/* GET_INFLIGHT_FD: a new region, its description in r, its fd in r->fd. */
+int vu_get_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size,
+                       struct vu_reply *r);
+/* SET_INFLIGHT_FD: map the frontend's region (fds[0], not kept). */
+int vu_set_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
+                       unsigned nfds);
+/* Drop the region (reset, destroy). */
+void vu_inflight_drop(struct vu_backend *b);
+/* Locked, at a ring start (vu_reload): ring i's tracker recovers if it
+ * must; *next_avail becomes used_idx + chains in flight. 0, or -EINVAL
+ * (logged): the region is refused. */
+int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint16_t *next_avail);
+/* Locked, after ring i's vdq is rebuilt: put its tracker back on it;
+ * started: at a start, after vu_inflight_start (the recovery is done). */
+void vu_inflight_attach(struct vu_backend *b, unsigned i, struct vdq *q, bool started);
 
 /* ---- vhost_user_vring.c ---- */
 

@@ -253,6 +253,13 @@ static void vu_reload_locked(struct vdev *d, void *arg)
             st[i].next_used = vr_le16_to_cpu(virt_read_once16((const uint16_t *)used_idx));
             st[i].num_added = 0;
             st[i].broken = 0;
+            /* INFLIGHT_SHMFD: chains in flight before a restart come first
+             * and the avail ring goes on after them. */
+            rl->err = vu_inflight_start(b, i, st[i].next_used, &st[i].next_avail);
+            if (rl->err) {
+                rl->bad_ring = (int)i;
+                return;
+            }
         }
         rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
         if (rl->err) {
@@ -271,6 +278,7 @@ static void vu_reload_locked(struct vdev *d, void *arg)
         keep = d->queues[i].q.stats;
         (void)vdq_init_state(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
         d->queues[i].q.stats = keep;
+        vu_inflight_attach(b, i, &d->queues[i].q, rl->set_base); /* init_state dropped it */
     }
 }
 
@@ -514,6 +522,7 @@ void vu_device_reset(struct vu_backend *b)
 {
     vu_suspend(b); /* no hook may signal an fd closed below */
     vu_rings_reset(b);
+    vu_inflight_drop(b); /* "reset all internal device state" */
     vu_update(b); /* stays asleep */
     vmmio_write(b->m, VIRTIO_MMIO_STATUS, 0, 4);
     b->has_features = false;

@@ -3,3 +3,5 @@
 # image and into the hosted build): message framing, validation and
 # dispatch; the memory table; the rings and the device's life.
 CORE_SRCS += hostsim/vhost_user.c hostsim/vhost_user_mem.c hostsim/vhost_user_vring.c
+# Inflight I/O tracking (INFLIGHT_SHMFD): vdq.c calls it, so it is core.
+CORE_SRCS += hostsim/vdq_inflight.c hostsim/vhost_user_inflight.c

@@ -21,6 +21,8 @@ static void *vufx_map(void *ctx, int fd, uint64_t off, uint64_t size)
         f->broken("mapped an fd that is not open", fd); /* maps only fds it was given */
         return NULL;
     }
+    if (f->is_shm[fd]) /* the inflight region: past its "file" fails */
+        return f->fail_map || off > f->shm_size || size > f->shm_size - off ? NULL : f->shm + off;
     if (f->fail_map || off > f->arena_size || size > f->arena_size - off)
         return NULL;
     return f->arena + off;
@@ -79,6 +81,27 @@ static int vufx_state_get(void *ctx, int fd, void *buf, size_t cap, size_t *len)
     return 0;
 }
 
+static void *vufx_shm_create(void *ctx, uint64_t size, int *fd)
+{
+    struct vu_fake *f = ctx;
+
+    if (size > sizeof(f->shm) || (*fd = vufx_shm_fd_new(f)) < 0)
+        return NULL;
+    memset(f->shm, 0, size);
+    f->shm_size = size;
+    return f->shm;
+}
+
+const struct vu_ops vufx_ops_shm = {
+    .map = vufx_map,
+    .unmap = vufx_unmap,
+    .close_fd = vufx_close,
+    .signal = vufx_signal,
+    .state_put = vufx_state_put,
+    .state_get = vufx_state_get,
+    .shm_create = vufx_shm_create,
+};
+
 const struct vu_ops vufx_ops = {
     .map = vufx_map,
     .unmap = vufx_unmap,
@@ -95,6 +118,8 @@ void vufx_init(struct vu_fake *f, uint8_t *arena, uint64_t arena_size, int first
      * is never read. */
     memset(f->open, 0, sizeof(f->open));
     memset(f->signals, 0, sizeof(f->signals));
+    memset(f->is_shm, 0, sizeof(f->is_shm));
+    f->shm_size = 0;
     f->state_len = 0;
     f->fail_map = false;
     f->arena = arena;
@@ -109,6 +134,15 @@ int vufx_fd_new(struct vu_fake *f)
         return -1;
     f->open[f->next_fd] = true;
     return f->next_fd++;
+}
+
+int vufx_shm_fd_new(struct vu_fake *f)
+{
+    int fd = vufx_fd_new(f);
+
+    if (fd > 0)
+        f->is_shm[fd] = true;
+    return fd;
 }
 
 int vufx_first_open(const struct vu_fake *f)
