@@ -525,13 +525,15 @@ static int net_ctrl_exec(struct virtio_net *net, uint8_t cls, uint8_t cmd, uint3
     }
     /* The used buffer is ours again (virtio_vq_exec saw it used): the
      * ack byte the device wrote before it is visible now. */
-    if (*ack != VIRTIO_NET_OK) {
+    /* r is the used length: 0 means the device wrote no ack. */
+    if (r < 1 || *ack != VIRTIO_NET_OK) {
         net->stats.ctrl_errs++;
         virt_log(VIRT_LOG_ERR, "%s: ctrl class %u cmd %u: device said %u", net->dev->name, cls,
                  cmd, *ack);
         r = -EPROTO;
     } else {
         net->stats.ctrl_cmds++;
+        r = 0;
     }
     virt_lock_release(&net->tx_lock);
     return r;
