@@ -440,6 +440,7 @@ static int net_recv(struct virtio_net *net, void *frame, size_t cap, uint64_t ti
     struct net_rx_ctx ctx = {.net = net, .frame = frame, .cap = cap};
     int r;
 
+    memset(info, 0, sizeof(*info));
     virt_lock_acquire(&net->rx_lock);
     if (virtio_is_failed(net->dev)) {
         r = -EIO;
