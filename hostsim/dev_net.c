@@ -282,6 +282,7 @@ static int net_rx_mrg_one(struct vdev *d)
         if (n->lie_num_buffers >= 0) {
             nb = (uint16_t)n->lie_num_buffers; /* a lying device, for driver tests */
             n->lie_num_buffers = -1;
+    n->lie_csum_start = -1;
         }
         /* num_buffers, little-endian, in the first chain's header. */
         *nb_lo = (uint8_t)(nb & 0xff);
@@ -535,6 +536,7 @@ int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t
     n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
     n->mtu = mtu;
     n->lie_num_buffers = -1;
+    n->lie_csum_start = -1;
     n->cfg.mtu = vr_cpu_to_le16(mtu);
     vdev_init(d, &net_ops, n, features, mem);
     return 0;

@@ -254,11 +254,20 @@ bool net_csum_tx(struct vdev *d, const struct virtio_net_hdr *h, unsigned slot, 
 
 void net_rx_hdr(struct vdev *d, struct virtio_net_hdr *h)
 {
-    const struct dev_net *n = net_of(d);
+    struct dev_net *n = net_of(d);
     const struct net_frame_meta *m = &n->meta[n->head];
 
     memset(h, 0, sizeof(*h));
     h->gso_type = VIRTIO_NET_HDR_GSO_NONE;
+    if (n->lie_csum_start >= 0) {
+        /* A lying device, for driver tests: offsets of our choosing,
+         * GUEST_CSUM or not. */
+        h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h->csum_start = vr_cpu_to_le16((uint16_t)n->lie_csum_start);
+        h->csum_offset = vr_cpu_to_le16(n->lie_csum_offset);
+        n->lie_csum_start = -1;
+        return;
+    }
     /* meta carries NEEDS_CSUM only when GUEST_CSUM was negotiated. */
     if (m->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
         h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -329,4 +338,10 @@ void net_ext_load(struct dev_net *n, const uint8_t *p)
     f->n_multi = snap_get32(p + 12);
     memcpy(f->uni, p + 16, sizeof(f->uni));
     memcpy(f->multi, p + 16 + sizeof(f->uni), sizeof(f->multi));
+}
+
+void vdev_net_lie_csum(struct vdev *d, uint16_t csum_start, uint16_t csum_offset)
+{
+    net_of(d)->lie_csum_start = csum_start;
+    net_of(d)->lie_csum_offset = csum_offset;
 }

@@ -33,6 +33,9 @@ struct dev_net {
     uint8_t create_mac[6]; /* cfg.mac comes back to it on reset */
     uint8_t pad2[2];
     int32_t lie_num_buffers; /* >= 0: the next merged header claims this (tests) */
+    int32_t lie_csum_start;  /* >= 0: the next RX header claims NEEDS_CSUM here (tests) */
+    uint16_t lie_csum_offset;
+    uint8_t pad3[2];
     /* MRG_RXBUF: the chains of the frame being delivered, held until the
      * whole frame fits (heads, used lengths). */
     uint16_t mrg_head[VDEV_NET_QUEUE_MAX];

@@ -218,6 +218,9 @@ bool vdev_net_link_up(const struct vdev *d);
 /* Misbehave once (driver tests): the next MRG_RXBUF frame's header claims
  * nb buffers whatever it took. */
 void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb);
+/* Misbehave once (driver tests): the next RX header says NEEDS_CSUM with
+ * these offsets, whatever was negotiated or fits the frame. */
+void vdev_net_lie_csum(struct vdev *d, uint16_t csum_start, uint16_t csum_offset);
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
 unsigned vdev_net_backlog_len(const struct vdev *d);
 /* The filter in force and the current mac (config space). */

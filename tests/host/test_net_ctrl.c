@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_net_ctrl.c - virtio-net control queue, receive filter and checksum
- * offload (VIRTIO 1.2 5.1.6.5, 5.1.6.2, 5.1.6.4), issue 14, both sides:
+ * offload (VIRTIO 1.2 5.1.6.5, 5.1.6.2, 5.1.6.4), issue 14, model side:
  *  - the loopback model (hostsim/dev_net.c, dev_net_ctrl.c) by hand-made
  *    chains through the register file (dev_fixture): each RX mode and its
  *    precedence, the two MAC tables and their overflow, MAC_ADDR_SET in
@@ -9,10 +9,7 @@
  *    still serving, the filter after reset and in the snapshot blob; the
  *    checksum passed through (GUEST_CSUM) or completed (without), bad
  *    offsets dropped;
- *  - the driver (drivers/virtio/virtio_net.c) against the model over the
- *    loopback transport (lb_env): the commands' effect on what comes back,
- *    features the device does not offer not used (-EOPNOTSUPP, two queues),
- *    an ERR answer, checksum offload with and without CSUM / GUEST_CSUM.
+ *  - the driver side is test_net_ctrl_drv.c.
  * Frames are looped back (the model's TX feeds its RX), so "received" is
  * "the filter let it through".
  */
@@ -28,7 +25,7 @@
 #include <cmocka.h>
 
 #include "dev_fixture.h"
-#include "lb_env.h"
+#include "net_ctrl_util.h"
 #include "vdev_models.h"
 #include "virtio_mmio.h"
 #include "virtio_net.h"
@@ -37,37 +34,6 @@
 #define HDR ((uint32_t)sizeof(struct virtio_net_hdr))
 
 static struct dev_fixture fixture;
-static const uint8_t own_mac[6] = VDEV_NET_DEFAULT_MAC;
-static const uint8_t other_uni[6] = {0x02, 0, 0, 0, 0, 0x77};
-static const uint8_t mcast[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
-static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-/* ------------------------------------------------------------ checksums */
-
-/* RFC 1071 sum of b[0..n) (big-endian words), folded. */
-static uint32_t ones_sum(const uint8_t *b, size_t n)
-{
-    uint64_t s = 0;
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)(b[i] << 8 | b[i + 1]);
-    if (n & 1)
-        s += (uint32_t)b[n - 1] << 8;
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint32_t)s;
-}
-
-/* A completed checksum over f[start..len) whose field started as the
- * pseudo-header sum p: the region's sum plus p folds to 0xffff. */
-static void assert_csum_complete(const uint8_t *f, size_t len, uint16_t start, uint16_t p)
-{
-    uint32_t s = ones_sum(f + start, len - start) + p;
-
-    s = (s & 0xffff) + (s >> 16);
-    assert_int_equal(s, 0xffff);
-}
 
 /* ------------------------------------------------------------ device model */
 
@@ -434,19 +400,6 @@ static uint8_t *post_rx(struct dev_fixture *f)
     return b;
 }
 
-/* A frame with a partial checksum: bytes patterned, the field at
- * start + off holding pseudo-header sum p. */
-static void csum_frame(uint8_t *fr, uint32_t len, uint16_t start, uint16_t off, uint16_t p)
-{
-    uint32_t i;
-
-    for (i = 0; i < len; i++)
-        fr[i] = (uint8_t)(i * 13 + 5);
-    memcpy(fr, own_mac, 6);
-    fr[start + off] = (uint8_t)(p >> 8);
-    fr[start + off + 1] = (uint8_t)p;
-}
-
 static void test_dev_csum(void **state)
 {
     struct dev_fixture *f = *state;
@@ -580,206 +533,6 @@ static void test_dev_snapshot(void **state)
     free(blob);
 }
 
-/* ------------------------------------------------------- driver vs model */
-
-static void frame_to(uint8_t *fr, size_t len, const uint8_t dst[6], unsigned seed)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        fr[i] = (uint8_t)(seed * 17 + i * 3);
-    memcpy(fr, dst, 6);
-}
-
-/* Send to dst; true when it came back (the filter let it through). */
-static bool loops(struct virtio_net *net, const uint8_t dst[6], unsigned seed)
-{
-    static uint8_t fr[80], got[VIRTIO_NET_MAX_FRAME_CAP];
-    int r;
-
-    frame_to(fr, sizeof(fr), dst, seed);
-    assert_int_equal(virtio_net_send(net, fr, sizeof(fr)), 0);
-    r = virtio_net_recv(net, got, sizeof(got), 50000000ull);
-    if (r == -ETIMEDOUT)
-        return false;
-    assert_int_equal(r, (int)sizeof(fr));
-    assert_memory_equal(got, fr, sizeof(fr));
-    return true;
-}
-
-static struct virtio_net *probe(struct env *e, uint64_t drop_features)
-{
-    struct virtio_net *net = NULL;
-
-    assert_int_equal(vdev_net_create(&e->lb.vd, &e->mem, NULL), 0);
-    e->lb.vd.avail_features &= ~drop_features;
-    lb_attach("lnet0");
-    assert_int_equal(virtio_net_probe(e->lb.dev, &net), 0);
-    return net;
-}
-
-static void dev_mac(struct vdev *d, void *arg)
-{
-    vdev_net_get_mac(d, arg);
-}
-
-static void test_drv_filter(void **state)
-{
-    struct env *e = *state;
-    struct virtio_net *net = probe(e, 0);
-    static const uint8_t nm[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
-    const uint8_t(*u)[6] = &other_uni, (*m)[6] = &mcast;
-    struct virtio_net_filter vf;
-    uint8_t mac[6];
-
-    assert_true(virtio_has_feature(e->lb.dev, VIRTIO_NET_F_CTRL_VQ));
-    assert_int_equal(e->lb.dev->nvqs, 3);
-    virtio_net_get_filter(net, &vf);
-    assert_int_equal(vf.mode[VIRTIO_NET_CTRL_RX_PROMISC], -1);
-    assert_true(loops(net, other_uni, 1));
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_PROMISC, false), 0);
-    assert_false(loops(net, other_uni, 2));
-    assert_true(loops(net, own_mac, 3));
-    assert_false(loops(net, mcast, 4));
-    assert_int_equal(virtio_net_set_mac_table(net, u, 1, m, 1), 0);
-    assert_true(loops(net, other_uni, 5));
-    assert_true(loops(net, mcast, 6));
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_NOBCAST, true), 0);
-    assert_false(loops(net, bcast, 7));
-    assert_int_equal(virtio_net_set_mac(net, nm), 0);
-    virtio_net_get_mac(net, mac);
-    assert_memory_equal(mac, nm, 6);
-    vmmio_run_locked(e->lb.m, dev_mac, mac);
-    assert_memory_equal(mac, nm, 6);
-    assert_true(loops(net, nm, 8));
-    assert_false(loops(net, own_mac, 9));
-    virtio_net_get_filter(net, &vf);
-    assert_int_equal(vf.mode[VIRTIO_NET_CTRL_RX_PROMISC], 0);
-    assert_int_equal(vf.mode[VIRTIO_NET_CTRL_RX_NOBCAST], 1);
-    assert_int_equal(vf.n_uni, 1);
-    assert_int_equal(virtio_net_get_stats(net)->ctrl_cmds, 4);
-    /* Driver-side argument checks, nothing sent. */
-    assert_int_equal(virtio_net_set_mac(net, mcast), -EINVAL);
-    assert_int_equal(virtio_net_set_mac_table(net, m, 1, NULL, 0), -EINVAL);
-    assert_int_equal(virtio_net_set_mac_table(net, NULL, 0, u, 1), -EINVAL);
-    assert_int_equal(virtio_net_set_mac_table(net, u, VIRTIO_NET_MAC_TABLE_MAX + 1, NULL, 0), -EINVAL);
-    assert_int_equal(virtio_net_set_rx_mode(net, 6, true), -EINVAL);
-    assert_int_equal(virtio_net_get_stats(net)->ctrl_cmds, 4);
-    /* Reset: the device forgets; so does our record; mac from config. */
-    assert_int_equal(virtio_net_reinit(net), 0);
-    virtio_net_get_filter(net, &vf);
-    assert_int_equal(vf.mode[VIRTIO_NET_CTRL_RX_PROMISC], -1);
-    assert_int_equal(vf.n_uni, -1);
-    virtio_net_get_mac(net, mac);
-    assert_memory_equal(mac, own_mac, 6);
-    assert_true(loops(net, other_uni, 10));
-    virtio_net_remove(net);
-}
-
-/* Features the device does not offer are not used. */
-static void test_drv_not_offered(void **state)
-{
-    struct env *e = *state;
-    struct virtio_net *net = probe(e, 1ull << VIRTIO_NET_F_CTRL_VQ); /* CTRL_RX still offered */
-    const uint8_t(*u)[6] = &other_uni;
-
-    /* 2.2.1 / 5.1.3.1: CTRL_RX etc. need CTRL_VQ: not accepted. */
-    assert_false(virtio_has_feature(e->lb.dev, VIRTIO_NET_F_CTRL_RX));
-    assert_false(virtio_has_feature(e->lb.dev, VIRTIO_NET_F_CTRL_MAC_ADDR));
-    assert_int_equal(e->lb.dev->nvqs, 2);
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_PROMISC, false), -EOPNOTSUPP);
-    assert_int_equal(virtio_net_set_mac(net, other_uni), -EOPNOTSUPP);
-    assert_int_equal(virtio_net_set_mac_table(net, u, 1, NULL, 0), -EOPNOTSUPP);
-    assert_true(loops(net, other_uni, 1));
-    virtio_net_remove(net);
-}
-
-static void test_drv_not_offered_extra(void **state)
-{
-    struct virtio_net *net =
-        probe(*state, (1ull << VIRTIO_NET_F_CTRL_RX_EXTRA) | (1ull << VIRTIO_NET_F_CTRL_MAC_ADDR));
-
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_ALLUNI, true), -EOPNOTSUPP);
-    assert_int_equal(virtio_net_set_mac(net, other_uni), -EOPNOTSUPP);
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_ALLMULTI, true), 0);
-    virtio_net_remove(net);
-}
-
-static void unack_extra(struct vdev *d, void *arg)
-{
-    (void)arg;
-    d->acked_features &= ~(1ull << VIRTIO_NET_F_CTRL_RX_EXTRA);
-}
-
-/* The device answers ERR: -EPROTO, counted, the queue still works. */
-static void test_drv_ctrl_err(void **state)
-{
-    struct env *e = *state;
-    struct virtio_net *net = probe(e, 0);
-
-    vmmio_run_locked(e->lb.m, unack_extra, NULL); /* the device now refuses RX_EXTRA */
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_NOUNI, true), -EPROTO);
-    assert_int_equal(virtio_net_get_stats(net)->ctrl_errs, 1);
-    assert_int_equal(virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_PROMISC, false), 0);
-    assert_false(loops(net, other_uni, 1));
-    assert_true(loops(net, own_mac, 2));
-    virtio_net_remove(net);
-}
-
-static void csum_round(struct env *e, uint64_t drop, bool dev_does, bool partial_rx)
-{
-    struct virtio_net *net = probe(e, drop);
-    static uint8_t fr[200], got[VIRTIO_NET_MAX_FRAME_CAP];
-    struct virtio_net_rx_info info;
-    int r;
-
-    csum_frame(fr, sizeof(fr), 34, 16, 0xbeef);
-    assert_int_equal(virtio_net_send_csum(net, fr, sizeof(fr), 34, 16), 0);
-    r = virtio_net_recv_info(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS, &info);
-    assert_int_equal(r, (int)sizeof(fr));
-    if (partial_rx) {
-        assert_int_equal(info.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
-        assert_int_equal(info.csum_start, 34);
-        assert_int_equal(info.csum_offset, 16);
-        assert_memory_equal(got, fr, sizeof(fr)); /* still partial */
-    } else {
-        assert_int_equal(info.flags, 0);
-        assert_csum_complete(got, sizeof(fr), 34, 0xbeef);
-    }
-    /* Plain recv always hands back a complete checksum. */
-    assert_int_equal(virtio_net_send_csum(net, fr, sizeof(fr), 34, 16), 0);
-    assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS), (int)sizeof(fr));
-    assert_csum_complete(got, sizeof(fr), 34, 0xbeef);
-    assert_memory_equal(got, fr, 34 + 16);
-    assert_int_equal(virtio_net_get_stats(net)->tx_csum_offload, dev_does ? 2 : 0);
-    assert_int_equal(virtio_net_get_stats(net)->tx_csum_sw, dev_does ? 0 : 2);
-    assert_int_equal(virtio_net_get_stats(net)->rx_csum_partial, partial_rx ? 2 : 0);
-    /* Offsets past the frame: refused before sending. */
-    assert_int_equal(virtio_net_send_csum(net, fr, sizeof(fr), 34, sizeof(fr) - 35), -EINVAL);
-    /* The last byte pair: the field there holds the frame's own bytes. */
-    assert_int_equal(virtio_net_send_csum(net, fr, sizeof(fr), 34, sizeof(fr) - 36), 0);
-    assert_int_equal(virtio_net_recv(net, got, sizeof(got), VIRTIO_NET_TIMEOUT_NS), (int)sizeof(fr));
-    assert_csum_complete(got, sizeof(fr), 34,
-                         (uint16_t)(fr[sizeof(fr) - 2] << 8 | fr[sizeof(fr) - 1]));
-    virtio_net_remove(net);
-}
-
-static void test_drv_csum_offload(void **state)
-{
-    csum_round(*state, 0, true, true);
-}
-
-static void test_drv_csum_no_guest_csum(void **state)
-{
-    csum_round(*state, 1ull << VIRTIO_NET_F_GUEST_CSUM, true, false);
-}
-
-static void test_drv_csum_not_offered(void **state)
-{
-    csum_round(*state, (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM), false,
-               false);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,16 +544,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dev_ctrl_not_negotiated, setup_dev, teardown_dev),
         cmocka_unit_test_setup_teardown(test_dev_csum, setup_dev, teardown_dev),
         cmocka_unit_test_setup_teardown(test_dev_snapshot, setup_dev, teardown_dev),
-        MODE_TESTS(test_drv_filter),
-        cmocka_unit_test_prestate_setup_teardown(test_drv_not_offered, env_setup, env_teardown, NULL),
-        cmocka_unit_test_prestate_setup_teardown(test_drv_not_offered_extra, env_setup,
-                                                 env_teardown, NULL),
-        cmocka_unit_test_prestate_setup_teardown(test_drv_ctrl_err, env_setup, env_teardown, NULL),
-        MODE_TESTS(test_drv_csum_offload),
-        cmocka_unit_test_prestate_setup_teardown(test_drv_csum_no_guest_csum, env_setup,
-                                                 env_teardown, NULL),
-        cmocka_unit_test_prestate_setup_teardown(test_drv_csum_not_offered, env_setup,
-                                                 env_teardown, NULL),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
