@@ -23,6 +23,9 @@
  *  - an RX chain too small for header + frame (without MRG_RXBUF a frame
  *    must fit one buffer, 5.1.6.3.1): the frame is dropped, the buffer
  *    returned with len 0.
+ * Control queue (queue 2, VIRTIO_NET_F_CTRL_VQ), the receive filter the
+ * transmit path applies before a frame enters the backlog, and checksum
+ * offload (CSUM / GUEST_CSUM): hostsim/dev_net_ctrl.c.
  * Invariants: frame bytes live in one byte ring allocated at create
  * (VDEV_NET_BACKLOG_BYTES; frames in FIFO order, a frame may wrap around
  * its end), so the device CPU never allocates while it runs; a frame that
@@ -32,36 +35,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dev_net_internal.h"
 #include "hostile.h"
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "virtio_platform.h"
-
-#define NET_HDR ((uint32_t)sizeof(struct virtio_net_hdr))
-#define NET_ETH_HLEN 14u /* "low level ethernet header length" (5.1.4.1) */
-
-struct dev_net {
-    struct virtio_net_config cfg;
-    uint16_t mtu; /* offered in cfg.mtu (VIRTIO_NET_F_MTU); fixed at create (5.1.4.1) */
-    bool link_down;
-    uint8_t pad;
-    int32_t lie_num_buffers; /* >= 0: the next merged header claims this (tests) */
-    /* MRG_RXBUF: the chains of the frame being delivered, held until the
-     * whole frame fits (heads, used lengths). */
-    uint16_t mrg_head[VDEV_NET_QUEUE_MAX];
-    uint32_t mrg_len[VDEV_NET_QUEUE_MAX];
-    uint32_t frame_len[VDEV_NET_BACKLOG]; /* FIFO ring of frame lengths */
-    unsigned head, count;
-    uint8_t *bytes;      /* VDEV_NET_BACKLOG_BYTES, FIFO byte ring */
-    uint32_t bytes_head; /* first byte of the head frame */
-    uint32_t bytes_used;
-    struct vdev_net_stats stats;
-};
-
-static struct dev_net *net_of(const struct vdev *d)
-{
-    return d->priv;
-}
 
 static void net_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
 {
@@ -81,7 +59,10 @@ static void net_frame_drop_head(struct dev_net *n)
 static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     struct dev_net *n = net_of(d);
+    struct virtio_net_hdr h;
     uint32_t len, tail, len0;
+    uint8_t dst[6];
+    unsigned slot;
 
     (void)qi;
     *written = 0; /* 5.1.6.2: the device writes nothing into TX buffers */
@@ -105,18 +86,31 @@ static bool net_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
         n->stats.dropped++;
         return false;
     }
+    /* The loopback's far end is our own receive side: its filter
+     * (5.1.6.5.1, 5.1.6.5.2) decides by destination mac. */
+    if (len < 6 ? !n->filt.mode[VIRTIO_NET_CTRL_RX_PROMISC]
+                : (vdq_chain_read(c, NET_HDR, dst, 6), !net_filter_accepts(d, dst))) {
+        n->stats.rx_filtered++;
+        return false;
+    }
     if (len > VDEV_NET_MAX_FRAME || n->count == VDEV_NET_BACKLOG ||
         len > VDEV_NET_BACKLOG_BYTES - n->bytes_used) {
         n->stats.dropped++;
         return false;
     }
-    /* We ignore the driver's header: no offloads were negotiated. */
     tail = (n->bytes_head + n->bytes_used) % VDEV_NET_BACKLOG_BYTES;
     len0 = VDEV_NET_BACKLOG_BYTES - tail < len ? VDEV_NET_BACKLOG_BYTES - tail : len;
     vdq_chain_read(c, sizeof(struct virtio_net_hdr), n->bytes + tail, len0);
     vdq_chain_read(c, sizeof(struct virtio_net_hdr) + len0, n->bytes, len - len0);
+    /* The driver's header: checksum offload (5.1.6.2); no GSO offered. */
+    vdq_chain_read(c, 0, &h, sizeof(h));
+    slot = (n->head + n->count) % VDEV_NET_BACKLOG;
+    if (!net_csum_tx(d, &h, slot, tail, len)) {
+        n->stats.dropped++;
+        return false; /* nothing committed: bytes_used / count unchanged */
+    }
     n->bytes_used += len;
-    n->frame_len[(n->head + n->count) % VDEV_NET_BACKLOG] = len;
+    n->frame_len[slot] = len;
     n->count++;
     if (n->count > n->stats.backlog_max)
         n->stats.backlog_max = n->count;
@@ -137,8 +131,9 @@ static void net_copy_out(const struct dev_net *n, const struct vdq_chain *c, uin
 
 /* Put the frame at the head of the backlog into chain c; returns the used
  * length and whether the chain counts as bad. */
-static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *written)
+static bool net_rx_fill(struct vdev *d, const struct vdq_chain *c, uint32_t *written)
 {
+    struct dev_net *n = net_of(d);
     uint32_t len = n->frame_len[n->head];
     struct virtio_net_hdr h;
 
@@ -153,13 +148,14 @@ static bool net_rx_fill(struct dev_net *n, const struct vdq_chain *c, uint32_t *
         net_frame_drop_head(n);
         return true;
     }
-    memset(&h, 0, sizeof(h));
-    h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+    net_rx_hdr(d, &h);
     h.num_buffers = vr_cpu_to_le16(1);
     vdq_chain_write(c, 0, &h, sizeof(h));
     net_copy_out(n, c, sizeof(h), 0, len);
     *written = sizeof(h) + len;
     n->stats.rx_frames++;
+    if (h.flags)
+        n->stats.rx_csum_passed++;
     n->stats.rx_bytes += len;
     net_frame_drop_head(n);
     return false;
@@ -173,7 +169,7 @@ static bool net_has_rx(struct vdev *d)
 static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, uint32_t *written)
 {
     (void)qi;
-    return net_rx_fill(net_of(d), c, written);
+    return net_rx_fill(d, c, written);
 }
 
 /* Host pointer of byte off of c's writable part (NULL past its end). */
@@ -261,8 +257,7 @@ static int net_rx_mrg_one(struct vdev *d)
         if (chains == 0) {
             struct virtio_net_hdr h;
 
-            memset(&h, 0, sizeof(h));
-            h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+            net_rx_hdr(d, &h);
             vdq_chain_write(&c, 0, &h, sizeof(h));
             nb_lo = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers));
             nb_hi = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers) + 1);
@@ -287,6 +282,7 @@ static int net_rx_mrg_one(struct vdev *d)
         if (n->lie_num_buffers >= 0) {
             nb = (uint16_t)n->lie_num_buffers; /* a lying device, for driver tests */
             n->lie_num_buffers = -1;
+    n->lie_csum_start = -1;
         }
         /* num_buffers, little-endian, in the first chain's header. */
         *nb_lo = (uint8_t)(nb & 0xff);
@@ -295,6 +291,8 @@ static int net_rx_mrg_one(struct vdev *d)
         n->stats.rx_bytes += len;
         if (chains > 1)
             n->stats.rx_merged++;
+        if (n->meta[n->head].flags)
+            n->stats.rx_csum_passed++;
     } else {
         n->stats.rx_mrg_dropped++;
         n->stats.dropped++;
@@ -357,6 +355,12 @@ static int net_process(struct vdev *d, unsigned qi)
 {
     int tx = 0, rx;
 
+    if (qi == VIRTIO_NET_CTRLQ) {
+        /* 5.1.2: controlq only exists with VIRTIO_NET_F_CTRL_VQ. */
+        if (!vdev_has_feature(d, VIRTIO_NET_F_CTRL_VQ))
+            return 0;
+        return vdev_queue_drain(d, qi, net_ctrl_chain);
+    }
     if (qi == VIRTIO_NET_TXQ) {
         tx = vdev_queue_drain(d, qi, net_tx_chain);
         if (tx < 0)
@@ -374,6 +378,7 @@ static void net_reset(struct vdev *d)
 
     n->head = n->count = 0;
     n->bytes_head = n->bytes_used = 0;
+    net_filter_reset(n); /* 5.1.6.5.2: "empty MAC filtering table on reset" */
 }
 
 static void net_destroy(struct vdev *d)
@@ -384,9 +389,11 @@ static void net_destroy(struct vdev *d)
     virt_free(n);
 }
 
-/* Snapshot blob: mac[6], pad u8 (0), link u8 (1: down), count u32 (frames in the backlog),
- * bytes u32 (their total length), count x len u32, then the frames' bytes
- * in FIFO order (canonical: a load starts the rings at 0). The mtu is a
+/* Snapshot blob: mac[6] (the current one: MAC_ADDR_SET changes it), pad
+ * u8 (0), link u8 (1: down), count u32 (frames in the backlog), bytes u32
+ * (their total length), count x len u32, then the frames' bytes in FIFO
+ * order (canonical: a load starts the rings at 0), then count x 6 bytes of
+ * per-frame checksum meta and the receive filter (net_ext_save). The mtu is a
  * create option that never changes (5.1.4.1 "MUST NOT modify mtu"), so
  * it is not state: the restoring side is created with the same options. The backlog is
  * the only device-held data in flight: TX chains are completed when their
@@ -397,7 +404,7 @@ static uint32_t net_state_size(const struct vdev *d)
 {
     const struct dev_net *n = net_of(d);
 
-    return NET_STATE_HDR + 4 * n->count + n->bytes_used;
+    return NET_STATE_HDR + (4 + NET_META_STATE) * n->count + n->bytes_used + NET_FILT_STATE;
 }
 
 static void net_state_save(const struct vdev *d, uint8_t *out)
@@ -415,6 +422,7 @@ static void net_state_save(const struct vdev *d, uint8_t *out)
         snap_put32(p, n->frame_len[(n->head + i) % VDEV_NET_BACKLOG]);
     for (i = 0; i < n->bytes_used; i++)
         p[i] = n->bytes[(pos + i) % VDEV_NET_BACKLOG_BYTES];
+    net_ext_save(n, p + n->bytes_used);
 }
 
 static const char *net_state_check(const struct vdev *d, const uint8_t *p, uint32_t len)
@@ -435,7 +443,7 @@ static const char *net_state_check(const struct vdev *d, const uint8_t *p, uint3
         return "net backlog holds more than 64 frames";
     if (bytes > VDEV_NET_BACKLOG_BYTES)
         return "net backlog holds more than 256 KiB";
-    if ((uint64_t)len != NET_STATE_HDR + 4ull * count + bytes)
+    if ((uint64_t)len != NET_STATE_HDR + (4ull + NET_META_STATE) * count + bytes + NET_FILT_STATE)
         return "net state length does not match its backlog";
     for (i = 0; i < count; i++) {
         uint32_t fl = snap_get32(p + NET_STATE_HDR + 4 * i);
@@ -446,7 +454,9 @@ static const char *net_state_check(const struct vdev *d, const uint8_t *p, uint3
     }
     if (sum != bytes)
         return "net frame lengths do not add up to the backlog bytes";
-    return NULL;
+    if (p[0] & 1)
+        return "net mac is a multicast address";
+    return net_ext_check(p + NET_STATE_HDR + 4 * count + bytes, count, p + NET_STATE_HDR);
 }
 
 static void net_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
@@ -465,12 +475,13 @@ static void net_state_load(struct vdev *d, const uint8_t *p, uint32_t len)
     for (i = 0; i < n->count; i++)
         n->frame_len[i] = snap_get32(p + NET_STATE_HDR + 4 * i);
     memcpy(n->bytes, p + NET_STATE_HDR + 4 * n->count, n->bytes_used);
+    net_ext_load(n, p + NET_STATE_HDR + 4 * n->count + n->bytes_used);
 }
 
 static const struct vdev_ops net_ops = {
     .type = "net",
     .device_id = VIRTIO_ID_NET,
-    .num_queues = 2, /* receiveq1, transmitq1 (5.1.2); no control queue */
+    .num_queues = 3, /* receiveq1, transmitq1, controlq (5.1.2, N = 1) */
     .queue_max_size = VDEV_NET_QUEUE_MAX,
     .config_size = sizeof(struct virtio_net_config),
     .read_config = net_read_config,
@@ -494,7 +505,10 @@ int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t
     static const uint8_t default_mac[6] = VDEV_NET_DEFAULT_MAC;
     uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
                         (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_NET_F_MAC) |
-                        (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF);
+                        (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
+                        (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
+                        (1ull << VIRTIO_NET_F_CTRL_RX_EXTRA) | (1ull << VIRTIO_NET_F_CTRL_MAC_ADDR) |
+                        (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM);
     struct dev_net *n;
 
     if (!d || !mem)
@@ -511,11 +525,13 @@ int vdev_net_create_mtu(struct vdev *d, const struct vdq_mem *mem, const uint8_t
     n->bytes = virt_zalloc(VDEV_NET_BACKLOG_BYTES);
     if (!n->bytes)
         goto err_free;
-    memcpy(n->cfg.mac, mac ? mac : default_mac, sizeof(n->cfg.mac));
+    memcpy(n->create_mac, mac ? mac : default_mac, sizeof(n->create_mac));
+    net_filter_reset(n); /* and cfg.mac = create_mac */
     n->cfg.status = vr_cpu_to_le16(VIRTIO_NET_S_LINK_UP);
     n->cfg.max_virtqueue_pairs = vr_cpu_to_le16(1);
     n->mtu = mtu;
     n->lie_num_buffers = -1;
+    n->lie_csum_start = -1;
     n->cfg.mtu = vr_cpu_to_le16(mtu);
     vdev_init(d, &net_ops, n, features, mem);
     return 0;
@@ -557,4 +573,19 @@ bool vdev_net_link_up(const struct vdev *d)
 void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb)
 {
     net_of(d)->lie_num_buffers = nb;
+}
+
+void vdev_net_get_rx_filter(const struct vdev *d, struct vdev_net_rx_filter *f)
+{
+    *f = net_of(d)->filt;
+}
+
+void vdev_net_get_mac(const struct vdev *d, uint8_t mac[6])
+{
+    memcpy(mac, net_of(d)->cfg.mac, 6);
+}
+
+bool vdev_net_rx_accepts(const struct vdev *d, const uint8_t dst[6])
+{
+    return net_filter_accepts(d, dst);
 }

@@ -216,6 +216,31 @@ struct vdev_net_stats {
     uint64_t rx_merged;      /* MRG_RXBUF frames that took more than one chain */
     uint64_t rx_mrg_dropped; /* MRG_RXBUF frame dropped: bad chain mid-frame, ring too small */
     uint64_t link_changes;
+    /* Control queue (5.1.6.5) and receive filter (5.1.6.5.1, 5.1.6.5.2). */
+    uint64_t ctrl_ok;     /* commands answered VIRTIO_NET_OK */
+    uint64_t ctrl_err;    /* answered VIRTIO_NET_ERR (short payload, unknown, not negotiated) */
+    uint64_t ctrl_bad;    /* no device-writable ack byte: returned unanswered, len 0 */
+    uint64_t rx_filtered; /* frames the rx mode / MAC table kept from the driver */
+    /* Checksum offload (5.1.6.2, 5.1.6.4). */
+    uint64_t tx_csum_bad;    /* NEEDS_CSUM with csum_start + csum_offset + 2 > len: dropped */
+    uint64_t tx_csum_done;   /* partial checksums the device completed (no GUEST_CSUM) */
+    uint64_t rx_csum_passed; /* NEEDS_CSUM passed to the driver (GUEST_CSUM) */
+};
+
+/* The receive filter (5.1.6.5.1 / 5.1.6.5.2). After a reset: promiscuous
+ * (as QEMU's virtio-net starts, so a driver that never sends a command
+ * gets every frame), the other modes off, both tables empty ("MUST have an
+ * empty MAC filtering table on reset"), mac back to the create-time one.
+ * More than VDEV_NET_MAC_TABLE entries in a table set its overflow flag:
+ * every address of that kind passes (the spec's footnote allows switching
+ * to allmulti / promiscuous when given too many). */
+#define VDEV_NET_MAC_TABLE 64
+struct vdev_net_rx_filter {
+    uint8_t mode[6]; /* by VIRTIO_NET_CTRL_RX_*: 0 off, 1 on */
+    uint8_t uni_overflow, multi_overflow;
+    uint32_t n_uni, n_multi;
+    uint8_t uni[VDEV_NET_MAC_TABLE][6];
+    uint8_t multi[VDEV_NET_MAC_TABLE][6];
 };
 
 /* Offered mtu (VIRTIO_NET_F_MTU) of vdev_net_create: a loopback frame of
@@ -234,8 +259,16 @@ bool vdev_net_link_up(const struct vdev *d);
 /* Misbehave once (driver tests): the next MRG_RXBUF frame's header claims
  * nb buffers whatever it took. */
 void vdev_net_lie_num_buffers(struct vdev *d, uint16_t nb);
+/* Misbehave once (driver tests): the next RX header says NEEDS_CSUM with
+ * these offsets, whatever was negotiated or fits the frame. */
+void vdev_net_lie_csum(struct vdev *d, uint16_t csum_start, uint16_t csum_offset);
 void vdev_net_get_stats(const struct vdev *d, struct vdev_net_stats *st);
 unsigned vdev_net_backlog_len(const struct vdev *d);
+/* The filter in force and the current mac (config space). */
+void vdev_net_get_rx_filter(const struct vdev *d, struct vdev_net_rx_filter *f);
+void vdev_net_get_mac(const struct vdev *d, uint8_t mac[6]);
+/* Would a frame to this destination reach the driver now? (tests) */
+bool vdev_net_rx_accepts(const struct vdev *d, const uint8_t dst[6]);
 
 /* ---- console (5.3): port 0, or MULTIPORT with up to 3 ports; echo by default ---- */
 #define VDEV_CONSOLE_QUEUE_MAX 64

@@ -58,6 +58,18 @@ $(HOST_DIR)/test_net_features: $(HOST_DIR)/san/tests/host/test_net_features.o \
 		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_net_features
+# virtio-net control queue (rx modes, MAC tables, station mac) and checksum
+# offload: model by hand-made chains (test_net_ctrl), driver against the
+# model (test_net_ctrl_drv).
+$(HOST_DIR)/test_net_ctrl: $(HOST_DIR)/san/tests/host/test_net_ctrl.o \
+		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_DIR)/san/tests/host/ring_fixture.o \
+		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_net_ctrl
+$(HOST_DIR)/test_net_ctrl_drv: $(HOST_DIR)/san/tests/host/test_net_ctrl_drv.o \
+		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_net_ctrl_drv
 endif
 
 host: $(DRV_TEST_BINS)

@@ -97,6 +97,8 @@ def test_fields_match_the_device(tool, tmp_path, kind):
     if kind == "net":
         assert modl["backlog_frames"] == int(facts["backlog"]) == 3
         assert modl["frame_lens"] == [20, 21, 22]
+        assert modl["frame_csum"] == [None, None, None]
+        assert modl["rx_filter"]["promisc"] and modl["rx_filter"]["uni"] == []
     elif kind == "console":
         text = "a" * 32 + "b" * 33 + "c" * 34
         assert modl["out"] == modl["in"] == text

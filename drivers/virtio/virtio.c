@@ -101,7 +101,14 @@ static uint64_t virtio_accepted_features(const struct virtio_device *dev, uint64
         want |= 1ull << VIRTIO_F_RING_PACKED;
     else
         want &= ~(1ull << VIRTIO_F_RING_PACKED);
-    return dev->device_features & want;
+    want &= dev->device_features;
+    /* 2.2.1: "The driver MUST NOT accept a feature which requires another
+     * feature which was not accepted"; net's requirements (5.1.3.1) for the
+     * bits our driver knows: the control-queue commands need CTRL_VQ. */
+    if (dev->device_id == VIRTIO_ID_NET && !(want & (1ull << VIRTIO_NET_F_CTRL_VQ)))
+        want &= ~((1ull << VIRTIO_NET_F_CTRL_RX) | (1ull << VIRTIO_NET_F_CTRL_RX_EXTRA) |
+                  (1ull << VIRTIO_NET_F_CTRL_MAC_ADDR));
+    return want;
 }
 
 int virtio_device_init(struct virtio_device *dev, uint64_t driver_features)

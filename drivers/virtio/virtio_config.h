@@ -110,10 +110,16 @@ struct virtio_blk_req_hdr {
 _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "5.2.6");
 
 /* ---- 5.1 Network Device ---- */
+#define VIRTIO_NET_F_CSUM 0       /* device takes partially checksummed TX */
+#define VIRTIO_NET_F_GUEST_CSUM 1 /* driver takes partially checksummed RX */
 #define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17       /* controlq (queue 2N, N = 1 here) */
+#define VIRTIO_NET_F_CTRL_RX 18       /* RX class PROMISC/ALLMULTI, MAC class (needs CTRL_VQ) */
+#define VIRTIO_NET_F_CTRL_RX_EXTRA 20 /* RX class ALLUNI/NOMULTI/NOUNI/NOBCAST */
+#define VIRTIO_NET_F_CTRL_MAC_ADDR 23 /* MAC_ADDR_SET (needs CTRL_VQ) */
 
 #define VIRTIO_NET_S_LINK_UP 1
 
@@ -137,8 +143,26 @@ struct virtio_net_hdr {
 };
 _Static_assert(sizeof(struct virtio_net_hdr) == 12, "5.1.6");
 #define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1 /* 5.1.6.2 / 5.1.6.4: csum_start, csum_offset valid */
+#define VIRTIO_NET_HDR_F_DATA_VALID 2 /* 5.1.6.4: the device validated the checksum */
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
+#define VIRTIO_NET_CTRLQ 2 /* 5.1.2: controlq is 2N with N = 1 (no MQ/RSS) */
+
+/* 5.1.6.5 control virtqueue: class, command, command-specific data (all
+ * device-readable), then the ack byte (device-writable). */
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_RX 0 /* 5.1.6.5.1: data is one byte, 0 (off) or 1 (on) */
+#define VIRTIO_NET_CTRL_RX_PROMISC 0
+#define VIRTIO_NET_CTRL_RX_ALLMULTI 1
+#define VIRTIO_NET_CTRL_RX_ALLUNI 2
+#define VIRTIO_NET_CTRL_RX_NOMULTI 3
+#define VIRTIO_NET_CTRL_RX_NOUNI 4
+#define VIRTIO_NET_CTRL_RX_NOBCAST 5
+#define VIRTIO_NET_CTRL_MAC 1 /* 5.1.6.5.2 */
+#define VIRTIO_NET_CTRL_MAC_TABLE_SET 0 /* le32 n + n unicast macs, le32 m + m multicast */
+#define VIRTIO_NET_CTRL_MAC_ADDR_SET 1  /* 6-byte mac */
 
 /* ---- 5.3 Console Device ---- */
 #define VIRTIO_CONSOLE_F_SIZE 0

@@ -15,6 +15,7 @@
  *   net recv <dev>                           len <n> sha256 <hex>
  *   net echo <dev> <count>                   echoed <count> frames
  *   net link <dev>                           link up|down changes <n> mtu <m> mrg on|off
+ *   net promisc|rx|mac|mac-table|filter|csum|recv-hdr <dev> ...   cmd_net_ctrl.c
  *   console ...                              cmd_virtio_console.c
  *   stats                                    per queue: requests kicks interrupts bad_chains
  *                                            irq_no_progress irq_storms (driver side)
@@ -33,6 +34,7 @@
 #include "kernel/virtio/loopback.h"
 #include "sha256.h"
 #include "kernel/shell/cmd_blk_ext.h"
+#include "kernel/shell/cmd_net_ctrl.h"
 #include "kernel/shell/shell.h"
 #include "kernel/shell/cmd_virtio.h"
 #include "vdev.h"
@@ -384,17 +386,20 @@ static int cmd_net(int argc, char **argv)
     int r = 0;
 
     if (argc < 3) {
-        printf("error: usage: net send|recv|echo|link <dev> ...\n");
+        printf("error: usage: net send|recv|echo|link|promisc|rx|mac|mac-table|filter|csum|"
+               "recv-hdr <dev> ...\n");
         return 1;
     }
     if (strcmp(argv[1], "send") && strcmp(argv[1], "recv") && strcmp(argv[1], "echo") &&
-        strcmp(argv[1], "link")) {
+        strcmp(argv[1], "link") && !net_ctrl_is_subcommand(argv[1])) {
         printf("error: net: unknown subcommand '%s'\n", argv[1]);
         return 1;
     }
     net = shell_find_driver("net", argv[2], VIRTIO_ID_NET);
     if (!net)
         return 1;
+    if (net_ctrl_is_subcommand(argv[1]))
+        return net_ctrl_command(net, argc, argv);
     if ((!strcmp(argv[1], "send") && argc != 5) || (!strcmp(argv[1], "recv") && argc != 3) ||
         (!strcmp(argv[1], "echo") && argc != 4) || (!strcmp(argv[1], "link") && argc != 3)) {
         printf("error: usage: net send <dev> <len> <byte> | net recv <dev> | net echo <dev> "
@@ -453,7 +458,8 @@ static int cmd_net(int argc, char **argv)
     return r < 0 ? 1 : 0;
 }
 SHELL_COMMAND(net, "net",
-                     "send <dev> <len> <byte> | recv <dev> | echo <dev> <count> | link <dev>",
+                     "send <dev> <len> <byte> | recv <dev> | echo <dev> <count> | link <dev> | "
+                     "promisc|rx|mac|mac-table|filter|csum|recv-hdr <dev> ...",
                      "virtio-net: send a frame, receive one (len + sha256), echo frames back",
                      cmd_net);
 

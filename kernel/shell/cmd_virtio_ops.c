@@ -33,6 +33,7 @@
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_net.h"
+#include "kernel/shell/cmd_net_ctrl.h"
 #include "kernel/virtio/virtio_pci.h"
 #include "virtio_pmem.h"
 #include "virtio_rng.h"
@@ -68,6 +69,8 @@ static int vo_info(struct virtio_device *d)
     printf("%s%s\n", irq[0] ? " " : "", irq);
     if (d->device_id == VIRTIO_ID_BLOCK)
         blk_ext_info(d->driver_priv);
+    if (d->device_id == VIRTIO_ID_NET && d->driver_priv)
+        net_ctrl_info(d->driver_priv);
     for (unsigned q = 0; q < d->nvqs; q++) {
         const struct virtio_vq *v = &d->vqs[q];
         const struct vq_stats *st = vq_get_stats(v->vq);

@@ -6,7 +6,10 @@
  * receive buffer come back intact in all four interrupt/poll x EVENT_IDX
  * modes (each a reset + re-init), nothing above mtu + 14 is sent, and a
  * link change made on the device side reaches the driver through the
- * config interrupt and back.
+ * config interrupt and back; the control queue's rx mode / MAC table /
+ * station mac change what the loopback lets through (5.1.6.5), and a
+ * partial checksum comes back as NEEDS_CSUM (CSUM + GUEST_CSUM) or
+ * completed by virtio_net_recv.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -170,5 +173,111 @@ static void t_link_change(struct ktest *t)
     KT_ASSERT(t, virtio_net_is_link_up(net));
 }
 
+/* Send an 80-byte frame to dst; did it come back? (filtered: no) */
+static bool tn_loops(struct virtio_net *net, const uint8_t dst[6], uint8_t *f, uint8_t *g,
+                     unsigned seed)
+{
+    int r;
+
+    tn_fill(f, 80, seed);
+    memcpy(f, dst, 6);
+    if (virtio_net_send(net, f, 80))
+        return false;
+    r = virtio_net_recv(net, g, VIRTIO_NET_MAX_FRAME_CAP, 50000000ull);
+    return r == 80 && memcmp(f, g, 80) == 0;
+}
+
+/* 5.1.6.5: the controlq commands change what the loopback lets through. */
+static void t_ctrl_filter(struct ktest *t)
+{
+    static const uint8_t other[6] = {0x02, 0, 0, 0, 0, 0x77}, mc[6] = {0x01, 0, 0x5e, 0, 0, 9};
+    static const uint8_t nm[6] = {0x02, 0x12, 0x34, 0x56, 0x78, 0x9a};
+    const uint8_t(*u)[6] = &other, (*m)[6] = &mc;
+    struct virtio_device *d = tn_dev(t);
+    struct virtio_net *net;
+    uint8_t *f, *g, mac0[6];
+
+    if (!d)
+        return;
+    net = d->driver_priv;
+    f = malloc(VIRTIO_NET_MAX_FRAME_CAP);
+    g = malloc(VIRTIO_NET_MAX_FRAME_CAP);
+    if (!f || !g) {
+        free(f);
+        free(g);
+        ktest_fail(t, __FILE__, __LINE__, "out of memory");
+        return;
+    }
+    tn_drain(net, g);
+    virtio_net_get_mac(net, mac0);
+    KT_ASSERT(t, virtio_has_feature(d, VIRTIO_NET_F_CTRL_VQ));
+    KT_ASSERT_EQ(t, d->nvqs, 3);
+    KT_ASSERT(t, tn_loops(net, other, f, g, 1)); /* promiscuous after reset */
+    KT_ASSERT_EQ(t, virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_PROMISC, false), 0);
+    KT_ASSERT(t, !tn_loops(net, other, f, g, 2));
+    KT_ASSERT(t, tn_loops(net, mac0, f, g, 3));
+    KT_ASSERT(t, !tn_loops(net, mc, f, g, 4));
+    KT_ASSERT_EQ(t, virtio_net_set_mac_table(net, u, 1, m, 1), 0);
+    KT_ASSERT(t, tn_loops(net, other, f, g, 5));
+    KT_ASSERT(t, tn_loops(net, mc, f, g, 6));
+    KT_ASSERT_EQ(t, virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_NOUNI, true), 0);
+    KT_ASSERT(t, !tn_loops(net, mac0, f, g, 7));
+    KT_ASSERT_EQ(t, virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_NOUNI, false), 0);
+    KT_ASSERT_EQ(t, virtio_net_set_mac(net, nm), 0);
+    KT_ASSERT(t, tn_loops(net, nm, f, g, 8));
+    KT_ASSERT(t, !tn_loops(net, mac0, f, g, 9));
+    KT_ASSERT_EQ(t, virtio_net_set_mac(net, mc), -EINVAL);
+    /* Back to how other suites expect the device. */
+    KT_ASSERT_EQ(t, virtio_net_set_mac(net, mac0), 0);
+    KT_ASSERT_EQ(t, virtio_net_set_mac_table(net, NULL, 0, NULL, 0), 0);
+    KT_ASSERT_EQ(t, virtio_net_set_rx_mode(net, VIRTIO_NET_CTRL_RX_PROMISC, true), 0);
+    KT_ASSERT(t, tn_loops(net, other, f, g, 10));
+    KT_ASSERT_EQ(t, virtio_net_get_stats(net)->ctrl_errs, 0);
+    free(f);
+    free(g);
+}
+
+/* 5.1.6.2 / 5.1.6.4: a partial checksum goes through the loopback
+ * (CSUM + GUEST_CSUM) as NEEDS_CSUM; plain recv completes it. */
+static void t_csum(struct ktest *t)
+{
+    struct virtio_device *d = tn_dev(t);
+    struct virtio_net_rx_info info;
+    struct virtio_net *net;
+    uint8_t f[120], g[VIRTIO_NET_MAX_FRAME];
+    uint32_t sum = 0;
+    int r;
+
+    if (!d)
+        return;
+    net = d->driver_priv;
+    tn_drain(net, g);
+    KT_ASSERT(t, virtio_has_feature(d, VIRTIO_NET_F_CSUM));
+    KT_ASSERT(t, virtio_has_feature(d, VIRTIO_NET_F_GUEST_CSUM));
+    tn_fill(f, sizeof(f), 77);
+    f[34 + 16] = 0x12; /* pseudo-header sum 0x1234 */
+    f[34 + 17] = 0x34;
+    KT_ASSERT_EQ(t, virtio_net_send_csum(net, f, sizeof(f), 34, 16), 0);
+    r = virtio_net_recv_info(net, g, sizeof(g), TN_TIMEOUT_NS, &info);
+    KT_ASSERT_EQ(t, r, (int)sizeof(f));
+    KT_ASSERT_EQ(t, info.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    KT_ASSERT_EQ(t, info.csum_start, 34);
+    KT_ASSERT_EQ(t, info.csum_offset, 16);
+    KT_ASSERT(t, memcmp(f, g, sizeof(f)) == 0);
+    KT_ASSERT_EQ(t, virtio_net_send_csum(net, f, sizeof(f), 34, 16), 0);
+    r = virtio_net_recv(net, g, sizeof(g), TN_TIMEOUT_NS);
+    KT_ASSERT_EQ(t, r, (int)sizeof(f));
+    /* RFC 1071: the completed region plus the pseudo-header sum folds to
+     * 0xffff. */
+    for (unsigned i = 34; i + 1 < sizeof(f); i += 2)
+        sum += (uint32_t)(g[i] << 8 | g[i + 1]);
+    sum += 0x1234;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    KT_ASSERT_EQ(t, sum, 0xffff);
+    KT_ASSERT_EQ(t, virtio_net_send_csum(net, f, sizeof(f), 100, 19), -EINVAL);
+}
+
 KTEST_SUITE(net_features_suite, "net-features", {"negotiated", t_negotiated},
-            {"big_frames_all_modes", t_big_frames_all_modes}, {"link_change", t_link_change});
+            {"big_frames_all_modes", t_big_frames_all_modes}, {"link_change", t_link_change},
+            {"ctrl_filter", t_ctrl_filter}, {"csum", t_csum});

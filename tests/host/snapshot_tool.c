@@ -119,6 +119,8 @@ int main(int argc, char **argv)
             struct vq_sg sg = {.buf = b, .len = 12 + 20 + i};
 
             memset(b, 'a' + (int)i, 256);
+            if (!strcmp(kind, "net"))
+                memset(b, 0, 12); /* a plain header (no NEEDS_CSUM: 5.1.6.2) */
             if (vq_add_sgs(f->vq[1], &sg, 1, 0, b))
                 return 1;
             vq_kick(f->vq[1]);
