@@ -76,7 +76,7 @@
 
 #define SNAP_MAGIC "RLSNAP\r\n"
 #define SNAP_VERSION_MAJOR 1
-#define SNAP_VERSION_MINOR 0
+#define SNAP_VERSION_MINOR 1
 #define SNAP_HDR_BYTES 24
 #define SNAP_SECT_OVERHEAD 12 /* tag + len + crc */
 #define SNAP_TRAILER_BYTES 4
