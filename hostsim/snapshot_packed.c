@@ -52,16 +52,15 @@ static int check_inflight(const struct plan_queue *pq, unsigned qi, uint32_t *su
         uint16_t nd = snap_get16(pq->inflight + 4 * k + 2);
 
         if (id >= pq->size)
-            return snap_fail(e, "QUEU", (int)qi, "in-flight id %u not below size %u", id,
-                             pq->size);
+            return snap_fail(e, "QUEU", (int)qi, "in-flight id %u not below size %u", id, pq->size);
         if ((int)id == prev)
             return snap_fail(e, "QUEU", (int)qi, "in-flight id %u listed twice", id);
         if ((int)id < prev)
             return snap_fail(e, "QUEU", (int)qi, "in-flight ids not ascending (%u after %u)", id,
                              (unsigned)prev);
         if (nd == 0 || nd > pq->size)
-            return snap_fail(e, "QUEU", (int)qi, "in-flight id %u: ndesc %u not in 1..size %u",
-                             id, nd, pq->size);
+            return snap_fail(e, "QUEU", (int)qi, "in-flight id %u: ndesc %u not in 1..size %u", id,
+                             nd, pq->size);
         total += nd;
         if (total > pq->size)
             return snap_fail(e, "QUEU", (int)qi,
@@ -105,8 +104,8 @@ static int check_ring(const struct plan_queue *pq, const struct pvirtq_desc *rin
                 break;
             if (walked + n == dist)
                 return snap_fail(e, "QUEU", (int)qi,
-                                 "in-flight list at ring offset %u runs past next_avail %u",
-                                 start, pq->next_avail);
+                                 "in-flight list at ring offset %u runs past next_avail %u", start,
+                                 pq->next_avail);
         }
         /* 2.8.6: the buffer id is in the list's last descriptor. */
         for (k = 0; k < pq->n_inflight; k++)
@@ -137,22 +136,19 @@ int snap_plan_packed(struct plan_queue *pq, const struct vdev *d, uint64_t acked
     int dist, err;
 
     if (pq->size == 0 || pq->size > pq->max_size || pq->size > VDQ_PACKED_IDS_INLINE)
-        return snap_fail(e, "QUEU", (int)qi,
-                         "activated with an invalid packed queue: size %u (1..%u)", pq->size,
-                         pq->max_size < VDQ_PACKED_IDS_INLINE ? pq->max_size
-                                                              : VDQ_PACKED_IDS_INLINE);
+        return snap_fail(
+            e, "QUEU", (int)qi, "activated with an invalid packed queue: size %u (1..%u)", pq->size,
+            pq->max_size < VDQ_PACKED_IDS_INLINE ? pq->max_size : VDQ_PACKED_IDS_INLINE);
     if (ev != !!(acked & (1ull << VIRTIO_F_EVENT_IDX)) ||
         !!(pq->flags & QUEU_F_INDIRECT) != !!(acked & (1ull << VIRTIO_F_INDIRECT_DESC)))
         return snap_fail(e, "QUEU", (int)qi, "ring flags disagree with the acked features");
     /* 2.8.10.1: descriptor ring 16-aligned, the two structures 4-aligned. */
     if (pq->desc % PVIRTQ_DESC_ALIGN || pq->avail % PVIRTQ_EVENT_ALIGN ||
         pq->used % PVIRTQ_EVENT_ALIGN)
-        return snap_fail(e, "QUEU", (int)qi,
-                         "misaligned packed ring (desc %X driver %X device %X)", pq->desc,
-                         pq->avail, pq->used);
+        return snap_fail(e, "QUEU", (int)qi, "misaligned packed ring (desc %X driver %X device %X)",
+                         pq->desc, pq->avail, pq->used);
     ring = vdq_mem_translate(&d->mem, pq->desc, pvirtq_desc_size(pq->size));
-    if (!ring ||
-        !vdq_mem_translate(&d->mem, pq->avail, sizeof(struct pvirtq_event_suppress)) ||
+    if (!ring || !vdq_mem_translate(&d->mem, pq->avail, sizeof(struct pvirtq_event_suppress)) ||
         !vdq_mem_translate(&d->mem, pq->used, sizeof(struct pvirtq_event_suppress)))
         return snap_fail(e, "QUEU", (int)qi,
                          "ring outside guest memory (desc %X driver %X device %X)", pq->desc,
@@ -184,8 +180,8 @@ int snap_plan_packed(struct plan_queue *pq, const struct vdev *d, uint64_t acked
     /* Each push adds one used element and 1..size descriptors. */
     if (pq->added_desc < pq->num_added || pq->added_desc > (uint32_t)pq->num_added * pq->size)
         return snap_fail(e, "QUEU", (int)qi,
-                         "added_desc %u inconsistent with num_added %u (size %u)",
-                         pq->added_desc, pq->num_added, pq->size);
+                         "added_desc %u inconsistent with num_added %u (size %u)", pq->added_desc,
+                         pq->num_added, pq->size);
     err = check_inflight(pq, qi, &sum, e);
     if (err)
         return err;
@@ -214,12 +210,11 @@ int snap_plan_packed(struct plan_queue *pq, const struct vdev *d, uint64_t acked
         pq->q.broken = true;
         return 0;
     }
-    dist = packed_distance(pq->next_used, pq->used_wrap, pq->next_avail, pq->avail_wrap,
-                           pq->size);
+    dist = packed_distance(pq->next_used, pq->used_wrap, pq->next_avail, pq->avail_wrap, pq->size);
     if (dist < 0)
         return snap_fail(e, "QUEU", (int)qi,
-                         "next_avail %u (wrap %u) is behind next_used %u (wrap %u)",
-                         pq->next_avail, pq->avail_wrap, pq->next_used, pq->used_wrap);
+                         "next_avail %u (wrap %u) is behind next_used %u (wrap %u)", pq->next_avail,
+                         pq->avail_wrap, pq->next_used, pq->used_wrap);
     if ((uint32_t)dist != sum)
         return snap_fail(e, "QUEU", (int)qi,
                          "%u descriptors in flight listed, next_avail - next_used is %u", sum,

@@ -276,9 +276,10 @@ static int plan_device(struct plan *pl, const struct vdev *d, struct snap_err *e
         return snap_fail(e, "DEVC", -1, "acked features %X not a subset of available %X",
                          pl->acked_features, pl->avail_features);
     if ((pl->acked_features & (1ull << VIRTIO_F_RING_PACKED)) && pl->minor < SNAP_MINOR_PACKED)
-        return snap_fail(e, "DEVC", -1, "packed queues (acked features %X) in a version 1.%u "
-                         "snapshot (packed from 1.%u)", pl->acked_features, pl->minor,
-                         SNAP_MINOR_PACKED);
+        return snap_fail(e, "DEVC", -1,
+                         "packed queues (acked features %X) in a version 1.%u "
+                         "snapshot (packed from 1.%u)",
+                         pl->acked_features, pl->minor, SNAP_MINOR_PACKED);
     if (pl->avail_features != d->avail_features)
         return snap_fail(e, "DEVC", -1, "available features %X differ from this device's %X",
                          pl->avail_features, d->avail_features);
@@ -322,9 +323,9 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
     uint16_t avail_idx, used_idx, k;
 
     if (!!(pq->flags & QUEU_F_PACKED) != !!(pl->acked_features & (1ull << VIRTIO_F_RING_PACKED)))
-        return snap_fail(e, "QUEU", (int)qi,
-                         "packed flag disagrees with the acked features (RING_PACKED %s)",
-                         pl->acked_features & (1ull << VIRTIO_F_RING_PACKED) ? "acked" : "not acked");
+        return snap_fail(
+            e, "QUEU", (int)qi, "packed flag disagrees with the acked features (RING_PACKED %s)",
+            pl->acked_features & (1ull << VIRTIO_F_RING_PACKED) ? "acked" : "not acked");
     if (pq->flags & QUEU_F_PACKED)
         return snap_plan_packed(pq, d, pl->acked_features, qi, e);
     if (pq->size == 0 || pq->size > pq->max_size || !virtq_is_valid_size(pq->size))

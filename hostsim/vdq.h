@@ -182,18 +182,18 @@ struct vdq {
     struct pvirtq_desc *pdesc;                        /* written by both */
     const struct pvirtq_event_suppress *driver_event; /* written by driver */
     struct pvirtq_event_suppress *device_event;       /* written by device (us) */
-    bool avail_wrap;        /* driver wrap counter expected at next_avail */
-    bool used_wrap;         /* device ring wrap counter at next_used */
-    bool batch_pending;     /* batch_off's flags not yet written */
+    bool avail_wrap;    /* driver wrap counter expected at next_avail */
+    bool used_wrap;     /* device ring wrap counter at next_used */
+    bool batch_pending; /* batch_off's flags not yet written */
     uint8_t pad3;
-    uint16_t batch_off;     /* first used element of the unpublished batch */
-    uint16_t batch_flags;   /* its flags, written last */
-    uint32_t added_desc;    /* ring descriptors used since last decision */
-    uint32_t inflight;      /* buffer ids popped, not pushed */
-    uint16_t ev_flags_pub;  /* device_event->flags as we last wrote it */
-    uint16_t ev_desc_pub;   /* device_event->desc as we last wrote it */
+    uint16_t batch_off;    /* first used element of the unpublished batch */
+    uint16_t batch_flags;  /* its flags, written last */
+    uint32_t added_desc;   /* ring descriptors used since last decision */
+    uint32_t inflight;     /* buffer ids popped, not pushed */
+    uint16_t ev_flags_pub; /* device_event->flags as we last wrote it */
+    uint16_t ev_desc_pub;  /* device_event->desc as we last wrote it */
     uint32_t pad4;
-    uint16_t *ids_ext;      /* cfg.packed_ids, or NULL: ids_inline */
+    uint16_t *ids_ext; /* cfg.packed_ids, or NULL: ids_inline */
     /* Per buffer id: ring descriptors of its chain while in flight, 0 when
      * not in flight (how far vdq_push() skips, 2.8.6). */
     uint16_t ids_inline[VDQ_PACKED_IDS_INLINE];

@@ -499,8 +499,8 @@ bool vdqp_interrupt_prepare(struct vdq *q)
              * the driver can name was passed (pvirtq_need_event wants at
              * most num). */
             needs = q->added_desc > q->cfg.num ||
-                    pvirtq_need_event(off_wrap, q->next_used, q->used_wrap,
-                                      (uint16_t)q->added_desc, q->cfg.num);
+                    pvirtq_need_event(off_wrap, q->next_used, q->used_wrap, (uint16_t)q->added_desc,
+                                      q->cfg.num);
             break;
         }
         /* 2.8.10: DESC is only valid with EVENT_IDX: treat as ENABLE. */

@@ -28,7 +28,6 @@
 
 #include "snap_harness.h"
 
-
 struct dev_fixture fixture;
 enum kind fixture_kind;
 uint8_t *blk_disk;
@@ -182,9 +181,8 @@ uint8_t rng_ref_byte(struct rng_ref *r)
     return (uint8_t)(r->word >> (8 * r->used++));
 }
 
-
 void blk_submit(struct dev_fixture *f, struct blk_req *r, uint32_t type, uint64_t sector,
-                       uint8_t *data, uint32_t len, bool kick)
+                uint8_t *data, uint32_t len, bool kick)
 {
     struct vq_sg sg[3];
     bool is_out = type == VIRTIO_BLK_T_OUT;
@@ -267,8 +265,8 @@ void warm_up(struct dev_fixture *f)
 
 /* Restore snap into f's (sleeping, live) device: refused with -EINVAL, the
  * error contains want, and a full save before and after is identical. */
-void expect_refused_rc(struct dev_fixture *f, const uint8_t *snap, size_t len,
-                              const char *want, int want_rc)
+void expect_refused_rc(struct dev_fixture *f, const uint8_t *snap, size_t len, const char *want,
+                       int want_rc)
 {
     size_t l1, l2;
     uint8_t *before = save(f, SNAP_F_CONTENT, &l1), *after;
@@ -308,10 +306,9 @@ uint8_t *edit_copy(const uint8_t *ref, size_t len)
     return b;
 }
 
-
-void expect_field_refused(struct dev_fixture *f, const uint8_t *ref, size_t len,
-                                 const char *tag, unsigned nth, unsigned off, enum field_size sz,
-                                 uint64_t v, const char *want)
+void expect_field_refused(struct dev_fixture *f, const uint8_t *ref, size_t len, const char *tag,
+                          unsigned nth, unsigned off, enum field_size sz, uint64_t v,
+                          const char *want)
 {
     uint8_t *b = edit_copy(ref, len), *p;
     uint32_t plen;
@@ -390,7 +387,6 @@ uint32_t test_rand(void)
     return (uint32_t)(test_rand_state >> 11);
 }
 
-
 /* A random point in the device's life: process, or sleep (+ kicks, which
  * must wait) and wake, or sleep + snapshot + destroy + restore + wake,
  * checking save -> restore -> save on the way. */
@@ -425,4 +421,3 @@ void device_step(struct dev_fixture *f, struct traffic_stats *ts)
         vmmio_wake(f->m);
     }
 }
-

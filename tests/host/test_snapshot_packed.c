@@ -265,8 +265,9 @@ static void test_pk_refuse_queue(void **state)
     p = sfx_find(b, len, "DEVC", 0, NULL);
     snap_put64(p + 16, snap_get64(p + 16) & ~(1ull << VIRTIO_F_RING_PACKED));
     sfx_fix_crcs(b, len, 0);
-    expect_refused(f, b, len,
-                   "QUEU[0]: packed flag disagrees with the acked features (RING_PACKED not acked)");
+    expect_refused(
+        f, b, len,
+        "QUEU[0]: packed flag disagrees with the acked features (RING_PACKED not acked)");
     free(b);
     free(ref);
     vmmio_wake(f->m);
@@ -493,24 +494,15 @@ static void test_pk_republish(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_pk_versions, setup_blk_pk),
-        T(test_v10_loads, setup_blk_split),
-        T(test_pk_roundtrip, setup_blk_pk),
-        T(test_pk_roundtrip, setup_net_pk),
-        T(test_pk_roundtrip, setup_rng_pk),
-        T(test_pk_roundtrip, setup_con_pk),
-        T(test_pk_roundtrip, setup_pmem_pk),
-        T(test_pk_wrap_sizes, setup_rng_pk),
-        T(test_pk_refuse_queue, setup_blk_pk),
-        T(test_pk_refuse_event, setup_rng_pk),
-        T(test_pk_inflight, setup_rng_pk),
-        T(test_pk_corruption, setup_blk_pk),
-        T(test_pk_corruption, setup_net_pk),
-        T(test_pk_corruption, setup_rng_pk),
-        T(test_pk_corruption, setup_con_pk),
-        T(test_pk_corruption, setup_pmem_pk),
-        T(test_pk_broken_roundtrip, setup_blk_pk),
-        T(test_pk_republish, setup_blk_pk),
+        T(test_pk_versions, setup_blk_pk),         T(test_v10_loads, setup_blk_split),
+        T(test_pk_roundtrip, setup_blk_pk),        T(test_pk_roundtrip, setup_net_pk),
+        T(test_pk_roundtrip, setup_rng_pk),        T(test_pk_roundtrip, setup_con_pk),
+        T(test_pk_roundtrip, setup_pmem_pk),       T(test_pk_wrap_sizes, setup_rng_pk),
+        T(test_pk_refuse_queue, setup_blk_pk),     T(test_pk_refuse_event, setup_rng_pk),
+        T(test_pk_inflight, setup_rng_pk),         T(test_pk_corruption, setup_blk_pk),
+        T(test_pk_corruption, setup_net_pk),       T(test_pk_corruption, setup_rng_pk),
+        T(test_pk_corruption, setup_con_pk),       T(test_pk_corruption, setup_pmem_pk),
+        T(test_pk_broken_roundtrip, setup_blk_pk), T(test_pk_republish, setup_blk_pk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,7 @@ static void test_traffic_rng(void **state)
     uint32_t len;
 
     dfx_start(f, dfx_device_features(f), QSIZE);
+    assert_int_equal(f->dev.queues[0].q.cfg.packed, sh_packed);
     for (i = 0; i < RNG_SLOTS; i++)
         buf[i] = galloc(f, 64);
     while (done < RNG_REQS) {
@@ -85,8 +86,8 @@ static void test_traffic_rng(void **state)
     assert_int_equal(done, RNG_REQS);
     assert_false(vq_has_used(f->vq[0]));
     assert_true(ts.replaced > 500);
-    print_message("rng: %u requests, %u sleeps, %u snapshot/restore cycles\n", done, ts.sleeps,
-                  ts.replaced);
+    print_message("rng%s: %u requests, %u sleeps, %u snapshot/restore cycles\n",
+                  sh_packed ? " packed" : "", done, ts.sleeps, ts.replaced);
     free(ts.last);
 }
 
@@ -120,6 +121,7 @@ static void test_traffic_net(void **state)
     struct vdev_net_stats st;
 
     dfx_start(f, dfx_device_features(f), QSIZE);
+    assert_int_equal(f->dev.queues[0].q.cfg.packed, sh_packed);
     for (i = 0; i < NET_TX_SLOTS; i++)
         tx[i] = galloc(f, sizeof(struct virtio_net_hdr) + NET_BUF);
     for (i = 0; i < NET_RX_SLOTS; i++) {
@@ -178,8 +180,8 @@ static void test_traffic_net(void **state)
     assert_int_equal(st.dropped, 0);
     assert_int_equal(got, NET_FRAMES);
     assert_true(ts.replaced > 300);
-    print_message("net: %u frames, %u sleeps, %u snapshot/restore cycles\n", got, ts.sleeps,
-                  ts.replaced);
+    print_message("net%s: %u frames, %u sleeps, %u snapshot/restore cycles\n",
+                  sh_packed ? " packed" : "", got, ts.sleeps, ts.replaced);
     free(ts.last);
 }
 
@@ -216,6 +218,7 @@ static void test_traffic_blk(void **state)
 
     memcpy(shadow, blk_disk, BLK_BYTES);
     dfx_start(f, dfx_device_features(f), QSIZE);
+    assert_int_equal(f->dev.queues[0].q.cfg.packed, sh_packed);
     for (i = 0; i < BLK_SLOTS; i++) {
         slot[i].r = galloc(f, sizeof(struct blk_req));
         slot[i].data = galloc(f, 512);
@@ -254,8 +257,8 @@ static void test_traffic_blk(void **state)
     }
     assert_memory_equal(blk_disk, shadow, BLK_BYTES);
     assert_true(ts.replaced > 300);
-    print_message("blk: %u requests, %u sleeps, %u snapshot/restore cycles\n", done, ts.sleeps,
-                  ts.replaced);
+    print_message("blk%s: %u requests, %u sleeps, %u snapshot/restore cycles\n",
+                  sh_packed ? " packed" : "", done, ts.sleeps, ts.replaced);
     free(ts.last);
     free(slot);
     free(shadow);
@@ -362,6 +365,7 @@ static void test_traffic_threads(void **state)
     md.inst[0] = calloc(1, sizeof(struct vdev));
     md.inst[1] = calloc(1, sizeof(struct vdev));
     dfx_start(f, dfx_device_features(f), 64);
+    assert_int_equal(f->dev.queues[0].q.cfg.packed, sh_packed);
     assert_int_equal(pthread_create(&th, NULL, mt_device, &md), 0);
     for (i = 0; i < MT_DEPTH; i++) {
         slots[i].r = galloc(f, sizeof(struct blk_req));
@@ -410,9 +414,9 @@ static void test_traffic_threads(void **state)
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_false(vq_is_broken(f->vq[0]));
     assert_int_equal(dfx_rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
-    print_message("blk 2 threads: %llu requests, %u snapshot/new-instance/restore cycles by the "
+    print_message("blk 2 threads%s: %llu requests, %u snapshot/new-instance/restore cycles by the "
                   "device thread\n",
-                  (unsigned long long)done, md.cycles);
+                  sh_packed ? " packed" : "", (unsigned long long)done, md.cycles);
     assert_true(md.cycles > 100);
     /* Back into the fixture's own vdev (destroyed by the first cycle) for
      * teardown; then the two heap instances can go. */
@@ -427,7 +431,6 @@ static void test_traffic_threads(void **state)
     }
     free(slots);
 }
-
 
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
@@ -447,14 +450,10 @@ static int setup_blk_packed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_traffic_rng, setup_rng),
-        T(test_traffic_net, setup_net),
-        T(test_traffic_blk, setup_blk),
-        T(test_traffic_threads, setup_blk),
-        T(test_traffic_rng, setup_rng_packed),
-        T(test_traffic_net, setup_net_packed),
-        T(test_traffic_blk, setup_blk_packed),
-        T(test_traffic_threads, setup_blk_packed),
+        T(test_traffic_rng, setup_rng),        T(test_traffic_net, setup_net),
+        T(test_traffic_blk, setup_blk),        T(test_traffic_threads, setup_blk),
+        T(test_traffic_rng, setup_rng_packed), T(test_traffic_net, setup_net_packed),
+        T(test_traffic_blk, setup_blk_packed), T(test_traffic_threads, setup_blk_packed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
