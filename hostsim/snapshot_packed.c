@@ -203,10 +203,18 @@ int snap_plan_packed(struct plan_queue *pq, const struct vdev *d, uint64_t acked
     qs.dev_ev_off_wrap = pq->ev_off_wrap;
     qs.added_desc = pq->added_desc;
     if (pq->flags & QUEU_F_BROKEN) {
-        /* As split: a broken queue stays broken (the driver must reset);
-         * its in-flight buffers are never returned, nothing more to check. */
+        /* As split: a broken queue stays broken (the driver must reset),
+         * nothing more to check. Its in-flight ids are kept as they were
+         * (never returned; save -> restore -> save stays identical). */
+        uint16_t k;
+
         if (vdq_init_state(&pq->q, &d->mem, &qs))
             return snap_fail(e, "QUEU", (int)qi, "ring unusable");
+        for (k = 0; k < pq->n_inflight; k++)
+            if (vdq_packed_set_inflight(&pq->q, snap_get16(pq->inflight + 4 * k),
+                                        snap_get16(pq->inflight + 4 * k + 2)))
+                return snap_fail(e, "QUEU", (int)qi, "in-flight id %u refused by the queue",
+                                 snap_get16(pq->inflight + 4 * k));
         pq->q.broken = true;
         return 0;
     }
