@@ -11,10 +11,15 @@
  * modulo 5); bit 3: recompute every CRC first (tests/host/snap_fixture.c),
  * so mutations reach the checks behind them; bit 4: before restoring, play
  * the driver: write avail->idx = next_avail and used->idx = next_used at
- * each live queue's rings, so the ring checks can pass. The rest is the
+ * each live split queue's rings, and at each live packed queue (format
+ * 1.1) write the in-flight (id, ndesc) lists into the descriptor ring from
+ * next_used on, available in its lap, so the ring checks can pass and the
+ * rewind runs; bit 5: the models offer VIRTIO_F_RING_PACKED (a packed
+ * snapshot's features must match the device's). The rest is the
  * snapshot. Seeds (fuzz/corpus/fuzz_snapshot) come from
- * build/host/snapshot-tool with mode 0x18 + kind: guest memory here is
- * FX_GPA_BASE-based like the tool's, so their ring addresses are valid.
+ * build/host/snapshot-tool with mode 0x18 + kind (the *-packed ones: its
+ * --packed, mode 0x38 + kind): guest memory here is FX_GPA_BASE-based like
+ * the tool's, so their ring addresses are valid.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -48,7 +53,7 @@ static void fuzz_abort(const char *why)
     __builtin_trap();
 }
 
-static int create(struct vdev *d, unsigned kind)
+static int create_model(struct vdev *d, unsigned kind)
 {
     switch (kind) {
     case 0:
@@ -62,6 +67,17 @@ static int create(struct vdev *d, unsigned kind)
     default:
         return vdev_pmem_create(d, &mem, PMEM_START, PMEM_SIZE, NULL, NULL);
     }
+}
+
+static bool offer_packed;
+
+static int create(struct vdev *d, unsigned kind)
+{
+    int rc = create_model(d, kind);
+
+    if (!rc)
+        vdev_set_offer_packed(d, offer_packed);
+    return rc;
 }
 
 /* Fresh sleeping instance; NULL on allocation failure. */
@@ -85,6 +101,37 @@ static void gone(struct vmmio *m, struct vdev *d)
     vdev_destroy(d);
 }
 
+/* A packed queue's in-flight lists, as the driver made them available
+ * (2.8.6: the id in each list's last descriptor, NEXT on the others). */
+static void prime_packed(const uint8_t *q, uint32_t plen)
+{
+    uint16_t size = snap_get16(q + 4), off = snap_get16(q + 34), n = snap_get16(q + 38), k, i;
+    bool wrap = q[41] & 1;
+    struct pvirtq_desc *ring;
+
+    if (plen < 52u + 4u * n || size == 0 || size > 256 || off >= size)
+        return;
+    ring = vdq_mem_translate(&mem, snap_get64(q + 8), pvirtq_desc_size(size));
+    if (!ring || ((uintptr_t)ring & 15))
+        return;
+    for (k = 0; k < n; k++) {
+        uint16_t nd = snap_get16(q + 52 + 4 * k + 2);
+
+        for (i = 0; i < nd && i < size; i++) {
+            bool last = i + 1 == nd;
+
+            ring[off].id = snap_get16(q + 52 + 4 * k);
+            ring[off].len = 0;
+            ring[off].addr = 0;
+            ring[off].flags = (uint16_t)(pvirtq_avail_flags(wrap) | (last ? 0 : VIRTQ_DESC_F_NEXT));
+            if (++off == size) {
+                off = 0;
+                wrap = !wrap;
+            }
+        }
+    }
+}
+
 static void prime_rings(uint8_t *b, size_t len)
 {
     unsigned i;
@@ -96,6 +143,10 @@ static void prime_rings(uint8_t *b, size_t len)
 
         if (!q || plen < 40 || !(q[7] & 1))
             continue;
+        if (q[7] & 16) {
+            prime_packed(q, plen);
+            continue;
+        }
         avail_idx = vdq_mem_translate(&mem, snap_get64(q + 16) + 2, 2);
         used_idx = vdq_mem_translate(&mem, snap_get64(q + 24) + 2, 2);
         if (avail_idx && ((uintptr_t)avail_idx & 1) == 0)
@@ -147,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(b, data + 1, len);
     memset(gmem, 0, GMEM_CLEAR);
+    offer_packed = mode & 32;
     if (mode & 8)
         sfx_fix_crcs(b, len, 0);
     if (mode & 16)

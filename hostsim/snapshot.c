@@ -101,30 +101,58 @@ out:
     w_section_end(w);
 }
 
+/* A live packed queue's extra fields and in-flight (id, ndesc) pairs,
+ * ids ascending, from the per-id table (snapshot.h, format 1.1). */
+static void save_queu_packed(uint8_t *p, const struct vdq *q, const struct vdq_state *qs)
+{
+    const uint16_t *ids = q->ids_ext ? q->ids_ext : q->ids_inline;
+    uint16_t id, k = 0;
+
+    p[40] = qs->avail_wrap;
+    p[41] = qs->used_wrap;
+    snap_put16(p + 42, qs->dev_ev_flags);
+    snap_put16(p + 44, qs->dev_ev_off_wrap);
+    snap_put16(p + 46, 0);
+    snap_put32(p + 48, qs->added_desc);
+    for (id = 0; id < qs->size; id++) {
+        if (!ids[id])
+            continue;
+        snap_put16(p + QUEU_PACKED_BYTES + 4 * k, id);
+        snap_put16(p + QUEU_PACKED_BYTES + 4 * k + 2, ids[id]);
+        k++;
+    }
+}
+
 static void save_queu(struct snap_writer *w, const struct vdev *d, unsigned qi)
 {
     const struct vdev_queue *vq = &d->queues[qi];
     struct vdq_state qs;
     uint8_t flags = 0, *p;
     uint16_t n = 0, k;
+    size_t bytes;
 
     memset(&qs, 0, sizeof(qs));
     if (vdev_has_queue_state(d, qi)) {
         vdq_get_state(&vq->q, &qs);
         flags = QUEU_F_LIVE | (qs.event_idx ? QUEU_F_EVENT_IDX : 0) |
-                (qs.indirect ? QUEU_F_INDIRECT : 0) | (qs.broken ? QUEU_F_BROKEN : 0);
-        /* Chains popped and not returned (none for our models, which
-         * complete synchronously; a model that holds chains completes them
-         * in order): their heads are the avail entries [next_used,
-         * next_avail), which the driver cannot reuse until they are used.
-         * (Also for a broken queue: its count must match on restore.) */
-        n = (uint16_t)(qs.next_avail - qs.next_used);
+                (qs.indirect ? QUEU_F_INDIRECT : 0) | (qs.broken ? QUEU_F_BROKEN : 0) |
+                (qs.packed ? QUEU_F_PACKED : 0);
+        /* Split: chains popped and not returned (none for our models,
+         * which complete synchronously; a model that holds chains
+         * completes them in order): their heads are the avail entries
+         * [next_used, next_avail), which the driver cannot reuse until they
+         * are used. (Also for a broken queue: its count must match on
+         * restore.) Packed: the buffer ids the per-id table holds. */
+        n = qs.packed ? (uint16_t)vq->q.inflight : (uint16_t)(qs.next_avail - qs.next_used);
     }
+    bytes = qs.packed ? QUEU_PACKED_BYTES + 4u * n : QUEU_BYTES + 2u * n;
     w_section_begin(w, "QUEU");
-    p = w_reserve(w, QUEU_BYTES + 2u * n);
+    p = w_reserve(w, bytes);
     if (!p)
         goto out;
-    for (k = 0; k < n; k++) {
+    if (qs.packed)
+        save_queu_packed(p, &vq->q, &qs);
+    for (k = 0; !qs.packed && k < n; k++) {
         uint16_t slot = (uint16_t)(qs.next_used + k) & vq->q.mask;
 
         snap_put16(p + QUEU_BYTES + 2 * k,
@@ -155,12 +183,13 @@ static int save_all(struct snap_writer *w, const struct vdev *d,
     uint8_t *hdr, *p;
     unsigned qi;
 
-    /* This format carries split queue state only (QUEU: avail entries in
-     * flight); packed queues (issue 11) need their own encoding, a later
-     * minor version. Refuse rather than write a snapshot that cannot
-     * restore. */
-    if (vdev_has_feature(d, VIRTIO_F_RING_PACKED))
-        return -EOPNOTSUPP;
+    /* Packed queues (1.1): a used batch held back for
+     * vdq_interrupt_prepare() (publish_on_interrupt, which vdev's queues
+     * never set) is not in the format: refuse rather than lose it. */
+    for (qi = 0; qi < d->ops->num_queues; qi++)
+        if (vdev_has_queue_state(d, qi) && d->queues[qi].q.cfg.packed &&
+            d->queues[qi].q.batch_pending)
+            return -EBUSY;
     if ((flags & SNAP_F_CONTENT) && d->ops->content) {
         content = d->ops->content(d, &content_len);
         if (content && content_len > UINT32_MAX - 64)

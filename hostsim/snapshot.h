@@ -15,7 +15,7 @@
  * processes every queue once, so a kick lost across the snapshot cannot
  * stall a queue.
  *
- * Format (all integers little-endian, encoded byte by byte; version 1.0):
+ * Format (all integers little-endian, encoded byte by byte; version 1.1):
  *
  *   header, 24 bytes
  *     0  magic     8 bytes "RLSNAP\r\n"
@@ -40,6 +40,19 @@
  *        INDIRECT_DESC, bit 3 broken), desc u64, avail u64, used u64,
  *        next_avail u16, next_used u16, num_added u16, n_inflight u16, then
  *        n_inflight heads u16 (chains popped, not yet returned, in pop order)
+ *        1.1, a live packed queue (VIRTIO_F_RING_PACKED acked, flags bit 4
+ *        packed; virtio 1.2 2.8): (52 + 4n) the same 40 bytes, with desc /
+ *        avail / used the descriptor ring / driver / device event
+ *        suppression areas, next_avail / next_used ring offsets (< size)
+ *        and n_inflight the buffers in flight; then 40 avail_wrap u8,
+ *        41 used_wrap u8 (the wrap counters at next_avail / next_used,
+ *        0/1, 2.8.1), 42 dev_event_flags u16 and 44 dev_event_off_wrap u16
+ *        (the Device Event Suppression structure as the device last
+ *        published it, 2.8.10), 46 reserved u16 (0), 48 added_desc u32
+ *        (ring descriptors used since the last interrupt decision), 52 n x
+ *        (id u16, ndesc u16), ids ascending (buffer ids popped and not
+ *        returned, with their ring descriptor counts). Split queues, and
+ *        queues that are not live, encode exactly as in 1.0.
  *   "MODL" (model-defined) the model's state blob (vdev_ops.state_save):
  *        rng generator, console FIFOs, net backlog, blk disk size + serial,
  *        pmem region; present iff the model has state
@@ -56,14 +69,28 @@
  * processes each of them exactly once: not lost, not repeated (the old
  * instance never returned them). Chains the driver made available that
  * the device had not popped are simply in the avail ring (guest memory).
+ * Packed (hostsim/snapshot_packed.c): the in-flight ids must be exactly the
+ * lists in the ring from (next_used, used_wrap), in ring order, each
+ * available in its lap with its id in its last descriptor and ndesc
+ * descriptors, their ndesc adding up to the distance from next_used to
+ * next_avail; restore rewinds next_avail / avail_wrap to next_used /
+ * used_wrap, so the new instance pops each once. Buffers completed out of
+ * order cannot be rewound (a used element may have overwritten an
+ * in-flight list) and are refused. The device event suppression state is
+ * restored as saved (so save -> restore -> save is identical) and
+ * re-published at wake. A used batch held for publish_on_interrupt (which
+ * vdev's queues never use) makes save return -EBUSY.
  *
  * Versions: a reader loads its own major version with a minor up to its
  * own; a later minor may add fields at the end of a section or new
  * sections, which is why a reader refuses minors newer than its own (it
- * could not tell what it would be ignoring) and unknown tags.
+ * could not tell what it would be ignoring) and unknown tags. 1.0 -> 1.1:
+ * packed queues (QUEU flags bit 4 and its fields), refused in a file that
+ * says 1.0; a 1.0 file (split queues only) loads unchanged, and the writer
+ * always writes 1.1.
  *
  * Restore validates everything before changing anything (each case a test
- * in tests/host/test_snapshot.c); a refused snapshot leaves the device
+ * in tests/host/test_snapshot.c, packed ones in test_snapshot_packed.c); a refused snapshot leaves the device
  * exactly as it was and err says which section and why.
  */
 #ifndef RINGLOOP_SNAPSHOT_H
@@ -76,7 +103,7 @@
 
 #define SNAP_MAGIC "RLSNAP\r\n"
 #define SNAP_VERSION_MAJOR 1
-#define SNAP_VERSION_MINOR 0
+#define SNAP_VERSION_MINOR 1
 #define SNAP_HDR_BYTES 24
 #define SNAP_SECT_OVERHEAD 12 /* tag + len + crc */
 #define SNAP_TRAILER_BYTES 4

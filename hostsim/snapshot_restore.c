@@ -37,11 +37,6 @@
 
 /* ---------------------------------------------------------------- errors */
 
-struct snap_err {
-    char *buf;
-    size_t cap, len;
-};
-
 static void err_putc(struct snap_err *e, char c)
 {
     if (e->buf && e->len + 1 < e->cap) {
@@ -71,11 +66,8 @@ static void err_putu(struct snap_err *e, uint64_t v, unsigned base)
         err_putc(e, tmp[--n]);
 }
 
-/*
- * "<section>: <reason>" into e; reason is a format with %s, %u (unsigned),
- * %U (uint64_t) and %X (uint64_t, hex) only. Returns -EINVAL.
- */
-static int snap_fail(struct snap_err *e, const char *section, int index, const char *fmt, ...)
+/* snapshot_format.h */
+int snap_fail(struct snap_err *e, const char *section, int index, const char *fmt, ...)
 {
     va_list ap;
 
@@ -118,22 +110,12 @@ static int snap_fail(struct snap_err *e, const char *section, int index, const c
 
 /* ---------------------------------------------------------------- restore */
 
-struct plan_queue {
-    uint16_t max_size, size;
-    uint8_t ready, flags;
-    uint8_t pad[2];
-    uint64_t desc, avail, used;
-    uint16_t next_avail, next_used, num_added, n_inflight;
-    uint32_t pad2;
-    const uint8_t *inflight; /* n_inflight u16 heads */
-    struct vdq q;            /* built in snap_plan(), installed by snap_apply() */
-};
-
 struct plan {
     const uint8_t *trns, *devc, *modl, *cont;
     const uint8_t *queu[VDEV_MAX_QUEUES];
     uint32_t modl_len, cont_len, nqueu;
-    uint32_t pad;
+    uint16_t minor;
+    uint16_t pad;
     struct vmmio_transport_state st;
     uint32_t device_id;
     uint16_t num_queues, dflags;
@@ -177,6 +159,7 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
     if (minor > SNAP_VERSION_MINOR)
         return snap_fail(e, "header", -1, "format version %u.%u is newer than this reader's %u.%u",
                          major, minor, SNAP_VERSION_MAJOR, SNAP_VERSION_MINOR);
+    pl->minor = minor;
     flags = snap_get32(b + 12);
     if (flags & ~HDR_F_CONTENT)
         return snap_fail(e, "header", -1, "unknown flags %X", (uint64_t)flags);
@@ -226,9 +209,20 @@ static int plan_sections(struct plan *pl, const uint8_t *b, size_t len, struct s
                 return snap_fail(e, "QUEU", qidx, "queue index above %u", VDEV_MAX_QUEUES - 1);
             if (pl->queu[qidx])
                 return snap_fail(e, "QUEU", qidx, "appears twice");
-            if (plen != QUEU_BYTES + 2u * snap_get16(s + 8 + 38))
+            if (s[8 + 7] & QUEU_F_PACKED) {
+                /* 1.1: packed, 52 bytes + (id, ndesc) per buffer in flight. */
+                if (minor < SNAP_MINOR_PACKED)
+                    return snap_fail(e, "QUEU", qidx,
+                                     "packed flag in a version 1.%u snapshot (packed from 1.%u)",
+                                     minor, SNAP_MINOR_PACKED);
+                if (plen != QUEU_PACKED_BYTES + 4u * snap_get16(s + 8 + 38))
+                    return snap_fail(e, "QUEU", qidx,
+                                     "wrong length %u for a packed queue with %u buffers in flight",
+                                     plen, snap_get16(s + 8 + 38));
+            } else if (plen != QUEU_BYTES + 2u * snap_get16(s + 8 + 38)) {
                 return snap_fail(e, "QUEU", qidx, "wrong length %u for %u in-flight heads", plen,
                                  snap_get16(s + 8 + 38));
+            }
             pl->queu[qidx] = s + 8;
             pl->nqueu++;
         } else if (is_tag(s, "MODL") || is_tag(s, "CONT")) {
@@ -281,9 +275,11 @@ static int plan_device(struct plan *pl, const struct vdev *d, struct snap_err *e
     if (pl->acked_features & ~pl->avail_features)
         return snap_fail(e, "DEVC", -1, "acked features %X not a subset of available %X",
                          pl->acked_features, pl->avail_features);
-    if (pl->acked_features & (1ull << VIRTIO_F_RING_PACKED))
-        return snap_fail(e, "DEVC", -1, "packed queues (acked features %X) not in this version",
-                         pl->acked_features);
+    if ((pl->acked_features & (1ull << VIRTIO_F_RING_PACKED)) && pl->minor < SNAP_MINOR_PACKED)
+        return snap_fail(e, "DEVC", -1,
+                         "packed queues (acked features %X) in a version 1.%u "
+                         "snapshot (packed from 1.%u)",
+                         pl->acked_features, pl->minor, SNAP_MINOR_PACKED);
     if (pl->avail_features != d->avail_features)
         return snap_fail(e, "DEVC", -1, "available features %X differ from this device's %X",
                          pl->avail_features, d->avail_features);
@@ -326,6 +322,12 @@ static int plan_rings(struct plan *pl, struct plan_queue *pq, const struct vdev 
     struct vdq_state qs;
     uint16_t avail_idx, used_idx, k;
 
+    if (!!(pq->flags & QUEU_F_PACKED) != !!(pl->acked_features & (1ull << VIRTIO_F_RING_PACKED)))
+        return snap_fail(
+            e, "QUEU", (int)qi, "packed flag disagrees with the acked features (RING_PACKED %s)",
+            pl->acked_features & (1ull << VIRTIO_F_RING_PACKED) ? "acked" : "not acked");
+    if (pq->flags & QUEU_F_PACKED)
+        return snap_plan_packed(pq, d, pl->acked_features, qi, e);
     if (pq->size == 0 || pq->size > pq->max_size || !virtq_is_valid_size(pq->size))
         return snap_fail(e, "QUEU", (int)qi,
                          "activated with an invalid queue: size %u (a power of two 1..%u)",
@@ -441,12 +443,22 @@ static int plan_queues(struct plan *pl, const struct vdev *d, struct snap_err *e
         pq->num_added = snap_get16(p + 36);
         pq->n_inflight = snap_get16(p + 38);
         pq->inflight = p + QUEU_BYTES;
+        if (pq->flags & QUEU_F_PACKED) {
+            pq->avail_wrap = p[40];
+            pq->used_wrap = p[41];
+            pq->ev_flags = snap_get16(p + 42);
+            pq->ev_off_wrap = snap_get16(p + 44);
+            pq->reserved = snap_get16(p + 46);
+            pq->added_desc = snap_get32(p + 48);
+            pq->inflight = p + QUEU_PACKED_BYTES;
+        }
         if (pq->max_size != d->queues[qi].max_size)
             return snap_fail(e, "QUEU", (int)qi, "max_size %u differs from the device's %u",
                              pq->max_size, d->queues[qi].max_size);
         if (pq->ready > 1)
             return snap_fail(e, "QUEU", (int)qi, "ready is %u, not 0/1", pq->ready);
-        if (pq->flags & ~(QUEU_F_LIVE | QUEU_F_EVENT_IDX | QUEU_F_INDIRECT | QUEU_F_BROKEN))
+        if (pq->flags &
+            ~(QUEU_F_LIVE | QUEU_F_EVENT_IDX | QUEU_F_INDIRECT | QUEU_F_BROKEN | QUEU_F_PACKED))
             return snap_fail(e, "QUEU", (int)qi, "unknown flags %X", (uint64_t)pq->flags);
         live = activated && pq->ready;
         if (!!(pq->flags & QUEU_F_LIVE) != live)

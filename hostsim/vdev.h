@@ -155,8 +155,8 @@ void vdev_signal_config(struct vdev *d);
  * default. Call after the model's create and before the driver negotiates
  * (a reset keeps it). When the driver acks it, vdev_activate() builds
  * packed vdqs (hostsim/vdq_packed.c); queue sizes then need not be powers
- * of two and must be <= VDQ_PACKED_IDS_INLINE. A packed device cannot be
- * snapshotted yet (snap_save: -EOPNOTSUPP). */
+ * of two and must be <= VDQ_PACKED_IDS_INLINE. Snapshots carry packed
+ * queues from format 1.1 (snapshot.h). */
 void vdev_set_offer_packed(struct vdev *d, bool on);
 /* Is bit in the features the driver acked? */
 bool vdev_has_feature(const struct vdev *d, unsigned bit);

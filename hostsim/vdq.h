@@ -144,7 +144,13 @@ struct vdq_state {
     uint8_t packed;
     uint8_t avail_wrap; /* driver ring wrap counter expected at next_avail */
     uint8_t used_wrap;  /* device ring wrap counter at next_used */
-    uint8_t pad2[4];
+    /* Packed: the Device Event Suppression structure as we last published
+     * it (2.8.10; flags RING_EVENT_FLAGS_*, off_wrap the desc field) and
+     * the ring descriptors used since the last interrupt decision. */
+    uint16_t dev_ev_flags;
+    uint16_t dev_ev_off_wrap;
+    uint32_t added_desc;
+    uint32_t pad3;
 };
 
 struct vdq {
@@ -188,6 +194,8 @@ struct vdq {
     uint16_t batch_flags;   /* its flags, written last */
     uint32_t added_desc;    /* ring descriptors used since last decision */
     uint32_t inflight;      /* buffer ids popped, not pushed */
+    uint16_t ev_flags_pub;  /* device_event->flags as we last wrote it */
+    uint16_t ev_desc_pub;   /* device_event->desc as we last wrote it */
     /* Where the last given-back chains ended (vdq_unpop): the first ring
      * descriptor not yet seen available, and its wrap counter, for
      * vdq_enable_notify_more(). */
@@ -209,7 +217,10 @@ int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *
 /* Resume at given indices (snapshot restore); same checks as vdq_init,
  * plus, split: avail->idx - next_avail <= size and next_avail - next_used
  * <= size; packed (st->packed): size <= VDQ_PACKED_IDS_INLINE (the state
- * carries no id storage), offsets < size, and no chain in flight until
+ * carries no id storage), offsets < size, wrap counters 0/1, dev_ev_flags
+ * ENABLE/DISABLE/DESC (DESC and a non-zero dev_ev_off_wrap only with
+ * EVENT_IDX, its offset < size; DISABLE means notifications off), and no
+ * chain in flight until
  * vdq_packed_set_inflight() says which (a used element may already have
  * overwritten an in-flight list's descriptors, so they cannot be re-read);
  * all before q is touched. Afterwards call vdq_enable_notify() (it

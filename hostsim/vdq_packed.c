@@ -125,13 +125,23 @@ int vdqp_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_s
     err = vdqp_init(&tmp, mem, &cfg);
     if (err)
         return err;
-    if (st->next_avail >= st->size || st->next_used >= st->size)
+    if (st->next_avail >= st->size || st->next_used >= st->size || st->avail_wrap > 1 ||
+        st->used_wrap > 1)
+        return -EINVAL;
+    /* 2.8.10: what we had published; DESC only with EVENT_IDX. */
+    if (st->dev_ev_flags > RING_EVENT_FLAGS_DESC ||
+        (!st->event_idx && (st->dev_ev_flags == RING_EVENT_FLAGS_DESC || st->dev_ev_off_wrap)) ||
+        (st->dev_ev_off_wrap & 0x7fff) >= st->size)
         return -EINVAL;
     tmp.next_avail = st->next_avail;
     tmp.avail_wrap = st->avail_wrap != 0;
     tmp.next_used = st->next_used;
     tmp.used_wrap = st->used_wrap != 0;
     tmp.num_added = st->num_added;
+    tmp.added_desc = st->added_desc;
+    tmp.ev_flags_pub = st->dev_ev_flags;
+    tmp.ev_desc_pub = st->dev_ev_off_wrap;
+    tmp.notify_enabled = st->dev_ev_flags != RING_EVENT_FLAGS_DISABLE;
     *q = tmp;
     return 0;
 }
@@ -152,6 +162,9 @@ void vdqp_get_state(const struct vdq *q, struct vdq_state *st)
     st->packed = 1;
     st->avail_wrap = q->avail_wrap;
     st->used_wrap = q->used_wrap;
+    st->dev_ev_flags = q->ev_flags_pub;
+    st->dev_ev_off_wrap = q->ev_desc_pub;
+    st->added_desc = q->added_desc;
 }
 
 int vdq_packed_set_inflight(struct vdq *q, uint16_t id, uint16_t ndesc)
@@ -374,8 +387,8 @@ int vdqp_pop(struct vdq *q, struct vdq_chain *c)
             /* 2.8.10 DESC: kick me when the next list is made available.
              * No fence: going to sleep goes through vdq_enable_notify(),
              * which has it. */
-            virt_write_once16(&q->device_event->desc,
-                              vr_cpu_to_le16(pvirtq_event_off_wrap(q->next_avail, q->avail_wrap)));
+            q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
+            virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
         }
         c->head = id;
         if (!bad) {
@@ -487,8 +500,8 @@ bool vdqp_interrupt_prepare(struct vdq *q)
              * the driver can name was passed (pvirtq_need_event wants at
              * most num). */
             needs = q->added_desc > q->cfg.num ||
-                    pvirtq_need_event(off_wrap, q->next_used, q->used_wrap,
-                                      (uint16_t)q->added_desc, q->cfg.num);
+                    pvirtq_need_event(off_wrap, q->next_used, q->used_wrap, (uint16_t)q->added_desc,
+                                      q->cfg.num);
             break;
         }
         /* 2.8.10: DESC is only valid with EVENT_IDX: treat as ENABLE. */
@@ -514,6 +527,7 @@ void vdqp_disable_notify(struct vdq *q)
     /* 2.8.10: DISABLE in either mode (with EVENT_IDX too: one store, and
      * no last kick for the desc we published). A hint: the driver may
      * still kick. */
+    q->ev_flags_pub = RING_EVENT_FLAGS_DISABLE;
     virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DISABLE));
 }
 
@@ -535,14 +549,16 @@ int vdqp_enable_notify(struct vdq *q)
     if (q->cfg.event_idx) {
         /* 2.8.10 DESC: kick when the descriptor at next_avail (with the
          * wrap counter it will carry) is made available. */
-        virt_write_once16(&q->device_event->desc,
-                          vr_cpu_to_le16(pvirtq_event_off_wrap(q->next_avail, q->avail_wrap)));
+        q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
+        virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
         /* Write barrier: desc before flags, so a driver that sees DESC
          * reads this desc; pairs with the driver's read barrier between
          * reading our flags and our desc (vq_kick_prepare()). */
         virt_wmb();
+        q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
     } else {
+        q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
     }
     /* Full fence: our structure must be visible before we re-read the next
@@ -615,13 +631,15 @@ int vdqp_enable_notify_more(struct vdq *q)
         return vdqp_enable_notify(q);
     q->notify_enabled = true;
     if (q->cfg.event_idx) {
-        virt_write_once16(&q->device_event->desc,
-                          vr_cpu_to_le16(pvirtq_event_off_wrap(q->more_off, q->more_wrap)));
+        q->ev_desc_pub = pvirtq_event_off_wrap(q->more_off, q->more_wrap);
+        virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
         /* Write barrier: desc before flags (as in vdqp_enable_notify();
          * pairs with the driver's read barrier in vq_kick_prepare()). */
         virt_wmb();
+        q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
     } else {
+        q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
     }
     /* Full fence: our structure before the re-read of the descriptor past

@@ -8,10 +8,13 @@
 #   make bench-snapshot   snapbench (also run by `make bench`)
 #   make fuzz-snapshot    fuzz_snapshot for FUZZ_SECONDS
 SNAP_FIX_SAN := $(HOST_DIR)/san/tests/host/snap_fixture.o
+SNAP_HARNESS_SAN := $(HOST_DIR)/san/tests/host/snap_harness.o \
+	$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/dev_fixture.o \
+	$(SNAP_FIX_SAN)
+SNAP_TESTS := test_snapshot test_snapshot_traffic test_snapshot_packed
 
-$(HOST_DIR)/test_snapshot: $(HOST_DIR)/san/tests/host/test_snapshot.o \
-		$(HOST_DIR)/san/tests/host/ring_fixture.o \
-		$(HOST_DIR)/san/tests/host/dev_fixture.o $(SNAP_FIX_SAN) $(HOST_SAN_OBJS)
+$(foreach t,$(SNAP_TESTS),$(HOST_DIR)/$(t)): $(HOST_DIR)/%: $(HOST_DIR)/san/tests/host/%.o \
+		$(SNAP_HARNESS_SAN) $(HOST_SAN_OBJS)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/snapshot-tool: $(HOST_DIR)/san/tests/host/snapshot_tool.o \
@@ -26,11 +29,10 @@ $(HOST_DIR)/snapbench: $(HOST_DIR)/opt/host/snapbench.o \
 		$(HOST_DIR)/opt/tests/host/dev_fixture.o $(HOST_OPT_LIB)
 	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
-host: $(HOST_DIR)/test_snapshot $(HOST_DIR)/snapshot-tool $(HOST_DIR)/snapbench
+host: $(foreach t,$(SNAP_TESTS),$(HOST_DIR)/$(t)) $(HOST_DIR)/snapshot-tool $(HOST_DIR)/snapbench
 
-check-snapshot: $(HOST_DIR)/test_snapshot $(HOST_DIR)/snapshot-tool
-	@echo "== $(HOST_DIR)/test_snapshot"
-	$(HOST_DIR)/test_snapshot
+check-snapshot: $(foreach t,$(SNAP_TESTS),$(HOST_DIR)/$(t)) $(HOST_DIR)/snapshot-tool
+	@set -e; for t in $(SNAP_TESTS); do echo "== $(HOST_DIR)/$$t"; $(HOST_DIR)/$$t; done
 	@echo "== snapshot-inspect pytest"
 	$(PYTHON) -m pytest -q tests/test_snapshot_inspect.py
 

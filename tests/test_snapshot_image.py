@@ -135,5 +135,5 @@ def test_snapshot_to_disk_inspect_and_restore_across_boots(boot, tmp_path):
     assert guest_sha(ok(c2, "blk read lblk0 100 16")) == pattern_sha
     assert guest_sha(ok(c2, "rng read lrng0 64")) == sha(rng_stream(RNG_SEED, produced + 64)[produced:])
     out = ok(c2, "test persist", timeout=300)
-    assert "not ok" not in out and "ok 3 traffic" in out, out
+    assert "not ok" not in out and "ok 3 traffic" in out and "ok 4 packed" in out, out
     assert c2.run_until_exit("poweroff 0") == 0

@@ -44,9 +44,11 @@ def tool():
     return TOOL
 
 
-def _make(tool, tmp_path, kind, content=False):
-    path = tmp_path / ("%s%s.snap" % (kind, "-content" if content else ""))
-    cmd = [tool, "--kind", kind] + (["--content"] if content else []) + [str(path)]
+def _make(tool, tmp_path, kind, content=False, packed=False):
+    path = tmp_path / ("%s%s%s.snap" % (kind, "-content" if content else "",
+                                         "-packed" if packed else ""))
+    cmd = ([tool, "--kind", kind] + (["--content"] if content else []) +
+           (["--packed"] if packed else []) + [str(path)])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     facts = dict(line.split("=", 1) for line in out.split())
     return path, facts
@@ -71,7 +73,7 @@ def test_fields_match_the_device(tool, tmp_path, kind):
     r = _run_inspect("--json", str(path))
     assert r.returncode == 0, r.stderr
     snap = json.loads(r.stdout)
-    assert snap["header"]["version"] == "1.0"
+    assert snap["header"]["version"] == "1.1"
     assert snap["header"]["file_len"] == int(facts["file_len"]) == path.stat().st_size
     (devc,) = _sections(snap, "DEVC")
     assert devc["device"] == kind
@@ -111,11 +113,31 @@ def test_fields_match_the_device(tool, tmp_path, kind):
     assert not _sections(snap, "CONT")
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_packed_queues(tool, tmp_path, kind):
+    """Format 1.1: a packed device's queues decode with their wrap counters
+    and device event suppression state; the ring offsets match the device."""
+    path, facts = _make(tool, tmp_path, kind, packed=True)
+    r = _run_inspect("--json", str(path))
+    assert r.returncode == 0, r.stderr
+    snap = json.loads(r.stdout)
+    assert snap["header"]["version"] == "1.1"
+    (devc,) = _sections(snap, "DEVC")
+    assert devc["acked_features"] & (1 << 34)  # RING_PACKED
+    for q in _sections(snap, "QUEU"):
+        i = q["index"]
+        assert q["packed"] and q["live"] and q["event_idx"]
+        for k in ("size", "next_avail", "next_used"):
+            assert q[k] == int(facts["q%d.%s" % (i, k)]), (i, k)
+        assert q["avail_wrap"] == 1 and q["used_wrap"] == 1  # 16 entries, < 1 lap
+        assert q["dev_event_flags"] in (0, 2) and q["n_inflight"] == 0 and q["inflight"] == []
+
+
 def test_text_output_and_content(tool, tmp_path):
     path, _ = _make(tool, tmp_path, "blk", content=True)
     r = _run_inspect(str(path))
     assert r.returncode == 0, r.stderr
-    for text in ("version 1.0", "(content)", "TRNS:", "DEVC:", "QUEU[0]:", "MODL:", "CONT:",
+    for text in ("version 1.1", "(content)", "TRNS:", "DEVC:", "QUEU[0]:", "MODL:", "CONT:",
                  "device_status          0xf (ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK)",
                  "CRC", "ok"):
         assert text in r.stdout

@@ -89,6 +89,9 @@ static int replace_and_restore(struct virtio_device *dev, struct vmmio *m, const
         set_err(err, errlen, "model create failed", dev->name);
         return rc;
     }
+    /* The new instance offers what the one it replaces did (restore wants
+     * the same available features): VIRTIO_F_RING_PACKED, format 1.1. */
+    vdev_set_offer_packed(nd, (vmmio_vdev(m)->avail_features >> VIRTIO_F_RING_PACKED) & 1);
     old = vmmio_rebind(m, nd);
     if (!old) {
         vdev_destroy(nd);

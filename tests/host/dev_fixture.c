@@ -118,6 +118,8 @@ void dfx_setup_queue(struct dev_fixture *f, unsigned qi, uint32_t num)
         .num = num,
         .event_idx = vdev_has_feature(&f->dev, VIRTIO_F_EVENT_IDX),
         .indirect = vdev_has_feature(&f->dev, VIRTIO_F_INDIRECT_DESC),
+        /* acked RING_PACKED: a packed driver queue (2.8) */
+        .packed = vdev_has_feature(&f->dev, VIRTIO_F_RING_PACKED),
         .notify = dfx_vq_notify,
         .priv = &f->qctx[qi],
     };

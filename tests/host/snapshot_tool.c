@@ -70,6 +70,7 @@ int main(int argc, char **argv)
     struct dev_fixture *f = &fix;
     const char *kind = "blk", *out = NULL;
     unsigned flags = 0, i, qi;
+    bool packed = false;
     uint8_t *disk = NULL, *buf;
     size_t len;
     FILE *fp;
@@ -80,11 +81,15 @@ int main(int argc, char **argv)
             kind = argv[++i];
         else if (!strcmp(argv[i], "--content"))
             flags |= SNAP_F_CONTENT;
+        else if (!strcmp(argv[i], "--packed"))
+            packed = true; /* offer VIRTIO_F_RING_PACKED: packed queues (format 1.1) */
         else
             out = argv[i];
     }
     if (!out) {
-        fprintf(stderr, "usage: snapshot-tool [--kind blk|net|rng|console|pmem] [--content] OUT\n");
+        fprintf(
+            stderr,
+            "usage: snapshot-tool [--kind blk|net|rng|console|pmem] [--content] [--packed] OUT\n");
         return 2;
     }
     dfx_arena(f);
@@ -109,6 +114,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "snapshot-tool: create failed (%d)\n", rc);
         return 1;
     }
+    vdev_set_offer_packed(&f->dev, packed);
     dfx_attach(f);
     dfx_start(f, dfx_device_features(f), QSIZE);
 
