@@ -244,6 +244,8 @@ static int backend_up(struct daemon *d)
             err = vdev_blk_set_writeback(&d->dev, !d->writethrough);
         if (err)
             vdev_destroy(&d->dev);
+        else /* 2.8: QEMU's packed=on asks for it (queue sizes <= 256) */
+            vdev_set_offer_packed(&d->dev, true);
     }
     if (!err)
         err = vu_attach(d->b, &d->dev);
