@@ -465,7 +465,7 @@ int vu_update(struct vu_backend *b)
     b->mem_parked = false;
     vmmio_wake(b->m);
     b->stats.starts++;
-    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x, %s)",
+    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x), %s rings",
              b->dev->ops->type, n, b->nrings, b->nrings == 1 ? "" : "s", mask,
              vdev_has_feature(b->dev, VIRTIO_F_RING_PACKED) ? "packed" : "split");
     vu_process(b);
@@ -553,6 +553,8 @@ int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base)
         vu_close(b, &r->kick_fd);
         vu_close(b, &r->call_fd);
         r->kick_polled = false;
+        virt_log(VIRT_LOG_INFO, "vhost-user %s: ring %u stopped at base %#x", b->dev->ops->type,
+                 (unsigned)(r - b->rings), r->base);
     }
     *base = r->base;
     return 0;
