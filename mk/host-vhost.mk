@@ -4,14 +4,21 @@
 # daemon QEMU connects to, its socket-level test (a tiny C frontend with
 # memfd guest memory), and the message-parser fuzzer.
 #
-#   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots (ASan+UBSan)
+#   make check-vhost    test_vhost_user, _mem, _packed, _sock, _sock_slots (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
 VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
+		   $(HOST_DIR)/test_vhost_user_packed \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
+		$(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+# Packed rings through the handler (VIRTIO_F_RING_PACKED, the packed vring base).
+$(HOST_DIR)/test_vhost_user_packed: $(HOST_DIR)/san/tests/host/test_vhost_user_packed.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
 		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
@@ -46,6 +53,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vhost_user
 	@echo "== $(HOST_DIR)/test_vhost_user_mem"
 	$(HOST_DIR)/test_vhost_user_mem
+	@echo "== $(HOST_DIR)/test_vhost_user_packed"
+	$(HOST_DIR)/test_vhost_user_packed
 	@echo "== $(HOST_DIR)/test_vhost_user_sock (daemon under ASan+UBSan)"
 	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock
 	@echo "== $(HOST_DIR)/test_vhost_user_sock_slots (daemon under ASan+UBSan)"
