@@ -136,6 +136,11 @@ enum vu_protocol_feature {
  * virtio_queue_packed_{get,set}_last_avail_idx: last_avail_idx and
  * used_idx, which wrap at vring.num and flip the counters); a fresh
  * packed ring starts at VU_PACKED_BASE_RESET (2.8.1: both counters 1).
+ * (The document calls both indices "free-running"; with 15 bits and sizes
+ * up to 32768 only the offset reading is consistent, and it is what QEMU
+ * sends. QEMU 7.2 masks the used half with 0x7ffff, a typo fixed in 2023,
+ * so its used_idx keeps the wrap bit; the 32 bits it sends back are the
+ * ones we gave, which is all we rely on.)
  * A split ring's num is the 16-bit next avail index alone. */
 #define VU_PACKED_IDX_MASK 0x7fffu
 #define VU_PACKED_AVAIL_WRAP (1u << 15)
