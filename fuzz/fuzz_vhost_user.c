@@ -10,7 +10,9 @@
  * Input: byte 0 bit 0: start from a negotiated backend (owner, features,
  * REPLY_ACK|CONFIG|MQ|RESET|DEVICE_STATE|CONFIGURE_MEM_SLOTS|BACKEND_REQ, a
  * memory table over the arena) so ring messages reach the deep paths;
- * then chunks, each a control byte (bits 0-1: fds to pass, bit 2: kick
+ * bit 1: ack VIRTIO_F_RING_PACKED in that preamble (the device offers it),
+ * so the rings are packed (SET/GET_VRING_BASE's packed encoding, any ring
+ * size, hostsim/vdq_packed.c behind the kicks); then chunks, each a control byte (bits 0-1: fds to pass, bit 2: kick
  * ring 0 after, bit 3: poll after, bit 4: write the next 16 bytes into the
  * arena at the offset in the following byte * 64, bit 5: before the
  * message, an ADD_MEM_REG (bit 6 clear) or REM_MEM_REG (bit 6 set) of a
@@ -74,7 +76,7 @@ static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigne
     }
 }
 
-static void preamble(struct vu_backend *b)
+static void preamble(struct vu_backend *b, bool packed)
 {
     uint8_t m[VU_MAX_MSG];
     struct vuf_region rg = {.gpa = ARENA_GPA, .size = ARENA_SIZE, .uaddr = ARENA_UA};
@@ -83,7 +85,8 @@ static void preamble(struct vu_backend *b)
                   (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ) |
                   (1ull << VU_PF_INFLIGHT_SHMFD);
     uint64_t f = (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
-                 (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
+                 (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
+                 (packed ? 1ull << VIRTIO_F_RING_PACKED : 0);
 
     send_msg(b, m, vuf_u64(m, VU_SET_PROTOCOL_FEATURES, 0, pf), 0, false);
     send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0, false);
@@ -127,10 +130,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     carrier.shm_size = SHM_FUZZ_BYTES;
     if (vu_create(&vufx_ops_shm, &carrier, &b))
         abort();
-    if (vdev_blk_create(&dev, vu_guest_mem(b), disk, DISK_SIZE, NULL) || vu_attach(b, &dev))
+    if (vdev_blk_create(&dev, vu_guest_mem(b), disk, DISK_SIZE, NULL))
+        abort();
+    vdev_set_offer_packed(&dev, true);
+    if (vu_attach(b, &dev))
         abort();
     if (data[0] & 1)
-        preamble(b);
+        preamble(b, data[0] & 2);
     while (pos < size) {
         uint8_t ctl = data[pos++];
         uint32_t psize;

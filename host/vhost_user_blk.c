@@ -3,8 +3,10 @@
  * vhost_user_blk.c - ringloop-vhost-user-blk: a vhost-user-blk backend
  * daemon for QEMU's vhost-user-blk-pci (its default command line: the
  * backend offers --num-queues N rings, by default one per online CPU, with
- * VIRTIO_BLK_F_MQ when N > 1; the frontend may use fewer), the Linux
- * carrier of the request handler in hostsim/vhost_user.c:
+ * VIRTIO_BLK_F_MQ when N > 1; the frontend may use fewer; with
+ * VIRTIO_F_RING_PACKED for QEMU's packed=on, hostsim/vhost_user_vring.c
+ * says how the packed vring base travels), the Linux carrier of the request
+ * handler in hostsim/vhost_user.c:
  *
  *   ringloop-vhost-user-blk --socket PATH --disk FILE [--serial S]
  *                           [--num-queues N] [--watch MS] [--verbose]
@@ -292,6 +294,8 @@ static int backend_up(struct daemon *d)
             err = vdev_blk_set_writeback(&d->dev, !d->writethrough);
         if (err)
             vdev_destroy(&d->dev);
+        else /* 2.8: QEMU's packed=on asks for it (queue sizes <= 256) */
+            vdev_set_offer_packed(&d->dev, true);
     }
     if (!err)
         err = vu_attach(d->b, &d->dev);

@@ -339,15 +339,8 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         num = snap_get32(p + 4);
         if (req == VU_SET_VRING_NUM)
             return vu_set_vring_num(b, ring, num);
-        if (req == VU_SET_VRING_BASE) {
-            if (num > 0xffff || ring->started) {
-                virt_log(VIRT_LOG_ERR, "vhost-user: SET_VRING_BASE %u (ring %s)", num,
-                         ring->started ? "started" : "stopped");
-                return -EINVAL;
-            }
-            ring->base = (uint16_t)num;
-            return 0;
-        }
+        if (req == VU_SET_VRING_BASE)
+            return vu_set_vring_base(b, ring, num);
         if (num > 1)
             return -EINVAL;
         ring->enabled = num;

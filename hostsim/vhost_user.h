@@ -128,6 +128,29 @@ enum vu_protocol_feature {
 #define VU_VRING_IDX_MASK 0xffull
 #define VU_VRING_NOFD 0x100ull
 
+/* SET/GET_VRING_BASE num of a packed ring (VIRTIO_F_RING_PACKED acked):
+ * vhost-user.rst "Vring descriptor indices for packed virtqueues": "Bits
+ * 0-14: Index of the next *Available Ring* descriptor that the back-end
+ * will process [...] Bit 15: Driver (Available) Ring Wrap Counter - Bits
+ * 16-30: Index of the entry in the *Used Ring* where the back-end will
+ * place the next descriptor [...] Bit 31: Device (Used) Ring Wrap
+ * Counter". Both indices are ring offsets (0..size-1) with their wrap
+ * counters, as QEMU keeps them (hw/virtio/virtio.c
+ * virtio_queue_packed_{get,set}_last_avail_idx: last_avail_idx and
+ * used_idx, which wrap at vring.num and flip the counters); a fresh
+ * packed ring starts at VU_PACKED_BASE_RESET (2.8.1: both counters 1).
+ * (The document calls both indices "free-running"; with 15 bits and sizes
+ * up to 32768 only the offset reading is consistent, and it is what QEMU
+ * sends. QEMU 7.2 masks the used half with 0x7ffff, a typo fixed in 2023,
+ * so its used_idx keeps the wrap bit; the 32 bits it sends back are the
+ * ones we gave, which is all we rely on.)
+ * A split ring's num is the 16-bit next avail index alone. */
+#define VU_PACKED_IDX_MASK 0x7fffu
+#define VU_PACKED_AVAIL_WRAP (1u << 15)
+#define VU_PACKED_USED_SHIFT 16
+#define VU_PACKED_USED_WRAP (1u << 31)
+#define VU_PACKED_BASE_RESET (VU_PACKED_AVAIL_WRAP | VU_PACKED_USED_WRAP)
+
 /* SET_DEVICE_STATE_FD */
 #define VU_STATE_SAVE 0
 #define VU_STATE_LOAD 1

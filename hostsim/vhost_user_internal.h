@@ -29,13 +29,15 @@ struct vu_region {
 };
 
 struct vu_ring {
-    uint32_t num;     /* 0 until SET_VRING_NUM */
-    uint16_t base;    /* next avail index to use at start */
+    uint32_t num; /* 0 until SET_VRING_NUM */
+    /* Where to start, and what GET_VRING_BASE returns: the vring base in
+     * the wire encoding of the ring's layout (split: next avail index;
+     * packed: both indices and wrap counters, VU_PACKED_* in vhost_user.h). */
+    uint32_t base;
     bool has_addr;    /* SET_VRING_ADDR seen */
     bool started;     /* kick received, not stopped since */
     bool enabled;     /* SET_VRING_ENABLE */
     bool kick_polled; /* SET_VRING_KICK with no fd */
-    uint8_t pad[2];
     uint64_t desc_ua, used_ua, avail_ua; /* frontend (user) addresses */
     int kick_fd, call_fd, err_fd;        /* -1: none */
 };
@@ -157,7 +159,13 @@ uint32_t vu_active_mask(const struct vu_backend *b);
 struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index);
 int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num);
 int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p);
-/* GET_VRING_BASE: stops r if started; *base is its next avail index. */
+/* Did the frontend ack VIRTIO_F_RING_PACKED (the rings' layout)? */
+bool vu_is_packed(const struct vu_backend *b);
+/* SET_VRING_BASE num for r, checked against the acked layout (and r's size
+ * when known): -EINVAL (logged) when r is started or num is out of range. */
+int vu_set_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t num);
+/* GET_VRING_BASE: stops r if started; *base is its vring base (split: next
+ * avail index; packed: the VU_PACKED_* encoding). */
 int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base);
 /* SET_VRING_KICK/CALL/ERR with u64 v; *used_fds: how many of fds it kept. */
 int vu_set_vring_fd(struct vu_backend *b, uint32_t req, uint64_t v, const int *fds, unsigned nfds,

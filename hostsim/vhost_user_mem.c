@@ -43,11 +43,16 @@ int vu_ring_geo_get(const struct vu_backend *b, const struct vu_ring *r, struct 
 {
     uint64_t n = r->num;
 
+    /* Split (2.7): avail flags, idx, ring[n], used_event; used flags, idx,
+     * ring[n] of 8 bytes, avail_event. Packed (2.8.10): n descriptors of 16
+     * bytes, and two event suppression structures of 4. */
+    bool packed = vu_is_packed(b);
+
     if (!r->has_addr || !r->num)
         return -EINVAL;
     if (vu_ua_to_gpa(b, r->desc_ua, 16 * n, &g->desc) ||
-        vu_ua_to_gpa(b, r->avail_ua, 6 + 2 * n, &g->avail) ||
-        vu_ua_to_gpa(b, r->used_ua, 6 + 8 * n, &g->used))
+        vu_ua_to_gpa(b, r->avail_ua, packed ? 4 : 6 + 2 * n, &g->avail) ||
+        vu_ua_to_gpa(b, r->used_ua, packed ? 4 : 6 + 8 * n, &g->used))
         return -EFAULT;
     return 0;
 }

@@ -10,8 +10,10 @@
  * are from that file.
  *
  * Ring life ("Starting and stopping rings"): a ring is started by
- * SET_VRING_KICK and stopped by GET_VRING_BASE, which returns the next
- * avail index. It is enabled from the start unless
+ * SET_VRING_KICK and stopped by GET_VRING_BASE, which returns its vring
+ * base: the next avail index of a split ring, or, when VIRTIO_F_RING_PACKED
+ * was acked, the packed ring's two offsets and wrap counters (the encoding
+ * in vhost_user.h, VU_PACKED_*). It is enabled from the start unless
  * VHOST_USER_F_PROTOCOL_FEATURES was negotiated (then SET_VRING_ENABLE
  * decides). The device runs with the rings that are started and enabled
  * (the active set, vu_active_mask()): "Multiple queue support" lets the
@@ -24,8 +26,9 @@
  *
  * Activation: if the device is already activated with the same ring
  * geometry and features (a restart after GET_VRING_BASE, or a restored
- * snapshot), only the indices are set (next_avail = the frontend's base,
- * next_used = used->idx in guest memory; vdq_init_state checks both);
+ * snapshot), only the indices are set (split: next_avail = the frontend's
+ * base, next_used = used->idx in guest memory; packed: both offsets and
+ * wrap counters from the base; vdq_init_state checks them);
  * otherwise it is reset and programmed from scratch (Status 0, features,
  * queue registers, DRIVER_OK), then the indices are set the same way.
  *
@@ -59,6 +62,97 @@ static bool vu_is_ring_enabled(const struct vu_backend *b, const struct vu_ring 
 static bool vu_is_pow2(uint32_t v)
 {
     return v && !(v & (v - 1));
+}
+
+bool vu_is_packed(const struct vu_backend *b)
+{
+    return b->has_features && ((b->features >> VIRTIO_F_RING_PACKED) & 1);
+}
+
+/* ---- the vring base (SET/GET_VRING_BASE num) ---- */
+
+/* A running queue's state as the frontend's vring base: vhost-user.rst
+ * GET_VRING_BASE, "For a split virtqueue, returns only the 16-bit next
+ * descriptor index to process in the *Available Ring*"; "For a packed
+ * virtqueue, neither index is explicitly available to read from memory,
+ * so both indices (as maintained by the device) are returned". */
+static uint32_t vu_base_of(const struct vdq_state *st)
+{
+    if (!st->packed)
+        return st->next_avail;
+    return (st->next_avail & VU_PACKED_IDX_MASK) | (st->avail_wrap ? VU_PACKED_AVAIL_WRAP : 0) |
+           ((uint32_t)(st->next_used & VU_PACKED_IDX_MASK) << VU_PACKED_USED_SHIFT) |
+           (st->used_wrap ? VU_PACKED_USED_WRAP : 0);
+}
+
+/*
+ * Ring i's base into st (its queue as activated, so st->packed is the
+ * layout the device runs): vhost-user.rst SET_VRING_BASE, "For a split
+ * virtqueue, sets only the next descriptor index to process in the
+ * *Available Ring*. The device is supposed to read the next index in the
+ * *Used Ring* from the respective vring structure in guest memory"; "For a
+ * packed virtqueue, both indices are supplied, as they are not explicitly
+ * available in memory". vdq_init_state checks the result (split: avail and
+ * used within a ring of each other; packed: both offsets below the size).
+ * A packed start has no chain in flight: what the frontend counts between
+ * the two offsets is not ours to return (QEMU 7.2 resubmits nothing for a
+ * packed ring without INFLIGHT_SHMFD, which we do not offer).
+ */
+static int vu_base_to_state(const struct vu_backend *b, unsigned i, struct vdq_state *st)
+{
+    uint32_t base = b->rings[i].base;
+
+    if (st->packed) {
+        st->next_avail = (uint16_t)(base & VU_PACKED_IDX_MASK);
+        st->avail_wrap = !!(base & VU_PACKED_AVAIL_WRAP);
+        st->next_used = (uint16_t)((base >> VU_PACKED_USED_SHIFT) & VU_PACKED_IDX_MASK);
+        st->used_wrap = !!(base & VU_PACKED_USED_WRAP);
+    } else {
+        const __le16 *used_idx = vdq_mem_translate(&b->mem, st->used_gpa + 2, 2);
+
+        if (!used_idx) {
+            virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: used ring outside guest memory", i);
+            return -EFAULT;
+        }
+        if (base > 0xffff) {
+            /* Set while the packed layout was acked, started split. */
+            virt_log(VIRT_LOG_ERR, "vhost-user: ring %u refused: split base %#x above 16 bits", i,
+                     base);
+            return -EINVAL;
+        }
+        st->next_avail = (uint16_t)base;
+        st->next_used = vr_le16_to_cpu(virt_read_once16((const uint16_t *)used_idx));
+    }
+    st->num_added = 0;
+    st->broken = 0;
+    return 0;
+}
+
+int vu_set_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t num)
+{
+    uint32_t avail = num & VU_PACKED_IDX_MASK;
+    uint32_t used = (num >> VU_PACKED_USED_SHIFT) & VU_PACKED_IDX_MASK;
+
+    if (r->started) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: SET_VRING_BASE %#x on a started ring", num);
+        return -EINVAL;
+    }
+    if (vu_is_packed(b)) {
+        /* The offsets index a ring of r->num descriptors (checked again at
+         * start, when the size is certain). */
+        if (r->num && (avail >= r->num || used >= r->num)) {
+            virt_log(VIRT_LOG_ERR,
+                     "vhost-user: SET_VRING_BASE %#x: packed avail %u / used %u not below the "
+                     "ring size %u",
+                     num, avail, used, r->num);
+            return -EINVAL;
+        }
+    } else if (num > 0xffff) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: SET_VRING_BASE %#x: split base above 16 bits", num);
+        return -EINVAL;
+    }
+    r->base = num;
+    return 0;
 }
 
 /* ---- the device ---- */
@@ -240,33 +334,34 @@ static void vu_reload_locked(struct vdev *d, void *arg)
     for (i = 0; i < b->nrings; i++) {
         if (!vdev_has_queue_state(d, i))
             continue;
+        /* Without set_base (a new memory table, the device asleep) the
+         * state carries over as it is; the models here return every chain
+         * before their processing ends, so no packed chain is in flight
+         * (vdq_init_state would forget it). */
         vdq_get_state(&d->queues[i].q, &st[i]);
         if (rl->set_base) {
-            const __le16 *used_idx = vdq_mem_translate(&b->mem, st[i].used_gpa + 2, 2);
-
-            if (!used_idx) {
-                rl->err = -EFAULT;
-                rl->bad_ring = (int)i;
-                return;
-            }
-            st[i].next_avail = b->rings[i].base;
-            st[i].next_used = vr_le16_to_cpu(virt_read_once16((const uint16_t *)used_idx));
-            st[i].num_added = 0;
-            st[i].broken = 0;
-            /* INFLIGHT_SHMFD: chains in flight before a restart come first
-             * and the avail ring goes on after them. */
-            rl->err = vu_inflight_start(b, i, st[i].next_used, &st[i].next_avail);
+            rl->err = vu_base_to_state(b, i, &st[i]);
             if (rl->err) {
                 rl->bad_ring = (int)i;
                 return;
+            }
+            /* INFLIGHT_SHMFD (split rings only): chains in flight before
+             * a restart come first and the avail ring goes on after them. */
+            if (!st[i].packed) {
+                rl->err = vu_inflight_start(b, i, st[i].next_used, &st[i].next_avail);
+                if (rl->err) {
+                    rl->bad_ring = (int)i;
+                    return;
+                }
             }
         }
         rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
         if (rl->err) {
             rl->bad_ring = (int)i;
             virt_log(VIRT_LOG_ERR,
-                     "vhost-user: ring %u refused (base %u, used idx %u, size %u): %d", i,
-                     st[i].next_avail, st[i].next_used, st[i].size, rl->err);
+                     "vhost-user: ring %u refused (%s base %#x: avail %u, used %u, size %u): %d",
+                     i, st[i].packed ? "packed" : "split", b->rings[i].base, st[i].next_avail,
+                     st[i].next_used, st[i].size, rl->err);
             return;
         }
     }
@@ -319,8 +414,9 @@ static void vu_ring_error(struct vu_backend *b, int ring)
             b->ops->signal(b->ctx, b->rings[i].err_fd);
 }
 
-/* Asleep, with each running ring's next avail index kept as its base (a
- * ring that stays started resumes there; GET_VRING_BASE returns it). */
+/* Asleep, with each running ring's state kept as its base (split: next
+ * avail index; packed: offsets and wrap counters; a ring that stays
+ * started resumes there; GET_VRING_BASE returns it). */
 static void vu_suspend(struct vu_backend *b)
 {
     unsigned i;
@@ -331,9 +427,14 @@ static void vu_suspend(struct vu_backend *b)
         virt_log(VIRT_LOG_INFO, "vhost-user %s: device suspended", b->dev->ops->type);
     }
     /* (Also after a memory table that left the device asleep.) */
-    for (i = 0; i < b->nrings; i++)
-        if ((b->running_mask & (1u << i)) && vdev_has_queue_state(b->dev, i))
-            b->rings[i].base = b->dev->queues[i].q.next_avail;
+    for (i = 0; i < b->nrings; i++) {
+        struct vdq_state st;
+
+        if (!(b->running_mask & (1u << i)) || !vdev_has_queue_state(b->dev, i))
+            continue;
+        vdq_get_state(&b->dev->queues[i].q, &st);
+        b->rings[i].base = vu_base_of(&st);
+    }
     b->running_mask = 0;
 }
 
@@ -374,8 +475,9 @@ int vu_update(struct vu_backend *b)
     b->mem_parked = false;
     vmmio_wake(b->m);
     b->stats.starts++;
-    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x)",
-             b->dev->ops->type, n, b->nrings, b->nrings == 1 ? "" : "s", mask);
+    virt_log(VIRT_LOG_INFO, "vhost-user %s: device running (%u of %u ring%s, mask %#x), %s rings",
+             b->dev->ops->type, n, b->nrings, b->nrings == 1 ? "" : "s", mask,
+             vdev_has_feature(b->dev, VIRTIO_F_RING_PACKED) ? "packed" : "split");
     vu_process(b);
     return 0;
 
@@ -398,9 +500,13 @@ struct vu_ring *vu_ring_of(struct vu_backend *b, uint64_t index)
 
 int vu_set_vring_num(struct vu_backend *b, struct vu_ring *r, uint32_t num)
 {
-    if (!vu_is_pow2(num) || num > b->dev->ops->queue_max_size) {
-        virt_log(VIRT_LOG_ERR, "vhost-user: ring size %u (max %u, power of two)", num,
-                 b->dev->ops->queue_max_size);
+    /* 2.8 (packed-ring.tex): "the Queue Size value does not have to be a
+     * power of 2"; split (2.7) sizes are. */
+    bool packed = vu_is_packed(b);
+
+    if (!num || num > b->dev->ops->queue_max_size || (!packed && !vu_is_pow2(num))) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring size %u (max %u%s)", num,
+                 b->dev->ops->queue_max_size, packed ? "" : ", power of two");
         return -EINVAL;
     }
     if (r->started && num != r->num)
@@ -414,7 +520,7 @@ int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
     struct vu_ring *r = vu_ring_of(b, snap_get32(p));
     uint32_t flags = snap_get32(p + 4);
     uint64_t desc = snap_get64(p + 8), used = snap_get64(p + 16), avail = snap_get64(p + 24);
-    uint64_t gpa;
+    uint64_t gpa, min;
 
     if (!r)
         return -ERANGE;
@@ -427,9 +533,13 @@ int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
         return -EPROTO;
     }
     /* Each area must at least begin inside guest memory; the full extent
-     * is checked at start, when the size is certain. */
-    if (vu_ua_to_gpa(b, desc, 16, &gpa) || vu_ua_to_gpa(b, avail, 6, &gpa) ||
-        vu_ua_to_gpa(b, used, 6, &gpa)) {
+     * is checked at start, when the size is certain. Packed (2.8.10): desc
+     * is the descriptor ring, avail the driver and used the device event
+     * suppression structure, 4 bytes each (what QEMU's vhost.c maps:
+     * virtio_queue_get_avail_size / _used_size of a packed queue). */
+    min = vu_is_packed(b) ? 4 : 6;
+    if (vu_ua_to_gpa(b, desc, 16, &gpa) || vu_ua_to_gpa(b, avail, min, &gpa) ||
+        vu_ua_to_gpa(b, used, min, &gpa)) {
         virt_log(VIRT_LOG_ERR, "vhost-user: ring address outside the memory table");
         return -EFAULT;
     }
@@ -453,6 +563,8 @@ int vu_get_vring_base(struct vu_backend *b, struct vu_ring *r, uint32_t *base)
         vu_close(b, &r->kick_fd);
         vu_close(b, &r->call_fd);
         r->kick_polled = false;
+        virt_log(VIRT_LOG_INFO, "vhost-user %s: ring %u stopped at base %#x", b->dev->ops->type,
+                 (unsigned)(r - b->rings), r->base);
     }
     *base = r->base;
     return 0;

@@ -4,12 +4,13 @@
 # daemon QEMU connects to, its socket-level test (a tiny C frontend with
 # memfd guest memory), and the message-parser fuzzer.
 #
-#   make check-vhost    test_vhost_user, _mem, _sock, _sock_slots, _sock_uring, _inflight,
-#                       test_vdq_inflight (ASan+UBSan)
+#   make check-vhost    test_vhost_user, _mem, _packed, _sock, _sock_slots, _sock_uring,
+#                       _inflight, test_vdq_inflight (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
 VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
+		   $(HOST_DIR)/test_vhost_user_packed \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
 		   $(HOST_DIR)/test_vhost_user_sock_uring \
 		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vhost_user_inflight
@@ -25,6 +26,12 @@ $(HOST_DIR)/test_vdq_inflight: $(HOST_DIR)/san/tests/host/test_vdq_inflight.o \
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_inflight: $(HOST_DIR)/san/tests/host/test_vhost_user_inflight.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
+		$(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+# Packed rings through the handler (VIRTIO_F_RING_PACKED, the packed vring base).
+$(HOST_DIR)/test_vhost_user_packed: $(HOST_DIR)/san/tests/host/test_vhost_user_packed.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
 		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
@@ -73,6 +80,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vhost_user_inflight
 	@echo "== $(HOST_DIR)/test_vhost_user_mem"
 	$(HOST_DIR)/test_vhost_user_mem
+	@echo "== $(HOST_DIR)/test_vhost_user_packed"
+	$(HOST_DIR)/test_vhost_user_packed
 	@echo "== $(HOST_DIR)/test_vhost_user_sock (daemon under ASan+UBSan)"
 	VU_DAEMON=$(VHOST_DAEMON)-asan $(HOST_DIR)/test_vhost_user_sock
 	@echo "== $(HOST_DIR)/test_vhost_user_sock_slots (daemon under ASan+UBSan)"
