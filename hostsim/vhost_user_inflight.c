@@ -51,11 +51,6 @@ struct vu_infl_desc {
     uint16_t num_queues, queue_size;
 };
 
-static bool vu_is_packed(const struct vu_backend *b)
-{
-    return b->has_features && ((b->features >> VIRTIO_F_RING_PACKED) & 1);
-}
-
 static bool vu_is_any_ring_started(const struct vu_backend *b)
 {
     for (unsigned i = 0; i < b->nrings; i++)
