@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ringbench.c - split-ring throughput benchmark: the real driver side
- * (virtqueue.c) on CPU 0 against the real device side (vdq.c) on CPU 1,
+ * ringbench.c - ring throughput benchmark: the real driver side
+ * (virtqueue.c, virtqueue_packed.c) on CPU 0 against the real device side
+ * (vdq.c, vdq_packed.c) on CPU 1, split ring (virtio 1.2 2.7) or, with
+ * --packed, packed ring (2.8) through the same two APIs,
  * shaped like Linux's tools/virtio/ringtest: the driver keeps up to --ring
  * requests outstanding and kicks every --batch adds; the device returns each
  * request with len 0 and signals every --batch completions.
@@ -20,13 +22,16 @@
  *   --single  both sides in one thread: the code's own cost per request.
  *   --spin-ns N  with --notify, poll N ns before sleeping (default 0).
  *   --burst   publish ring indices once per batch on both sides.
+ *   --packed  the packed layout (VIRTIO_F_RING_PACKED); any ring size
+ *             1..32768. --sweep runs both layouts unless --packed or
+ *             --split says which.
  *   --buffers N  cycle through N distinct data buffers (default 1: every
  *             request reuses one buffer, so descriptors do not change and
  *             the driver's unchanged-descriptor skip applies; N = 2 * ring
  *             makes every descriptor write a real one).
  *
  *   ringbench [--ring N] [--batch N] [--requests N] [--poll|--notify|--single]
- *             [--no-event-idx] [--indirect] [--spin-ns N] [--burst]
+ *             [--packed|--split] [--no-event-idx] [--indirect] [--spin-ns N] [--burst]
  *             [--repeat N] [--buffers N] [--sweep] [--csv FILE]
  */
 #define _GNU_SOURCE
@@ -58,6 +63,7 @@ struct bench_cfg {
     uint32_t repeat;  /* runs per configuration; the fastest is reported */
     bool single;      /* both sides in one thread: code cost only */
     uint32_t buffers; /* distinct 128-byte buffers cycled through (>= 1) */
+    bool packed;      /* packed layout (2.8) on both sides */
 };
 
 struct bench_result {
@@ -350,11 +356,14 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     struct vq_config vcfg = {.num = cfg->ring,
                              .event_idx = cfg->event_idx,
                              .indirect = cfg->indirect,
+                             .packed = cfg->packed,
                              .publish_on_kick = cfg->burst};
     struct vdq_config dcfg = {.num = cfg->ring,
                               .event_idx = cfg->event_idx,
                               .indirect = cfg->indirect,
+                              .packed = cfg->packed,
                               .publish_on_interrupt = cfg->burst};
+    uint16_t *packed_ids = NULL;
     struct bench *b = aligned_alloc(64, (sizeof(struct bench) + 63) & ~(size_t)63);
     uint64_t dma, t0, t1;
     pthread_t dev;
@@ -379,6 +388,11 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     for (i = 0; i < cfg->ring; i++)
         b->tokens[i] = &b->tokens[i];
     vq_get_ring_addrs(b->vq, &dcfg.desc_gpa, &dcfg.avail_gpa, &dcfg.used_gpa);
+    if (cfg->packed && cfg->ring > VDQ_PACKED_IDS_INLINE) {
+        /* Per-id storage the device side needs past its inline table. */
+        packed_ids = calloc(cfg->ring, sizeof(*packed_ids));
+        dcfg.packed_ids = packed_ids;
+    }
     if (vdq_init(&b->q, &b->mem, &dcfg) != 0)
         return -EINVAL;
 
@@ -403,6 +417,7 @@ static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
     vq_destroy(b->vq);
     virt_dma_free(b->data, (size_t)cfg->buffers * 128);
     free(b->tokens);
+    free(packed_ids);
     close(b->kick_fd);
     close(b->call_fd);
     free(b);
@@ -434,23 +449,25 @@ static void report(FILE *csv, const struct bench_cfg *c, const struct bench_resu
 {
     double ratio = r->line_ns > 0 ? r->ns_per_req / r->line_ns : 0.0;
 
-    printf("ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d bufs %u: "
+    printf("%-6s ring %4u batch %2u %-6s event_idx %d indirect %d spin %u burst %d bufs %u: "
            "%7.1f ns/req  kicks/req %.4f  calls/req %.4f  line %.1f ns  "
            "line transfers/req %.2f\n",
-           c->ring, c->batch, mode_name(c), c->event_idx, c->indirect, c->spin_ns, c->burst,
-           c->buffers, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns, ratio);
+           c->packed ? "packed" : "split", c->ring, c->batch, mode_name(c), c->event_idx,
+           c->indirect, c->spin_ns, c->burst, c->buffers, r->ns_per_req, r->kicks_per_req,
+           r->calls_per_req, r->line_ns, ratio);
     fflush(stdout);
     if (csv)
-        fprintf(csv, "%u,%u,%s,%d,%d,%u,%d,%u,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n", c->ring,
-                c->batch, mode_name(c), c->event_idx, c->indirect, c->spin_ns, c->burst, c->buffers,
-                c->requests, r->ns_per_req, r->kicks_per_req, r->calls_per_req, r->line_ns, ratio);
+        fprintf(csv, "%s,%u,%u,%s,%d,%d,%u,%d,%u,%" PRIu64 ",%.2f,%.6f,%.6f,%.2f,%.3f\n",
+                c->packed ? "packed" : "split", c->ring, c->batch, mode_name(c), c->event_idx,
+                c->indirect, c->spin_ns, c->burst, c->buffers, c->requests, r->ns_per_req,
+                r->kicks_per_req, r->calls_per_req, r->line_ns, ratio);
 }
 
 static int usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--ring N] [--batch N] [--requests N] [--poll|--notify]\n"
-            "          [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--repeat N]\n"
+            "          [--packed|--split] [--no-event-idx] [--indirect] [--spin-ns N] [--burst] [--repeat N]\n"
             "          [--single] [--buffers N] [--sweep] [--csv FILE]\n",
             prog);
     return 2;
@@ -462,7 +479,7 @@ int main(int argc, char **argv)
         .ring = 256, .batch = 32, .requests = 10000000, .event_idx = true, .buffers = 1};
     struct bench_result res;
     const char *csv_path = NULL;
-    bool sweep = false;
+    bool sweep = false, layout_given = false;
     FILE *csv = NULL;
     int i;
 
@@ -493,6 +510,10 @@ int main(int argc, char **argv)
             cfg.burst = true;
         else if (!strcmp(a, "--indirect"))
             cfg.indirect = true;
+        else if (!strcmp(a, "--packed") || !strcmp(a, "--split")) {
+            cfg.packed = a[2] == 'p';
+            layout_given = true;
+        }
         else if (!strcmp(a, "--sweep"))
             sweep = true;
         else if (!strcmp(a, "--csv") && i + 1 < argc)
@@ -500,7 +521,8 @@ int main(int argc, char **argv)
         else
             return usage(argv[0]);
     }
-    if (!virtq_is_valid_size(cfg.ring) || cfg.batch == 0 || cfg.requests == 0 || cfg.buffers == 0)
+    if (!(cfg.packed ? pvirtq_is_valid_size(cfg.ring) : virtq_is_valid_size(cfg.ring)) ||
+        (sweep && !layout_given && !virtq_is_valid_size(cfg.ring)) || cfg.batch == 0 || cfg.requests == 0 || cfg.buffers == 0)
         return usage(argv[0]);
     if (csv_path) {
         csv = fopen(csv_path, "w");
@@ -508,7 +530,7 @@ int main(int argc, char **argv)
             perror(csv_path);
             return 1;
         }
-        fprintf(csv, "ring,batch,mode,event_idx,indirect,spin_ns,burst,buffers,requests,ns_per_req,"
+        fprintf(csv, "layout,ring,batch,mode,event_idx,indirect,spin_ns,burst,buffers,requests,ns_per_req,"
                      "kicks_per_req,"
                      "calls_per_req,line_ns,line_transfers_per_req\n");
     }
@@ -518,25 +540,31 @@ int main(int argc, char **argv)
         report(csv, &cfg, &res);
     } else {
         static const uint32_t batches[] = {1, 8, 32, 64};
-        int m, e, k;
+        int m, e, k, l;
 
         /* Modes: notify as Linux does it (index published per add, sleep
          * at once), notify tuned (--burst, poll --spin-ns before sleeping,
-         * 2000 ns unless given), and poll. */
+         * 2000 ns unless given), and poll; each on split then packed
+         * (or the one layout asked for), alternating per configuration so
+         * both see the same machine. */
         for (m = 0; m < 3; m++)
             for (e = 1; e >= 0; e--)
-                for (k = 0; k < 4; k++) {
-                    struct bench_cfg c = cfg;
+                for (k = 0; k < 4; k++)
+                    for (l = 0; l < 2; l++) {
+                        struct bench_cfg c = cfg;
 
-                    c.poll = m == 2;
-                    c.burst = m == 1;
-                    c.spin_ns = m == 1 ? (cfg.spin_ns ? cfg.spin_ns : 2000) : 0;
-                    c.event_idx = e;
-                    c.batch = batches[k];
-                    if (bench_best(&c, &res) != 0)
-                        return 1;
-                    report(csv, &c, &res);
-                }
+                        if (layout_given && (l == 1) != cfg.packed)
+                            continue;
+                        c.packed = l == 1;
+                        c.poll = m == 2;
+                        c.burst = m == 1;
+                        c.spin_ns = m == 1 ? (cfg.spin_ns ? cfg.spin_ns : 2000) : 0;
+                        c.event_idx = e;
+                        c.batch = batches[k];
+                        if (bench_best(&c, &res) != 0)
+                            return 1;
+                        report(csv, &c, &res);
+                    }
     }
     if (csv)
         fclose(csv);

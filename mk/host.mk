@@ -6,7 +6,8 @@
 #   make check-host   cmocka unit tests (ASan+UBSan), the two-thread ring test
 #                     (optimised, >= 10M requests, then a short ASan run), and a
 #                     short fuzz run
-#   make bench-ring   ringbench sweep -> build/bench/ring.csv + ring.png
+#   make bench-ring   ringbench sweep, split + packed -> build/bench/ring.csv + ring.png
+#   make bench-ringtest RINGTEST_DIR=...  ours vs Linux's tools/virtio/ringtest (opt-in)
 #   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 60)
 include mk/core.mk
 
@@ -116,4 +117,8 @@ bench-ring: $(HOST_DIR)/ringbench
 	$(HOST_DIR)/ringbench --sweep $(RING_SWEEP_ARGS) --csv $(BENCH_DIR)/ring.csv
 	$(PYTHON) tools/plot-ring.py $(BENCH_DIR)/ring.csv $(BENCH_DIR)/ring.png
 
-.PHONY: bench-ring
+# Opt-in: needs a ringtest built from Linux's sources (tools/ringtest-compare).
+bench-ringtest: $(HOST_DIR)/ringbench
+	$(PYTHON) tools/ringtest-compare --ringbench $(HOST_DIR)/ringbench
+
+.PHONY: bench-ring bench-ringtest
