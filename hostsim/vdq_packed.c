@@ -541,15 +541,22 @@ bool vdqp_has_avail(struct vdq *q)
     return pvirtq_is_avail(flags, q->avail_wrap);
 }
 
-int vdqp_enable_notify(struct vdq *q)
+/*
+ * Ask for kicks again (notify_enabled) and publish our Device Event
+ * Suppression structure: with EVENT_IDX, 2.8.10 DESC for the descriptor at
+ * (off, wrap); ENABLE otherwise. Then the full fence: our structure must be
+ * visible before the caller re-reads a descriptor's flags (store->load),
+ * otherwise the driver may make a list available, read our old DISABLE and
+ * skip the kick while we read the old flags and go to sleep. Pairs with the
+ * barrier the driver MUST put between making descriptors available and
+ * reading the Device Event Suppression structure (2.8.21, "Sending
+ * Available Buffer Notifications", driver requirements).
+ */
+static void vdqp_ask_kick_at(struct vdq *q, uint16_t off, bool wrap)
 {
-    if (q->broken)
-        return -EIO;
     q->notify_enabled = true;
     if (q->cfg.event_idx) {
-        /* 2.8.10 DESC: kick when the descriptor at next_avail (with the
-         * wrap counter it will carry) is made available. */
-        q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
+        q->ev_desc_pub = pvirtq_event_off_wrap(off, wrap);
         virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
         /* Write barrier: desc before flags, so a driver that sees DESC
          * reads this desc; pairs with the driver's read barrier between
@@ -561,14 +568,16 @@ int vdqp_enable_notify(struct vdq *q)
         q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
     }
-    /* Full fence: our structure must be visible before we re-read the next
-     * descriptor's flags (store->load), otherwise the driver may make a
-     * list available, read our old DISABLE and skip the kick while we read
-     * the old flags and go to sleep. Pairs with the barrier the driver
-     * MUST put between making descriptors available and reading the
-     * Device Event Suppression structure (2.8.21, "Sending Available
-     * Buffer Notifications", driver requirements). */
     virt_mb();
+}
+
+int vdqp_enable_notify(struct vdq *q)
+{
+    if (q->broken)
+        return -EIO;
+    /* 2.8.10 DESC: kick when the descriptor at next_avail (with the wrap
+     * counter it will carry) is made available; then re-check it. */
+    vdqp_ask_kick_at(q, q->next_avail, q->avail_wrap);
     return vdqp_has_avail(q) ? -EAGAIN : 0;
 }
 
@@ -629,24 +638,9 @@ int vdqp_enable_notify_more(struct vdq *q)
         return -EIO;
     if (!q->more_valid)
         return vdqp_enable_notify(q);
-    q->notify_enabled = true;
-    if (q->cfg.event_idx) {
-        q->ev_desc_pub = pvirtq_event_off_wrap(q->more_off, q->more_wrap);
-        virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
-        /* Write barrier: desc before flags (as in vdqp_enable_notify();
-         * pairs with the driver's read barrier in vq_kick_prepare()). */
-        virt_wmb();
-        q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
-        virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
-    } else {
-        q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
-        virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
-    }
-    /* Full fence: our structure before the re-read of the descriptor past
-     * the given-back lists (store->load); the same pairing as in
-     * vdqp_enable_notify() with the driver's barrier between making
-     * descriptors available and reading our structure (2.8.21). */
-    virt_mb();
+    /* The descriptor past the given-back lists, then re-check it (the
+     * fence is in vdqp_ask_kick_at()). */
+    vdqp_ask_kick_at(q, q->more_off, q->more_wrap);
     flags = vr_le16_to_cpu(virt_load_acquire16(&q->pdesc[q->more_off].flags));
     if (pvirtq_is_avail(flags, q->more_wrap))
         return -EAGAIN;

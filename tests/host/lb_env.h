@@ -18,6 +18,20 @@
 #include "virtio.h"
 #include "vmmio.h"
 
+/* Models not yet built are left out (HAVE_DEV_* from mk/host-drivers.mk). */
+#ifndef HAVE_DEV_RNG
+#define HAVE_DEV_RNG 0
+#endif
+#ifndef HAVE_DEV_NET
+#define HAVE_DEV_NET 0
+#endif
+#ifndef HAVE_DEV_CONSOLE
+#define HAVE_DEV_CONSOLE 0
+#endif
+#ifndef HAVE_DEV_PMEM
+#define HAVE_DEV_PMEM 0
+#endif
+
 #define LB_GPA_BASE 0x40000000ull
 #define LB_ARENA_SIZE (32u << 20)
 #define LB_PMEM_GPA 0x100000000ull

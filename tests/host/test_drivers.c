@@ -52,19 +52,6 @@
 #include "virtio_rng.h"
 #include "vmmio.h"
 
-#ifndef HAVE_DEV_RNG
-#define HAVE_DEV_RNG 0
-#endif
-#ifndef HAVE_DEV_NET
-#define HAVE_DEV_NET 0
-#endif
-#ifndef HAVE_DEV_CONSOLE
-#define HAVE_DEV_CONSOLE 0
-#endif
-#ifndef HAVE_DEV_PMEM
-#define HAVE_DEV_PMEM 0
-#endif
-
 /* ---- blk ---- */
 
 static struct virtio_blk *blk_up(void)
