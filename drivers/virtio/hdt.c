@@ -509,7 +509,7 @@ static void hdt_judge(struct hdt_ctx *c, struct hdt_result *r, uint64_t cfg_irqs
         if (st > 7 || !(c->status_mask & (1u << st))) {
             hdt_fail(r, "served with status ");
             hdt_note_u(r->detail, st, false);
-            hdt_note(r->detail, st == VIRTIO_BLK_S_OK ? " (OK), expected an error status"
+            hdt_note(r->detail, st == VIRTIO_BLK_S_OK ? " (OK), expected IOERR or UNSUPP"
                                                       : ", want status mask ");
             if (st != VIRTIO_BLK_S_OK)
                 hdt_note_u(r->detail, c->status_mask, true);

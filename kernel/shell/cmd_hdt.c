@@ -5,7 +5,7 @@
  * loopback (lblk0) or a VMM's (vblk0 on PCI/MMIO).
  *
  *   hdt list                         one line per case: id, clause, text
- *   hdt run <dev> [<case>|all] [seed N]
+ *   hdt run <dev> [<case>...|all] [seed N]
  *
  * run prints "<id> <VERDICT> <detail>" per case and one summary line
  * "hdt: <dev> N cases: P PASS, R REJECT, ..."; the device's driver is
@@ -13,6 +13,7 @@
  * again exactly when that line says "driver back".
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,9 @@
 static int cmd_hdt_run(int argc, char **argv)
 {
     struct virtio_device *dev;
-    const char *which = "all";
+    const char *which[SHELL_MAX_ARGS];
+    unsigned nwhich = 0, j;
+    bool pick;
     unsigned long long seed = 1;
     unsigned counts[HDT_NV] = {0};
     unsigned i, n = 0, v;
@@ -43,8 +46,10 @@ static int cmd_hdt_run(int argc, char **argv)
         if (strcmp(argv[a], "seed") == 0 && a + 1 < argc) {
             if (shell_parse_u64("seed", argv[++a], ~0ull, &seed))
                 return 1;
-        } else if (strcmp(argv[a], "all") == 0 || hdt_find(argv[a])) {
-            which = argv[a];
+        } else if (strcmp(argv[a], "all") == 0) {
+            nwhich = 0;
+        } else if (hdt_find(argv[a]) && nwhich < SHELL_MAX_ARGS) {
+            which[nwhich++] = argv[a];
         } else {
             printf("error: hdt: unknown case '%s' (`hdt list`)\n", argv[a]);
             return 1;
@@ -54,7 +59,10 @@ static int cmd_hdt_run(int argc, char **argv)
         const struct hdt_case *k = hdt_case_at(i);
         struct hdt_result r;
 
-        if (strcmp(which, "all") != 0 && strcmp(which, k->id) != 0)
+        pick = nwhich == 0;
+        for (j = 0; j < nwhich; j++)
+            pick |= strcmp(which[j], k->id) == 0;
+        if (!pick)
             continue;
         err = hdt_run_case(dev, k, seed, &r);
         if (err < 0) {
@@ -89,8 +97,8 @@ static int cmd_hdt(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return cmd_hdt_run(argc, argv);
-    printf("error: usage: hdt list | run <dev> [<case>|all] [seed N]\n");
+    printf("error: usage: hdt list | run <dev> [<case>...|all] [seed N]\n");
     return 1;
 }
-SHELL_COMMAND(hdt, "hdt", "list | run <dev> [<case>|all] [seed N]",
+SHELL_COMMAND(hdt, "hdt", "list | run <dev> [<case>...|all] [seed N]",
               "hostile-driver device tester (virtio 1.2 driver MUSTs broken on purpose)", cmd_hdt);
