@@ -314,6 +314,8 @@ static bool hdt_probe(struct hdt_ctx *c)
     av->ring[c->avail_idx & (c->qsize - 1)] = (uint16_t)h;
     c->avail_idx++;
     want = c->avail_idx;
+    /* Descriptors and ring entry before the index (pairs with the device's
+     * acquire of avail->idx, 2.7.13.3). */
     virt_store_release16(&av->idx, c->avail_idx);
     hdt_kick(c);
     /* The probe is the last chain made available; whatever the device did
@@ -321,6 +323,8 @@ static bool hdt_probe(struct hdt_ctx *c)
     for (;;) {
         if (!hdt_wait_used(c, (uint16_t)(c->used_seen + 1), HDT_PROBE_WAIT_NS))
             return false;
+        /* Acquire: the elements below u are read after the index (pairs
+         * with the device's release of used->idx, 2.7.8.2). */
         u = virt_load_acquire16(&hdt_used(c)->idx);
         if ((uint16_t)(u - c->used_seen) > c->qsize)
             return false; /* impossible movement: no trust in anything else */
@@ -432,6 +436,8 @@ static uint32_t hdt_writable_bytes(const struct hdt_ctx *c)
 static bool hdt_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consumed,
                         uint32_t *len0)
 {
+    /* Acquire: pairs with the device's release of used->idx (2.7.8.2), so
+     * the elements and the bytes written into buffers are visible. */
     uint16_t u = virt_load_acquire16(&hdt_used(c)->idx);
     uint16_t n = (uint16_t)(u - c->used_seen);
     unsigned i;
