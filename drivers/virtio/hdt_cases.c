@@ -381,6 +381,12 @@ static int avail_idx_rewind(struct hdt_ctx *c)
         return 0;
     }
     hdt_publish_idx(c, (uint16_t)(c->avail_idx - 1)); /* 2.7.6.1: MUST NOT decrement */
+    hdt_kick(c);
+    /* Give the device time to look at the rewound index before the probe
+     * publishes a newer one (nothing may be used: the wait ends at
+     * DEVICE_NEEDS_RESET or after 150 ms). */
+    (void)hdt_wait_used(c, 2, 150000000ull);
+    c->no_kick = true;
     c->need_consume = false;
     return 0;
 }
