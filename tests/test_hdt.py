@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The hostile-driver device tester (issue 12, first slice; `hdt`,
 drivers/virtio/hdt*.c) against our own loopback blk device and QEMU's
-virtio-blk-pci on q35.
+virtio-blk-pci on q35 (and
+virtio-blk-device on microvm).
 
 Ours must answer every case with PASS, REJECT or NEEDS_RESET (a WEDGED or
 FAIL of ours is a bug), the controls and the legal-but-unusual "edge" cases
@@ -135,20 +136,33 @@ SMOKE = {
 }
 
 
-@pytest.fixture
-def qblk(boot):
+def boot_qemu_blk(boot, machine_args, device, transport):
     d = tempfile.mkdtemp(prefix="hdt_")
     path = os.path.join(d, "disk.img")
     data = random.Random(12).randbytes(8 << 20)
     with open(path, "wb") as f:
         f.write(data)
-    c = boot(["--", "-drive", "if=none,id=d0,format=raw,file=%s" % path,
-              "-device", "virtio-blk-pci,drive=d0"])
+    c = boot(machine_args + ["--", "-drive", "if=none,id=d0,format=raw,file=%s" % path,
+                             "-device", "%s,drive=d0" % device])
     out = ok(c, "devices")
-    m = re.search(r"^\s*(vblk\d+)\s+blk\s+pci", out, re.M)
+    m = re.search(r"^\s*(vblk\d+)\s+blk\s+%s" % transport, out, re.M)
     assert m, out
-    yield c, m.group(1), data
-    os.unlink(path)
+    return c, m.group(1), data, d
+
+
+@pytest.fixture
+def qblk(boot):
+    c, dev, data, d = boot_qemu_blk(boot, [], "virtio-blk-pci", "pci")
+    yield c, dev, data
+    os.unlink(os.path.join(d, "disk.img"))
+    os.rmdir(d)
+
+
+@pytest.fixture
+def qblk_mmio(boot):
+    c, dev, data, d = boot_qemu_blk(boot, ["--machine", "microvm"], "virtio-blk-device", "mmio")
+    yield c, dev, data
+    os.unlink(os.path.join(d, "disk.img"))
     os.rmdir(d)
 
 
@@ -158,6 +172,18 @@ def test_qemu_blk_smoke(qblk):
     for k, (v, start) in SMOKE.items():
         assert res[k][0] == v and res[k][1].startswith(start), (k, res[k], out)
     # After the run the driver reads what the host wrote.
+    got = re.search(r"sha256 ([0-9a-f]{64})", ok(c, "blk read %s 0 8" % dev)).group(1)
+    assert got == hashlib.sha256(data[:8 * 512]).hexdigest()
+
+
+def test_qemu_blk_mmio_smoke(qblk_mmio):
+    """QEMU's virtio-blk-device on microvm (virtio-mmio): the same verdicts
+    as on PCI, and a notify of a queue the device lacks is tolerated."""
+    c, dev, data = qblk_mmio
+    cases = dict(SMOKE, **{"transport.notify_bad_queue": ("PASS", "device still serves")})
+    res, out = run_hdt(c, "%s %s" % (dev, " ".join(cases)))
+    for k, (v, start) in cases.items():
+        assert res[k][0] == v and res[k][1].startswith(start), (k, res[k], out)
     got = re.search(r"sha256 ([0-9a-f]{64})", ok(c, "blk read %s 0 8" % dev)).group(1)
     assert got == hashlib.sha256(data[:8 * 512]).hexdigest()
 
