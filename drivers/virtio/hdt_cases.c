@@ -391,6 +391,13 @@ static int avail_idx_rewind(struct hdt_ctx *c)
     return 0;
 }
 
+static int avail_flags_garbage(struct hdt_ctx *c)
+{
+    /* 2.7.7.1: without EVENT_IDX "The driver MUST set flags to 0 or 1". */
+    hdt_avail(c)->flags = (uint16_t)(0xfffeu - (c->seed % 8) * 2);
+    return read0(c);
+}
+
 static int head_reused_in_flight(struct hdt_ctx *c)
 {
     (void)hdt_blk_req(c, 0, VIRTIO_BLK_T_IN, 0, 512, F_W);
@@ -519,6 +526,16 @@ static int blk_straddles_end(struct hdt_ctx *c)
 static int blk_not_sector_multiple(struct hdt_ctx *c)
 {
     return blk_req(c, VIRTIO_BLK_T_IN, 0, 100, S_ERR);
+}
+
+static int blk_get_id_short(struct hdt_ctx *c)
+{
+    /* 5.2.6: the GET_ID string is 20 bytes; a 4-byte buffer must not be
+     * overrun (the canary sits right after it). */
+    (void)hdt_blk_req(c, 0, VIRTIO_BLK_T_GET_ID, 0, 4, F_W);
+    c->status_mask = S_ANY;
+    hdt_post(c, 0);
+    return 0;
 }
 
 static int blk_short_header(struct hdt_ctx *c)
@@ -665,6 +682,8 @@ static const struct hdt_case cases[] = {
       "avail idx moves Queue Size + 1 or more ahead"),
     C("split.avail_idx_rewind", avail_idx_rewind, BLK, 0, "2.7.6.1 (MUST NOT decrement idx)",
       "avail idx moves back by one after a served request"),
+    C("split.avail_flags_garbage", avail_flags_garbage, BLK, 0,
+      "2.7.7.1 (avail flags 0 or 1 without EVENT_IDX)", "avail flags 0xfffe.. then a read"),
     C("split.head_reused", head_reused_in_flight, BLK, 0,
       "2.7.13 (a chain is the device's until used)", "the same head made available twice"),
     C("transport.notify_bad_queue", notify_bad_queue, BLK, 0,
@@ -686,6 +705,8 @@ static const struct hdt_case cases[] = {
       "1 KiB read of the last sector"),
     C("blk.not_sector_multiple", blk_not_sector_multiple, BLK, 0,
       "5.2.6 (IN/OUT data is a multiple of 512)", "read of 100 bytes"),
+    C("blk.get_id_short", blk_get_id_short, BLK, 0, "5.2.6 (GET_ID writes a 20-byte id)",
+      "GET_ID into a 4-byte buffer"),
     C("blk.short_header", blk_short_header, BLK, 0, "5.2.6 (16-byte header)",
       "header descriptor of 8 bytes"),
     C("edge.header_split", edge_header_split, BLK, 0, "2.7.4.1 (device MUST NOT assume arrangement)",
