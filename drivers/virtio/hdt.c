@@ -16,13 +16,13 @@
 #include "hdt_internal.h"
 #include "virtio_platform.h"
 
-#define HDT_CASE_WAIT_NS 300000000ull  /* a chain that will be used is used by then */
-#define HDT_IDLE_WAIT_NS 150000000ull  /* nothing expected: how long we look */
+#define HDT_CASE_WAIT_NS 300000000ull /* a chain that will be used is used by then */
+#define HDT_IDLE_WAIT_NS 150000000ull /* nothing expected: how long we look */
 #define HDT_PROBE_WAIT_NS 1000000000ull
 #define HDT_CFG_IRQ_WAIT_NS 100000000ull
 
-static const char *const verdict_names[HDT_NV] = {"PASS", "REJECT", "NEEDS_RESET",
-                                                  "WEDGED", "FAIL", "SKIP"};
+static const char *const verdict_names[HDT_NV] = {"PASS",   "REJECT", "NEEDS_RESET",
+                                                  "WEDGED", "FAIL",   "SKIP"};
 
 const char *hdt_verdict_name(enum hdt_verdict v)
 {
@@ -183,8 +183,8 @@ void hdt_mark_writable(struct hdt_ctx *c, const void *p, uint32_t len)
     }
 }
 
-void hdt_set_desc(struct virtq_desc *table, unsigned i, uint64_t addr, uint32_t len,
-                  uint16_t flags, uint16_t next)
+void hdt_set_desc(struct virtq_desc *table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                  uint16_t next)
 {
     table[i].addr = addr;
     table[i].len = len;
@@ -308,8 +308,8 @@ static bool hdt_probe(struct hdt_ctx *c)
     memcpy(p, w, 16);
     p[16 + 512] = 0xff;
     hdt_set_desc(t, h, c->dma + HDT_PROBE_OFF, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(h + 1));
-    hdt_set_desc(t, h + 1, c->dma + HDT_PROBE_OFF + 16, 512,
-                 VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t)(h + 2));
+    hdt_set_desc(t, h + 1, c->dma + HDT_PROBE_OFF + 16, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
+                 (uint16_t)(h + 2));
     hdt_set_desc(t, h + 2, c->dma + HDT_PROBE_OFF + 16 + 512, 1, VIRTQ_DESC_F_WRITE, 0);
     av->ring[c->avail_idx & (c->qsize - 1)] = (uint16_t)h;
     c->avail_idx++;
@@ -433,8 +433,7 @@ static uint32_t hdt_writable_bytes(const struct hdt_ctx *c)
 
 /* Read what the device put in the used ring for the case's chains. Returns
  * false (and a FAIL) on an impossible entry. */
-static bool hdt_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consumed,
-                        uint32_t *len0)
+static bool hdt_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consumed, uint32_t *len0)
 {
     /* Acquire: pairs with the device's release of used->idx (2.7.8.2), so
      * the elements and the bytes written into buffers are visible. */

@@ -622,7 +622,10 @@ static int blk_header_writable(struct hdt_ctx *c)
     return 0;
 }
 
-#define C(id, fn, dev, fl, clause, text) {id, text, clause, dev, fl, fn}
+#define C(id, fn, dev, fl, clause, text)                                                           \
+    {                                                                                              \
+        id, text, clause, dev, fl, fn                                                              \
+    }
 #define IND HDT_WANT_INDIRECT
 #define OWN HDT_OWN_SESSION
 
@@ -709,8 +712,8 @@ static const struct hdt_case cases[] = {
       "GET_ID into a 4-byte buffer"),
     C("blk.short_header", blk_short_header, BLK, 0, "5.2.6 (16-byte header)",
       "header descriptor of 8 bytes"),
-    C("edge.header_split", edge_header_split, BLK, 0, "2.7.4.1 (device MUST NOT assume arrangement)",
-      "header in two 8-byte descriptors"),
+    C("edge.header_split", edge_header_split, BLK, 0,
+      "2.7.4.1 (device MUST NOT assume arrangement)", "header in two 8-byte descriptors"),
     C("edge.status_in_data", edge_status_in_data, BLK, 0,
       "2.7.4.1 (device MUST NOT assume arrangement)", "data and status in one 513-byte descriptor"),
     C("blk.no_status", blk_no_status, BLK, 0, "5.2.6 (a request ends with a writable status)",

@@ -31,9 +31,9 @@
 #define HDT_MAX_HEADS 24
 
 /* hdt_open() modes. */
-#define HDT_OPEN_INDIRECT 1u      /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
+#define HDT_OPEN_INDIRECT 1u       /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
 #define HDT_OPEN_NO_FEATURES_OK 2u /* skip FEATURES_OK (3.1.1 step 5) */
-#define HDT_OPEN_NO_DRIVER_OK 4u  /* stop before DRIVER_OK (3.1.1 step 8) */
+#define HDT_OPEN_NO_DRIVER_OK 4u   /* stop before DRIVER_OK (3.1.1 step 8) */
 
 struct hdt_range {
     uint32_t off;
@@ -49,7 +49,7 @@ struct hdt_ctx {
     uint64_t features;
     uint64_t capacity; /* blk: sectors */
     uint32_t qsize;
-    uint32_t buf_next; /* next free arena offset for hdt_buf */
+    uint32_t buf_next;               /* next free arena offset for hdt_buf */
     struct hdt_range wr[HDT_MAX_WR]; /* device-writable ranges, chain order */
     unsigned nwr;
     uint16_t heads[HDT_MAX_HEADS]; /* hostile heads posted */
@@ -57,10 +57,10 @@ struct hdt_ctx {
     uint16_t avail_idx; /* the driver's next available index */
     uint16_t used_seen; /* the next used index to read */
     bool snapped;
-    bool no_kick;      /* the case notified (or deliberately did not) itself */
-    bool need_consume; /* PASS only if the chain was served (REJECT otherwise) */
-    bool lax_used;     /* the case made more than the queue size available */
-    bool case_fail;    /* the case's own oracle failed (note says why) */
+    bool no_kick;        /* the case notified (or deliberately did not) itself */
+    bool need_consume;   /* PASS only if the chain was served (REJECT otherwise) */
+    bool lax_used;       /* the case made more than the queue size available */
+    bool case_fail;      /* the case's own oracle failed (note says why) */
     int32_t status_off;  /* blk status byte of the hostile chain (-1: none) */
     uint8_t status_mask; /* acceptable status values (bit s); 0: any */
     uint8_t pad[1];
@@ -94,8 +94,8 @@ static inline uint64_t hdt_dma_of(struct hdt_ctx *c, const void *p)
     return c->dma + (uint64_t)((const uint8_t *)p - c->arena);
 }
 /* Write table[i] (the ring's table or an indirect one). */
-void hdt_set_desc(struct virtq_desc *table, unsigned i, uint64_t addr, uint32_t len,
-                  uint16_t flags, uint16_t next);
+void hdt_set_desc(struct virtq_desc *table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                  uint16_t next);
 
 /*
  * A blk request in descriptors head, head+1, head+2: header (readable,

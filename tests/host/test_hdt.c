@@ -125,8 +125,8 @@ int main(void)
         cmocka_unit_test(test_catalogue),
         cmocka_unit_test_prestate_setup_teardown(test_ours_all, env_setup, env_teardown,
                                                  (void *)&mode_irq_evt),
-        cmocka_unit_test_prestate_setup_teardown(test_seed_reproducible, env_setup,
-                                                 env_teardown, (void *)&mode_irq_evt),
+        cmocka_unit_test_prestate_setup_teardown(test_seed_reproducible, env_setup, env_teardown,
+                                                 (void *)&mode_irq_evt),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
