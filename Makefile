@@ -28,13 +28,13 @@ include mk/host.mk
 include mk/test.mk
 # Hosted tests of the loopback device models and the drivers (issue 4).
 -include mk/host-devices.mk mk/host-drivers.mk mk/host-snapshot.mk mk/host-vhost.mk
--include mk/host-hostile.mk
+-include mk/host-hostile.mk mk/host-hdt.mk
 # The Linux guest (after host-vhost.mk: it needs the daemon).
 include mk/linux-guest.mk
 
 # check-host runs every hosted suite and fuzz every fuzz target; the suites
 # and targets are defined by the fragments above.
-HOST_SUITES := $(foreach s,devices drivers snapshot hostile,$(if $(wildcard mk/host-$(s).mk),check-$(s)))
+HOST_SUITES := $(foreach s,devices drivers snapshot hostile hdt,$(if $(wildcard mk/host-$(s).mk),check-$(s)))
 HOST_FUZZ   := $(foreach s,devices snapshot,$(if $(wildcard mk/host-$(s).mk),fuzz-$(s)))
 check-host: $(HOST_SUITES)
 fuzz: $(HOST_FUZZ)

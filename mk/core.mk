@@ -14,4 +14,4 @@ CORE_KERNEL_SRCS := kernel/virtio/virtio_platform_kernel.c kernel/tests/test_vri
 # Issue 4 fragments: the device models and the drivers add their core sources
 # (CORE_SRCS += ...) in their own files so parallel work does not collide.
 -include mk/core-devices.mk mk/core-drivers.mk mk/core-snapshot.mk mk/core-transports.mk mk/core-vhost.mk
--include mk/core-hostile.mk
+-include mk/core-hostile.mk mk/core-hdt.mk

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hdt_internal.h - what the hostile-driver cases (hdt_cases.c) use of the
+ * engine (hdt.c): the session, the DMA arena and its layout, and helpers
+ * that write descriptors and available entries directly (the rings are
+ * ours, not a struct virtqueue: a virtqueue refuses to build what these
+ * cases need).
+ *
+ * Arena layout (HDT_ARENA bytes, canary everywhere the case did not write):
+ *   [0, DESC)          canary before the rings
+ *   DESC               descriptor table, HDT_QSIZE entries
+ *   AVAIL              available ring
+ *   USED               used ring (the only ring area the device may write)
+ *   [BUF, PROBE)       case buffers and indirect tables (hdt_buf)
+ *   [PROBE, ARENA)     the probe request's buffers (outside the oracle)
+ */
+#ifndef RINGLOOP_HDT_INTERNAL_H
+#define RINGLOOP_HDT_INTERNAL_H
+
+#include "hdt.h"
+#include "virtio_ring.h"
+
+#define HDT_QSIZE 16u
+#define HDT_ARENA 0x10000u
+#define HDT_DESC_OFF 0x1000u
+#define HDT_AVAIL_OFF 0x1400u
+#define HDT_USED_OFF 0x1800u
+#define HDT_BUF_OFF 0x2000u
+#define HDT_PROBE_OFF 0xe000u
+#define HDT_MAX_WR 24
+#define HDT_MAX_HEADS 24
+
+/* hdt_open() modes. */
+#define HDT_OPEN_INDIRECT 1u       /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
+#define HDT_OPEN_NO_FEATURES_OK 2u /* skip FEATURES_OK (3.1.1 step 5) */
+#define HDT_OPEN_NO_DRIVER_OK 4u   /* stop before DRIVER_OK (3.1.1 step 8) */
+
+struct hdt_range {
+    uint32_t off;
+    uint32_t len;
+};
+
+struct hdt_ctx {
+    struct virtio_device *dev;
+    uint8_t *arena;  /* DMA, device-visible at dma */
+    uint8_t *shadow; /* private: the arena as the device found it */
+    uint64_t dma;
+    uint64_t seed;
+    uint64_t features;
+    uint64_t capacity; /* blk: sectors */
+    uint32_t qsize;
+    uint32_t buf_next;               /* next free arena offset for hdt_buf */
+    struct hdt_range wr[HDT_MAX_WR]; /* device-writable ranges, chain order */
+    unsigned nwr;
+    uint16_t heads[HDT_MAX_HEADS]; /* hostile heads posted */
+    unsigned nheads;
+    uint16_t avail_idx; /* the driver's next available index */
+    uint16_t used_seen; /* the next used index to read */
+    bool snapped;
+    bool no_kick;        /* the case notified (or deliberately did not) itself */
+    bool need_consume;   /* PASS only if the chain was served (REJECT otherwise) */
+    bool lax_used;       /* the case made more than the queue size available */
+    bool case_fail;      /* the case's own oracle failed (note says why) */
+    int32_t status_off;  /* blk status byte of the hostile chain (-1: none) */
+    uint8_t status_mask; /* acceptable status values (bit s); 0: any */
+    uint8_t pad[1];
+    char note[HDT_DETAIL_MAX]; /* the case's own remark (SKIP reason, ...) */
+};
+
+/* Session: reset and initialise the device for a case (modes above),
+ * extra: feature bits to accept on top (even unoffered ones). 0, -ENOTSUP,
+ * -EPROTO (FEATURES_OK not kept), -ETIMEDOUT (reset), -ENODEV (no queue). */
+int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra);
+void hdt_driver_ok(struct hdt_ctx *c);
+uint8_t hdt_status(struct hdt_ctx *c);
+
+/* Arena helpers. */
+uint8_t *hdt_buf(struct hdt_ctx *c, uint32_t len, bool writable, uint64_t *dma);
+void hdt_mark_writable(struct hdt_ctx *c, const void *p, uint32_t len);
+static inline struct virtq_desc *hdt_desc_table(struct hdt_ctx *c)
+{
+    return (struct virtq_desc *)(c->arena + HDT_DESC_OFF);
+}
+static inline struct virtq_avail *hdt_avail(struct hdt_ctx *c)
+{
+    return (struct virtq_avail *)(c->arena + HDT_AVAIL_OFF);
+}
+static inline struct virtq_used *hdt_used(struct hdt_ctx *c)
+{
+    return (struct virtq_used *)(c->arena + HDT_USED_OFF);
+}
+static inline uint64_t hdt_dma_of(struct hdt_ctx *c, const void *p)
+{
+    return c->dma + (uint64_t)((const uint8_t *)p - c->arena);
+}
+/* Write table[i] (the ring's table or an indirect one). */
+void hdt_set_desc(struct virtq_desc *table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                  uint16_t next);
+
+/*
+ * A blk request in descriptors head, head+1, head+2: header (readable,
+ * type/sector), data of data_len bytes (writable unless data_flags says
+ * otherwise; data_len 0: no data descriptor), status (writable). Registers
+ * the writable ranges and the status byte. Returns the next free index.
+ */
+unsigned hdt_blk_req(struct hdt_ctx *c, unsigned head, uint32_t type, uint64_t sector,
+                     uint32_t data_len, uint16_t data_flags);
+/* The 16-byte request header, filled in, in a new readable buffer. */
+uint8_t *hdt_blk_hdr(struct hdt_ctx *c, uint32_t type, uint64_t sector, uint32_t len);
+
+/* Put head in the next available slot (snapshot the arena first, once) and
+ * publish the index; the head counts as a hostile chain. */
+void hdt_post(struct hdt_ctx *c, uint16_t head);
+/* Publish an arbitrary available index (and mirror it in the snapshot). */
+void hdt_publish_idx(struct hdt_ctx *c, uint16_t idx);
+void hdt_snapshot(struct hdt_ctx *c);
+void hdt_kick(struct hdt_ctx *c);
+/* Append text / a number to a detail buffer (HDT_DETAIL_MAX). */
+void hdt_note(char *buf, const char *s);
+void hdt_note_u(char *buf, uint64_t v, bool hex);
+
+/* Wait (bounded) until used idx reaches want; true when it did. */
+bool hdt_wait_used(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns);
+
+#endif
