@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Issue 4, device side, hosted: cmocka tests of the register file
 # (test_vmmio) and of each device model driven through it by the real driver
-# virtqueue (test_devices), both under ASan+UBSan.
+# virtqueue (test_devices: blk; test_devices_io: rng, net; test_devices_con:
+# console, pmem), all under ASan+UBSan.
 #
 #   make check-devices   build and run them
-DEVICE_TESTS := test_vmmio test_devices test_blk_dev_ext test_blk_async
+DEVICE_TESTS := test_vmmio test_devices test_devices_io test_devices_con test_blk_dev_ext test_blk_async
 DEVICE_TEST_BINS := $(DEVICE_TESTS:%=$(HOST_DIR)/%)
 
 $(HOST_DIR)/test_vmmio: $(HOST_DIR)/san/tests/host/test_vmmio.o \
@@ -13,6 +14,16 @@ $(HOST_DIR)/test_vmmio: $(HOST_DIR)/san/tests/host/test_vmmio.o \
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_devices: $(HOST_DIR)/san/tests/host/test_devices.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o \
+		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_OBJS)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+$(HOST_DIR)/test_devices_io: $(HOST_DIR)/san/tests/host/test_devices_io.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o \
+		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_OBJS)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+$(HOST_DIR)/test_devices_con: $(HOST_DIR)/san/tests/host/test_devices_con.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o \
 		$(HOST_DIR)/san/tests/host/dev_fixture.o $(HOST_SAN_OBJS)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)

@@ -176,3 +176,27 @@ uint32_t dfx_used(struct dev_fixture *f, unsigned qi, void *token)
     assert_ptr_equal(tok, token);
     return len;
 }
+
+uint64_t dfx_no_event_idx(struct dev_fixture *f)
+{
+    return dfx_device_features(f) & ~(1ull << VIRTIO_F_EVENT_IDX);
+}
+
+void *dfx_galloc(struct dev_fixture *f, size_t len)
+{
+    return fx_alloc(&f->fx, len, NULL);
+}
+
+int dfx_teardown_state(void **state)
+{
+    dfx_teardown(*state);
+    return 0;
+}
+
+void dfx_assert_all(const uint8_t *p, uint8_t v, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        assert_int_equal(p[i], v);
+}

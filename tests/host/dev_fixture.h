@@ -11,6 +11,7 @@
 #define RINGLOOP_DEV_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ring_fixture.h"
@@ -45,6 +46,14 @@ void dfx_teardown(struct dev_fixture *f);
 uint32_t dfx_rd(struct dev_fixture *f, uint32_t off);
 void dfx_wr(struct dev_fixture *f, uint32_t off, uint32_t v);
 uint64_t dfx_device_features(struct dev_fixture *f);
+/* The device's features without EVENT_IDX. */
+uint64_t dfx_no_event_idx(struct dev_fixture *f);
+/* Guest memory from the fixture's arena. */
+void *dfx_galloc(struct dev_fixture *f, size_t len);
+/* Every one of len bytes at p is v (cmocka assertion). */
+void dfx_assert_all(const uint8_t *p, uint8_t v, size_t len);
+/* cmocka teardown: dfx_teardown(*state). */
+int dfx_teardown_state(void **state);
 
 /* Reset, ACKNOWLEDGE, DRIVER, write features, FEATURES_OK; returns the
  * status read back (the caller checks FEATURES_OK). */
