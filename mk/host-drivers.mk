@@ -18,10 +18,14 @@ DRV_CORE_TEST_OBJS := $(addprefix $(HOST_DIR)/san/,drivers/virtio/virtio.o \
 	drivers/virtio/virtqueue.o drivers/virtio/virtqueue_packed.o drivers/virtio/vq_check.o drivers/virtio/transport_mmio.o drivers/virtio/transport_loopback.o \
 	host/platform_host.o)
 
-$(HOST_DIR)/test_virtio_core: $(HOST_DIR)/san/tests/host/test_virtio_core.o $(DRV_CORE_TEST_OBJS)
+$(HOST_DIR)/test_virtio_core: $(HOST_DIR)/san/tests/host/test_virtio_core.o \
+		$(HOST_DIR)/san/tests/host/core_fake.o $(DRV_CORE_TEST_OBJS)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+$(HOST_DIR)/test_virtio_core_hostile: $(HOST_DIR)/san/tests/host/test_virtio_core_hostile.o \
+		$(HOST_DIR)/san/tests/host/core_fake.o $(DRV_CORE_TEST_OBJS)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
-DRV_TEST_BINS := $(HOST_DIR)/test_virtio_core
+DRV_TEST_BINS := $(HOST_DIR)/test_virtio_core $(HOST_DIR)/test_virtio_core_hostile
 DRV_DEVICE_SIDE_READY := $(and $(wildcard hostsim/vmmio.c),$(wildcard hostsim/vdev.c),\
 	$(wildcard hostsim/dev_blk.c),$(wildcard tests/host/test_drivers.c))
 ifneq ($(DRV_DEVICE_SIDE_READY),)
