@@ -17,6 +17,7 @@ RINGLOOP_LINUX_BENCH_RUNTIME=S is fio's --runtime (default 5 s).
 
 import os
 import shutil
+import statistics
 
 import pytest
 
@@ -39,25 +40,26 @@ KINDS = [("ringloop io_uring", "ringloop", []),
          ("qemu-storage-daemon", "qsd", [])]
 
 
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
+def cell(xs):
+    """The median, and with several rounds their range (TCG on shared cores
+    is noisy: the spread says how far to trust a difference)."""
+    if not xs:
+        return "-"
+    med = int(statistics.median(xs))
+    return str(med) if len(xs) == 1 else "%d (%d-%d)" % (med, min(xs), max(xs))
 
 
 def table(results, rounds, runtime, fio_version):
     """{(name, queues, depth): [iops]} -> Markdown lines."""
     cols = [(q, d) for q in QUEUES for d in DEPTHS]
     out = ["4 KiB random read IOPS, fio %s in the Linux guest (--direct=1 libaio, %s s, "
-           "median of %d round(s); queues = num-queues = --numjobs):" % (fio_version, runtime,
+           "median (min-max) of %d round(s); queues = num-queues = --numjobs):" % (fio_version, runtime,
                                                                        rounds),
            "",
            "| backend | " + " | ".join("%dq qd%d" % c for c in cols) + " |",
            "|---|" + "---:|" * len(cols)]
     for name, _, _ in KINDS:
-        cells = []
-        for q, d in cols:
-            xs = results.get((name, q, d))
-            cells.append(str(median(xs)) if xs else "-")
+        cells = [cell(results.get((name, q, d))) for q, d in cols]
         out.append("| %s | %s |" % (name, " | ".join(cells)))
     return out
 
