@@ -96,8 +96,9 @@ check-host: check-vhost
 
 # Opt-in (minutes; QEMU + the image): 4 KiB random read IOPS at depth 1 and
 # 32 with the ringloop guest's `bench blk`, our daemon (io_uring, with
-# --poll-us 50, --io sync) against qemu-storage-daemon on the same QEMU
-# command line. Printed, never asserted. RINGLOOP_VU_BENCH_ROUNDS=N
+# --poll-us 50, --io sync; also with num-queues=2, of which the ringloop guest
+# drives one) against qemu-storage-daemon on the same QEMU command line (fio
+# in a Linux guest over two queues: make bench-vhost-linux). Printed, never asserted. RINGLOOP_VU_BENCH_ROUNDS=N
 # alternates N rounds (medians).
 bench-vhost: all $(VHOST_DAEMON)
 	RINGLOOP_VU_BENCH=1 $(PYTHON) -m pytest -q -s tests/test_vhost_user.py -k iops_vs_qemu_storage_daemon

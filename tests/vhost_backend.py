@@ -57,7 +57,8 @@ class Backend:
         """num_queues: QEMU's num-queues property, None for QEMU's default
         (one per vCPU: the stock `-device vhost-user-blk-pci,chardev=vu`).
         direct: qemu-storage-daemon with cache.direct=on (ours: --direct
-        in args)."""
+        in args). qemu-storage-daemon exports num_queues rings (1 for None);
+        ours takes --num-queues in args."""
         self.num_queues = num_queues
         self.dir = tempfile.mkdtemp(prefix="vu_py_")
         self.sock = os.path.join(self.dir, "vu.sock")
@@ -74,7 +75,7 @@ class Backend:
                    % (self.disk_path, "on" if direct else "off"),
                    "--blockdev", "driver=raw,node-name=disk0,file=file0",
                    "--export", "type=vhost-user-blk,id=e0,node-name=disk0,addr.type=unix,"
-                   "addr.path=%s,writable=on,num-queues=1" % self.sock]
+                   "addr.path=%s,writable=on,num-queues=%d" % (self.sock, num_queues or 1)]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         wait_socket(self.sock, self.proc)
 

@@ -69,13 +69,9 @@ POWEROFF_GRACE = 15  # s from `RL: done` to QEMU's exit before it is stopped
 # later files are missing, so the test may not even exist.
 UNPACK_RE = re.compile(r"Initramfs unpacking failed.*")
 
-# fio (issue 13): Debian's binary and its libraries. The packages are those
-# a host with tools/deps.sh's set lacks; every other library comes from the
-# host (same Debian release). The initrd grows to ~85 MiB (ceph, gluster and
-# ICU libraries: fio links them all).
-FIO = {"packages": ["fio", "libgfapi0", "libglusterfs0", "libgfrpc0", "libgfxdr0", "libnbd0",
-                    "libpmemblk1", "libboost-thread1.74.0", "librados2", "librbd1"],
-       "binaries": ["/usr/bin/fio"]}
+# fio (issue 13): Debian's binary and its libraries (mkguest.FIO_PACKAGES,
+# `mkguest.py --with-fio`).
+FIO = {"packages": mkguest.FIO_PACKAGES, "binaries": [mkguest.FIO_BINARY]}
 
 
 class Tag:

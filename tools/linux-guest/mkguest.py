@@ -34,6 +34,7 @@ files, the set of extras). Usage:
   tools/linux-guest/mkguest.py --add SRC:DEST ...    # plus extra files
   tools/linux-guest/mkguest.py --package fio --binary /usr/bin/fio
                       # plus a Debian binary and the shared libraries it needs
+  tools/linux-guest/mkguest.py --with-fio            # the same, FIO_PACKAGES' set
 
 As a module: build(extra_files=..., packages=..., binaries=...) -> Guest.
 """
@@ -62,6 +63,14 @@ MODULES = ["virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_cons
 # Where a dynamically linked binary's libraries are looked for, in each
 # unpacked package tree and then on this (Debian 12) host.
 LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib"]
+# fio (issue 13): Debian's binary and the packages of the libraries it links
+# that a host with tools/deps.sh's set lacks (`apt-cache depends fio`, then
+# readelf's NEEDED transitively); every other library comes from the host
+# (same Debian release). The initrd grows to ~85 MiB (ceph, gluster and ICU
+# libraries: fio links them all). --with-fio; linux_guest.FIO.
+FIO_PACKAGES = ["fio", "libgfapi0", "libglusterfs0", "libgfrpc0", "libgfxdr0", "libnbd0",
+                "libpmemblk1", "libboost-thread1.74.0", "librados2", "librbd1"]
+FIO_BINARY = "/usr/bin/fio"
 
 
 class BuildError(Exception):
@@ -487,7 +496,12 @@ def main():
                     help="a Debian package to unpack for --binary")
     ap.add_argument("--binary", action="append", default=[],
                     help="an ELF program (path in a --package) to copy in with its libraries")
+    ap.add_argument("--with-fio", action="store_true",
+                    help="Debian's fio and its libraries (FIO_PACKAGES, cached in build/linux/)")
     args = ap.parse_args()
+    if args.with_fio:
+        args.package += [p for p in FIO_PACKAGES if p not in args.package]
+        args.binary += [FIO_BINARY] if FIO_BINARY not in args.binary else []
     extra = [tuple(a.split(":", 1)) for a in args.add]
     try:
         g = build(extra, args.package, args.binary)
