@@ -389,6 +389,7 @@ int vdqp_pop(struct vdq *q, struct vdq_chain *c)
              * which has it. */
             q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
             virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
+            vdq_log_used(q, 0, 4); /* device event suppression */
         }
         c->head = id;
         if (!bad) {
@@ -455,6 +456,9 @@ int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
          * and len (vq_get_buf()). */
         virt_store_release16(&e->flags, vr_cpu_to_le16(flags));
     }
+    /* Dirty log: the descriptor written back (its flags, for a batch's
+     * first, come in vdqp_publish; same page). */
+    vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->next_used, 16);
     ids[id] = 0;
     q->inflight--;
     off = q->next_used + n;
@@ -529,6 +533,7 @@ void vdqp_disable_notify(struct vdq *q)
      * still kick. */
     q->ev_flags_pub = RING_EVENT_FLAGS_DISABLE;
     virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DISABLE));
+    vdq_log_used(q, 0, 4); /* device event suppression */
 }
 
 bool vdqp_has_avail(struct vdq *q)
@@ -551,15 +556,18 @@ int vdqp_enable_notify(struct vdq *q)
          * wrap counter it will carry) is made available. */
         q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
         virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
+        vdq_log_used(q, 0, 4); /* device event suppression */
         /* Write barrier: desc before flags, so a driver that sees DESC
          * reads this desc; pairs with the driver's read barrier between
          * reading our flags and our desc (vq_kick_prepare()). */
         virt_wmb();
         q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     } else {
         q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     }
     /* Full fence: our structure must be visible before we re-read the next
      * descriptor's flags (store->load), otherwise the driver may make a
@@ -633,14 +641,17 @@ int vdqp_enable_notify_more(struct vdq *q)
     if (q->cfg.event_idx) {
         q->ev_desc_pub = pvirtq_event_off_wrap(q->more_off, q->more_wrap);
         virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
+        vdq_log_used(q, 0, 4); /* device event suppression */
         /* Write barrier: desc before flags (as in vdqp_enable_notify();
          * pairs with the driver's read barrier in vq_kick_prepare()). */
         virt_wmb();
         q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     } else {
         q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     }
     /* Full fence: our structure before the re-read of the descriptor past
      * the given-back lists (store->load); the same pairing as in
