@@ -419,6 +419,9 @@ static void vdqp_publish(struct vdq *q)
      * driver's read barrier between reading a used descriptor's flags and
      * its id/len. */
     virt_store_release16(&q->pdesc[q->batch_off].flags, vr_cpu_to_le16(q->batch_flags));
+    /* Dirty log: marked again after this store (vdqp_push marked it when
+     * it wrote id and len; the log may have been read and cleared since). */
+    vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->batch_off, 16);
 }
 
 int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
@@ -456,8 +459,8 @@ int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
          * and len (vq_get_buf()). */
         virt_store_release16(&e->flags, vr_cpu_to_le16(flags));
     }
-    /* Dirty log: the descriptor written back (its flags, for a batch's
-     * first, come in vdqp_publish; same page). */
+    /* Dirty log: the descriptor written back (a batch's first gets its
+     * flags in vdqp_publish, which marks it again). */
     vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->next_used, 16);
     ids[id] = 0;
     q->inflight--;

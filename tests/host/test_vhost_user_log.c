@@ -52,6 +52,7 @@ struct ltfx {
     uint64_t bufs_gpa;
     uint64_t used_gpa, used_bytes;
     int call;
+    bool packed; /* negotiate VIRTIO_F_RING_PACKED */
     /* the fake asynchronous backend: requests held until reaped with wait */
     struct vdev_blk_io *held[QNUM];
     unsigned nheld;
@@ -161,6 +162,7 @@ static void backend_new(struct ltfx *t, bool async)
         assert_int_equal(
             vdev_blk_create(&t->dev, vu_guest_mem(t->b), t->disk, DISK_BYTES, NULL), 0);
     }
+    vdev_set_offer_packed(&t->dev, t->packed);
     assert_int_equal(vu_attach(t->b, &t->dev), 0);
 }
 
@@ -215,6 +217,10 @@ static void negotiate(struct ltfx *t, bool log_all)
     if (!log_all)
         f &= ~(1ull << VU_F_LOG_ALL);
     f &= ~(1ull << VIRTIO_F_EVENT_IDX); /* the used area's extent stays fixed */
+    if (!t->packed)
+        f &= ~(1ull << VIRTIO_F_RING_PACKED);
+    else
+        assert_true(f & (1ull << VIRTIO_F_RING_PACKED));
     ok(t, vuf_u64(t->msg, VU_SET_FEATURES, 0, f));
     assert_int_equal(acked(t, vuf_mem_table(t->msg, 0, &rg, 1), &fd, 1), 0);
 }
@@ -249,7 +255,7 @@ static void ring_addr(struct ltfx *t, bool log)
 
     vq_get_ring_addrs(t->vq, &d, &a, &u);
     t->used_gpa = u;
-    t->used_bytes = 4 + 8ull * QNUM + 2;
+    t->used_bytes = t->packed ? 4 : 4 + 8ull * QNUM + 2;
     len = vuf_addr(t->msg, 0, 0, ua_of(d), ua_of(u), ua_of(a));
     if (log) {
         snap_put32(p + 4, VU_VRING_F_LOG);
@@ -260,7 +266,7 @@ static void ring_addr(struct ltfx *t, bool log)
 
 static void start(struct ltfx *t, bool log_all, bool ring_log)
 {
-    struct vq_config cfg = {.num = QNUM};
+    struct vq_config cfg = {.num = QNUM, .packed = t->packed};
     int k = vufx_fd_new(&t->vf);
 
     t->call = vufx_fd_new(&t->vf);
@@ -268,7 +274,7 @@ static void start(struct ltfx *t, bool log_all, bool ring_log)
     assert_int_equal(set_log_base(t, LOG_NEED, 0), 0);
     assert_int_equal(vq_create(&cfg, &t->vq), 0);
     ok(t, vuf_state(t->msg, VU_SET_VRING_NUM, 0, 0, QNUM));
-    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, 0));
+    ok(t, vuf_state(t->msg, VU_SET_VRING_BASE, 0, 0, t->packed ? VU_PACKED_BASE_RESET : 0));
     ring_addr(t, ring_log);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_CALL, 0, 0), &t->call, 1), 0);
     assert_int_equal(acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, 0), &k, 1), 0);
@@ -481,6 +487,34 @@ static void test_log_async_and_drain(void **state)
     assert_true(page_dirty(t, page_gpa(t, 4)));
 }
 
+/* Packed: the descriptors written back are logged (at their own address),
+ * the device event suppression area with the ring flag, data as before. */
+static void test_log_packed(void **state)
+{
+    struct ltfx *t = *state;
+    uint64_t d, a, u, gpa[4], len[4];
+
+    t->packed = true;
+    backend_new(t, false);
+    start(t, true, true);
+    vq_get_ring_addrs(t->vq, &d, &a, &u);
+    memset(logmap(t), 0, LOG_NEED);
+    blk_submit(t, VIRTIO_BLK_T_IN, 0, 4, 512, 6);
+    assert_int_equal(blk_complete(t, 6), VIRTIO_BLK_S_OK);
+    gpa[0] = page_gpa(t, 4), len[0] = 512;
+    gpa[1] = page_gpa(t, 6) + PAGE - 1, len[1] = 1;
+    gpa[2] = d, len[2] = 16; /* the used element: descriptor 0 */
+    gpa[3] = t->used_gpa, len[3] = t->used_bytes;
+    expect_exactly(t, gpa, len, 4);
+    assert_true(page_dirty(t, d));
+    memset(logmap(t), 0, LOG_NEED);
+    blk_submit(t, VIRTIO_BLK_T_OUT, 0, 1, 512, 7);
+    assert_int_equal(blk_complete(t, 7), VIRTIO_BLK_S_OK);
+    assert_false(page_dirty(t, page_gpa(t, 1)));
+    assert_true(page_dirty(t, page_gpa(t, 7)));
+    assert_true(page_dirty(t, d + 16 * 3)); /* the second chain's first descriptor */
+}
+
 static void test_log_bad_input(void **state)
 {
     struct ltfx *t = *state;
@@ -557,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_exact_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_follows_features_and_ring_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_async_and_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_used_past_log, setup, teardown),
     };
