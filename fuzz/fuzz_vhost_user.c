@@ -12,7 +12,12 @@
  * memory table over the arena) so ring messages reach the deep paths;
  * bit 1: ack VIRTIO_F_RING_PACKED in that preamble (the device offers it),
  * so the rings are packed (SET/GET_VRING_BASE's packed encoding, any ring
- * size, hostsim/vdq_packed.c behind the kicks); then chunks, each a control byte (bits 0-1: fds to pass, bit 2: kick
+ * size, hostsim/vdq_packed.c behind the kicks); bit 2: dirty logging on
+ * in that preamble (LOG_SHMFD, VHOST_F_LOG_ALL, a SET_LOG_BASE over the
+ * carrier's shared memory covering the arena), so every ring write and
+ * request below is logged and SET_VRING_ADDR's VHOST_VRING_F_LOG and
+ * log_guest_addr, SET_LOG_BASE and SET_LOG_FD reach their deep paths (a
+ * SET_LOG_BASE of the input's passes shm fds with bit 7); then chunks, each a control byte (bits 0-1: fds to pass, bit 2: kick
  * ring 0 after, bit 3: poll after, bit 4: write the next 16 bytes into the
  * arena at the offset in the following byte * 64, bit 5: before the
  * message, an ADD_MEM_REG (bit 6 clear) or REM_MEM_REG (bit 6 set) of a
@@ -76,7 +81,7 @@ static void send_msg(struct vu_backend *b, const uint8_t *m, size_t len, unsigne
     }
 }
 
-static void preamble(struct vu_backend *b, bool packed)
+static void preamble(struct vu_backend *b, bool packed, bool log)
 {
     uint8_t m[VU_MAX_MSG];
     struct vuf_region rg = {.gpa = ARENA_GPA, .size = ARENA_SIZE, .uaddr = ARENA_UA};
@@ -86,12 +91,21 @@ static void preamble(struct vu_backend *b, bool packed)
                   (1ull << VU_PF_INFLIGHT_SHMFD);
     uint64_t f = (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_VERSION_1) |
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
-                 (packed ? 1ull << VIRTIO_F_RING_PACKED : 0);
+                 (packed ? 1ull << VIRTIO_F_RING_PACKED : 0) | (log ? 1ull << VU_F_LOG_ALL : 0);
+
+    if (log)
+        pf |= 1ull << VU_PF_LOG_SHMFD;
 
     send_msg(b, m, vuf_u64(m, VU_SET_PROTOCOL_FEATURES, 0, pf), 0, false);
     send_msg(b, m, vuf_none(m, VU_SET_OWNER, 0), 0, false);
     send_msg(b, m, vuf_u64(m, VU_SET_FEATURES, 0, f), 0, false);
     send_msg(b, m, vuf_mem_table(m, 0, &rg, 1), 1, false);
+    if (log) {
+        /* Log description: size (covers [0, ARENA_GPA + ARENA_SIZE)), offset. */
+        snap_put64(m + VU_HDR_BYTES, (ARENA_GPA + ARENA_SIZE) / 4096 / 8);
+        snap_put64(m + VU_HDR_BYTES + 8, 4096);
+        send_msg(b, m, vuf_hdr(m, VU_SET_LOG_BASE, 0, VU_LOG_BYTES), 1, true);
+    }
 }
 
 /* A slice of the arena as one region: sel picks which of 16 slices and
@@ -136,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vu_attach(b, &dev))
         abort();
     if (data[0] & 1)
-        preamble(b, data[0] & 2);
+        preamble(b, data[0] & 2, data[0] & 4);
     while (pos < size) {
         uint8_t ctl = data[pos++];
         uint32_t psize;

@@ -133,6 +133,15 @@ static void blk_slot_finish(struct blk_slot *s, uint8_t status)
 
     if (s->status)
         *(volatile uint8_t *)s->status = status;
+    /* Dirty log (vdq.h, vhost-user live migration): the data an IN wrote
+     * (the backend wrote it straight into guest memory) and the status
+     * byte, after the writes and before the push makes them the driver's.
+     * (The data segments are all marked whatever the I/O's outcome.) */
+    if (s->type == VIRTIO_BLK_T_IN)
+        for (uint32_t i = 0; i < s->io.niov; i++)
+            vdq_log_hva(&s->d->queues[s->io.qi].q.mem, s->iov[i].base, s->iov[i].len);
+    if (s->status)
+        vdq_log_hva(&s->d->queues[s->io.qi].q.mem, s->status, 1);
     blk_note_done(b, aq, s->pop_seq);
     s->state = SLOT_FREE;
     aq->inflight--;

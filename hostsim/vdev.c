@@ -298,6 +298,8 @@ int vdev_queue_drain(struct vdev *d, unsigned qi, vdev_chain_fn fn)
                 continue;
             }
             written = hostile_chain(d, qi, &c, written);
+            /* Dirty log (vdq.h): what the model wrote, before the push. */
+            vdq_log_chain_in(&d->queues[qi].q.mem, &c, written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
                 break;
@@ -354,6 +356,8 @@ int vdev_queue_deliver(struct vdev *d, unsigned qi, bool (*has_data)(struct vdev
                 return vdev_queue_result(d, qi, pushed_before, err);
             is_bad = fn(d, qi, &c, &written);
             written = hostile_chain(d, qi, &c, written);
+            /* Dirty log (vdq.h): what the model wrote, before the push. */
+            vdq_log_chain_in(&d->queues[qi].q.mem, &c, written);
             err = vdev_queue_push(d, qi, c.head, written, is_bad);
             if (err)
                 return vdev_queue_result(d, qi, pushed_before, err);

@@ -324,6 +324,7 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
             /* 2.7.10: kick me for the entry after this one. No fence: going
              * to sleep goes through vdq_enable_notify(), which has it. */
             virt_write_once16(q->avail_event, vr_cpu_to_le16(q->next_avail));
+            vdq_log_used(q, 4 + 8ull * q->cfg.num, 2); /* avail_event */
         }
         if (q->tracker)
             vdqi_pop(q->tracker, head); /* fetched: in flight from now on */
@@ -363,6 +364,8 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
         virt_write_once32(&e->id, vr_cpu_to_le32(head));
     if (virt_read_once32(&e->len) != vr_cpu_to_le32(len))
         virt_write_once32(&e->len, vr_cpu_to_le32(len));
+    /* Dirty log (vdq_set_used_log): the element, after its stores. */
+    vdq_log_used(q, 4 + 8ull * (q->next_used & q->mask), 8);
     q->next_used++;
     q->num_added++;
     q->stats.pushed++;
@@ -370,6 +373,7 @@ int vdq_push(struct vdq *q, uint16_t head, uint32_t len)
      * pairs with the load-acquire of used->idx in vq_get_buf(). */
     if (!q->cfg.publish_on_interrupt) {
         virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+        vdq_log_used(q, 2, 2); /* used->idx */
         if (q->tracker)
             vdqi_publish(q->tracker, q->next_used); /* steps 5-6: settle it */
     }
@@ -389,6 +393,7 @@ bool vdq_interrupt_prepare(struct vdq *q)
      * in vdq_push(), same pairing). */
     if (q->cfg.publish_on_interrupt) {
         virt_store_release16(&q->used->idx, vr_cpu_to_le16(q->next_used));
+        vdq_log_used(q, 2, 2); /* used->idx */
         if (q->tracker)
             vdqi_publish(q->tracker, q->next_used); /* the batch's flags */
     }
@@ -427,8 +432,10 @@ void vdq_disable_notify(struct vdq *q)
     q->notify_enabled = false;
     /* 2.7.10: with EVENT_IDX the flags stay 0 and avail_event simply stops
      * moving, so the driver kicks at most once more. */
-    if (!q->cfg.event_idx)
+    if (!q->cfg.event_idx) {
         virt_write_once16(&q->used->flags, vr_cpu_to_le16(VIRTQ_USED_F_NO_NOTIFY));
+        vdq_log_used(q, 0, 2); /* used->flags */
+    }
 }
 
 int vdq_enable_notify(struct vdq *q)
@@ -444,6 +451,8 @@ int vdq_enable_notify(struct vdq *q)
         virt_write_once16(q->avail_event, vr_cpu_to_le16(q->next_avail));
     else
         virt_write_once16(&q->used->flags, 0);
+    /* Dirty log: avail_event or used->flags, whichever was written. */
+    vdq_log_used(q, q->cfg.event_idx ? 4 + 8ull * q->cfg.num : 0, 2);
     /* Full fence: avail_event / flags must be visible before we re-read
      * avail->idx (store->load), otherwise the driver may publish a chain,
      * read our old avail_event/flags and skip the kick while we read the
@@ -567,6 +576,8 @@ int vdq_enable_notify_more(struct vdq *q)
         virt_write_once16(q->avail_event, vr_cpu_to_le16(seen));
     else
         virt_write_once16(&q->used->flags, 0);
+    /* Dirty log: avail_event or used->flags, whichever was written. */
+    vdq_log_used(q, q->cfg.event_idx ? 4 + 8ull * q->cfg.num : 0, 2);
     /* Full fence, as in vdq_enable_notify() (same pairing with the
      * virt_mb() in vq_kick_prepare()). */
     virt_mb();

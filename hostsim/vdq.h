@@ -49,10 +49,28 @@ struct vdq_mem_region {
     void *hva;     /* where we see it */
 };
 
+/*
+ * Dirty page log (vhost-user live migration; QEMU docs/interop/vhost-user.rst
+ * "Migration"): "page = addr / VHOST_LOG_PAGE; log[page / 8] |= 1 << page %
+ * 8 Where addr is the guest physical address. Use atomic operations, as the
+ * log may be concurrently manipulated." VHOST_LOG_PAGE is 0x1000. While
+ * bitmap is set, every byte the device writes into guest memory marks its
+ * page (hostsim/vdq_log.c); bitmap NULL: not logging, every call a no-op.
+ * Owned by whoever set vdq_mem.log (the vhost-user backend), changed only
+ * while nothing processes the queues (device asleep).
+ */
+#define VDQ_LOG_PAGE 0x1000u
+struct vdq_log {
+    uint8_t *bitmap; /* NULL: not logging */
+    uint64_t bytes;  /* bitmap size: pages [0, bytes * 8) */
+    uint64_t dropped; /* pages past the bitmap (atomic; a frontend's too small log) */
+};
+
 struct vdq_mem {
     const struct vdq_mem_region *regions;
     uint32_t nregions;
     uint32_t pad;
+    struct vdq_log *log; /* NULL: no dirty log (copies share it) */
 };
 
 struct vdq_config {
@@ -171,7 +189,9 @@ struct vdq {
     uint32_t num_added;      /* pushed since last vdq_interrupt_prepare() */
     bool notify_enabled;     /* driver kicks wanted (we publish avail_event) */
     bool broken;
-    uint8_t pad2[2];
+    bool used_log;           /* vdq_set_used_log: log used-area writes */
+    uint8_t pad2[1];
+    uint64_t used_log_gpa;   /* where the used area's first byte is logged */
     struct vdq_stats stats;
     /* Why the queue broke (NULL while it is not) and the two values that
      * showed it (e.g. avail->idx and next_avail), for its owner's report. */
@@ -288,6 +308,29 @@ int vdq_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains);
  * and not enough; split: past the avail->idx seen, packed: past the end of
  * the given-back chains): -EAGAIN when the driver added some meanwhile. */
 int vdq_enable_notify_more(struct vdq *q);
+
+/*
+ * Dirty logging (struct vdq_log above; all no-ops unless mem->log->bitmap).
+ * vdq_log_gpa: [gpa, gpa+len) was written. vdq_log_hva: the same for a
+ * pointer into guest memory (translated back through mem's regions; bytes
+ * outside every region are not guest memory and not logged).
+ * vdq_log_chain_in: the first len bytes of c's device-writable segments
+ * were written (call after the writes, before the chain is pushed: a page
+ * marked after its write is sent again, one marked before may not be).
+ * vdq_set_used_log: log the used area's writes (split: used ring, idx,
+ * flags, avail_event; packed: device event suppression) at gpa + offset
+ * (vhost-user.rst: "log_guest_addr should be used to calculate the log
+ * offset" when VHOST_VRING_F_LOG is set), or not (on false); vdq_init
+ * turns it off. Packed descriptors written back are always logged (at
+ * their guest-physical address: "All the modifications to memory pointed
+ * by vring descriptor should be marked").
+ */
+void vdq_log_gpa(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
+void vdq_log_hva(const struct vdq_mem *mem, const void *p, uint64_t len);
+void vdq_log_chain_in(const struct vdq_mem *mem, const struct vdq_chain *c, uint32_t len);
+void vdq_set_used_log(struct vdq *q, bool on, uint64_t gpa);
+/* The queue's used area at offset off, len bytes, was written. */
+void vdq_log_used(const struct vdq *q, uint64_t off, uint64_t len);
 
 /* Copy between a chain's readable / writable segments and flat memory;
  * return bytes copied (stops at the end of the segments). */

@@ -389,6 +389,7 @@ int vdqp_pop(struct vdq *q, struct vdq_chain *c)
              * which has it. */
             q->ev_desc_pub = pvirtq_event_off_wrap(q->next_avail, q->avail_wrap);
             virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
+            vdq_log_used(q, 0, 4); /* device event suppression */
         }
         c->head = id;
         if (!bad) {
@@ -418,6 +419,9 @@ static void vdqp_publish(struct vdq *q)
      * driver's read barrier between reading a used descriptor's flags and
      * its id/len. */
     virt_store_release16(&q->pdesc[q->batch_off].flags, vr_cpu_to_le16(q->batch_flags));
+    /* Dirty log: marked again after this store (vdqp_push marked it when
+     * it wrote id and len; the log may have been read and cleared since). */
+    vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->batch_off, 16);
 }
 
 int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
@@ -455,6 +459,9 @@ int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
          * and len (vq_get_buf()). */
         virt_store_release16(&e->flags, vr_cpu_to_le16(flags));
     }
+    /* Dirty log: the descriptor written back (a batch's first gets its
+     * flags in vdqp_publish, which marks it again). */
+    vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->next_used, 16);
     ids[id] = 0;
     q->inflight--;
     off = q->next_used + n;
@@ -529,6 +536,7 @@ void vdqp_disable_notify(struct vdq *q)
      * still kick. */
     q->ev_flags_pub = RING_EVENT_FLAGS_DISABLE;
     virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DISABLE));
+    vdq_log_used(q, 0, 4); /* device event suppression */
 }
 
 bool vdqp_has_avail(struct vdq *q)
@@ -558,15 +566,18 @@ static void vdqp_ask_kick_at(struct vdq *q, uint16_t off, bool wrap)
     if (q->cfg.event_idx) {
         q->ev_desc_pub = pvirtq_event_off_wrap(off, wrap);
         virt_write_once16(&q->device_event->desc, vr_cpu_to_le16(q->ev_desc_pub));
+        vdq_log_used(q, 0, 4); /* device event suppression */
         /* Write barrier: desc before flags, so a driver that sees DESC
          * reads this desc; pairs with the driver's read barrier between
          * reading our flags and our desc (vq_kick_prepare()). */
         virt_wmb();
         q->ev_flags_pub = RING_EVENT_FLAGS_DESC;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_DESC));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     } else {
         q->ev_flags_pub = RING_EVENT_FLAGS_ENABLE;
         virt_write_once16(&q->device_event->flags, vr_cpu_to_le16(RING_EVENT_FLAGS_ENABLE));
+        vdq_log_used(q, 0, 4); /* device event suppression */
     }
     virt_mb();
 }

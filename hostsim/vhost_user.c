@@ -28,7 +28,11 @@
 #define VU_PROTOCOL_FEATURES                                                                       \
     ((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |                     \
      (1ull << VU_PF_RESET_DEVICE) | (1ull << VU_PF_DEVICE_STATE) |                                \
-     (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ))
+     (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_BACKEND_REQ) |                       \
+     (1ull << VU_PF_LOG_SHMFD))
+/* Virtio-space bits we add to the device's: the protocol features and
+ * VHOST_F_LOG_ALL (dirty logging, vhost_user_log.c). */
+#define VU_VHOST_FEATURES ((1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_LOG_ALL))
 
 /* What we offer: INFLIGHT_SHMFD only with a carrier that can create the
  * shared region (ops->shm_create; the in-image carrier has none). */
@@ -147,7 +151,7 @@ static int vu_set_config(struct vu_backend *b, const uint8_t *p, uint32_t size)
  * handler), whether it has its own reply, whether SET_OWNER must come
  * first, and the protocol feature it needs (-1: none). */
 struct vu_req_info {
-    bool known; /* handled here (SET_LOG_* and the rest are not) */
+    bool known; /* handled here (the rest are not) */
     int16_t size;
     bool has_reply;
     bool needs_owner;
@@ -160,6 +164,10 @@ static const struct vu_req_info vu_reqs[VU_REQUEST_MAX] = {
     [VU_SET_OWNER] = {true, 0, false, false, -1},
     [VU_RESET_OWNER] = {true, 0, false, true, -1},
     [VU_SET_MEM_TABLE] = {true, -1, false, true, -1},
+    /* Log description (16 bytes, checked by vu_set_log_base); its reply
+     * is its own (vhost_user_log.c). SET_LOG_FD's payload is ignored. */
+    [VU_SET_LOG_BASE] = {true, -1, true, true, VU_PF_LOG_SHMFD},
+    [VU_SET_LOG_FD] = {true, -1, false, true, -1},
     [VU_SET_VRING_NUM] = {true, VU_STATE_BYTES, false, true, -1},
     [VU_SET_VRING_ADDR] = {true, VU_ADDR_BYTES, false, true, -1},
     [VU_SET_VRING_BASE] = {true, VU_STATE_BYTES, false, true, -1},
@@ -220,7 +228,7 @@ static int vu_handle_get(struct vu_backend *b, uint32_t req, const uint8_t *p, u
 
     switch (req) {
     case VU_GET_FEATURES:
-        vu_reply_u64(r, req, b->dev->avail_features | (1ull << VU_F_PROTOCOL_FEATURES));
+        vu_reply_u64(r, req, b->dev->avail_features | VU_VHOST_FEATURES);
         return 0;
     case VU_GET_PROTOCOL_FEATURES:
         vu_reply_u64(r, req, vu_offered_pf(b));
@@ -269,6 +277,12 @@ static int vu_handle_get(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         return 0;
     case VU_GET_INFLIGHT_FD:
         return vu_get_inflight_fd(b, p, size, r);
+    case VU_SET_LOG_BASE:
+        /* The fd is mapped, not kept (closed by the caller). */
+        err = vu_set_log_base(b, p, size, fds, nfds);
+        if (!err)
+            vu_reply_u64(r, req, 0);
+        return err;
     default:
         return -ENOSYS;
     }
@@ -281,6 +295,7 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
     uint64_t v = size >= 8 ? snap_get64(p) : 0;
     struct vu_ring *ring;
     uint32_t num;
+    int err;
 
     switch (req) {
     case VU_SET_OWNER:
@@ -298,13 +313,15 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         vu_device_reset(b);
         return 0;
     case VU_SET_FEATURES:
-        if (v & ~(b->dev->avail_features | (1ull << VU_F_PROTOCOL_FEATURES))) {
+        if (v & ~(b->dev->avail_features | VU_VHOST_FEATURES)) {
             virt_log(VIRT_LOG_ERR, "vhost-user: features %#llx not offered", (unsigned long long)v);
             return -EINVAL;
         }
         b->features = v;
         b->has_features = true;
-        return vu_update(b); /* enabling rules may have changed */
+        err = vu_update(b); /* enabling rules may have changed */
+        vu_log_update(b);   /* VHOST_F_LOG_ALL may have changed */
+        return err;
     case VU_SET_PROTOCOL_FEATURES:
         if (v & ~vu_offered_pf(b)) {
             virt_log(VIRT_LOG_ERR, "vhost-user: protocol features %#llx not offered",
@@ -353,6 +370,8 @@ static int vu_handle_set(struct vu_backend *b, uint32_t req, const uint8_t *p, u
         return vu_set_vring_fd(b, req, v, fds, nfds, used_fds);
     case VU_SET_CONFIG:
         return vu_set_config(b, p, size);
+    case VU_SET_LOG_FD:
+        return vu_set_log_fd(b, nfds); /* the fd is closed below */
     case VU_SET_INFLIGHT_FD:
         /* The fd is mapped, not kept (closed below like any other). */
         return vu_set_inflight_fd(b, p, size, fds, nfds);
@@ -475,6 +494,7 @@ int vu_create(const struct vu_ops *ops, void *ctx, struct vu_backend **out)
     b->fd_lock = (struct virt_lock)VIRT_LOCK_INIT;
     b->mem.regions = b->vregions;
     b->mem.nregions = 0;
+    b->mem.log = &b->vlog; /* the queues' copies log through it */
     b->state_fd = -1;
     b->state_dir = -1;
     b->backend_fd = -1;
@@ -515,6 +535,7 @@ void vu_destroy(struct vu_backend *b)
     vu_close(b, &b->state_fd);
     vu_close(b, &b->backend_fd);
     vu_inflight_drop(b);
+    vu_log_drop(b);
     vu_regions_unmap(b, b->regions, b->mem.nregions);
     b->mem.nregions = 0;
     if (b->dev)
@@ -621,4 +642,5 @@ struct vmmio *vu_vmmio(struct vu_backend *b)
 void vu_get_stats(const struct vu_backend *b, struct vu_stats *st)
 {
     *st = b->stats;
+    st->log_dropped = __atomic_load_n(&b->vlog.dropped, __ATOMIC_RELAXED);
 }

@@ -108,9 +108,15 @@ enum vu_request {
 };
 
 #define VU_F_PROTOCOL_FEATURES 30 /* virtio feature bit space */
+/* vhost-user.rst "Migration": the frontend "may declare the VHOST_F_LOG_ALL
+ * vhost feature" (bit 26 of the virtio feature space; not the device's). */
+#define VU_F_LOG_ALL 26
+/* SET_VRING_ADDR flags: VHOST_VRING_F_LOG, log used ring writes. */
+#define VU_VRING_F_LOG 0x1u
 
 enum vu_protocol_feature {
     VU_PF_MQ = 0,
+    VU_PF_LOG_SHMFD = 1,
     VU_PF_REPLY_ACK = 3,
     VU_PF_CONFIG = 9,
     VU_PF_INFLIGHT_SHMFD = 12, /* offered when the carrier has shm_create */
@@ -169,6 +175,7 @@ enum vu_protocol_feature {
  * tail padding), the spec's fields are 20: both accepted. */
 #define VU_INFLIGHT_BYTES 24
 #define VU_INFLIGHT_MIN_BYTES 20
+#define VU_LOG_BYTES 16 /* log description: mmap_size u64, mmap_offset u64 */
 
 /*
  * What the carrier supplies. fds are whatever the carrier's handles are (an
@@ -218,6 +225,9 @@ struct vu_stats {
      * again before anything new), and recoveries done. */
     uint64_t inflight_resubmitted;
     uint64_t inflight_recoveries;
+    /* Dirty log: pages the device wrote past the frontend's log (not
+     * marked: its log was too small). */
+    uint64_t log_dropped;
 };
 
 /* ops/ctx as above; the backend starts with no device (vu_attach). */

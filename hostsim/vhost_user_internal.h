@@ -39,6 +39,10 @@ struct vu_ring {
     bool enabled;     /* SET_VRING_ENABLE */
     bool kick_polled; /* SET_VRING_KICK with no fd */
     uint64_t desc_ua, used_ua, avail_ua; /* frontend (user) addresses */
+    /* SET_VRING_ADDR flags VHOST_VRING_F_LOG: log used-area writes at
+     * log_gpa (its log field, "log_guest_addr"). */
+    bool log_used;
+    uint64_t log_gpa;
     int kick_fd, call_fd, err_fd;        /* -1: none */
 };
 
@@ -92,6 +96,12 @@ struct vu_backend {
     int state_result;
     int backend_fd; /* SET_BACKEND_REQ_FD, -1: none */
     struct vu_inflight infl;
+    /* Dirty log (vhost_user_log.c): the frontend's log (SET_LOG_BASE), and
+     * what the queues log into (b->mem.log; bitmap set while
+     * VHOST_F_LOG_ALL is acked and a log is mapped). */
+    uint8_t *log_base;
+    uint64_t log_size, log_offset;
+    struct vdq_log vlog;
     struct vu_stats stats;
 };
 
@@ -137,6 +147,22 @@ int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint1
 /* Locked, after ring i's vdq is rebuilt: put its tracker back on it;
  * started: at a start, after vu_inflight_start (the recovery is done). */
 void vu_inflight_attach(struct vu_backend *b, unsigned i, struct vdq *q, bool started);
+
+/* ---- vhost_user_log.c ---- */
+
+/* SET_LOG_BASE (log description payload, fds[0] mapped, not kept). */
+int vu_set_log_base(struct vu_backend *b, const uint8_t *p, uint32_t size, const int *fds,
+                    unsigned nfds);
+/* SET_LOG_FD: checked, the eventfd not used (closed by the caller). */
+int vu_set_log_fd(struct vu_backend *b, unsigned nfds);
+/* Logging on iff VHOST_F_LOG_ALL acked and a log mapped; the rings' used
+ * logging as SET_VRING_ADDR said. Puts a running device to sleep across
+ * the change (nothing logs meanwhile) and wakes it. */
+void vu_log_update(struct vu_backend *b);
+/* Locked, after ring i's vdq is rebuilt: its used-area logging. */
+void vu_log_attach(struct vu_backend *b, unsigned i, struct vdq *q);
+/* Unmap the log (destroy). */
+void vu_log_drop(struct vu_backend *b);
 
 /* ---- vhost_user_vring.c ---- */
 

@@ -241,7 +241,7 @@ static void vu_write64(struct vmmio *m, uint32_t lo_off, uint64_t v)
  */
 static uint64_t vu_device_features(const struct vu_backend *b)
 {
-    uint64_t f = b->features & ~(1ull << VU_F_PROTOCOL_FEATURES);
+    uint64_t f = b->features & ~((1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_LOG_ALL));
 
     return f | (b->dev->avail_features & (1ull << VIRTIO_F_VERSION_1));
 }
@@ -374,6 +374,7 @@ static void vu_reload_locked(struct vdev *d, void *arg)
         (void)vdq_init_state(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
         d->queues[i].q.stats = keep;
         vu_inflight_attach(b, i, &d->queues[i].q, rl->set_base); /* init_state dropped it */
+        vu_log_attach(b, i, &d->queues[i].q); /* and the used-area logging */
     }
 }
 
@@ -520,12 +521,13 @@ int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
     struct vu_ring *r = vu_ring_of(b, snap_get32(p));
     uint32_t flags = snap_get32(p + 4);
     uint64_t desc = snap_get64(p + 8), used = snap_get64(p + 16), avail = snap_get64(p + 24);
-    uint64_t gpa, min;
+    uint64_t log = snap_get64(p + 32), gpa, min;
+    bool log_used = flags & VU_VRING_F_LOG;
 
     if (!r)
         return -ERANGE;
-    if (flags & 1) {
-        virt_log(VIRT_LOG_ERR, "vhost-user: ring logging requested (not offered)");
+    if (flags & ~VU_VRING_F_LOG) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: SET_VRING_ADDR flags %#x unknown", flags);
         return -EINVAL;
     }
     if (!b->mem.nregions) {
@@ -549,6 +551,16 @@ int vu_set_vring_addr(struct vu_backend *b, const uint8_t *p)
     r->used_ua = used;
     r->avail_ua = avail;
     r->has_addr = true;
+    /* vhost-user.rst "Migration": "Modifications to "used" vring should be
+     * marked if VHOST_VRING_F_LOG is part of ring's flags", at log_guest_addr
+     * (which "might be outside the legal guest physical address range").
+     * QEMU turns it on and off on a running ring (vhost_dev_set_log). */
+    if (r->log_used != log_used || r->log_gpa != (log_used ? log : 0)) {
+        r->log_used = log_used;
+        r->log_gpa = log_used ? log : 0;
+        if (r->started)
+            vu_log_update(b);
+    }
     return 0;
 }
 
@@ -639,6 +651,7 @@ void vu_device_reset(struct vu_backend *b)
     vmmio_write(b->m, VIRTIO_MMIO_STATUS, 0, 4);
     b->has_features = false;
     b->features = 0;
+    vu_log_update(b); /* LOG_ALL gone: logging off (the log stays mapped) */
 }
 
 /* ---- device state ---- */

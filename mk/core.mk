@@ -3,7 +3,7 @@
 # hosted build (mk/host.mk). Nothing here may include x86, EFI or libc-specific
 # headers beyond the freestanding C ones (plus string.h and errno.h, which both
 # builds have); platform needs go through drivers/virtio/virtio_platform.h.
-CORE_SRCS := drivers/virtio/virtqueue.c drivers/virtio/vq_check.c hostsim/vdq.c hostsim/vdq_packed.c
+CORE_SRCS := drivers/virtio/virtqueue.c drivers/virtio/vq_check.c hostsim/vdq.c hostsim/vdq_packed.c hostsim/vdq_log.c
 # The packed ring (2.8), driver side: virtqueue.c forwards packed queues to it.
 CORE_SRCS += drivers/virtio/virtqueue_packed.c
 # lib/: small helpers that are neither kernel nor virtio (CRC-32C, SHA-256).
