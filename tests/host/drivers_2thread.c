@@ -180,7 +180,7 @@ int main(int argc, char **argv)
     memset(arena, 0, ARENA_SIZE);
     host_dma_arena_setup(arena, ARENA_SIZE, GPA_BASE);
     region = (struct vdq_mem_region){GPA_BASE, ARENA_SIZE, arena};
-    mem = (struct vdq_mem){&region, 1, 0};
+    mem = (struct vdq_mem){.regions = &region, .nregions = 1};
     if (vdev_blk_create(&lb.vd, &mem, disk, (uint64_t)SECTORS * 512, NULL) ||
         vmmio_create(&lb.vd, &hooks, &lb.m) || loopback_device_create(lb.m, "lblk0", &lb.dev))
         return 2;
