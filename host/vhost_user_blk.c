@@ -88,6 +88,7 @@
 #include "vhost_user_front.h"
 #include "virtio_platform.h"
 #include "vub_disk.h"
+#include "vub_sock.h"
 #include "vu_workers.h"
 
 struct daemon {
@@ -349,89 +350,6 @@ static void backend_down(struct daemon *d)
 
 /* ---- messages ---- */
 
-/* Read exactly len bytes (the first read may bring fds); 0, or -1 on EOF
- * or error. */
-static int read_full(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
-{
-    uint8_t *p = buf;
-
-    while (len) {
-        union {
-            char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        struct iovec iov = {.iov_base = p, .iov_len = len};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        struct cmsghdr *c;
-        ssize_t n;
-
-        if (fds) {
-            mh.msg_control = cm.buf;
-            mh.msg_controllen = sizeof(cm.buf);
-        }
-        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        for (c = fds ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-            unsigned k, cnt;
-
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            cnt = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (k = 0; k < cnt; k++) {
-                int f;
-
-                memcpy(&f, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-                if (*nfds < VU_MAX_FDS)
-                    fds[(*nfds)++] = f;
-                else
-                    close(f); /* more than any message may carry */
-            }
-        }
-        if (mh.msg_flags & MSG_CTRUNC)
-            fprintf(stderr, "vhost-user-blk: fds truncated\n");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* The reply, with its fd (GET_INFLIGHT_FD) as SCM_RIGHTS; the fd is ours
- * (vhost_user.h) and closed once sent. */
-static ssize_t send_reply(int conn, struct vu_reply *r)
-{
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct iovec iov = {.iov_base = r->buf, .iov_len = r->len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n;
-
-    if (r->fd >= 0) {
-        struct cmsghdr *c;
-
-        memset(&cm, 0, sizeof(cm));
-        mh.msg_control = cm.buf;
-        mh.msg_controllen = sizeof(cm.buf);
-        c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &r->fd, sizeof(int));
-    }
-    do
-        n = sendmsg(conn, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (r->fd >= 0) {
-        close(r->fd);
-        r->fd = -1;
-    }
-    return n;
-}
-
 /* One message from the frontend; false: close the connection. */
 static bool handle_one(struct daemon *d)
 {
@@ -441,7 +359,7 @@ static bool handle_one(struct daemon *d)
     unsigned nfds = 0, i;
     uint32_t size;
 
-    if (read_full(d->conn_fd, msg, VU_HDR_BYTES, fds, &nfds))
+    if (vub_read_full(d->conn_fd, msg, VU_HDR_BYTES, fds, &nfds))
         goto err_close;
     size = snap_get32(msg + 8);
     if (size > VU_MAX_PAYLOAD) {
@@ -449,7 +367,7 @@ static bool handle_one(struct daemon *d)
                 vu_request_name(snap_get32(msg)), size);
         goto err_close;
     }
-    if (size && read_full(d->conn_fd, msg + VU_HDR_BYTES, size, fds, &nfds))
+    if (size && vub_read_full(d->conn_fd, msg + VU_HDR_BYTES, size, fds, &nfds))
         goto err_close;
     d->messages++;
     if (d->verbose)
@@ -461,7 +379,7 @@ static bool handle_one(struct daemon *d)
         fprintf(stderr, "vhost-user-blk: SET_CONFIG: cache %s\n",
                 vdev_blk_is_writeback(&d->dev) ? "writeback" : "writethrough");
     vuw_sync(d->workers); /* kick fds may have changed */
-    if (r.len && send_reply(d->conn_fd, &r) != (ssize_t)r.len) {
+    if (r.len && vub_send_reply(d->conn_fd, &r) != (ssize_t)r.len) {
         fprintf(stderr, "vhost-user-blk: reply not sent: %s\n", strerror(errno));
         return false;
     }
@@ -475,26 +393,6 @@ err_close:
 
 /* ---- the loop ---- */
 
-static int listen_on(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "vhost-user-blk: socket path too long\n");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
-        fprintf(stderr, "vhost-user-blk: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* ---- resize (the disk file grew) ---- */
 
@@ -821,7 +719,7 @@ int main(int argc, char **argv)
                 why);
         d.sync_io = true;
     }
-    d.listen_fd = listen_on(d.sock_path);
+    d.listen_fd = vub_listen_on(d.sock_path);
     if (d.listen_fd < 0)
         return 1;
     fprintf(stderr, "vhost-user-blk: serving %s (%llu sectors%s%s) on %s, %u queue%s\n",

@@ -53,11 +53,11 @@ $(HOST_DIR)/test_vhost_user_mem: $(HOST_DIR)/san/tests/host/test_vhost_user_mem.
 # Only the daemon links liburing (Debian's liburing-dev, tools/deps.sh):
 # its io_uring engine is host/vub_async.c over host/vub_uring.c.
 VHOST_DAEMON_LIBS := -luring
-$(VHOST_DAEMON): $(HOST_DIR)/opt/host/vhost_user_blk.o $(HOST_DIR)/opt/host/vub_disk.o $(HOST_DIR)/opt/host/vu_workers.o \
+$(VHOST_DAEMON): $(HOST_DIR)/opt/host/vhost_user_blk.o $(HOST_DIR)/opt/host/vub_disk.o $(HOST_DIR)/opt/host/vub_sock.o $(HOST_DIR)/opt/host/vu_workers.o \
 		$(HOST_DIR)/opt/host/vub_async.o $(HOST_DIR)/opt/host/vub_uring.o $(HOST_OPT_LIB)
 	$(HOST_CC) $(HOST_OPT) $^ -o $@ $(HOST_LIBS) $(VHOST_DAEMON_LIBS)
 
-$(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_DIR)/san/host/vub_disk.o $(HOST_DIR)/san/host/vu_workers.o \
+$(VHOST_DAEMON)-asan: $(HOST_DIR)/san/host/vhost_user_blk.o $(HOST_DIR)/san/host/vub_disk.o $(HOST_DIR)/san/host/vub_sock.o $(HOST_DIR)/san/host/vu_workers.o \
 		$(HOST_DIR)/san/host/vub_async.o $(HOST_DIR)/san/host/vub_uring.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(HOST_LIBS) $(VHOST_DAEMON_LIBS)
 
