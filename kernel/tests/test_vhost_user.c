@@ -509,7 +509,9 @@ static void case_err_unknown_request(struct ktest *t)
     if (!vt_fresh(t, v))
         return;
     KT_ASSERT_EQ(t, vt_acked(v, vuf_none(v->msg, 63, 0), NULL, 0), ENOSYS);
-    KT_ASSERT_EQ(t, vt_acked(v, vuf_u64(v->msg, VU_SET_LOG_BASE, 0, 0), NULL, 0), ENOSYS);
+    /* A request the spec defines that we do not implement
+     * (VHOST_USER_SET_VRING_ENDIAN, 23; SET_LOG_BASE is implemented now). */
+    KT_ASSERT_EQ(t, vt_acked(v, vuf_u64(v->msg, 23, 0, 0), NULL, 0), ENOSYS);
     KT_ASSERT_EQ(t, vt_get(v, VU_GET_FEATURES) > 0, 1); /* still serving */
     /* Without REPLY_ACK: the connection is closed. */
     KT_ASSERT(t, vt_send(v, vuf_none(v->msg, 40, 0), NULL, 0) < 0);
