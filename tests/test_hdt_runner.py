@@ -21,6 +21,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(REPO, "tools", "hdt-run")
 CASES = ["ctl.read", "split.next_loop", "state.notify_before_driver_ok", "blk.bad_type"]
 LINE_RE = re.compile(r"^(\S+) (PASS|REJECT|NEEDS_RESET|WEDGED|FAIL|SKIP) ?(.*)$", re.M)
+# The runner's own lines: the id and the verdict padded into columns.
+OUT_RE = re.compile(r"^(\S+) +(PASS|REJECT|NEEDS_RESET|WEDGED|HUNG|CRASH|FAIL|SKIP) +(.*)$", re.M)
 
 
 def runner(*args, timeout=120):
@@ -114,6 +116,26 @@ def test_verdicts_match_the_image(compared, console, boot, tmp_path):
     qemu = in_image(c, dev)
     assert {k: r["verdict"] for k, r in t["qemu-pci"].items()} == \
         {k: v[0] for k, v in qemu.items()}
+
+
+def test_hung_and_parallel():
+    """A case whose line does not come within --case-timeout is HUNG (the
+    machine is dropped and the next case boots a new one), and -j 2 splits
+    the cases over two boots with the verdicts of one."""
+    # transport.notify_bad_queue idles 150 ms in the guest before its line.
+    p = runner("--target", "loopback", "--machine", "microvm", "--case-timeout", "0.05",
+               "--case", "transport.notify_bad_queue")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert re.search(r"^transport.notify_bad_queue +HUNG +no answer within 0.05s$", p.stdout,
+                     re.M), p.stdout
+    assert "re-run transport.notify_bad_queue (HUNG): tools/hdt-run --target loopback " \
+        "--case transport.notify_bad_queue --machine microvm" in p.stdout
+    one = runner("--target", "loopback", "--machine", "microvm", "--case", "blk.*")
+    two = runner("--target", "loopback", "--machine", "microvm", "--case", "blk.*", "-j", "2")
+    assert one.returncode == two.returncode == 0, one.stdout + two.stdout
+    assert "1 boot(s)" in one.stdout and "2 boot(s)" in two.stdout, two.stdout
+    assert OUT_RE.findall(one.stdout) == OUT_RE.findall(two.stdout)
+    assert len(OUT_RE.findall(one.stdout)) >= 10
 
 
 def test_errors():
