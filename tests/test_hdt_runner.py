@@ -19,6 +19,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(REPO, "tools", "hdt-run")
+DAEMON = os.path.join(REPO, "build", "host", "ringloop-vhost-user-blk")
 CASES = ["ctl.read", "split.next_loop", "state.notify_before_driver_ok", "blk.bad_type"]
 LINE_RE = re.compile(r"^(\S+) (PASS|REJECT|NEEDS_RESET|WEDGED|FAIL|SKIP) ?(.*)$", re.M)
 # The runner's own lines: the id and the verdict padded into columns.
@@ -39,7 +40,8 @@ def in_image(c, dev):
 def compared(tmp_path_factory):
     d = tmp_path_factory.mktemp("hdtrun")
     j, x = str(d / "r.json"), str(d / "r.xml")
-    args = ["--compare", "loopback,qemu-pci", "--json", j, "--junit", x]
+    # --machine: loopback on microvm (no firmware: a faster boot).
+    args = ["--compare", "loopback,qemu-pci", "--machine", "microvm", "--json", j, "--junit", x]
     for c in CASES:
         args += ["--case", c]
     p = runner(*args)
@@ -138,8 +140,26 @@ def test_hung_and_parallel():
     assert len(OUT_RE.findall(one.stdout)) >= 10
 
 
+@pytest.mark.skipif(not os.path.exists(DAEMON), reason="make host builds the daemon")
+def test_backend_crash(tmp_path):
+    """A vhost-user backend (a --backend command) that dies during a case:
+    the runner sees it from the host and calls that case CRASH, boots again
+    for the rest, and they pass."""
+    once = tmp_path / "killed"
+    backend = "%s %s 3 %s --socket {socket} --disk {disk}" % (
+        os.path.join(REPO, "tests", "hdt_crash_backend.py"), once, DAEMON)
+    p = runner("--target", "vhost-user", "--backend", backend, "--case-timeout", "10",
+               "--case", "ctl.read", "--case", "blk.bad_type")
+    assert once.exists(), p.stdout + p.stderr
+    assert p.returncode == 1, p.stdout + p.stderr
+    got = dict((i, v) for i, v, _ in OUT_RE.findall(p.stdout))
+    assert got == {"ctl.read": "CRASH", "blk.bad_type": "PASS"}, p.stdout
+    assert re.search(r"^ctl.read +CRASH +backend exited with status 9", p.stdout, re.M)
+    assert "2 boot(s)" in p.stdout, p.stdout
+
+
 def test_errors():
-    p = runner("--target", "loopback", "--case", "split.no_such_case")
+    p = runner("--target", "loopback", "--machine", "microvm", "--case", "split.no_such_case")
     assert p.returncode == 2 and "no case matches 'split.no_such_case'" in p.stdout, p.stdout
     p = runner("--target", "nosuch")
     assert p.returncode != 0 and "unknown target 'nosuch'" in p.stderr
