@@ -11,13 +11,20 @@ ONCE_FILE and exits 9. Otherwise it waits for the daemon and exits with its
 status. The runner must call the case that was running CRASH.
 """
 import os
+import signal
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ringloop_console import _die_with_parent  # noqa: E402
 
 
 def main():
     once, n, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:] + ["--verbose"]
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
+    # The daemon goes when we do (the runner stops us with SIGTERM).
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace",
+                         preexec_fn=_die_with_parent)
+    signal.signal(signal.SIGTERM, lambda *_: (p.terminate(), sys.exit(0)))
     seen = 0
     for line in p.stderr:
         if "SET_VRING_ADDR" in line:
