@@ -329,8 +329,15 @@ void vdq_log_gpa(const struct vdq_mem *mem, uint64_t gpa, uint64_t len);
 void vdq_log_hva(const struct vdq_mem *mem, const void *p, uint64_t len);
 void vdq_log_chain_in(const struct vdq_mem *mem, const struct vdq_chain *c, uint32_t len);
 void vdq_set_used_log(struct vdq *q, bool on, uint64_t gpa);
-/* The queue's used area at offset off, len bytes, was written. */
-void vdq_log_used(const struct vdq *q, uint64_t off, uint64_t len);
+/* The queue's used area at offset off, len bytes, was written. Inline
+ * test first: every push and publish calls it, and logging is off except
+ * while a migration runs. */
+void vdq_log_used_on(const struct vdq *q, uint64_t off, uint64_t len);
+static inline void vdq_log_used(const struct vdq *q, uint64_t off, uint64_t len)
+{
+    if (q->used_log)
+        vdq_log_used_on(q, off, len);
+}
 
 /* Copy between a chain's readable / writable segments and flat memory;
  * return bytes copied (stops at the end of the segments). */

@@ -90,8 +90,8 @@ void vdq_set_used_log(struct vdq *q, bool on, uint64_t gpa)
     q->used_log_gpa = on ? gpa : 0;
 }
 
-void vdq_log_used(const struct vdq *q, uint64_t off, uint64_t len)
+void vdq_log_used_on(const struct vdq *q, uint64_t off, uint64_t len)
 {
-    if (q->used_log && off <= UINT64_MAX - q->used_log_gpa)
+    if (off <= UINT64_MAX - q->used_log_gpa)
         vdq_log_gpa(&q->mem, q->used_log_gpa + off, len);
 }
