@@ -58,19 +58,6 @@ bool blk_async_on(const struct vdev *d, const struct dev_blk *b)
     return !b->disk && b->be.submit && !d->hostile;
 }
 
-/* The chain's last writable byte (c->in_len >= 1, checked by blk_chain). */
-static uint8_t *blk_status_ptr(const struct vdq_chain *c)
-{
-    uint32_t off = c->in_len - 1, i;
-
-    for (i = c->nout; i < c->nout + c->nin; i++) {
-        if (off < c->iov[i].len)
-            return (uint8_t *)c->iov[i].base + off;
-        off -= c->iov[i].len;
-    }
-    return NULL;
-}
-
 /* The data part: len bytes from off of the readable (OUT) or writable (IN)
  * segments into s->iov; false if they do not fit (never: seg_max). */
 static bool blk_slot_data(struct blk_slot *s, const struct vdq_chain *c, bool is_in, uint32_t off,
@@ -225,7 +212,8 @@ int blk_async_request(struct vdev *d, struct dev_blk *b, unsigned qi, const stru
     s->head = c->head;
     s->type = type;
     s->in_len = c->in_len;
-    s->status = blk_status_ptr(c);
+    /* The status: the last writable byte (in_len >= 1, checked by blk_chain). */
+    s->status = vdq_chain_in_byte(c, c->in_len - 1);
     s->io.qi = (uint16_t)qi;
     s->io.pos = pos;
     s->io.iov = s->iov;

@@ -172,19 +172,6 @@ static bool net_rx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     return net_rx_fill(d, c, written);
 }
 
-/* Host pointer of byte off of c's writable part (NULL past its end). */
-static uint8_t *net_chain_byte(const struct vdq_chain *c, uint32_t off)
-{
-    uint32_t i;
-
-    for (i = c->nout; i < c->nout + c->nin; i++) {
-        if (off < c->iov[i].len)
-            return (uint8_t *)c->iov[i].base + off;
-        off -= c->iov[i].len;
-    }
-    return NULL;
-}
-
 /* Give back (or, when that is not allowed, drop) the chains held for the
  * head frame. */
 static int net_mrg_release(struct vdev *d, uint16_t chains, bool drop)
@@ -259,8 +246,8 @@ static int net_rx_mrg_one(struct vdev *d)
 
             net_rx_hdr(d, &h);
             vdq_chain_write(&c, 0, &h, sizeof(h));
-            nb_lo = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers));
-            nb_hi = net_chain_byte(&c, offsetof(struct virtio_net_hdr, num_buffers) + 1);
+            nb_lo = vdq_chain_in_byte(&c, offsetof(struct virtio_net_hdr, num_buffers));
+            nb_hi = vdq_chain_in_byte(&c, offsetof(struct virtio_net_hdr, num_buffers) + 1);
             coff = NET_HDR;
         }
         take = c.in_len - coff < len - foff ? c.in_len - coff : len - foff;

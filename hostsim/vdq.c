@@ -533,6 +533,18 @@ uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *sr
     return vdq_chain_copy(c->iov + c->nout, c->nin, off, (void *)(uintptr_t)src, len, true);
 }
 
+uint8_t *vdq_chain_in_byte(const struct vdq_chain *c, uint32_t off)
+{
+    uint32_t i;
+
+    for (i = c->nout; i < c->nout + c->nin && i < c->max_iov; i++) {
+        if (off < c->iov[i].len)
+            return (uint8_t *)c->iov[i].base + off;
+        off -= c->iov[i].len;
+    }
+    return NULL;
+}
+
 /* ---- giving chains back (net MRG_RXBUF; contract in vdq.h) ---- */
 
 int vdq_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains)

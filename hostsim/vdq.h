@@ -343,5 +343,8 @@ static inline void vdq_log_used(const struct vdq *q, uint64_t off, uint64_t len)
  * return bytes copied (stops at the end of the segments). */
 uint32_t vdq_chain_read(const struct vdq_chain *c, uint32_t off, void *dst, uint32_t len);
 uint32_t vdq_chain_write(const struct vdq_chain *c, uint32_t off, const void *src, uint32_t len);
+/* Where byte off of c's writable segments lives (for a byte written later,
+ * after the chain's iov array was reused), or NULL past their end. */
+uint8_t *vdq_chain_in_byte(const struct vdq_chain *c, uint32_t off);
 
 #endif
