@@ -1,4 +1,4 @@
 # SPDX-License-Identifier: Apache-2.0
 # Issue 12: the hostile-driver device tester (drivers/virtio/hdt*.c), portable:
 # the image's `hdt` command runs it against any blk device.
-CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c
+CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c drivers/virtio/hdt_catalogue.c

@@ -76,6 +76,8 @@ struct hdt_case {
 unsigned hdt_count(void);
 const struct hdt_case *hdt_case_at(unsigned i);
 const struct hdt_case *hdt_find(const char *id);
+/* The index of id in the catalogue (hdt_case_at), or -1. */
+int hdt_index(const char *id);
 const char *hdt_verdict_name(enum hdt_verdict v);
 
 /* Run one case against dev (which must be a blk device for blk cases; the

@@ -720,23 +720,4 @@ static const struct hdt_case cases[] = {
       "header descriptor marked device-writable"),
 };
 
-unsigned hdt_count(void)
-{
-    return sizeof(cases) / sizeof(cases[0]);
-}
-
-const struct hdt_case *hdt_case_at(unsigned i)
-{
-    return i < hdt_count() ? &cases[i] : NULL;
-}
-
-const struct hdt_case *hdt_find(const char *id)
-{
-    unsigned i;
-
-    for (i = 0; id && i < hdt_count(); i++) {
-        if (strcmp(cases[i].id, id) == 0)
-            return &cases[i];
-    }
-    return NULL;
-}
+const struct hdt_table hdt_table_split = {cases, sizeof(cases) / sizeof(cases[0])};

@@ -122,4 +122,12 @@ void hdt_note_u(char *buf, uint64_t v, bool hex);
 /* Wait (bounded) until used idx reaches want; true when it did. */
 bool hdt_wait_used(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns);
 
+/* The catalogue is a list of tables, one per class file (hdt_catalogue.c
+ * lists them); ids are unique across all of them. */
+struct hdt_table {
+    const struct hdt_case *v;
+    unsigned n;
+};
+extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
+
 #endif
