@@ -65,6 +65,11 @@ static uint8_t canary(uint32_t off)
     return (uint8_t)(0x5a ^ (off * 7u) ^ (off >> 8));
 }
 
+uint8_t hdt_canary_byte(uint32_t off)
+{
+    return canary(off);
+}
+
 uint8_t hdt_status(struct hdt_ctx *c)
 {
     return c->dev->ops->get_status(c->dev);
@@ -108,6 +113,15 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
             return -ENOTSUP;
         want |= 1ull << VIRTIO_F_INDIRECT_DESC;
     }
+    if (mode & HDT_OPEN_PACKED) {
+        /* 2.8: packed virtqueues are negotiated by VIRTIO_F_RING_PACKED. */
+        if (!(offered & (1ull << VIRTIO_F_RING_PACKED))) {
+            c->note[0] = '\0';
+            hdt_note(c->note, "VIRTIO_F_RING_PACKED not offered");
+            return -ENOTSUP;
+        }
+        want |= 1ull << VIRTIO_F_RING_PACKED;
+    }
     c->features = (offered & want) | extra;
     dev->features = c->features;
     ops->set_features(dev, c->features);
@@ -132,6 +146,9 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
     c->avail_idx = 0;
     c->used_seen = 0;
     c->snapped = false;
+    c->packed = (mode & HDT_OPEN_PACKED) != 0;
+    if (c->packed)
+        hdt_packed_reset(c);
     err = ops->queue_setup(dev, 0, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
                            c->dma + HDT_USED_OFF);
     if (err == 0)
@@ -278,6 +295,8 @@ bool hdt_wait_used(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns)
 {
     uint64_t start = virt_time_ns();
 
+    if (c->packed)
+        return hdt_packed_wait(c, want, timeout_ns);
     for (;;) {
         uint16_t u = virt_load_acquire16(&hdt_used(c)->idx);
 
@@ -305,6 +324,8 @@ static bool hdt_probe(struct hdt_ctx *c)
 
     if (c->dev->device_id != VIRTIO_ID_BLOCK)
         return false;
+    if (c->packed)
+        return hdt_packed_probe(c);
     memcpy(p, w, 16);
     p[16 + 512] = 0xff;
     hdt_set_desc(t, h, c->dma + HDT_PROBE_OFF, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(h + 1));
@@ -341,7 +362,7 @@ static bool hdt_probe(struct hdt_ctx *c)
 
 static bool hdt_recover(struct hdt_ctx *c)
 {
-    return hdt_open(c, 0, 0) == 0 && hdt_probe(c);
+    return hdt_open(c, c->packed ? HDT_OPEN_PACKED : 0, 0) == 0 && hdt_probe(c);
 }
 
 /* ---- verdicts ---- */
@@ -370,7 +391,9 @@ static bool hdt_in_writable(const struct hdt_ctx *c, uint32_t off)
 {
     unsigned i;
 
-    if (off >= HDT_USED_OFF && off < HDT_USED_OFF + virtq_used_size(c->qsize))
+    if (c->packed && off < HDT_BUF_OFF)
+        return hdt_packed_writable(c, off);
+    if (!c->packed && off >= HDT_USED_OFF && off < HDT_USED_OFF + virtq_used_size(c->qsize))
         return true;
     for (i = 0; i < c->nwr; i++) {
         if (off >= c->wr[i].off && off - c->wr[i].off < c->wr[i].len)
@@ -398,7 +421,7 @@ static bool hdt_check_canary(struct hdt_ctx *c, struct hdt_result *r)
     hdt_note(r->detail, " byte(s) outside writable buffers, first at arena+");
     hdt_note_u(r->detail, first, true);
     hdt_note(r->detail, " (");
-    hdt_note(r->detail, hdt_region(first));
+    hdt_note(r->detail, c->packed ? hdt_packed_region(first) : hdt_region(first));
     hdt_note(r->detail, ")");
     return false;
 }
@@ -437,10 +460,13 @@ static bool hdt_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consu
 {
     /* Acquire: pairs with the device's release of used->idx (2.7.8.2), so
      * the elements and the bytes written into buffers are visible. */
-    uint16_t u = virt_load_acquire16(&hdt_used(c)->idx);
-    uint16_t n = (uint16_t)(u - c->used_seen);
+    uint16_t u, n;
     unsigned i;
 
+    if (c->packed)
+        return hdt_packed_collect(c, r, consumed, len0);
+    u = virt_load_acquire16(&hdt_used(c)->idx);
+    n = (uint16_t)(u - c->used_seen);
     *consumed = 0;
     *len0 = 0;
     if (n > c->qsize && !c->lax_used) {
@@ -534,6 +560,8 @@ static void hdt_judge(struct hdt_ctx *c, struct hdt_result *r, uint64_t cfg_irqs
         hdt_note_u(r->detail, len0, false);
         if (consumed == 1 && hdt_past_len(c, len0))
             hdt_note(r->detail, " past-len");
+        if (c->packed && c->pk.no_write_flag)
+            hdt_note(r->detail, " no-WRITE"); /* 2.8.3: len without the WRITE flag */
     }
     if (hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
         uint64_t start = virt_time_ns();
@@ -603,11 +631,14 @@ int hdt_run_case(struct virtio_device *dev, const struct hdt_case *k, uint64_t s
     c->need_consume = true;
     err = 0;
     if (!(k->flags & HDT_OWN_SESSION)) {
-        int e = hdt_open(c, (k->flags & HDT_WANT_INDIRECT) ? HDT_OPEN_INDIRECT : 0, 0);
+        int e = hdt_open(c,
+                         ((k->flags & HDT_WANT_INDIRECT) ? HDT_OPEN_INDIRECT : 0) |
+                             ((k->flags & HDT_WANT_PACKED) ? HDT_OPEN_PACKED : 0),
+                         0);
 
         if (e == -ENOTSUP) {
             r->verdict = HDT_SKIP;
-            hdt_note(r->detail, "INDIRECT_DESC not offered");
+            hdt_note(r->detail, c->note[0] ? c->note : "INDIRECT_DESC not offered");
             goto out;
         }
         if (e < 0) {

@@ -61,6 +61,7 @@ struct hdt_ctx;
 /* What a case needs of the session (hdt_case.flags). */
 #define HDT_WANT_INDIRECT 1u /* negotiate VIRTIO_F_INDIRECT_DESC (SKIP if not offered) */
 #define HDT_OWN_SESSION 2u   /* the case opens the session itself (state machine cases) */
+#define HDT_WANT_PACKED 4u   /* negotiate VIRTIO_F_RING_PACKED (SKIP if not offered) */
 
 struct hdt_case {
     const char *id;     /* "split.desc_index_oob" */

@@ -19,6 +19,7 @@
 
 #include "hdt.h"
 #include "virtio_ring.h"
+#include "virtio_ring_packed.h"
 
 #define HDT_QSIZE 16u
 #define HDT_ARENA 0x10000u
@@ -34,6 +35,47 @@
 #define HDT_OPEN_INDIRECT 1u       /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
 #define HDT_OPEN_NO_FEATURES_OK 2u /* skip FEATURES_OK (3.1.1 step 5) */
 #define HDT_OPEN_NO_DRIVER_OK 4u   /* stop before DRIVER_OK (3.1.1 step 8) */
+
+/* ---- packed ring (hdt_packed.c) ----
+ * Same arena offsets: DESC holds the descriptor ring (16 * qsize bytes),
+ * AVAIL the Driver Event Suppression structure (read-only for the device),
+ * USED the Device Event Suppression structure (written by the device); the
+ * rest of the ring space is canary. 2.8: the device may write only the
+ * Device Event Suppression structure and the descriptors it marks used. */
+#define HDT_OPEN_PACKED 8u /* negotiate VIRTIO_F_RING_PACKED; -ENOTSUP when not offered */
+#define HDT_PK_MAX_LISTS 32
+
+/* One list the driver made available: ring offset of its first descriptor,
+ * descriptor count, buffer id; done once its used descriptor was read. */
+struct hdt_plist {
+    uint16_t id;
+    uint16_t off;
+    uint16_t ndesc;
+    bool done;
+    bool hostile; /* counted in nheads (not a warm-up or the probe) */
+};
+
+struct hdt_pstate {
+    uint16_t next_avail; /* driver: ring offset of the next descriptor to fill */
+    uint16_t next_used;  /* driver: ring offset polled for the next used one */
+    bool avail_wrap;     /* Driver Ring Wrap Counter (2.8.1, starts at 1) */
+    bool used_wrap;      /* the device's counter as the driver tracks it */
+    bool addr_rewritten; /* a used descriptor's addr changed (2.8.4: unused) */
+    bool no_write_flag;  /* served with len but no WRITE flag (2.8.3) */
+    uint16_t nlists;
+    uint16_t pad;
+    uint32_t used_mask; /* ring offsets marked used after the snapshot */
+    struct hdt_plist lists[HDT_PK_MAX_LISTS];
+};
+
+/* One element of a list a case builds: flags carries WRITE / INDIRECT
+ * (hdt_ppost adds NEXT and the AVAIL/USED bits unless told not to). */
+struct hdt_pseg {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t id;
+};
 
 struct hdt_range {
     uint32_t off;
@@ -65,6 +107,10 @@ struct hdt_ctx {
     uint8_t status_mask; /* acceptable status values (bit s); 0: any */
     uint8_t pad[1];
     char note[HDT_DETAIL_MAX]; /* the case's own remark (SKIP reason, ...) */
+    /* Packed sessions (HDT_OPEN_PACKED, hdt_packed.c): the driver's side. */
+    bool packed;
+    uint8_t pad2[7];
+    struct hdt_pstate pk;
 };
 
 /* Session: reset and initialise the device for a case (modes above),
@@ -114,6 +160,8 @@ void hdt_post(struct hdt_ctx *c, uint16_t head);
 /* Publish an arbitrary available index (and mirror it in the snapshot). */
 void hdt_publish_idx(struct hdt_ctx *c, uint16_t idx);
 void hdt_snapshot(struct hdt_ctx *c);
+/* The canary the arena holds at off before a case writes it. */
+uint8_t hdt_canary_byte(uint32_t off);
 void hdt_kick(struct hdt_ctx *c);
 /* Append text / a number to a detail buffer (HDT_DETAIL_MAX). */
 void hdt_note(char *buf, const char *s);
@@ -129,5 +177,61 @@ struct hdt_table {
     unsigned n;
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
+extern const struct hdt_table hdt_table_packed; /* hdt_cases_packed.c */
+
+/* ---- packed ring engine (hdt_packed.c) ---- */
+
+/* hdt_ppost modes. */
+#define HDT_PP_RAW_FLAGS 1u /* seg flags written verbatim (no NEXT/AVAIL/USED added) */
+#define HDT_PP_SEG_IDS 2u   /* seg ids written verbatim (default: id in every one) */
+#define HDT_PP_NOT_AVAIL 4u /* not made available: nothing recorded, next_avail stays */
+#define HDT_PP_NO_LAST_FIRST 8u /* head flags stored first, not last (2.8.17) */
+
+static inline struct pvirtq_desc *hdt_pring(struct hdt_ctx *c)
+{
+    return (struct pvirtq_desc *)(c->arena + HDT_DESC_OFF);
+}
+static inline struct pvirtq_event_suppress *hdt_pdriver_event(struct hdt_ctx *c)
+{
+    return (struct pvirtq_event_suppress *)(c->arena + HDT_AVAIL_OFF);
+}
+/* The AVAIL/USED bits that make a descriptor available in lap wrap. */
+static inline uint16_t hdt_pavail_bits(bool wrap)
+{
+    return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+}
+/* After the session opened (hdt_open calls it): driver state, ring zeroed,
+ * the gaps around the three parts canary. */
+void hdt_packed_reset(struct hdt_ctx *c);
+/* Write ring descriptor off (mirrored into the snapshot once taken). */
+void hdt_pdesc(struct hdt_ctx *c, unsigned off, uint64_t addr, uint32_t len, uint16_t id,
+               uint16_t flags);
+/* Store one 16-bit field of the ring or the driver area (mirrored). */
+void hdt_pstore16(struct hdt_ctx *c, uint16_t *p, uint16_t v);
+/* Make n elements available as one list with buffer id at next_avail
+ * (modes above; snapshot before the head's flags, which go last with a
+ * release). Returns the ring offset of the first descriptor. */
+unsigned hdt_ppost(struct hdt_ctx *c, const struct hdt_pseg *seg, unsigned n, uint16_t id,
+                   unsigned mode);
+/* A blk request as segments: header, data (data_len, data_flags; none
+ * when 0), status. Registers writable ranges and the status byte. Returns
+ * the count. */
+unsigned hdt_pblk_req(struct hdt_ctx *c, struct hdt_pseg *seg, uint32_t type, uint64_t sector,
+                      uint32_t data_len, uint16_t data_flags);
+/* Warm-up before the case (no snapshot yet): well-formed reads of sector 0
+ * in the probe area, each served before the next, until the driver's
+ * next_avail is at ring offset off (any offset: lists of 2, 3 or 4
+ * descriptors). false (and the case's note) when one was not served. */
+bool hdt_padvance(struct hdt_ctx *c, unsigned off, unsigned laps);
+/* The used descriptors the device has written ahead of next_used (not
+ * consumed), stopping at an id we cannot account for (counted as one). */
+unsigned hdt_packed_peek(struct hdt_ctx *c);
+/* Dispatch points of hdt.c for packed sessions. */
+bool hdt_packed_wait(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns);
+bool hdt_packed_probe(struct hdt_ctx *c);
+bool hdt_packed_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consumed,
+                        uint32_t *len0);
+bool hdt_packed_writable(const struct hdt_ctx *c, uint32_t off);
+const char *hdt_packed_region(uint32_t off);
 
 #endif
