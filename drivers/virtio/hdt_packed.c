@@ -162,7 +162,7 @@ static unsigned pk_post(struct hdt_ctx *c, const struct hdt_pseg *seg, unsigned 
             d->addr = seg[i].addr;
             d->len = seg[i].len;
             d->id = did;
-            pk_mirror(c, d, 12);
+            pk_mirror(c, d, 14); /* addr, len, id: all but the flags */
             head_flags = f;
         } else {
             hdt_pdesc(c, off, seg[i].addr, seg[i].len, did, f);
