@@ -63,7 +63,8 @@ struct hdt_pstate {
     bool addr_rewritten; /* a used descriptor's addr changed (2.8.4: unused) */
     bool no_write_flag;  /* served with len but no WRITE flag (2.8.3) */
     uint16_t nlists;
-    uint16_t pad;
+    bool late; /* a case's list came back only during the probe (slow device) */
+    uint8_t pad;
     uint32_t used_mask; /* ring offsets marked used after the snapshot */
     struct hdt_plist lists[HDT_PK_MAX_LISTS];
 };

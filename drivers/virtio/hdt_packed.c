@@ -516,8 +516,13 @@ static bool pk_read0(struct hdt_ctx *c, unsigned ndesc)
             return false; /* an id we cannot account for: no trust in the rest */
         if (t > 0 && u.list == probe_list)
             return p[16 + 512] == VIRTIO_BLK_S_OK;
-        if (t > 0)
-            continue; /* an earlier list came back first */
+        if (t > 0) {
+            /* An earlier list came back first: a case's own one now means
+             * it was served after the case's wait (a slow device). */
+            if (c->pk.lists[u.list].hostile)
+                c->pk.late = true;
+            continue;
+        }
         if (hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
             return false;
         if (virt_time_ns() - start > PK_PROBE_WAIT_NS)

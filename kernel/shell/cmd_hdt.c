@@ -6,6 +6,7 @@
  *
  *   hdt list                         one line per case: id, clause, text
  *   hdt run <dev> [<case>...|all] [seed N]
+ *   (a <case> ending in '*' picks every id starting with the rest: packed.*)
  *
  * run prints "<id> <VERDICT> <detail>" per case and one summary line
  * "hdt: <dev> N cases: P PASS, R REJECT, ..."; the device's driver is
@@ -22,6 +23,26 @@
 #include "kernel/virtio/loopback.h"
 #include "kernel/virtio/virtio_bind.h"
 #include "virtio.h"
+
+/* "packed.*": a word ending in '*' picks every case whose id starts with
+ * the rest (at least one must). */
+static bool hdt_prefix_pick(const char *w, const char *id)
+{
+    size_t n = strlen(w);
+
+    return n > 1 && w[n - 1] == '*' && strncmp(w, id, n - 1) == 0;
+}
+
+static bool hdt_prefix_matches(const char *w)
+{
+    unsigned i;
+
+    for (i = 0; i < hdt_count(); i++) {
+        if (hdt_prefix_pick(w, hdt_case_at(i)->id))
+            return true;
+    }
+    return false;
+}
 
 static int cmd_hdt_run(int argc, char **argv)
 {
@@ -48,7 +69,8 @@ static int cmd_hdt_run(int argc, char **argv)
                 return 1;
         } else if (strcmp(argv[a], "all") == 0) {
             nwhich = 0;
-        } else if (hdt_find(argv[a]) && nwhich < SHELL_MAX_ARGS) {
+        } else if ((hdt_find(argv[a]) || hdt_prefix_matches(argv[a])) &&
+                   nwhich < SHELL_MAX_ARGS) {
             which[nwhich++] = argv[a];
         } else {
             printf("error: hdt: unknown case '%s' (`hdt list`)\n", argv[a]);
@@ -61,7 +83,7 @@ static int cmd_hdt_run(int argc, char **argv)
 
         pick = nwhich == 0;
         for (j = 0; j < nwhich; j++)
-            pick |= strcmp(which[j], k->id) == 0;
+            pick |= strcmp(which[j], k->id) == 0 || hdt_prefix_pick(which[j], k->id);
         if (!pick)
             continue;
         err = hdt_run_case(dev, k, seed, &r);

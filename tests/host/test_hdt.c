@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "hdt.h"
+#include "hdt_internal.h"
 #include "lb_env.h"
 #include "vdev_models.h"
 #include "virtio_blk.h"
@@ -114,7 +115,9 @@ static void test_seed_reproducible(void **state)
     run_all(7, a);
     run_all(7, b);
     for (i = 0; i < hdt_count(); i++) {
-        assert_int_equal(a[i].verdict, b[i].verdict);
+        if (a[i].verdict != b[i].verdict)
+            fail_msg("%s: %s %s / %s %s", hdt_case_at(i)->id, hdt_verdict_name(a[i].verdict),
+                     a[i].detail, hdt_verdict_name(b[i].verdict), b[i].detail);
         assert_string_equal(a[i].detail, b[i].detail);
     }
     free(a);
@@ -179,6 +182,76 @@ static void test_ours_packed(void **state)
     free(res);
 }
 
+/* The packed oracle is no rubber stamp: the same well-formed read, with
+ * the engine told a lie about it, gives FAIL for the reason it should. */
+/* Kick and give the device (slow under ASan on a loaded box) 2 s to use
+ * the list, so that the engine's own 300 ms wait finds it used. */
+static int settle(struct hdt_ctx *c)
+{
+    hdt_kick(c);
+    (void)hdt_wait_used(c, (uint16_t)(c->used_seen + 1), 2000000000ull);
+    return 0;
+}
+
+static int lie_status_readable(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = hdt_pblk_req(c, s, VIRTIO_BLK_T_IN, 0, 512, VIRTQ_DESC_F_WRITE);
+
+    c->nwr--; /* the status byte is not declared writable: the model writes it */
+    (void)hdt_buf(c, 16, true, NULL); /* elsewhere: the used len stays plausible */
+    c->status_mask = 0;
+    (void)hdt_ppost(c, s, n, 0, 0);
+    return settle(c);
+}
+
+static int lie_id(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = hdt_pblk_req(c, s, VIRTIO_BLK_T_IN, 0, 512, VIRTQ_DESC_F_WRITE);
+
+    /* The descriptors carry id 3, the engine records id 4. */
+    s[0].id = s[1].id = s[2].id = 3;
+    (void)hdt_ppost(c, s, n, 4, HDT_PP_SEG_IDS);
+    return settle(c);
+}
+
+static int lie_len(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = hdt_pblk_req(c, s, VIRTIO_BLK_T_IN, 0, 512, VIRTQ_DESC_F_WRITE);
+
+    c->wr[0].len = 100; /* 512 written into "100" writable bytes */
+    c->status_mask = 0;
+    (void)hdt_ppost(c, s, n, 0, 0);
+    return settle(c);
+}
+
+static void test_packed_oracle_fails(void **state)
+{
+    static const struct hdt_case lies[] = {
+        {"t.status_readable", "-", "-", VIRTIO_ID_BLOCK, HDT_WANT_PACKED, lie_status_readable},
+        {"t.id", "-", "-", VIRTIO_ID_BLOCK, HDT_WANT_PACKED, lie_id},
+        {"t.len", "-", "-", VIRTIO_ID_BLOCK, HDT_WANT_PACKED, lie_len},
+    };
+    static const char *const why[] = {"outside writable buffers", "used id 3 was never made available",
+                                      "used len 513 > writable bytes"};
+    struct hdt_result r;
+    unsigned i;
+
+    (void)state;
+    blk_attach();
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(hdt_run_case(env.lb.dev, &lies[i], 1, &r), 0);
+        if (r.verdict != HDT_FAIL || !strstr(r.detail, why[i]) || !r.recovered)
+            fail_msg("%s %s %s", lies[i].id, hdt_verdict_name(r.verdict), r.detail);
+    }
+    /* ... and the truth passes on the same device. */
+    assert_int_equal(hdt_run_case(env.lb.dev, hdt_find("ctl.packed_read"), 1, &r), 0);
+    assert_int_equal(r.verdict, HDT_PASS);
+    hdt_finish(env.lb.dev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +262,8 @@ int main(void)
                                                  (void *)&mode_irq_evt),
         cmocka_unit_test_prestate_setup_teardown(test_ours_packed, env_setup, env_teardown,
                                                  (void *)&mode_irq_evt_packed),
+        cmocka_unit_test_prestate_setup_teardown(test_packed_oracle_fails, env_setup,
+                                                 env_teardown, (void *)&mode_irq_evt_packed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
