@@ -12,6 +12,7 @@
  * Invariants:
  *  - every hook is a pass-through when d->hostile is NULL or its mode is off
  *    (except that chains held by complete-late are still completed);
+ *  - no chain stays held while the device sleeps (hostile_quiesce);
  *  - served counts every request exactly once (in hostile_push()); a mode
  *    fires only when served >= after and fewer than count firings happened;
  *  - nothing is written once the queue is broken.
@@ -401,7 +402,8 @@ static void hostile_hold(struct vdev *d, struct hostile *h, unsigned qi, uint16_
     __atomic_fetch_or(&d->more_work, 1u << qi, __ATOMIC_RELAXED); /* come back to complete it */
 }
 
-static void hostile_flush_late(struct vdev *d, struct hostile *h, unsigned qi)
+/* Push queue qi's held chains that are due (all of them: every one). */
+static void hostile_flush_late(struct vdev *d, struct hostile *h, unsigned qi, bool all)
 {
     uint64_t now = virt_time_ns();
     uint32_t i = 0;
@@ -409,7 +411,7 @@ static void hostile_flush_late(struct vdev *d, struct hostile *h, unsigned qi)
     while (i < h->nlate) {
         struct hostile_late *l = &h->late[i];
 
-        if (l->qi != qi || (int64_t)(now - l->due_ns) < 0) {
+        if (l->qi != qi || (!all && (int64_t)(now - l->due_ns) < 0)) {
             if (l->qi == qi)
                 __atomic_fetch_or(&d->more_work, 1u << qi, __ATOMIC_RELAXED); /* not due: come back */
             i++;
@@ -517,6 +519,40 @@ int hostile_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written)
     return done;
 }
 
+/*
+ * The device is going to sleep (vdev_sleep: a vhost-user GET_VRING_BASE,
+ * a memory table or log change, a snapshot): complete every held chain
+ * now, as the asynchronous blk path's quiesce does for its I/O. "late" is
+ * a latency, not a loss: a chain held across the sleep would be counted
+ * in the ring's base (popped) but never in used->idx, and QEMU
+ * docs/interop/vhost-user.rst GET_VRING_BASE returns "the next descriptor
+ * index to process in the Available Ring" on the understanding that
+ * everything before it was used (QEMU's vhost_virtqueue_stop sets
+ * last_avail_idx from it; a migration destination then starts at it with
+ * used->idx from memory, and the chains in between are nobody's: our
+ * destination re-served avail entries the source had completed, the
+ * guest saw "used id not in flight"). Called with every queue's
+ * processing lock held, before the device is marked asleep, so the
+ * pushes, their dirty-log bits and the interrupt go out as usual.
+ */
+void hostile_quiesce(struct vdev *d)
+{
+    struct hostile *h = d->hostile;
+    unsigned qi;
+
+    if (!h || !h->nlate)
+        return;
+    for (qi = 0; qi < HOSTILE_MAX_QUEUES && qi < d->ops->num_queues; qi++) {
+        uint32_t before = h->nlate;
+
+        if (!vdev_has_queue_state(d, qi))
+            continue;
+        hostile_flush_late(d, h, qi, true);
+        if (h->nlate != before)
+            vdev_signal_used(d, qi); /* publishes used->idx (2.7.8) and interrupts (2.7.7) */
+    }
+}
+
 /* ---- interrupts ---- */
 
 unsigned hostile_signal(struct vdev *d, unsigned qi)
@@ -527,7 +563,7 @@ unsigned hostile_signal(struct vdev *d, unsigned qi)
     unsigned n;
 
     if (h)
-        hostile_flush_late(d, h, qi);
+        hostile_flush_late(d, h, qi, false);
     pushed = q->num_added != 0;
     n = vdq_interrupt_prepare(q) ? 1 : 0; /* 2.7.7 */
     /* The push before this signal already counted its request in served:

@@ -153,6 +153,9 @@ int hostile_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written);
 /* Instead of vdq_interrupt_prepare(): how many used-buffer interrupts to
  * raise now (0, 1 or a storm); completes due late chains first. */
 unsigned hostile_signal(struct vdev *d, unsigned qi);
+/* The device is about to sleep (vdev_sleep, every queue locked): every
+ * chain complete-late holds is pushed and signalled now. */
+void hostile_quiesce(struct vdev *d);
 /* InterruptStatus bits to raise for bits. */
 uint32_t hostile_raise(struct vdev *d, uint32_t bits);
 /* After the device reset. */

@@ -90,8 +90,11 @@ void vdev_sleep(struct vdev *d)
 {
     /* Chains still in flight in the model complete first: asleep, nothing
      * may be written to guest memory (and the memory may go). */
-    if (!__atomic_load_n(&d->sleeping, __ATOMIC_ACQUIRE) && d->ops->quiesce)
-        d->ops->quiesce(d);
+    if (!__atomic_load_n(&d->sleeping, __ATOMIC_ACQUIRE)) {
+        if (d->ops->quiesce)
+            d->ops->quiesce(d);
+        hostile_quiesce(d); /* so do chains a complete-late device holds */
+    }
     __atomic_store_n(&d->sleeping, true, __ATOMIC_RELEASE);
 }
 

@@ -259,7 +259,19 @@ int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint1
         virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: inflight region refused: %s", i, why);
         return -EINVAL;
     }
-    if (n || *next_avail != (uint16_t)(used_idx + n))
+    /* A frontend base past used->idx + the recorded chains: the previous
+     * backend popped chains it never used and the region does not say
+     * which (it did not drain before GET_VRING_BASE, vhost-user.rst
+     * "Stopping rings"; or a fresh region after a migration). Nothing
+     * here can tell which heads those were: said loudly, since re-serving
+     * from the used idx may repeat requests that completed out of order. */
+    if (!n && *next_avail != used_idx)
+        virt_log(VIRT_LOG_WARN,
+                 "vhost-user: ring %u: frontend base %u is %u past used idx %u and the inflight "
+                 "region records none of them: the previous backend left them unused; serving "
+                 "from %u",
+                 i, *next_avail, (uint16_t)(*next_avail - used_idx), used_idx, used_idx);
+    else if (n || *next_avail != (uint16_t)(used_idx + n))
         virt_log(VIRT_LOG_INFO,
                  "vhost-user: ring %u: %u request%s in flight before the restart, resubmitted "
                  "first (used idx %u, next avail %u, frontend base %u)",
