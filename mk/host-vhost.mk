@@ -5,7 +5,7 @@
 # memfd guest memory), and the message-parser fuzzer.
 #
 #   make check-vhost    test_vhost_user, _ring, _mem, _packed, _sock, _sock_slots, _sock_uring,
-#                       _inflight, _log, test_vdq_inflight (ASan+UBSan)
+#                       _inflight, _log, test_vdq_inflight (+ _packed) (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
@@ -14,7 +14,8 @@ VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_ring 
 		   $(HOST_DIR)/test_vhost_user_packed \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
 		   $(HOST_DIR)/test_vhost_user_sock_uring \
-		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vhost_user_inflight \
+		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vdq_inflight_packed \
+		   $(HOST_DIR)/test_vhost_user_inflight \
 		   $(HOST_DIR)/test_vhost_user_log
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
@@ -32,6 +33,9 @@ $(HOST_DIR)/test_vhost_user_ring: $(HOST_DIR)/san/tests/host/test_vhost_user_rin
 
 $(HOST_DIR)/test_vdq_inflight: $(HOST_DIR)/san/tests/host/test_vdq_inflight.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+$(HOST_DIR)/test_vdq_inflight_packed: $(HOST_DIR)/san/tests/host/test_vdq_inflight_packed.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_inflight: $(HOST_DIR)/san/tests/host/test_vhost_user_inflight.o \
@@ -93,6 +97,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vhost_user_ring
 	@echo "== $(HOST_DIR)/test_vdq_inflight"
 	$(HOST_DIR)/test_vdq_inflight
+	@echo "== $(HOST_DIR)/test_vdq_inflight_packed"
+	$(HOST_DIR)/test_vdq_inflight_packed
 	@echo "== $(HOST_DIR)/test_vhost_user_inflight"
 	$(HOST_DIR)/test_vhost_user_inflight
 	@echo "== $(HOST_DIR)/test_vhost_user_log"
