@@ -153,3 +153,12 @@ uint64_t virt_time_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* sched_getcpu: where the thread runs now (-1 where the kernel cannot
+ * say: then 0, one queue for everybody, which is always correct). */
+unsigned virt_cpu_id(void)
+{
+    int c = sched_getcpu();
+
+    return c < 0 ? 0u : (unsigned)c;
+}

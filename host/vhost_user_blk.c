@@ -332,6 +332,13 @@ static void report_io(struct daemon *d, const struct vuw_stats *ws)
             (unsigned long long)bs.async_peak, (unsigned long long)bs.out_of_order,
             (unsigned long long)bs.flush_waits, ws->kicks, ws->completions, ws->polled,
             ws->poll_rounds);
+    /* Per ring (vdev_queue_push counts what each completed): shows which
+     * rings a multiqueue guest really used. */
+    for (unsigned q = 0; q < d->num_queues && q < VDEV_MAX_QUEUES; q++)
+        fprintf(stderr, "vhost-user-blk: I/O engine %s: ring %u: %llu requests, %llu bad\n",
+                d->sync_io ? "sync" : "io_uring", q,
+                (unsigned long long)d->dev.queues[q].stats.requests,
+                (unsigned long long)d->dev.queues[q].stats.bad_chains);
 }
 
 static void backend_down(struct daemon *d)

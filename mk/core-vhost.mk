@@ -6,4 +6,4 @@ CORE_SRCS += hostsim/vhost_user.c hostsim/vhost_user_mem.c hostsim/vhost_user_vr
 # Dirty logging for live migration (SET_LOG_BASE, VHOST_F_LOG_ALL).
 CORE_SRCS += hostsim/vhost_user_log.c
 # Inflight I/O tracking (INFLIGHT_SHMFD): vdq.c calls it, so it is core.
-CORE_SRCS += hostsim/vdq_inflight.c hostsim/vhost_user_inflight.c
+CORE_SRCS += hostsim/vdq_inflight.c hostsim/vdq_inflight_packed.c hostsim/vhost_user_inflight.c

@@ -8,6 +8,7 @@
 #                                driver against the model, two threads
 #   build/host/test_drivers      blk and the life cycle over the loopback
 #                                transport against the real device models
+#   build/host/test_blk_mq       blk multiqueue (VIRTIO_BLK_F_MQ) the same way
 #   build/host/test_drivers_dev  rng, net, console, pmem the same way (both
 #                                split and packed rings), device side
 #                                on a second thread (built once hostsim/
@@ -44,6 +45,11 @@ $(HOST_DIR)/test_drivers_dev: $(HOST_DIR)/san/tests/host/test_drivers_dev.o \
 		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 DRV_TEST_BINS += $(HOST_DIR)/test_drivers $(HOST_DIR)/test_drivers_dev
+# blk multiqueue (VIRTIO_BLK_F_MQ): the driver against the model with 1-8 queues.
+$(HOST_DIR)/test_blk_mq: $(HOST_DIR)/san/tests/host/test_blk_mq.o \
+		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+DRV_TEST_BINS += $(HOST_DIR)/test_blk_mq
 # Console MULTIPORT (5.3.6.2): the model by hand-made chains, the driver
 # against the model over the loopback transport.
 $(HOST_DIR)/test_console_mp: $(HOST_DIR)/san/tests/host/test_console_mp.o \

@@ -4,26 +4,38 @@
 # daemon QEMU connects to, its socket-level test (a tiny C frontend with
 # memfd guest memory), and the message-parser fuzzer.
 #
-#   make check-vhost    test_vhost_user, _mem, _packed, _sock, _sock_slots, _sock_uring,
-#                       _inflight, _log, test_vdq_inflight (ASan+UBSan)
+#   make check-vhost    test_vhost_user, _ring, _mem, _packed, _sock, _sock_slots, _sock_uring,
+#                       _inflight, _log, test_vdq_inflight (+ _packed) (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
-VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
+VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_ring \
+		   $(HOST_DIR)/test_vhost_user_mem \
 		   $(HOST_DIR)/test_vhost_user_packed \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
 		   $(HOST_DIR)/test_vhost_user_sock_uring \
-		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vhost_user_inflight \
+		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vdq_inflight_packed \
+		   $(HOST_DIR)/test_vhost_user_inflight \
 		   $(HOST_DIR)/test_vhost_user_log
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
+# The handler's tests, in two files over one frontend (tests/host/vu_tfx.c).
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
+		$(HOST_DIR)/san/tests/host/vu_tfx.o \
+		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
+		$(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+$(HOST_DIR)/test_vhost_user_ring: $(HOST_DIR)/san/tests/host/test_vhost_user_ring.o \
+		$(HOST_DIR)/san/tests/host/vu_tfx.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_DIR)/san/tests/host/vu_fixture.o \
 		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vdq_inflight: $(HOST_DIR)/san/tests/host/test_vdq_inflight.o \
 		$(HOST_DIR)/san/tests/host/ring_fixture.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+$(HOST_DIR)/test_vdq_inflight_packed: $(HOST_DIR)/san/tests/host/test_vdq_inflight_packed.o \
+		$(HOST_SAN_LIB)
 	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
 
 $(HOST_DIR)/test_vhost_user_inflight: $(HOST_DIR)/san/tests/host/test_vhost_user_inflight.o \
@@ -81,8 +93,12 @@ host: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	@echo "== $(HOST_DIR)/test_vhost_user"
 	$(HOST_DIR)/test_vhost_user
+	@echo "== $(HOST_DIR)/test_vhost_user_ring"
+	$(HOST_DIR)/test_vhost_user_ring
 	@echo "== $(HOST_DIR)/test_vdq_inflight"
 	$(HOST_DIR)/test_vdq_inflight
+	@echo "== $(HOST_DIR)/test_vdq_inflight_packed"
+	$(HOST_DIR)/test_vdq_inflight_packed
 	@echo "== $(HOST_DIR)/test_vhost_user_inflight"
 	$(HOST_DIR)/test_vhost_user_inflight
 	@echo "== $(HOST_DIR)/test_vhost_user_log"

@@ -7,10 +7,25 @@
  * status byte (writable). Header and status live in a DMA slot owned by the
  * driver, one slot per queue entry; the chain's token is the slot.
  *
+ * Multiqueue (5.2.2 / 5.2.3 VIRTIO_BLK_F_MQ): "N=1 if VIRTIO_BLK_F_MQ is
+ * not negotiated, otherwise N is set by num_queues" (5.2.4: the field
+ * "only exists if VIRTIO_BLK_F_MQ is set"). We set up min(num_queues,
+ * VIRTIO_BLK_MAX_QUEUES) queues, each with its own slots. A request goes
+ * on the submitting CPU's queue (cpu % nqueues) rather than round robin:
+ * one CPU's stream then stays on one ring, in the order it was submitted,
+ * which a backend serving each ring on its own worker (our daemon, QEMU's
+ * iothreads) keeps; and CPUs do not contend for one ring's cache lines.
+ * Who wants several rings from one CPU says so (virtio_blk_submit_queue:
+ * `bench blk ... queues N`). One lock still covers every queue: the
+ * gain we are after is the device serving rings in parallel; per-queue
+ * locks are a later step (the core holds at most VIRTIO_DRIVER_MAX_LOCKS
+ * around a reinit).
+ *
  * Invariants:
- *  - a slot is free iff slot->req == NULL; free slots form a stack in
- *    free_slots[0..nfree);
- *  - in_flight == number of slots with a request, all under lock;
+ *  - a slot is free iff slot->req == NULL; each queue's free slots form a
+ *    stack in its free_slots[0..nfree);
+ *  - q[i].in_flight == number of q[i]'s slots with a request, in_flight
+ *    their sum, all under lock;
  *  - the status byte and used len are untrusted: a len that does not cover
  *    the status byte, a short IN, or an unknown status is -EIO.
  */
@@ -30,7 +45,8 @@
     ((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                               \
      (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_RO) |                                 \
      (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_CONFIG_WCE) |                         \
-     (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
+     (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |                        \
+     (1ull << VIRTIO_BLK_F_MQ))
 
 /* ---- completion ---- */
 
@@ -54,14 +70,17 @@ struct blk_done {
     struct virtio_blk_req *req;
 };
 
-/* Under lock: end the request of slot s with result, free the slot. */
-static struct blk_done blk_slot_finish(struct virtio_blk *blk, struct blk_slot *s, int result,
-                                       uint32_t len)
+/* Under lock: end the request of slot s (of queue bq) with result, free
+ * the slot. */
+static struct blk_done blk_slot_finish(struct virtio_blk *blk, struct blk_queue *bq,
+                                       struct blk_slot *s, int result, uint32_t len)
 {
     struct blk_done d = {s->req->done, s->req};
 
     s->req = NULL;
-    blk->free_slots[blk->nfree++] = (uint32_t)(s - blk->slots);
+    bq->free_slots[bq->nfree++] = (uint32_t)(s - bq->slots);
+    bq->in_flight--;
+    bq->completed++;
     blk->in_flight--;
     blk->stats.completed++;
     if (result)
@@ -87,33 +106,55 @@ static int blk_used_result(const struct blk_slot *s, uint32_t len)
 
 #define BLK_DONE_BATCH 32
 
+/* Under lock: up to max used buffers of queue qi into done[]; how many,
+ * or -EIO (queue gone or broken). */
+static int blk_poll_queue(struct virtio_blk *blk, unsigned qi, struct blk_done *done, unsigned max)
+{
+    struct virtqueue *vq = virtio_vq(blk->dev, qi);
+    unsigned n = 0;
+
+    if (!vq || qi >= blk->nqueues)
+        return -EIO;
+    while (n < max) {
+        void *token;
+        uint32_t len;
+        int r = vq_get_buf(vq, &token, &len);
+
+        if (r == -EAGAIN)
+            break;
+        if (r < 0)
+            return n ? (int)n : r; /* report the error on the next poll */
+        done[n++] = blk_slot_finish(blk, &blk->q[qi], token, blk_used_result(token, len), len);
+    }
+    return (int)n;
+}
+
+/* Every queue in turn, each to its share of the batch; the first with
+ * more than its share makes the caller come back. */
 int virtio_blk_poll(struct virtio_blk *blk)
 {
     struct blk_done done[BLK_DONE_BATCH];
-    unsigned n, i;
+    unsigned n, i, qi;
     int total = 0, err = 0;
+    bool more;
 
     do {
         n = 0;
+        more = false;
         virt_lock_acquire(&blk->lock);
-        while (n < BLK_DONE_BATCH) {
-            struct virtqueue *vq = virtio_vq(blk->dev, BLK_REQUESTQ);
-            void *token;
-            uint32_t len;
-            int r;
+        if (blk->nqueues == 0)
+            err = -EIO;
+        for (qi = 0; qi < blk->nqueues && !err; qi++) {
+            unsigned share = BLK_DONE_BATCH / blk->nqueues;
+            int r = blk_poll_queue(blk, qi, done + n, share);
 
-            if (!vq) {
-                err = -EIO;
-                break;
-            }
-            r = vq_get_buf(vq, &token, &len);
-            if (r == -EAGAIN)
-                break;
             if (r < 0) {
                 err = r;
                 break;
             }
-            done[n++] = blk_slot_finish(blk, token, blk_used_result(token, len), len);
+            n += (unsigned)r;
+            if ((unsigned)r == share)
+                more = true;
         }
         virt_lock_release(&blk->lock);
         for (i = 0; i < n; i++) {
@@ -121,7 +162,7 @@ int virtio_blk_poll(struct virtio_blk *blk)
                 done[i].fn(done[i].req);
         }
         total += (int)n;
-    } while (n == BLK_DONE_BATCH && !err);
+    } while (more && !err);
     return err ? err : total;
 }
 
@@ -186,9 +227,13 @@ static int blk_check_req(const struct virtio_blk *blk, const struct virtio_blk_r
     return 0;
 }
 
-int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
+/* q: a queue index, or BLK_QUEUE_BY_CPU. */
+#define BLK_QUEUE_BY_CPU UINT32_MAX
+
+static int blk_submit_on(struct virtio_blk *blk, uint32_t q, struct virtio_blk_req *req)
 {
     struct vq_sg sgs[VIRTIO_BLK_MAX_SEGS + 2];
+    struct blk_queue *bq;
     struct virtqueue *vq;
     struct blk_slot *s;
     uint32_t data_len, i;
@@ -199,16 +244,24 @@ int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
     if (err < 0)
         return err;
     virt_lock_acquire(&blk->lock);
-    vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+    /* nqueues is 0 while the device is down (a failed reinit). */
+    if (q == BLK_QUEUE_BY_CPU && blk->nqueues)
+        q = virt_cpu_id() % blk->nqueues;
+    if (q >= blk->nqueues && blk->nqueues) {
+        err = -EINVAL;
+        goto out_unlock;
+    }
+    vq = virtio_vq(blk->dev, q);
     if (!vq || blk->dev->needs_reset || vq_is_broken(vq)) {
         err = -EIO;
         goto out_unlock;
     }
-    if (blk->nfree == 0) {
+    bq = &blk->q[q];
+    if (bq->nfree == 0) {
         err = -ENOSPC;
         goto out_unlock;
     }
-    s = &blk->slots[blk->free_slots[blk->nfree - 1]];
+    s = &bq->slots[bq->free_slots[bq->nfree - 1]];
     s->dma->hdr.type = vr_cpu_to_le32(req->type);
     s->dma->hdr.reserved = 0;
     /* 5.2.6.1: sector is 0 for FLUSH and GET_ID. */
@@ -227,6 +280,7 @@ int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
     nin = 1 + req->nsegs + 1 - nout;
 
     req->len = 0;
+    req->queue = q;
     req->result = -EINPROGRESS;
     s->req = req;
     err = vq_add_sgs(vq, sgs, nout, nin, s);
@@ -235,7 +289,9 @@ int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
         req->result = err;
         goto out_unlock;
     }
-    blk->nfree--;
+    bq->nfree--;
+    bq->in_flight++;
+    bq->submitted++;
     blk->in_flight++;
     blk->stats.submitted++;
     err = vq_kick(vq);
@@ -244,18 +300,40 @@ out_unlock:
     return err;
 }
 
+int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req)
+{
+    return blk_submit_on(blk, BLK_QUEUE_BY_CPU, req);
+}
+
+int virtio_blk_submit_queue(struct virtio_blk *blk, unsigned q, struct virtio_blk_req *req)
+{
+    if (q >= VIRTIO_BLK_MAX_QUEUES)
+        return -EINVAL;
+    return blk_submit_on(blk, q, req);
+}
+
 /* ---- waiting ---- */
 
 static bool blk_is_device_failed(struct virtio_blk *blk)
 {
-    struct virtqueue *vq = virtio_vq(blk->dev, BLK_REQUESTQ);
+    unsigned qi, nq = blk->nqueues;
 
-    return !vq || vq_is_broken(vq) || __atomic_load_n(&blk->dev->needs_reset, __ATOMIC_ACQUIRE);
+    if (nq == 0 || __atomic_load_n(&blk->dev->needs_reset, __ATOMIC_ACQUIRE))
+        return true;
+    for (qi = 0; qi < nq; qi++) {
+        struct virtqueue *vq = virtio_vq(blk->dev, qi);
+
+        if (!vq || vq_is_broken(vq))
+            return true;
+    }
+    return false;
 }
 
 struct blk_wait_ctx {
     struct virtio_blk *blk;
-    struct virtio_blk_req *req; /* NULL: until nothing is in flight */
+    struct virtio_blk_req *req; /* NULL: until queue qi has nothing in flight */
+    unsigned qi;
+    unsigned pad;
 };
 
 static int blk_wait_poll(void *ctx)
@@ -267,17 +345,38 @@ static int blk_wait_poll(void *ctx)
         return r;
     if (w->req)
         return __atomic_load_n(&w->req->result, __ATOMIC_ACQUIRE) != -EINPROGRESS;
-    return __atomic_load_n(&w->blk->in_flight, __ATOMIC_ACQUIRE) == 0;
+    return __atomic_load_n(&w->blk->q[w->qi].in_flight, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Wait on the queue the request went on (its interrupt says when), or,
+ * for a drain, on each queue in turn within one overall timeout. */
+static int blk_wait_queues(struct virtio_blk *blk, struct virtio_blk_req *req, uint64_t timeout_ns)
+{
+    struct blk_wait_ctx w = {blk, req, req ? req->queue : 0, 0};
+    uint64_t start = virt_time_ns(), spent;
+    unsigned nq = req ? req->queue + 1 : blk->nqueues;
+    int r = -EIO;
+
+    for (; w.qi < nq; w.qi++) {
+        if (!virtio_vq(blk->dev, w.qi))
+            return -EIO;
+        spent = virt_time_ns() - start;
+        r = virtio_vq_wait(blk->dev, w.qi, blk_wait_poll, &w,
+                           spent < timeout_ns ? timeout_ns - spent : 0);
+        if (r < 0)
+            return r;
+    }
+    return r;
 }
 
 static int blk_wait_cond(struct virtio_blk *blk, struct virtio_blk_req *req, uint64_t timeout_ns)
 {
-    struct blk_wait_ctx w = {blk, req};
     int r;
 
-    if (!virtio_vq(blk->dev, BLK_REQUESTQ))
+    /* No queue to wait on (the device is down): not a new failure. */
+    if (blk->nqueues == 0 || !virtio_vq(blk->dev, req ? req->queue : 0))
         return -EIO;
-    r = virtio_vq_wait(blk->dev, BLK_REQUESTQ, blk_wait_poll, &w, timeout_ns);
+    r = blk_wait_queues(blk, req, timeout_ns);
     if (r == -ETIMEDOUT || (r == -EIO && blk_is_device_failed(blk))) {
         /* The device may still write into the buffers: stop it before the
          * caller reuses them, and bring it back for the next request
@@ -448,36 +547,37 @@ static void blk_config_changed(struct virtio_device *dev)
 
 /* ---- set-up and teardown ---- */
 
-static void blk_free_slots(struct virtio_blk *blk)
+static void blk_free_slots(struct blk_queue *bq)
 {
-    if (blk->slot_mem)
-        virt_dma_free(blk->slot_mem, blk->slot_mem_bytes);
-    virt_free(blk->slots);
-    virt_free(blk->free_slots);
-    blk->slot_mem = NULL;
-    blk->slots = NULL;
-    blk->free_slots = NULL;
-    blk->nslots = blk->nfree = 0;
+    if (bq->slot_mem)
+        virt_dma_free(bq->slot_mem, bq->slot_mem_bytes);
+    virt_free(bq->slots);
+    virt_free(bq->free_slots);
+    bq->slot_mem = NULL;
+    bq->slots = NULL;
+    bq->free_slots = NULL;
+    bq->nslots = bq->nfree = 0;
+    bq->in_flight = 0;
 }
 
-static int blk_alloc_slots(struct virtio_blk *blk, uint32_t n)
+static int blk_alloc_slots(struct blk_queue *bq, uint32_t n)
 {
     uint64_t dma;
     uint32_t i;
 
-    blk->slot_mem_bytes = sizeof(struct blk_slot_dma) * n;
-    blk->slot_mem = virt_dma_alloc(blk->slot_mem_bytes, &dma);
-    blk->slots = virt_zalloc(sizeof(*blk->slots) * n);
-    blk->free_slots = virt_zalloc(sizeof(*blk->free_slots) * n);
-    if (!blk->slot_mem || !blk->slots || !blk->free_slots) {
-        blk_free_slots(blk);
+    bq->slot_mem_bytes = sizeof(struct blk_slot_dma) * n;
+    bq->slot_mem = virt_dma_alloc(bq->slot_mem_bytes, &dma);
+    bq->slots = virt_zalloc(sizeof(*bq->slots) * n);
+    bq->free_slots = virt_zalloc(sizeof(*bq->free_slots) * n);
+    if (!bq->slot_mem || !bq->slots || !bq->free_slots) {
+        blk_free_slots(bq);
         return -ENOMEM;
     }
     for (i = 0; i < n; i++) {
-        blk->slots[i].dma = &blk->slot_mem[i];
-        blk->free_slots[i] = n - 1 - i;
+        bq->slots[i].dma = &bq->slot_mem[i];
+        bq->free_slots[i] = n - 1 - i;
     }
-    blk->nslots = blk->nfree = n;
+    bq->nslots = bq->nfree = n;
     return 0;
 }
 
@@ -488,20 +588,41 @@ static void blk_cancel(struct virtio_device *dev)
     struct virtio_blk *blk = dev->driver_priv;
     struct blk_done d;
     struct virtqueue *vq;
+    unsigned qi;
     void *token;
 
-    for (;;) {
-        virt_lock_acquire(&blk->lock);
-        vq = virtio_vq(dev, BLK_REQUESTQ);
-        token = vq ? vq_detach_unused(vq) : NULL;
-        if (token)
-            d = blk_slot_finish(blk, token, -ECANCELED, 0);
-        virt_lock_release(&blk->lock);
-        if (!token)
-            break;
-        if (d.fn)
-            d.fn(d.req);
+    for (qi = 0; qi < blk->nqueues; qi++) {
+        for (;;) {
+            virt_lock_acquire(&blk->lock);
+            vq = virtio_vq(dev, qi);
+            token = vq ? vq_detach_unused(vq) : NULL;
+            if (token)
+                d = blk_slot_finish(blk, &blk->q[qi], token, -ECANCELED, 0);
+            virt_lock_release(&blk->lock);
+            if (!token)
+                break;
+            if (d.fn)
+                d.fn(d.req);
+        }
     }
+}
+
+/* 5.2.4 num_queues, read when MQ was negotiated: 0 is no queue count a
+ * device can mean (requestq1 always exists): 1, said once. More than we
+ * drive: the first VIRTIO_BLK_MAX_QUEUES (5.2.2 lets a driver use fewer). */
+static void blk_read_num_queues(struct virtio_blk *blk)
+{
+    uint16_t v;
+
+    blk->nqueues = 1;
+    if (!virtio_has_feature(blk->dev, VIRTIO_BLK_F_MQ) ||
+        virtio_cread(blk->dev, offsetof(struct virtio_blk_config, num_queues), &v, sizeof(v)) < 0)
+        return;
+    v = vr_le16_to_cpu(v);
+    if (v == 0)
+        virt_log(VIRT_LOG_WARN, "%s: num_queues 0 with VIRTIO_BLK_F_MQ: using 1", blk->dev->name);
+    else
+        blk->nqueues = v < VIRTIO_BLK_MAX_QUEUES ? v : VIRTIO_BLK_MAX_QUEUES;
 }
 
 /* Start: a capacity that cannot be read or believed refuses the device. */
@@ -515,21 +636,42 @@ static int blk_config(struct virtio_device *dev)
     blk_read_seg_max(blk);
     blk_read_blk_size(blk);
     blk_ext_read_config(blk);
+    blk_read_num_queues(blk);
     return 0;
 }
 
-/* One slot per queue entry. */
-static int blk_setup(struct virtio_device *dev)
-{
-    return blk_alloc_slots(dev->driver_priv, vq_get_size(virtio_vq(dev, BLK_REQUESTQ)));
-}
-
-/* Under the lock, with the queue gone. */
-static void blk_teardown(struct virtio_device *dev)
+static uint32_t blk_num_vqs(struct virtio_device *dev)
 {
     struct virtio_blk *blk = dev->driver_priv;
 
-    blk_free_slots(blk);
+    return blk->nqueues;
+}
+
+/* One slot per queue entry, on every queue. */
+static int blk_setup(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->driver_priv;
+    unsigned qi;
+    int err;
+
+    blk->nqueues = dev->nvqs; /* what find_vqs made */
+    for (qi = 0; qi < blk->nqueues; qi++) {
+        err = blk_alloc_slots(&blk->q[qi], vq_get_size(virtio_vq(dev, qi)));
+        if (err < 0)
+            return err; /* teardown frees the others */
+    }
+    return 0;
+}
+
+/* Under the lock, with the queues gone. */
+static void blk_teardown(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->driver_priv;
+    unsigned qi;
+
+    for (qi = 0; qi < VIRTIO_BLK_MAX_QUEUES; qi++)
+        blk_free_slots(&blk->q[qi]);
+    blk->nqueues = 0;
     blk->in_flight = 0;
 }
 
@@ -544,9 +686,10 @@ static struct virt_lock *blk_queue_lock(struct virtio_device *dev)
 static const struct virtio_driver blk_driver = {
     VIRTIO_DRIVER_STATE(struct virtio_blk),
     .device_id = VIRTIO_ID_BLOCK,
-    .nvqs = 1,
+    .nvqs = VIRTIO_BLK_MAX_QUEUES, /* the most: num_vqs says how many */
     .features = BLK_DRIVER_FEATURES,
     .config = blk_config,
+    .num_vqs = blk_num_vqs,
     .setup = blk_setup,
     .cancel = blk_cancel,
     .teardown = blk_teardown,
@@ -585,4 +728,21 @@ struct virtio_device *virtio_blk_device(struct virtio_blk *blk)
 const struct virtio_blk_stats *virtio_blk_get_stats(const struct virtio_blk *blk)
 {
     return &blk->stats;
+}
+
+unsigned virtio_blk_num_queues(const struct virtio_blk *blk)
+{
+    return blk->nqueues;
+}
+
+int virtio_blk_get_queue_stats(const struct virtio_blk *blk, unsigned q,
+                               struct virtio_blk_queue_stats *st)
+{
+    if (q >= blk->nqueues)
+        return -EINVAL;
+    st->submitted = blk->q[q].submitted;
+    st->completed = blk->q[q].completed;
+    st->in_flight = __atomic_load_n(&blk->q[q].in_flight, __ATOMIC_RELAXED);
+    st->size = blk->q[q].nslots;
+    return 0;
 }

@@ -27,6 +27,12 @@
  * asynchronous caller whose submit fails with -EIO calls
  * virtio_blk_reinit().
  *
+ * Multiqueue (5.2.2, VIRTIO_BLK_F_MQ): with MQ offered the driver sets up
+ * min(num_queues, VIRTIO_BLK_MAX_QUEUES) request queues, else one.
+ * virtio_blk_submit() puts a request on the submitting CPU's queue
+ * (cpu % queues); virtio_blk_submit_queue() on a given one (benchmarks,
+ * tests). Completions are taken from every queue by virtio_blk_poll().
+ *
  * Concurrency: every call may come from any thread; one lock inside
  * serialises queue access. done callbacks must not call virtio_blk_wait.
  */
@@ -40,6 +46,7 @@
 
 #define VIRTIO_BLK_MAX_SEGS 64 /* data segments per request we support */
 #define VIRTIO_BLK_TIMEOUT_NS 2000000000ull
+#define VIRTIO_BLK_MAX_QUEUES 4 /* request queues we set up at most (MQ) */
 
 struct virtio_blk;
 
@@ -54,8 +61,10 @@ struct virtio_blk_req {
     void (*done)(struct virtio_blk_req *req);
     void *ctx;
     /* Set by the driver. */
-    int result;   /* -EINPROGRESS while in flight */
-    uint32_t len; /* bytes the device reported written */
+    int result;     /* -EINPROGRESS while in flight */
+    uint32_t len;   /* bytes the device reported written */
+    uint32_t queue; /* the request queue it went on */
+    uint32_t pad;
 };
 
 struct virtio_blk_stats {
@@ -72,6 +81,8 @@ void virtio_blk_remove(struct virtio_blk *blk);
 int virtio_blk_reinit(struct virtio_blk *blk);
 
 int virtio_blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req);
+/* On request queue q (< virtio_blk_num_queues(), else -EINVAL). */
+int virtio_blk_submit_queue(struct virtio_blk *blk, unsigned q, struct virtio_blk_req *req);
 /* Complete what the device has used; returns how many, or -EIO. */
 int virtio_blk_poll(struct virtio_blk *blk);
 /* Until req is complete: its result, or -ETIMEDOUT / -EIO. */
@@ -140,5 +151,17 @@ uint32_t virtio_blk_seg_max(const struct virtio_blk *blk);
 unsigned virtio_blk_in_flight(const struct virtio_blk *blk);
 struct virtio_device *virtio_blk_device(struct virtio_blk *blk);
 const struct virtio_blk_stats *virtio_blk_get_stats(const struct virtio_blk *blk);
+
+/* Request queues in use (1 without MQ), and one queue's counters. */
+struct virtio_blk_queue_stats {
+    uint64_t submitted;
+    uint64_t completed;
+    unsigned in_flight;
+    uint32_t size; /* ring entries */
+};
+unsigned virtio_blk_num_queues(const struct virtio_blk *blk);
+/* 0, or -EINVAL for q past the queues in use. */
+int virtio_blk_get_queue_stats(const struct virtio_blk *blk, unsigned q,
+                               struct virtio_blk_queue_stats *st);
 
 #endif

@@ -11,7 +11,6 @@
 #include "virtio_blk.h"
 #include "virtio_platform.h"
 
-#define BLK_REQUESTQ 0
 
 /* Device-visible part of a slot. */
 struct blk_slot_dma {
@@ -28,20 +27,30 @@ struct blk_slot {
     uint32_t pad;
 };
 
-struct virtio_blk {
-    struct virtio_device *dev;
-    struct virt_lock lock;
+/* One request queue (5.2.2 requestq1..N): its slots, one per queue
+ * entry, and its counters. All under virtio_blk.lock. */
+struct blk_queue {
     uint32_t nslots;
     uint32_t nfree;
     struct blk_slot *slots;
     uint32_t *free_slots;
     struct blk_slot_dma *slot_mem;
     size_t slot_mem_bytes;
+    unsigned in_flight;
+    uint32_t pad;
+    uint64_t submitted, completed;
+};
+
+struct virtio_blk {
+    struct virtio_device *dev;
+    struct virt_lock lock;
+    uint32_t nqueues; /* queues set up: 1, or min(num_queues, VIRTIO_BLK_MAX_QUEUES) with MQ */
+    struct blk_queue q[VIRTIO_BLK_MAX_QUEUES];
     uint64_t capacity; /* sectors; updated on config change */
     uint32_t blk_size;
     uint32_t seg_max;
     struct virtio_blk_limits lim; /* virtio_blk_ext.c, read at start and on config change */
-    unsigned in_flight;
+    unsigned in_flight; /* over every queue */
     struct virtio_blk_stats stats;
 };
 

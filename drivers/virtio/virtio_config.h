@@ -45,6 +45,7 @@
 #define VIRTIO_BLK_F_FLUSH 9
 #define VIRTIO_BLK_F_TOPOLOGY 10
 #define VIRTIO_BLK_F_CONFIG_WCE 11
+#define VIRTIO_BLK_F_MQ 12 /* 5.2.3: num_queues request queues */
 #define VIRTIO_BLK_F_DISCARD 13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
@@ -77,7 +78,8 @@ struct virtio_blk_config {
     __le16 min_io_size;
     __le32 opt_io_size;
     uint8_t writeback;
-    uint8_t unused0[3];
+    uint8_t unused0;
+    __le16 num_queues; /* 5.2.4: only with VIRTIO_BLK_F_MQ */
     __le32 max_discard_sectors;
     __le32 max_discard_seg;
     __le32 discard_sector_alignment;
@@ -87,6 +89,7 @@ struct virtio_blk_config {
     uint8_t unused1[3];
 } __attribute__((packed)); /* 60 bytes in the spec; no tail padding to 64 */
 _Static_assert(__builtin_offsetof(struct virtio_blk_config, blk_size) == 20, "5.2.4");
+_Static_assert(__builtin_offsetof(struct virtio_blk_config, num_queues) == 34, "5.2.4");
 _Static_assert(sizeof(struct virtio_blk_config) == 60, "5.2.4 virtio_blk_config");
 
 /* 5.2.6: the data of DISCARD and WRITE_ZEROES is an array of these

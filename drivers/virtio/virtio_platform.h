@@ -117,5 +117,8 @@ void virt_lock_release(struct virt_lock *l);
 #define VIRT_LOG_DEBUG 3
 void virt_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t virt_time_ns(void); /* monotonic */
+/* The CPU the caller runs on (0..): a hint for per-CPU choices such as a
+ * blk request queue; it may change right after the call. */
+unsigned virt_cpu_id(void);
 
 #endif

@@ -6,7 +6,10 @@
  * 32, or only at `depth` when given, each three ways: waiting in hlt
  * between completions (as an OS idle loop does), in the driver's own
  * spinning wait (virtio_blk_wait), and with the device re-initialised in
- * polled mode (no interrupts at all; back to interrupts after). Prints IOPS, kicks/request (driver
+ * polled mode (no interrupts at all; back to interrupts after). With
+ * `queues N` (VIRTIO_BLK_F_MQ) the requests are spread round robin over the
+ * first N request queues (request slot i always on queue i % N), so one
+ * CPU drives N rings; the requests each queue carried are printed after. Prints IOPS, kicks/request (driver
  * notifications actually written to the device) and interrupts/request (used-buffer interrupts the
  * queue saw). Numbers only: nothing asserted. Invariant: every request is complete (or the device
  * re-initialised by the driver) when the command returns.
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "apic.h"
 #include "kernel.h"
@@ -85,10 +89,10 @@ static int bb_wait_hlt(struct virtio_device *d, struct virtio_blk *blk, struct v
         r = __atomic_load_n(&req->result, __ATOMIC_ACQUIRE);
         if (r != -EINPROGRESS)
             return r;
-        if (timer_ns() - start > VIRTIO_BLK_TIMEOUT_NS || d->polled || !virtio_vq(d, 0))
+        if (timer_ns() - start > VIRTIO_BLK_TIMEOUT_NS || d->polled || !virtio_vq(d, req->queue))
             return virtio_blk_wait(blk, req, VIRTIO_BLK_TIMEOUT_NS); /* its recovery */
         irq_disable();
-        if (vq_enable_cb(virtio_vq(d, 0)) != 0) {
+        if (vq_enable_cb(virtio_vq(d, req->queue)) != 0) {
             irq_enable(); /* buffers already used (or broken): look again */
             continue;
         }
@@ -100,26 +104,36 @@ static int bb_wait_hlt(struct virtio_device *d, struct virtio_blk *blk, struct v
     }
 }
 
-static void bb_run(struct virtio_device *d, unsigned qd, bool sleep, uint64_t ns, uint8_t *bufs,
-                   struct bb_result *res)
+/* Kicks and interrupts over the first nq queues. */
+static void bb_counts(struct virtio_device *d, unsigned nq, uint64_t *kicks, uint64_t *irqs)
+{
+    *kicks = *irqs = 0;
+    for (unsigned q = 0; q < nq && q < d->nvqs; q++) {
+        *kicks += vq_get_stats(d->vqs[q].vq)->kicks;
+        *irqs += __atomic_load_n(&d->vqs[q].irq_count, __ATOMIC_RELAXED);
+    }
+}
+
+static void bb_run(struct virtio_device *d, unsigned qd, unsigned nq, bool sleep, uint64_t ns,
+                   uint8_t *bufs, struct bb_result *res)
 {
     struct virtio_blk *blk = d->driver_priv;
     struct virtio_blk_req reqs[BB_MAX_QD];
     struct vq_sg sgs[BB_MAX_QD];
     uint64_t blocks = virtio_blk_capacity(blk) / BB_SECTORS, rnd = 0x9e3779b97f4a7c15ull;
-    const struct vq_stats *vs = vq_get_stats(d->vqs[0].vq);
-    uint64_t kicks0 = vs->kicks, irqs0 = __atomic_load_n(&d->vqs[0].irq_count, __ATOMIC_RELAXED);
+    uint64_t kicks0, irqs0, kicks1, irqs1;
     uint64_t t0 = timer_ns(), done = 0, inflight = 0;
     unsigned head = 0;
     int err = 0;
 
+    bb_counts(d, nq, &kicks0, &irqs0);
     for (unsigned i = 0; i < qd; i++) {
         sgs[i] = (struct vq_sg){.buf = bufs + (size_t)i * BB_IO_BYTES, .len = BB_IO_BYTES};
         reqs[i] = (struct virtio_blk_req){.type = VIRTIO_BLK_T_IN,
                                           .nsegs = 1,
                                           .sector = bb_next_sector(&rnd, blocks),
                                           .segs = &sgs[i]};
-        err = virtio_blk_submit(blk, &reqs[i]);
+        err = virtio_blk_submit_queue(blk, i % nq, &reqs[i]);
         if (err)
             goto out;
         inflight++;
@@ -134,7 +148,7 @@ static void bb_run(struct virtio_device *d, unsigned qd, bool sleep, uint64_t ns
         done++;
         if (timer_ns() - t0 < ns) {
             reqs[head].sector = bb_next_sector(&rnd, blocks);
-            err = virtio_blk_submit(blk, &reqs[head]);
+            err = virtio_blk_submit_queue(blk, head % nq, &reqs[head]);
             if (err)
                 goto out;
             inflight++;
@@ -146,8 +160,9 @@ out:
     bb_timer_armed = 0;
     res->ns = timer_ns() - t0;
     res->reqs = done;
-    res->kicks = vs->kicks - kicks0;
-    res->irqs = __atomic_load_n(&d->vqs[0].irq_count, __ATOMIC_RELAXED) - irqs0;
+    bb_counts(d, nq, &kicks1, &irqs1);
+    res->kicks = kicks1 - kicks0;
+    res->irqs = irqs1 - irqs0;
     res->err = err;
     if (err)
         (void)virtio_blk_drain(blk, VIRTIO_BLK_TIMEOUT_NS);
@@ -169,7 +184,7 @@ static void bb_print_ratio(uint64_t a, uint64_t n)
 }
 
 static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned nqd,
-                         unsigned long long secs)
+                         unsigned long long secs, unsigned nq)
 {
     uint8_t *bufs = malloc((size_t)BB_MAX_QD * BB_IO_BYTES);
     int rc = 0;
@@ -178,9 +193,12 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
         printf("error: bench blk: out of memory\n");
         return 1;
     }
-    printf("%s: 4 KiB random reads, %llu s per row, %s, capacity %llu sectors\n", d->name, secs,
-           d->polled ? "polled" : "interrupt-driven",
-           (unsigned long long)virtio_blk_capacity(d->driver_priv));
+    printf("%s: 4 KiB random reads, %llu s per row, %s, capacity %llu sectors, %u of %u "
+           "queue%s\n",
+           d->name, secs, d->polled ? "polled" : "interrupt-driven",
+           (unsigned long long)virtio_blk_capacity(d->driver_priv), nq,
+           virtio_blk_num_queues(d->driver_priv),
+           virtio_blk_num_queues(d->driver_priv) == 1 ? "" : "s");
     printf("   qd  wait      IOPS  kicks/req   irqs/req\n");
     for (unsigned i = 0; i < BB_NWAITS * nqd && !rc; i++) {
         unsigned qd = qds[i / BB_NWAITS];
@@ -190,7 +208,7 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
         if (w == BB_POLL && (d->polled || bb_set_polled(d, true))) {
             continue; /* already polled (no interrupts): the spin row says it */
         }
-        bb_run(d, qd, w == BB_HLT, secs * 1000000000ull, bufs, &r);
+        bb_run(d, qd, nq, w == BB_HLT, secs * 1000000000ull, bufs, &r);
         if (w == BB_POLL && bb_set_polled(d, false)) {
             printf("error: bench blk: re-init after the polled row failed\n");
             rc = 1;
@@ -208,6 +226,13 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
         bb_print_ratio(r.irqs, r.reqs);
         printf("\n");
     }
+    for (unsigned q = 0; q < nq; q++) {
+        struct virtio_blk_queue_stats qs;
+
+        if (virtio_blk_get_queue_stats(d->driver_priv, q, &qs) == 0)
+            printf("# queue %u: %llu requests submitted, %llu completed\n", q,
+                   (unsigned long long)qs.submitted, (unsigned long long)qs.completed);
+    }
     if (d->lost_interrupts)
         printf("# %llu completions found without their interrupt\n",
                (unsigned long long)d->lost_interrupts);
@@ -218,14 +243,20 @@ static int bench_blk_run(struct virtio_device *d, const unsigned *qds, unsigned 
 static int bench_blk(int argc, char **argv)
 {
     static const unsigned both[] = {1, 32};
-    unsigned long long depth = 0, secs = 2;
+    unsigned long long depth = 0, secs = 2, nq = 1;
     bool was_on = read_rflags() & RFLAGS_IF;
     struct virtio_device *d;
     unsigned one;
     int rc;
 
-    if (argc < 2 || argc > 4) {
-        printf("error: usage: bench blk <dev> [depth] [seconds]\n");
+    /* A trailing `queues N`. */
+    if (argc >= 4 && strcmp(argv[argc - 2], "queues") == 0) {
+        if (shell_parse_u64("queues", argv[argc - 1], VIRTIO_BLK_MAX_QUEUES, &nq))
+            return 1;
+        argc -= 2;
+    }
+    if (argc < 2 || argc > 4 || nq == 0) {
+        printf("error: usage: bench blk <dev> [depth] [seconds] [queues N]\n");
         return 1;
     }
     if ((argc > 2 && shell_parse_u64("depth", argv[2], BB_MAX_QD, &depth)) ||
@@ -234,6 +265,12 @@ static int bench_blk(int argc, char **argv)
     d = virtio_find(argv[1]);
     if (!d || d->device_id != VIRTIO_ID_BLOCK || !d->driver_priv || d->nvqs < 1) {
         printf("error: bench blk: '%s' is not a usable blk device\n", argv[1]);
+        return 1;
+    }
+    if (nq > virtio_blk_num_queues(d->driver_priv)) {
+        printf("error: bench blk: '%s' has %u request queue%s, not %llu\n", argv[1],
+               virtio_blk_num_queues(d->driver_priv),
+               virtio_blk_num_queues(d->driver_priv) == 1 ? "" : "s", nq);
         return 1;
     }
     if (virtio_blk_capacity(d->driver_priv) < BB_SECTORS) {
@@ -250,11 +287,13 @@ static int bench_blk(int argc, char **argv)
     }
     irq_enable(); /* completions arrive as interrupts */
     one = (unsigned)depth;
-    rc = depth ? bench_blk_run(d, &one, 1, secs) : bench_blk_run(d, both, 2, secs);
+    rc = depth ? bench_blk_run(d, &one, 1, secs, (unsigned)nq)
+               : bench_blk_run(d, both, 2, secs, (unsigned)nq);
     if (!was_on)
         irq_disable();
     return rc;
 }
 BENCH(blk, "blk",
-      "<dev> [depth] [seconds] 4 KiB random reads at qd 1 and 32: IOPS, kicks/req, irqs/req",
+      "<dev> [depth] [seconds] [queues N] 4 KiB random reads at qd 1 and 32 (on N request "
+      "queues): IOPS, kicks/req, irqs/req",
       bench_blk);

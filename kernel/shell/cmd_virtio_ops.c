@@ -4,7 +4,8 @@
  * the issue 4 contract (cmd_virtio.c), for the checks against QEMU's
  * devices:
  *
- *   virtio info <dev>                       status, irq mode, counters (+ blk capacity
+ *   virtio info <dev>                       status, irq mode, counters (+ blk capacity,
+ *                                           queues, blk requests per queue,
  *                                           and a "  blk: ..." line of features and limits),
  *                                           then one line per queue: storm and check counters
  *   virtio check on|off                     checking mode (guard bytes after every
@@ -63,7 +64,8 @@ static int vo_info(struct virtio_device *d)
            (unsigned long long)d->interrupts, (unsigned long long)d->config_interrupts,
            (unsigned long long)d->lost_interrupts);
     if (d->device_id == VIRTIO_ID_BLOCK)
-        printf(" capacity=%llu", (unsigned long long)virtio_blk_capacity(d->driver_priv));
+        printf(" capacity=%llu queues=%u", (unsigned long long)virtio_blk_capacity(d->driver_priv),
+               virtio_blk_num_queues(d->driver_priv));
     if (virtio_has_feature(d, VIRTIO_F_RING_PACKED))
         printf(" ring=packed");
     printf("%s%s\n", irq[0] ? " " : "", irq);
@@ -81,6 +83,14 @@ static int vo_info(struct virtio_device *d)
                __atomic_load_n(&v->irq_masked, __ATOMIC_RELAXED) ? 1 : 0,
                (unsigned long long)st->check_bounced, (unsigned long long)st->check_overruns,
                (unsigned long long)st->check_past_len);
+        if (d->device_id == VIRTIO_ID_BLOCK) {
+            struct virtio_blk_queue_stats bs;
+
+            if (virtio_blk_get_queue_stats(d->driver_priv, q, &bs) == 0)
+                printf("  q%u blk submitted=%llu completed=%llu in_flight=%u\n", q,
+                       (unsigned long long)bs.submitted, (unsigned long long)bs.completed,
+                       bs.in_flight);
+        }
     }
     return 0;
 }

@@ -76,3 +76,8 @@ uint64_t virt_time_ns(void)
 {
     return timer_ns();
 }
+
+unsigned virt_cpu_id(void)
+{
+    return cpu_id();
+}
