@@ -108,6 +108,10 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
             return -ENOTSUP;
         want |= 1ull << VIRTIO_F_INDIRECT_DESC;
     }
+    /* The case's device features (hdt_dev.c): offered, or no case. */
+    if ((offered & c->want_features) != c->want_features)
+        return -ENOTSUP;
+    want |= c->want_features;
     c->features = (offered & want) | extra;
     dev->features = c->features;
     ops->set_features(dev, c->features);
@@ -116,8 +120,9 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
         if (!(hdt_status(c) & VIRTIO_STATUS_FEATURES_OK))
             return -EPROTO;
     }
-    /* Step 7: queue 0 on our rings, zeroed (2.7.10.1: used flags 0). */
-    qmax = ops->queue_max(dev, 0);
+    /* Step 7: the case's queue (0 for blk; hdt_dev.c picks it for other
+     * device types) on our rings, zeroed (2.7.10.1: used flags 0). */
+    qmax = ops->queue_max(dev, c->qidx);
     if (qmax == 0)
         return -ENODEV;
     c->qsize = HDT_QSIZE;
@@ -132,10 +137,12 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
     c->avail_idx = 0;
     c->used_seen = 0;
     c->snapped = false;
-    err = ops->queue_setup(dev, 0, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
+    err = ops->queue_setup(dev, c->qidx, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
                            c->dma + HDT_USED_OFF);
     if (err == 0)
-        err = ops->queue_enable(dev, 0);
+        err = ops->queue_enable(dev, c->qidx);
+    if (err == 0 && c->aux_q >= 0)
+        err = hdt_dev_setup_aux(c);
     if (err < 0)
         return err;
     if (dev->device_id == VIRTIO_ID_BLOCK) {
@@ -271,7 +278,7 @@ void hdt_kick(struct hdt_ctx *c)
      * the doorbell is a store that must not pass the index store, and on
      * the loopback a plain memory flag). */
     virt_mb();
-    c->dev->ops->notify(c->dev, 0);
+    c->dev->ops->notify(c->dev, c->qidx);
 }
 
 bool hdt_wait_used(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns)
@@ -303,6 +310,8 @@ static bool hdt_probe(struct hdt_ctx *c)
     struct virtq_used_elem e;
     uint32_t w[4] = {VIRTIO_BLK_T_IN, 0, 0, 0};
 
+    if (c->probe)
+        return c->probe(c); /* per device type (hdt_dev.c) */
     if (c->dev->device_id != VIRTIO_ID_BLOCK)
         return false;
     memcpy(p, w, 16);
@@ -523,7 +532,10 @@ static void hdt_judge(struct hdt_ctx *c, struct hdt_result *r, uint64_t cfg_irqs
         }
     }
     if (consumed && len0 == 0) {
-        hdt_note(r->detail, "returned unprocessed (len 0)");
+        /* Nothing device-writable (a transmit-side chain): len 0 is all a
+         * device can say, served or not. */
+        hdt_note(r->detail, hdt_writable_bytes(c) ? "returned unprocessed (len 0)"
+                                                  : "used, len 0 (nothing writable)");
     } else if (consumed) {
         hdt_note(r->detail, "served");
         if (c->status_off >= 0) {
@@ -601,13 +613,15 @@ int hdt_run_case(struct virtio_device *dev, const struct hdt_case *k, uint64_t s
     c->seed = seed;
     c->status_off = -1;
     c->need_consume = true;
+    c->aux_q = -1;
+    hdt_dev_prepare(c, k);
     err = 0;
     if (!(k->flags & HDT_OWN_SESSION)) {
         int e = hdt_open(c, (k->flags & HDT_WANT_INDIRECT) ? HDT_OPEN_INDIRECT : 0, 0);
 
         if (e == -ENOTSUP) {
             r->verdict = HDT_SKIP;
-            hdt_note(r->detail, "INDIRECT_DESC not offered");
+            hdt_note(r->detail, c->want_features ? "feature not offered" : "INDIRECT_DESC not offered");
             goto out;
         }
         if (e < 0) {

@@ -65,6 +65,15 @@ struct hdt_ctx {
     uint8_t status_mask; /* acceptable status values (bit s); 0: any */
     uint8_t pad[1];
     char note[HDT_DETAIL_MAX]; /* the case's own remark (SKIP reason, ...) */
+    /* Per device type (hdt_dev.c, set by hdt_dev_prepare before the
+     * session opens): the queue the case's rings are on, the probe, the
+     * features the case needs, and an auxiliary queue (-1: none) on rings
+     * inside the probe area (outside the oracle). */
+    uint16_t qidx;
+    int16_t aux_q;
+    uint16_t aux_avail, aux_used, aux_qsize;
+    uint64_t want_features;
+    bool (*probe)(struct hdt_ctx *c);
 };
 
 /* Session: reset and initialise the device for a case (modes above),
@@ -129,5 +138,12 @@ struct hdt_table {
     unsigned n;
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
+extern const struct hdt_table hdt_table_dev;   /* hdt_cases_dev.c */
+
+/* Per device type (hdt_dev.c): pick the queue, aux queue, probe and
+ * features for case k on c->dev; set up the aux queue's rings (called by
+ * hdt_open after the case queue, before DRIVER_OK): 0 or -errno. */
+void hdt_dev_prepare(struct hdt_ctx *c, const struct hdt_case *k);
+int hdt_dev_setup_aux(struct hdt_ctx *c);
 
 #endif
