@@ -448,6 +448,17 @@ static int con_tx_outside_ram(struct hdt_ctx *c)
     return post0(c);
 }
 
+/* 2 GiB readable from a case buffer on: past RAM on any test machine's
+ * guest (and what found dev_console.c reading every byte it then dropped). */
+static int con_tx_huge(struct hdt_ctx *c)
+{
+    uint64_t a;
+
+    (void)hdt_buf(c, 64, false, &a);
+    hdt_set_desc(hdt_desc_table(c), 0, a, 0x80000000u, 0, 0);
+    return post0(c);
+}
+
 static int edge_con_tx_zero_len(struct hdt_ctx *c)
 {
     return one_desc(c, 0, 0);
@@ -781,6 +792,8 @@ static const struct hdt_case cases[] = {
       "transmitq chain: readable 8 bytes, then writable 8"),
     C("console.tx_outside_ram", con_tx_outside_ram, CON, 0, 0,
       "2.7.5 (addr is a guest-physical buffer)", "transmitq buffer at 64 TiB"),
+    C("console.tx_huge", con_tx_huge, CON, 0, 0, "2.7.5 (addr, len: a buffer in guest memory)",
+      "transmitq buffer of 2 GiB from a case buffer on"),
     C("edge.console_tx_zero_len", edge_con_tx_zero_len, CON, 0, 0, ANY,
       "transmitq buffer of 0 bytes"),
     C("console.rx_readable", con_rx_readable, CON, RXQ, 0, CONOP,
