@@ -432,7 +432,7 @@ static bool hdt_past_len(const struct hdt_ctx *c, uint32_t len)
 
 static uint32_t hdt_writable_bytes(const struct hdt_ctx *c)
 {
-    uint32_t n = 0;
+    uint32_t n = c->wr_outside; /* e.g. a writable buffer far outside RAM */
     unsigned i;
 
     for (i = 0; i < c->nwr; i++)

@@ -392,6 +392,7 @@ static int net_rx_outside_ram(struct hdt_ctx *c)
     struct virtq_desc *t = hdt_desc_table(c);
 
     hdt_set_desc(t, 0, OUTSIDE_RAM, 1526, F_W, 0);
+    c->wr_outside = 1526; /* the used len may count it (nothing to check there) */
     hdt_post(c, 0);
     return rx_go(c);
 }
@@ -591,12 +592,14 @@ static int rng_readable_first(struct hdt_ctx *c)
 static int rng_outside_ram(struct hdt_ctx *c)
 {
     hdt_set_desc(hdt_desc_table(c), 0, OUTSIDE_RAM + (c->seed % 64) * 4096, 64, F_W, 0);
+    c->wr_outside = 64;
     return post0(c);
 }
 
 static int rng_huge_outside_ram(struct hdt_ctx *c)
 {
     hdt_set_desc(hdt_desc_table(c), 0, OUTSIDE_RAM, 0x80000000u, F_W, 0);
+    c->wr_outside = 0x80000000u;
     return post0(c);
 }
 
@@ -705,6 +708,7 @@ static int pmem_resp_outside_ram(struct hdt_ctx *c)
     (void)hdt_pmem_req(c, 0, VIRTIO_PMEM_REQ_TYPE_FLUSH);
     hdt_desc_table(c)[1].addr = OUTSIDE_RAM;
     c->nwr = 0;
+    c->wr_outside = 4;
     c->status_off = -1;
     return post0(c);
 }

@@ -41,6 +41,7 @@ static void make_safe(struct hdt_ctx *c, unsigned lim)
     unsigned i;
 
     c->nwr = 0;
+    c->wr_outside = 0;
     for (i = 0; i < lim; i++) {
         t[i].flags &= (uint16_t)~VIRTQ_DESC_F_INDIRECT;
         if (!(t[i].flags & VIRTQ_DESC_F_WRITE))
@@ -51,6 +52,8 @@ static void make_safe(struct hdt_ctx *c, unsigned lim)
             hdt_mark_writable(c, c->arena + (t[i].addr - c->dma), t[i].len);
         } else if (t[i].addr < OUTSIDE_RAM || t[i].addr + t[i].len < t[i].addr) {
             t[i].flags &= (uint16_t)~VIRTQ_DESC_F_WRITE;
+        } else if (c->wr_outside + t[i].len >= c->wr_outside) {
+            c->wr_outside += t[i].len; /* a used len may count it */
         }
     }
 }
