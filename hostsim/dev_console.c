@@ -277,6 +277,15 @@ static bool con_tx_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c,
     for (off = 0; off < c->out_len; off += sizeof(buf)) {
         uint32_t n = c->out_len - off < sizeof(buf) ? c->out_len - off : sizeof(buf), put;
 
+        /* Both FIFOs full: the rest would be dropped byte for byte, so it
+         * is not read at all (a driver's 2 GiB buffer - hdt
+         * console.tx_huge - must not keep the device CPU copying). */
+        if (port->out.len == VDEV_CONSOLE_BUF && (!k->echo || port->in.len == VDEV_CONSOLE_BUF)) {
+            k->stats.tx_dropped += c->out_len - off;
+            if (k->echo)
+                k->stats.rx_dropped += c->out_len - off;
+            break;
+        }
         vdq_chain_read(c, off, buf, n);
         put = fifo_put(&port->out, buf, n);
         k->stats.tx_dropped += n - put;

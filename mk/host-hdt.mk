@@ -11,3 +11,16 @@ check-hdt: $(HOST_DIR)/test_hdt
 	@echo "== $<"; $<
 
 .PHONY: check-hdt
+
+# The device-request classes and the random mode (tests/host/test_hdt_dev.c)
+# against our net, console, rng and pmem models.
+$(HOST_DIR)/test_hdt_dev: $(HOST_DIR)/san/tests/host/test_hdt_dev.o \
+		$(HOST_DIR)/san/tests/host/lb_env.o $(HOST_SAN_LIB)
+	$(HOST_CC) $(HOST_SAN) $^ -o $@ $(CMOCKA_LIBS) $(HOST_LIBS)
+
+check-hdt-dev: $(HOST_DIR)/test_hdt_dev
+	@echo "== $<"; $<
+
+check-hdt: check-hdt-dev
+.PHONY: check-hdt-dev
+host: $(HOST_DIR)/test_hdt_dev

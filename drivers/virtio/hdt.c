@@ -122,6 +122,10 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
         }
         want |= 1ull << VIRTIO_F_RING_PACKED;
     }
+    /* The case's device features (hdt_dev.c): offered, or no case. */
+    if ((offered & c->want_features) != c->want_features)
+        return -ENOTSUP;
+    want |= c->want_features;
     c->features = (offered & want) | extra;
     dev->features = c->features;
     ops->set_features(dev, c->features);
@@ -130,8 +134,9 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
         if (!(hdt_status(c) & VIRTIO_STATUS_FEATURES_OK))
             return -EPROTO;
     }
-    /* Step 7: queue 0 on our rings, zeroed (2.7.10.1: used flags 0). */
-    qmax = ops->queue_max(dev, 0);
+    /* Step 7: the case's queue (0 for blk; hdt_dev.c picks it for other
+     * device types) on our rings, zeroed (2.7.10.1: used flags 0). */
+    qmax = ops->queue_max(dev, c->qidx);
     if (qmax == 0)
         return -ENODEV;
     c->qsize = HDT_QSIZE;
@@ -149,10 +154,12 @@ int hdt_open(struct hdt_ctx *c, unsigned mode, uint64_t extra)
     c->packed = (mode & HDT_OPEN_PACKED) != 0;
     if (c->packed)
         hdt_packed_reset(c);
-    err = ops->queue_setup(dev, 0, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
+    err = ops->queue_setup(dev, c->qidx, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
                            c->dma + HDT_USED_OFF);
     if (err == 0)
-        err = ops->queue_enable(dev, 0);
+        err = ops->queue_enable(dev, c->qidx);
+    if (err == 0 && c->aux_q >= 0)
+        err = hdt_dev_setup_aux(c);
     if (err < 0)
         return err;
     if (dev->device_id == VIRTIO_ID_BLOCK) {
@@ -288,7 +295,7 @@ void hdt_kick(struct hdt_ctx *c)
      * the doorbell is a store that must not pass the index store, and on
      * the loopback a plain memory flag). */
     virt_mb();
-    c->dev->ops->notify(c->dev, 0);
+    c->dev->ops->notify(c->dev, c->qidx);
 }
 
 bool hdt_wait_used(struct hdt_ctx *c, uint16_t want, uint64_t timeout_ns)
@@ -322,6 +329,8 @@ static bool hdt_probe(struct hdt_ctx *c)
     struct virtq_used_elem e;
     uint32_t w[4] = {VIRTIO_BLK_T_IN, 0, 0, 0};
 
+    if (c->probe)
+        return c->probe(c); /* per device type (hdt_dev.c) */
     if (c->dev->device_id != VIRTIO_ID_BLOCK)
         return false;
     if (c->packed)
@@ -446,7 +455,7 @@ static bool hdt_past_len(const struct hdt_ctx *c, uint32_t len)
 
 static uint32_t hdt_writable_bytes(const struct hdt_ctx *c)
 {
-    uint32_t n = 0;
+    uint32_t n = c->wr_outside; /* e.g. a writable buffer far outside RAM */
     unsigned i;
 
     for (i = 0; i < c->nwr; i++)
@@ -549,7 +558,10 @@ static void hdt_judge(struct hdt_ctx *c, struct hdt_result *r, uint64_t cfg_irqs
         }
     }
     if (consumed && len0 == 0) {
-        hdt_note(r->detail, "returned unprocessed (len 0)");
+        /* Nothing device-writable (a transmit-side chain): len 0 is all a
+         * device can say, served or not. */
+        hdt_note(r->detail, hdt_writable_bytes(c) ? "returned unprocessed (len 0)"
+                                                  : "used, len 0 (nothing writable)");
     } else if (consumed) {
         hdt_note(r->detail, "served");
         if (c->status_off >= 0) {
@@ -632,6 +644,8 @@ int hdt_run_case(struct virtio_device *dev, const struct hdt_case *k, uint64_t s
     c->seed = seed;
     c->status_off = -1;
     c->need_consume = true;
+    c->aux_q = -1;
+    hdt_dev_prepare(c, k);
     err = 0;
     if (!(k->flags & HDT_OWN_SESSION)) {
         int e = hdt_open(c,
@@ -641,7 +655,7 @@ int hdt_run_case(struct virtio_device *dev, const struct hdt_case *k, uint64_t s
 
         if (e == -ENOTSUP) {
             r->verdict = HDT_SKIP;
-            hdt_note(r->detail, c->note[0] ? c->note : "INDIRECT_DESC not offered");
+            hdt_note(r->detail, c->note[0] ? c->note : c->want_features ? "feature not offered" : "INDIRECT_DESC not offered");
             goto out;
         }
         if (e < 0) {

@@ -112,6 +112,16 @@ struct hdt_ctx {
     bool packed;
     uint8_t pad2[7];
     struct hdt_pstate pk;
+    /* Per device type (hdt_dev.c, set by hdt_dev_prepare before the
+     * session opens): the queue the case's rings are on, the probe, the
+     * features the case needs, and an auxiliary queue (-1: none) on rings
+     * inside the probe area (outside the oracle). */
+    uint16_t qidx;
+    int16_t aux_q;
+    uint16_t aux_avail, aux_used, aux_qsize;
+    uint64_t want_features;
+    bool (*probe)(struct hdt_ctx *c);
+    uint32_t wr_outside; /* device-writable bytes the case put outside the arena */
 };
 
 /* Session: reset and initialise the device for a case (modes above),
@@ -234,5 +244,12 @@ bool hdt_packed_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consu
                         uint32_t *len0);
 bool hdt_packed_writable(const struct hdt_ctx *c, uint32_t off);
 const char *hdt_packed_region(uint32_t off);
+extern const struct hdt_table hdt_table_dev;   /* hdt_cases_dev.c */
+
+/* Per device type (hdt_dev.c): pick the queue, aux queue, probe and
+ * features for case k on c->dev; set up the aux queue's rings (called by
+ * hdt_open after the case queue, before DRIVER_OK): 0 or -errno. */
+void hdt_dev_prepare(struct hdt_ctx *c, const struct hdt_case *k);
+int hdt_dev_setup_aux(struct hdt_ctx *c);
 
 #endif

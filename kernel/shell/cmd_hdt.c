@@ -7,6 +7,7 @@
  *   hdt list                         one line per case: id, clause, text
  *   hdt run <dev> [<case>...|all] [seed N]
  *   (a <case> ending in '*' picks every id starting with the rest: packed.*)
+ *   hdt random <dev> seed N [count K]   seeded random mode (hdt_random.h)
  *
  * run prints "<id> <VERDICT> <detail>" per case and one summary line
  * "hdt: <dev> N cases: P PASS, R REJECT, ..."; the device's driver is
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "hdt.h"
+#include "hdt_random.h"
 #include "kernel/shell/shell.h"
 #include "kernel/virtio/loopback.h"
 #include "kernel/virtio/virtio_bind.h"
@@ -81,7 +83,8 @@ static int cmd_hdt_run(int argc, char **argv)
         const struct hdt_case *k = hdt_case_at(i);
         struct hdt_result r;
 
-        pick = nwhich == 0;
+        /* all: the cases of this device type and the device-independent ones. */
+        pick = nwhich == 0 && (k->device_id == 0 || k->device_id == dev->device_id);
         for (j = 0; j < nwhich; j++)
             pick |= strcmp(which[j], k->id) == 0 || hdt_prefix_pick(which[j], k->id);
         if (!pick)
@@ -104,6 +107,64 @@ static int cmd_hdt_run(int argc, char **argv)
     return err == 0 ? 0 : 1;
 }
 
+static void random_line(void *arg, const struct hdt_random_step *st)
+{
+    (void)arg;
+    printf("random.%u %s %s; %s\n", st->step, hdt_verdict_name(st->r.verdict), st->what,
+           st->r.detail);
+}
+
+/* hdt random <dev> seed N [count K]: one line per step, then a summary
+ * with the step to re-run from when the device stopped serving. */
+static int cmd_hdt_random(int argc, char **argv)
+{
+    struct virtio_device *dev;
+    unsigned long long seed = 0, count = 100;
+    bool have_seed = false;
+    unsigned counts[HDT_NV] = {0};
+    int a, n, stopped, err;
+    unsigned v;
+
+    for (a = 3; a < argc; a++) {
+        if (strcmp(argv[a], "seed") == 0 && a + 1 < argc) {
+            if (shell_parse_u64("seed", argv[++a], ~0ull, &seed))
+                return 1;
+            have_seed = true;
+        } else if (strcmp(argv[a], "count") == 0 && a + 1 < argc) {
+            if (shell_parse_u64("count", argv[++a], 100000, &count))
+                return 1;
+        } else {
+            printf("error: hdt random: unexpected '%s' (seed N [count K])\n", argv[a]);
+            return 1;
+        }
+    }
+    if (!have_seed) {
+        printf("error: hdt random: seed N is required (the run is reproducible from it)\n");
+        return 1;
+    }
+    if (argv[2][0] == 'l' && !loopback_is_up())
+        (void)loopback_init();
+    dev = virtio_find(argv[2]);
+    if (!dev) {
+        printf("error: hdt: no device '%s' (`devices`)\n", argv[2]);
+        return 1;
+    }
+    n = hdt_random_run(dev, seed, (unsigned)count, random_line, NULL, &stopped, counts);
+    if (n < 0) {
+        printf("error: hdt random: %d\n", n);
+        n = 0;
+    }
+    err = virtio_bind_reinit(dev);
+    printf("hdt: random %s seed %llu %d steps:", dev->name, seed, n);
+    for (v = 0; v < HDT_NV; v++)
+        printf("%s %u %s", v ? "," : "", counts[v], hdt_verdict_name(v));
+    if (stopped >= 0)
+        printf("; stopped at step %d (re-run: hdt random %s seed %llu count %d)", stopped,
+               dev->name, seed, stopped + 1);
+    printf("; driver %s\n", err == 0 ? "back" : "NOT back");
+    return err == 0 && stopped < 0 ? 0 : 1;
+}
+
 static int cmd_hdt(int argc, char **argv)
 {
     unsigned i;
@@ -119,8 +180,11 @@ static int cmd_hdt(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return cmd_hdt_run(argc, argv);
-    printf("error: usage: hdt list | run <dev> [<case>...|all] [seed N]\n");
+    if (argc >= 3 && strcmp(argv[1], "random") == 0)
+        return cmd_hdt_random(argc, argv);
+    printf("error: usage: hdt list | run <dev> [<case>...|all] [seed N] | random <dev> seed N "
+           "[count K]\n");
     return 1;
 }
-SHELL_COMMAND(hdt, "hdt", "list | run <dev> [<case>...|all] [seed N]",
+SHELL_COMMAND(hdt, "hdt", "list | run <dev> [<case>...|all] [seed N] | random <dev> seed N [count K]",
               "hostile-driver device tester (virtio 1.2 driver MUSTs broken on purpose)", cmd_hdt);
