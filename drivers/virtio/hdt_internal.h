@@ -34,6 +34,8 @@
 #define HDT_OPEN_INDIRECT 1u       /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
 #define HDT_OPEN_NO_FEATURES_OK 2u /* skip FEATURES_OK (3.1.1 step 5) */
 #define HDT_OPEN_NO_DRIVER_OK 4u   /* stop before DRIVER_OK (3.1.1 step 8) */
+#define HDT_OPEN_NO_QUEUE 8u       /* arena ready, no queue set up, no DRIVER_OK */
+#define HDT_OPEN_NO_ACK 16u        /* DRIVER without ACKNOWLEDGE (3.1.1 step 2) */
 
 struct hdt_range {
     uint32_t off;
@@ -65,6 +67,15 @@ struct hdt_ctx {
     uint8_t status_mask; /* acceptable status values (bit s); 0: any */
     uint8_t pad[1];
     char note[HDT_DETAIL_MAX]; /* the case's own remark (SKIP reason, ...) */
+    /* Transport/state cases and the interrupt oracle (hdt_oracle.c). */
+    bool reject;     /* the device refused the hostile step: REJECT if it still serves */
+    bool irq_lax;    /* the case changes config/status itself: no config-irq oracle */
+    uint8_t pad2[2];
+    uint32_t opens;  /* hdt_open calls in this case */
+    uint32_t gen0;   /* config_generation when the case began */
+    uint32_t pad3;
+    uint64_t irq_q0; /* queue 0 used-buffer interrupts when the case began */
+    uint64_t irq_cfg;
 };
 
 /* Session: reset and initialise the device for a case (modes above),
@@ -129,5 +140,27 @@ struct hdt_table {
     unsigned n;
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
+extern const struct hdt_table hdt_table_xport; /* hdt_cases_xport.c */
+extern const struct hdt_table hdt_table_state; /* hdt_cases_state.c */
+
+/* ---- raw registers and the interrupt oracle (hdt_oracle.c) ---- */
+enum hdt_xport { HDT_X_OTHER, HDT_X_MMIO, HDT_X_PCI };
+enum hdt_xport hdt_xport(struct hdt_ctx *c);
+/* One raw access (virtio.h reg_read/reg_write); on an error the case's
+ * note says why (the case returns it: SKIP). */
+int hdt_reg_rd(struct hdt_ctx *c, unsigned space, uint32_t off, unsigned size, uint32_t *v);
+int hdt_reg_wr(struct hdt_ctx *c, unsigned space, uint32_t off, unsigned size, uint32_t v);
+/* The selected queue's registers by meaning, on either transport (MMIO
+ * 4.2.2, PCI 4.1.4.3); 64-bit addresses as two 32-bit halves. HQ_NUM
+ * reads QueueNumMax on MMIO (QueueNum is write-only) and queue_size on PCI. */
+enum hdt_qreg { HQ_SEL, HQ_NUM, HQ_READY, HQ_DESC, HQ_DRIVER, HQ_DEVICE };
+int hdt_q_wr(struct hdt_ctx *c, enum hdt_qreg r, uint64_t v);
+int hdt_q_rd(struct hdt_ctx *c, enum hdt_qreg r, uint32_t *v);
+/* Interrupt oracle: counts at the start of a case, and the check before
+ * the probe (false: FAIL, the detail says why). */
+void hdt_irq_begin(struct hdt_ctx *c);
+bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r);
+/* Used-buffer interrupts for queue 0 since hdt_irq_begin. */
+uint64_t hdt_irq_q0(struct hdt_ctx *c);
 
 #endif

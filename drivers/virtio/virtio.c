@@ -344,6 +344,11 @@ void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask)
     bool progress = false, storm = false;
     unsigned q;
 
+    for (q = 0; q < VIRTIO_MAX_VQS; q++) {
+        if (qmask & (1u << q))
+            __atomic_fetch_add(&dev->queue_interrupts[q], 1, __ATOMIC_RELAXED);
+    }
+
     /* Progress: used->idx moved since the previous interrupt on any queue
      * of this source (a neighbour's completion is a good reason too). */
     for (q = 0; q < dev->nvqs; q++) {
@@ -418,7 +423,7 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev)
     /* One interrupt line for every queue (MMIO, loopback, INTx): each one
      * may have work, and they are one source for storm accounting. */
     if (isr & VIRTIO_INT_USED_BUFFER)
-        virtio_vqs_interrupt(dev, (uint32_t)((1ull << dev->nvqs) - 1));
+        virtio_vqs_interrupt(dev, (1u << VIRTIO_MAX_VQS) - 1); /* (only q < nvqs have vqs) */
     if (isr & VIRTIO_INT_CONFIG_CHANGE) {
         __atomic_fetch_add(&dev->config_interrupts, 1, __ATOMIC_RELAXED);
         /* 2.1.2: the device signals DEVICE_NEEDS_RESET through a

@@ -191,7 +191,8 @@ static void vpci_msix_irq(unsigned vector, void *ctx)
         return;
     if (virtio_pci_config_vector(dev) == e->entry)
         virtio_handle_interrupt(dev); /* reads the ISR: config change bit */
-    for (unsigned q = 0; q < dev->nvqs; q++) {
+    /* Every queue routed here, with a virtqueue or not (hdt's own). */
+    for (unsigned q = 0; q < VIRTIO_MAX_VQS; q++) {
         if (virtio_pci_queue_vector(dev, q) == e->entry)
             qmask |= 1u << q;
     }

@@ -80,6 +80,11 @@ static void test_ours_all(void **state)
         const struct hdt_case *k = hdt_case_at(i);
         enum hdt_verdict v = res[i].verdict;
 
+        if (getenv("HDT_VERBOSE"))
+            print_message("%s %s %s\n", k->id, hdt_verdict_name(v), res[i].detail);
+        /* PCI-only register cases cannot be expressed on the loopback. */
+        if (v == HDT_SKIP && strstr(res[i].detail, "not a virtio-pci transport"))
+            continue;
         if (v != HDT_PASS && v != HDT_REJECT && v != HDT_NEEDS_RESET)
             fail_msg("%s %s %s", k->id, hdt_verdict_name(v), res[i].detail);
         if (starts_with(k->id, "ctl.") || starts_with(k->id, "edge.")) {
@@ -112,6 +117,9 @@ static void test_seed_reproducible(void **state)
     run_all(7, a);
     run_all(7, b);
     for (i = 0; i < hdt_count(); i++) {
+        if (a[i].verdict != b[i].verdict || strcmp(a[i].detail, b[i].detail) != 0)
+            fail_msg("%s: %s %s / %s %s", hdt_case_at(i)->id, hdt_verdict_name(a[i].verdict),
+                     a[i].detail, hdt_verdict_name(b[i].verdict), b[i].detail);
         assert_int_equal(a[i].verdict, b[i].verdict);
         assert_string_equal(a[i].detail, b[i].detail);
     }
