@@ -441,6 +441,7 @@ static int queue_size_change_while_ready(struct hdt_ctx *c)
      * driver's violation, not a device fault, so the canary oracle leaves
      * the ring area to it (the request is judged by used ring and probe). */
     hdt_mark_writable(c, c->arena + HDT_DESC_OFF, HDT_BUF_OFF - HDT_DESC_OFF);
+    c->irq_lax = true; /* its interrupts are for a ring we do not look at */
     c->need_consume = false;
     return 0;
 }

@@ -69,7 +69,7 @@ struct hdt_ctx {
     char note[HDT_DETAIL_MAX]; /* the case's own remark (SKIP reason, ...) */
     /* Transport/state cases and the interrupt oracle (hdt_oracle.c). */
     bool reject;     /* the device refused the hostile step: REJECT if it still serves */
-    bool irq_lax;    /* the case changes config/status itself: no config-irq oracle */
+    bool irq_lax;    /* the case makes interrupts unattributable: no interrupt oracle */
     uint8_t pad2[2];
     uint32_t opens;  /* hdt_open calls in this case */
     uint32_t gen0;   /* config_generation when the case began */

@@ -19,8 +19,9 @@
  *    generation changes with the configuration; 2.1.2: NEEDS_RESET comes
  *    with a config notification; nothing else is a config change).
  * Neither rule is applied to a case that reset the device itself (a second
- * session: what came across the reset is not attributable) or that changes
- * status/config on purpose (irq_lax). Interrupts are counted in interrupt
+ * session: what came across the reset is not attributable) or whose own
+ * step makes them unattributable (irq_lax: it changes status or config on
+ * purpose, or moves the rings). Interrupts are counted in interrupt
  * context; the loads here are relaxed counters read after the waits, so a
  * late interrupt can only add to the next window, never remove one.
  */
@@ -155,7 +156,7 @@ bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r)
     uint64_t dc = __atomic_load_n(&c->dev->config_interrupts, __ATOMIC_RELAXED) - c->irq_cfg;
     uint16_t used = virt_load_acquire16(&hdt_used(c)->idx);
 
-    if (c->opens > 1 || c->dev->polled)
+    if (c->opens > 1 || c->dev->polled || c->irq_lax)
         return true;
     if (dq && used == 0 && c->used_seen == 0) {
         r->verdict = HDT_FAIL;
@@ -164,7 +165,7 @@ bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r)
         hdt_note(r->detail, " with no used-ring progress (2.7.7)");
         return false;
     }
-    if (dc && !c->irq_lax && !(hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
+    if (dc && !(hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
         c->dev->ops->config_generation(c->dev) == c->gen0) {
         r->verdict = HDT_FAIL;
         hdt_note(r->detail, "config interrupt(s) ");

@@ -179,6 +179,9 @@ struct virtio_device {
      * bumped for every queue of the source (its MSI-X vector, or all of
      * them on a one-line transport). */
     uint64_t queue_interrupts[VIRTIO_MAX_VQS];
+    /* Set by the glue when queues have vectors of their own (MSI-X): the
+     * vector handler counts queue_interrupts, the ISR path does not. */
+    bool queue_irqs_per_vector;
     /*
      * Optional, set by whoever wired the device's interrupt (the kernel's
      * glue, a test): mask or unmask the interrupt source of queue q (an
@@ -257,6 +260,8 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev);
  * time is up, so requests still complete.
  */
 void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask);
+/* dev->queue_interrupts[q]++ for every q in qmask (the glue, per vector). */
+void virtio_count_queue_interrupts(struct virtio_device *dev, uint32_t qmask);
 /* Thread context: unmask queue q's source when its storm mask is over
  * (or now, with force). Returns whether it is (still) masked. */
 bool virtio_vq_storm_poll(struct virtio_device *dev, unsigned q, bool force);
