@@ -31,7 +31,7 @@
 #define S_OK (1u << VIRTIO_BLK_S_OK)
 #define S_ANY ((1u << VIRTIO_BLK_S_OK) | (1u << VIRTIO_BLK_S_IOERR) | (1u << VIRTIO_BLK_S_UNSUPP))
 #define BLK VIRTIO_ID_BLOCK
-#define WAIT_NS 150000000ull  /* how long a request that will be served takes at most */
+#define WAIT_NS 1000000000ull /* a request that will be served is served by then (loaded host) */
 #define AFTER_NS 100000000ull /* how long we watch for writes after a reset */
 
 static void read0(struct hdt_ctx *c, uint8_t mask)

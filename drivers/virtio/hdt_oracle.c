@@ -138,10 +138,31 @@ int hdt_q_rd(struct hdt_ctx *c, enum hdt_qreg r, uint32_t *v)
 
 /* ---- the interrupt oracle ---- */
 
+/* The previous case's probe was seen by polling its used ring; its
+ * interrupt may still be on the way (another CPU, or a host thread that
+ * was descheduled between the ISR read and the count). Wait until the
+ * counts are still for HDT_IRQ_SETTLE_NS, at most HDT_IRQ_SETTLE_ROUNDS
+ * times, so it is not charged to this case. */
+#define HDT_IRQ_SETTLE_NS 5000000ull
+#define HDT_IRQ_SETTLE_ROUNDS 10
+
 void hdt_irq_begin(struct hdt_ctx *c)
 {
-    c->irq_q0 = __atomic_load_n(&c->dev->queue_interrupts[0], __ATOMIC_RELAXED);
-    c->irq_cfg = __atomic_load_n(&c->dev->config_interrupts, __ATOMIC_RELAXED);
+    unsigned round;
+
+    for (round = 0; round < HDT_IRQ_SETTLE_ROUNDS; round++) {
+        uint64_t start = virt_time_ns();
+
+        c->irq_q0 = __atomic_load_n(&c->dev->queue_interrupts[0], __ATOMIC_RELAXED);
+        c->irq_cfg = __atomic_load_n(&c->dev->config_interrupts, __ATOMIC_RELAXED);
+        if (c->dev->polled)
+            break;
+        while (virt_time_ns() - start < HDT_IRQ_SETTLE_NS)
+            ;
+        if (__atomic_load_n(&c->dev->queue_interrupts[0], __ATOMIC_RELAXED) == c->irq_q0 &&
+            __atomic_load_n(&c->dev->config_interrupts, __ATOMIC_RELAXED) == c->irq_cfg)
+            break;
+    }
     c->gen0 = c->dev->ops->config_generation(c->dev);
 }
 
