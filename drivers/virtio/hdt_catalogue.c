@@ -14,6 +14,8 @@ static const struct hdt_table *const tables[] = {
     &hdt_table_split,
     &hdt_table_packed,
     &hdt_table_dev,
+    &hdt_table_xport,
+    &hdt_table_state,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -35,6 +35,8 @@
 #define HDT_OPEN_INDIRECT 1u       /* negotiate INDIRECT_DESC; -ENOTSUP when not offered */
 #define HDT_OPEN_NO_FEATURES_OK 2u /* skip FEATURES_OK (3.1.1 step 5) */
 #define HDT_OPEN_NO_DRIVER_OK 4u   /* stop before DRIVER_OK (3.1.1 step 8) */
+#define HDT_OPEN_NO_QUEUE 8u       /* arena ready, no queue set up, no DRIVER_OK */
+#define HDT_OPEN_NO_ACK 16u        /* DRIVER without ACKNOWLEDGE (3.1.1 step 2) */
 
 /* ---- packed ring (hdt_packed.c) ----
  * Same arena offsets: DESC holds the descriptor ring (16 * qsize bytes),
@@ -42,7 +44,7 @@
  * USED the Device Event Suppression structure (written by the device); the
  * rest of the ring space is canary. 2.8: the device may write only the
  * Device Event Suppression structure and the descriptors it marks used. */
-#define HDT_OPEN_PACKED 8u /* negotiate VIRTIO_F_RING_PACKED; -ENOTSUP when not offered */
+#define HDT_OPEN_PACKED 32u /* negotiate VIRTIO_F_RING_PACKED; -ENOTSUP when not offered */
 #define HDT_PK_MAX_LISTS 32
 
 /* One list the driver made available: ring offset of its first descriptor,
@@ -122,6 +124,15 @@ struct hdt_ctx {
     uint64_t want_features;
     bool (*probe)(struct hdt_ctx *c);
     uint32_t wr_outside; /* device-writable bytes the case put outside the arena */
+    /* Transport/state cases and the interrupt oracle (hdt_oracle.c). */
+    bool reject;     /* the device refused the hostile step: REJECT if it still serves */
+    bool irq_lax;    /* the case makes interrupts unattributable: no interrupt oracle */
+    uint8_t pad4[2];
+    uint32_t opens;  /* hdt_open calls in this case */
+    uint32_t gen0;   /* config_generation when the case began */
+    uint32_t pad3;
+    uint64_t irq_q0; /* queue 0 used-buffer interrupts when the case began */
+    uint64_t irq_cfg;
 };
 
 /* Session: reset and initialise the device for a case (modes above),
@@ -251,5 +262,27 @@ extern const struct hdt_table hdt_table_dev;   /* hdt_cases_dev.c */
  * hdt_open after the case queue, before DRIVER_OK): 0 or -errno. */
 void hdt_dev_prepare(struct hdt_ctx *c, const struct hdt_case *k);
 int hdt_dev_setup_aux(struct hdt_ctx *c);
+extern const struct hdt_table hdt_table_xport; /* hdt_cases_xport.c */
+extern const struct hdt_table hdt_table_state; /* hdt_cases_state.c */
+
+/* ---- raw registers and the interrupt oracle (hdt_oracle.c) ---- */
+enum hdt_xport { HDT_X_OTHER, HDT_X_MMIO, HDT_X_PCI };
+enum hdt_xport hdt_xport(struct hdt_ctx *c);
+/* One raw access (virtio.h reg_read/reg_write); on an error the case's
+ * note says why (the case returns it: SKIP). */
+int hdt_reg_rd(struct hdt_ctx *c, unsigned space, uint32_t off, unsigned size, uint32_t *v);
+int hdt_reg_wr(struct hdt_ctx *c, unsigned space, uint32_t off, unsigned size, uint32_t v);
+/* The selected queue's registers by meaning, on either transport (MMIO
+ * 4.2.2, PCI 4.1.4.3); 64-bit addresses as two 32-bit halves. HQ_NUM
+ * reads QueueNumMax on MMIO (QueueNum is write-only) and queue_size on PCI. */
+enum hdt_qreg { HQ_SEL, HQ_NUM, HQ_READY, HQ_DESC, HQ_DRIVER, HQ_DEVICE };
+int hdt_q_wr(struct hdt_ctx *c, enum hdt_qreg r, uint64_t v);
+int hdt_q_rd(struct hdt_ctx *c, enum hdt_qreg r, uint32_t *v);
+/* Interrupt oracle: counts at the start of a case, and the check before
+ * the probe (false: FAIL, the detail says why). */
+void hdt_irq_begin(struct hdt_ctx *c);
+bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r);
+/* Used-buffer interrupts for queue 0 since hdt_irq_begin. */
+uint64_t hdt_irq_q0(struct hdt_ctx *c);
 
 #endif

@@ -133,6 +133,11 @@ unsigned virtio_pci_num_queues(struct virtio_device *dev);
 /* Refused vectors since creation (readback != what was written). */
 unsigned virtio_pci_refused_vectors(struct virtio_device *dev);
 
+/* For hdt's raw accesses: the length of a mapped region (enum
+ * virtio_reg_space, 0: absent) and the notify_off_multiplier (4.1.4.4). */
+uint32_t virtio_pci_region_len(struct virtio_device *dev, unsigned space);
+uint32_t virtio_pci_notify_multiplier(struct virtio_device *dev);
+
 extern const struct virtio_transport_ops virtio_pci_transport_ops;
 
 #endif

@@ -344,6 +344,7 @@ void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask)
     bool progress = false, storm = false;
     unsigned q;
 
+
     /* Progress: used->idx moved since the previous interrupt on any queue
      * of this source (a neighbour's completion is a good reason too). */
     for (q = 0; q < dev->nvqs; q++) {
@@ -408,6 +409,16 @@ bool virtio_vq_storm_poll(struct virtio_device *dev, unsigned q, bool force)
     return false;
 }
 
+void virtio_count_queue_interrupts(struct virtio_device *dev, uint32_t qmask)
+{
+    unsigned q;
+
+    for (q = 0; q < VIRTIO_MAX_VQS; q++) {
+        if (qmask & (1u << q))
+            __atomic_fetch_add(&dev->queue_interrupts[q], 1, __ATOMIC_RELAXED);
+    }
+}
+
 uint32_t virtio_handle_interrupt(struct virtio_device *dev)
 {
     uint32_t isr = dev->ops->interrupt_ack(dev);
@@ -417,8 +428,14 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev)
     __atomic_fetch_add(&dev->interrupts, 1, __ATOMIC_RELAXED);
     /* One interrupt line for every queue (MMIO, loopback, INTx): each one
      * may have work, and they are one source for storm accounting. */
-    if (isr & VIRTIO_INT_USED_BUFFER)
-        virtio_vqs_interrupt(dev, (uint32_t)((1ull << dev->nvqs) - 1));
+    if (isr & VIRTIO_INT_USED_BUFFER) {
+        /* With per-queue vectors the ISR's queue bit is set by every queue
+         * interrupt and read only here, on the config vector: stale, not
+         * counted (the vector handler counts its queues). */
+        if (!dev->queue_irqs_per_vector)
+            virtio_count_queue_interrupts(dev, (1u << VIRTIO_MAX_VQS) - 1);
+        virtio_vqs_interrupt(dev, (1u << VIRTIO_MAX_VQS) - 1); /* (only q < nvqs have vqs) */
+    }
     if (isr & VIRTIO_INT_CONFIG_CHANGE) {
         __atomic_fetch_add(&dev->config_interrupts, 1, __ATOMIC_RELAXED);
         /* 2.1.2: the device signals DEVICE_NEEDS_RESET through a

@@ -93,6 +93,28 @@ struct virtio_transport_ops {
     /* Optional (PCI MSI-X): route queue q (or the config, q == -1) to a
      * vector; NULL for transports with one interrupt. */
     int (*set_vector)(struct virtio_device *dev, int q, uint16_t vector);
+    /*
+     * Optional (NULL: none), for the hostile-driver tester (hdt.h) only:
+     * one raw access of size 1, 2 or 4 bytes at off in a register space
+     * (enum virtio_reg_space), with no protocol around it (no select
+     * written first, no read-back). The transport checks only that the
+     * access stays inside what it mapped; -ENOTSUP: no such space on this
+     * transport, -EINVAL: outside the space (or misaligned where the
+     * platform cannot issue it). Drivers never use these.
+     */
+    int (*reg_read)(struct virtio_device *dev, unsigned space, uint32_t off, unsigned size,
+                    uint32_t *val);
+    int (*reg_write)(struct virtio_device *dev, unsigned space, uint32_t off, unsigned size,
+                     uint32_t val);
+};
+
+/* Register spaces for reg_read / reg_write. */
+enum virtio_reg_space {
+    VIRTIO_REGS_MMIO,       /* 4.2.2: the whole register window (0x000..0x1ff) */
+    VIRTIO_REGS_PCI_COMMON, /* 4.1.4.3: struct virtio_pci_common_cfg */
+    VIRTIO_REGS_PCI_NOTIFY, /* 4.1.4.4: the notification region, from cap.offset */
+    VIRTIO_REGS_PCI_ISR,    /* 4.1.4.5: the ISR byte(s) */
+    VIRTIO_REGS_PCI_DEVICE, /* 4.1.4.6: device-specific configuration */
 };
 
 struct virtio_vq {
@@ -152,6 +174,14 @@ struct virtio_device {
     uint64_t interrupts;                /* virtio_handle_interrupt() calls with bits set */
     uint64_t config_interrupts;
     uint64_t lost_interrupts; /* waits that ended by timeout with the work done */
+    /* Used-buffer interrupts per queue, whether or not a virtqueue exists
+     * for it (hdt's interrupt oracle sets queues up on rings of its own):
+     * bumped for every queue of the source (its MSI-X vector, or all of
+     * them on a one-line transport). */
+    uint64_t queue_interrupts[VIRTIO_MAX_VQS];
+    /* Set by the glue when queues have vectors of their own (MSI-X): the
+     * vector handler counts queue_interrupts, the ISR path does not. */
+    bool queue_irqs_per_vector;
     /*
      * Optional, set by whoever wired the device's interrupt (the kernel's
      * glue, a test): mask or unmask the interrupt source of queue q (an
@@ -230,6 +260,8 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev);
  * time is up, so requests still complete.
  */
 void virtio_vqs_interrupt(struct virtio_device *dev, uint32_t qmask);
+/* dev->queue_interrupts[q]++ for every q in qmask (the glue, per vector). */
+void virtio_count_queue_interrupts(struct virtio_device *dev, uint32_t qmask);
 /* Thread context: unmask queue q's source when its storm mask is over
  * (or now, with force). Returns whether it is (still) masked. */
 bool virtio_vq_storm_poll(struct virtio_device *dev, unsigned q, bool force);

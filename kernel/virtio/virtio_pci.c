@@ -191,12 +191,14 @@ static void vpci_msix_irq(unsigned vector, void *ctx)
         return;
     if (virtio_pci_config_vector(dev) == e->entry)
         virtio_handle_interrupt(dev); /* reads the ISR: config change bit */
-    for (unsigned q = 0; q < dev->nvqs; q++) {
+    /* Every queue routed here, with a virtqueue or not (hdt's own). */
+    for (unsigned q = 0; q < VIRTIO_MAX_VQS; q++) {
         if (virtio_pci_queue_vector(dev, q) == e->entry)
             qmask |= 1u << q;
     }
     if (qmask) {
         /* The queues on this vector: one source for storm accounting. */
+        virtio_count_queue_interrupts(dev, qmask);
         virtio_vqs_interrupt(dev, qmask);
         __atomic_fetch_add(&dev->interrupts, 1, __ATOMIC_RELAXED);
     }
@@ -282,6 +284,7 @@ static int vpci_setup_msix(struct vpci_dev *vd, unsigned cap, unsigned nq)
         qentry[q] = (uint16_t)(n == 1 ? 0 : (1 + q < n ? 1 + q : n - 1));
     virtio_pci_device_set_msix(vd->dev, 0, qentry, nq < VIRTIO_MAX_VQS ? nq : VIRTIO_MAX_VQS);
     vd->mode = VPCI_IRQ_MSIX;
+    vd->dev->queue_irqs_per_vector = true;
     return 0;
 }
 
