@@ -25,7 +25,8 @@ import pytest
 LINE_RE = re.compile(r"^(\S+) (PASS|REJECT|NEEDS_RESET|WEDGED|FAIL|SKIP) ?(.*)$", re.M)
 SUM_RE = re.compile(r"^hdt: (\S+) (\d+) cases: (\d+) PASS, (\d+) REJECT, (\d+) NEEDS_RESET, "
                     r"(\d+) WEDGED, (\d+) FAIL, (\d+) SKIP; driver (back|NOT back)$", re.M)
-CLASSES = ("ctl.", "split.", "edge.", "state.", "transport.", "blk.", "packed.")
+CLASSES = ("ctl.", "split.", "edge.", "state.", "transport.", "blk.", "packed.", "net.", "console.",
+           "rng.", "pmem.")
 
 
 def ok(c, cmd, timeout=60):
