@@ -433,15 +433,19 @@ int hostile_push(struct vdev *d, unsigned qi, uint16_t head, uint32_t written)
     if (!h || qi >= HOSTILE_MAX_QUEUES)
         return 0;
     /* The ring modes write split used rings by hand; on a packed queue
-     * (issue 11) they stay off and vdq_push() returns the chain. The
-     * interrupt modes (hostile_signal) work on both layouts. */
-    if (q->cfg.packed)
+     * (issue 11) they stay off and vdq_push() returns the chain, except
+     * complete-late, which only holds the push back (hostile_flush_late
+     * makes it through vdq_push, so it works on both layouts: the packed
+     * inflight region's reconnect test needs requests held in flight).
+     * The interrupt modes (hostile_signal) work on both layouts. */
+    if (q->cfg.packed && h->cfg.mode != HOSTILE_COMPLETE_LATE)
         return 0;
     if (q->broken)
         return -EIO;
     if (head >= q->cfg.num)
         return 0; /* vdq_push() refuses it */
-    hostile_fix_early(h, q, qi);
+    if (!q->cfg.packed)
+        hostile_fix_early(h, q, qi);
     if (!hostile_may_fire(h)) {
         acted = false;
         done = 0;

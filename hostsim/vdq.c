@@ -45,6 +45,7 @@
  */
 #include "vdq.h"
 #include "vdq_inflight.h"
+#include "vdq_inflight_packed.h"
 #include "vdq_packed.h"
 
 #include <errno.h>
@@ -470,6 +471,16 @@ int vdq_set_inflight(struct vdq *q, struct vdq_inflight *t)
     if (t && (q->cfg.packed || !t->r || t->desc_num < q->cfg.num))
         return -EINVAL;
     q->tracker = t;
+    return 0;
+}
+
+int vdq_set_inflight_packed(struct vdq *q, struct vdq_inflight_packed *t)
+{
+    if (t && (!q->cfg.packed || !t->r || t->desc_num < q->cfg.num))
+        return -EINVAL;
+    if (t)
+        t->ring_num = (uint16_t)q->cfg.num; /* the wrap of its used position */
+    q->ptracker = t;
     return 0;
 }
 

@@ -36,7 +36,8 @@
 #include "virtio_ring.h"
 #include "virtio_ring_packed.h"
 
-struct vdq_inflight; /* hostsim/vdq_inflight.h */
+struct vdq_inflight;        /* hostsim/vdq_inflight.h */
+struct vdq_inflight_packed; /* hostsim/vdq_inflight_packed.h */
 
 /* Packed queues up to this size keep their per-id table inside struct vdq;
  * bigger ones need vdq_config.packed_ids (>= the device models' maximum
@@ -199,6 +200,8 @@ struct vdq {
     uint32_t broken_a, broken_b;
     /* Inflight tracking (vdq_set_inflight; split only), NULL: none. */
     struct vdq_inflight *tracker;
+    /* The same for packed queues (vdq_set_inflight_packed). */
+    struct vdq_inflight_packed *ptracker;
 
     /* Packed layout (cfg.packed; hostsim/vdq_packed.c). desc, avail, used,
      * used_event and avail_event above stay NULL; next_avail / next_used
@@ -263,6 +266,15 @@ int vdq_packed_set_inflight(struct vdq *q, uint16_t id, uint16_t ndesc);
  * t's region is smaller than the ring.
  */
 int vdq_set_inflight(struct vdq *q, struct vdq_inflight *t);
+/*
+ * The same for a packed queue (hostsim/vdq_inflight_packed.h): every
+ * descriptor fetched is copied into the region, every push settles in the
+ * spec's order (a batch held for publish_on_interrupt is published before
+ * the next pop, so batches never span a fetch); the chains t's recovery
+ * listed are walked from their copies first, in fetch order. -EINVAL on a
+ * split queue or when t's region is smaller than the ring.
+ */
+int vdq_set_inflight_packed(struct vdq *q, struct vdq_inflight_packed *t);
 
 /*
  * Pop the next good chain into c. Bad chains met on the way are returned

@@ -220,6 +220,30 @@ void vdqip_settle(struct vdq_inflight_packed *t)
     vdqip_step(t, VDQIP_STEP_OLD, t->old_used_idx);
 }
 
+/* Order: link, free_head, old_free_head (from here a crash sees the chain
+ * free: its flag is cleared by the recovery), then the flag itself. Before
+ * old_free_head a crash rolls back to the chain in flight, and the avail
+ * position then lies past it: resubmitted from the copies, consistent. */
+void vdqip_unpop(struct vdq_inflight_packed *t, uint16_t id)
+{
+    struct vdqip_region *r = t->r;
+    uint16_t e, l;
+
+    if (id >= t->desc_num || (e = t->head_of_id[id]) >= t->desc_num)
+        return;
+    l = t->last[e];
+    virt_write_once16(&r->desc[l].next, t->free_head);
+    t->next[l] = t->free_head;
+    vdqip_order();
+    t->free_head = t->old_free_head = e;
+    virt_write_once16(&r->free_head, e);
+    vdqip_order();
+    virt_write_once16(&r->old_free_head, e);
+    vdqip_order();
+    __atomic_store_n(&r->desc[e].inflight, 0, __ATOMIC_RELAXED);
+    t->head_of_id[id] = t->desc_num;
+}
+
 bool vdqip_next_resubmit(struct vdq_inflight_packed *t, uint16_t *head)
 {
     if (t->resubmit_next >= t->nresubmit)

@@ -165,6 +165,9 @@ int vdqip_push(struct vdq_inflight_packed *t, uint16_t id, uint16_t ndesc);
 void vdqip_flags_written(struct vdq_inflight_packed *t);
 void vdqip_settle(struct vdq_inflight_packed *t);
 bool vdqip_next_resubmit(struct vdq_inflight_packed *t, uint16_t *head);
+/* Buffer id's chain was given back (vdq_unpop): off the region's books,
+ * its descriptors are fetched again from the ring. */
+void vdqip_unpop(struct vdq_inflight_packed *t, uint16_t id);
 int vdqip_chain_desc(const struct vdq_inflight_packed *t, uint16_t head, uint16_t k,
                      struct pvirtq_desc *out);
 

@@ -66,6 +66,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vdq_inflight_packed.h"
+
 #include "virtio_platform.h"
 
 static uint16_t *vdqp_ids(struct vdq *q)
@@ -278,15 +280,42 @@ static int vdqp_indirect(const struct vdq *q, struct vdq_chain *c, struct vdqp_w
     return 0;
 }
 
+/* Descriptor n of chain resub from the inflight region's copies (CPU
+ * order, like vdqp_desc_read); -EIO (queue broken) when there is none. */
+static int vdqp_desc_copy(struct vdq *q, uint16_t resub, uint32_t n, struct pvirtq_desc *d)
+{
+    struct pvirtq_desc le;
+
+    if (vdqip_chain_desc(q->ptracker, resub, (uint16_t)n, &le)) {
+        vdq_set_broken(q, "inflight chain shorter than its flags say", resub, n);
+        return -EIO;
+    }
+    d->addr = vr_le64_to_cpu(le.addr);
+    d->len = vr_le32_to_cpu(le.len);
+    d->id = vr_le16_to_cpu(le.id);
+    d->flags = vr_le16_to_cpu(le.flags);
+    return 0;
+}
+
+/* The inflight region's copy of a descriptor just fetched (d in CPU order). */
+static void vdqp_track_pop(struct vdq *q, const struct pvirtq_desc *d, bool is_head)
+{
+    struct pvirtq_desc le = {vr_cpu_to_le64(d->addr), vr_cpu_to_le32(d->len),
+                             vr_cpu_to_le16(d->id), vr_cpu_to_le16(d->flags)};
+
+    vdqip_pop(q->ptracker, &le, is_head, !(d->flags & VIRTQ_DESC_F_NEXT));
+}
+
 /*
  * Walk the list starting at next_avail, whose flags (head_flags) showed it
- * available. Always runs to the list's last descriptor, which holds the
+ * available, or (resub >= 0) the inflight region's copy of chain resub.
+ * Always runs to the list's last descriptor, which holds the
  * buffer id (2.8.6), even past a bad element, so a bad chain can be
  * returned. Returns 0 (good), a vdq_bad reason + 1 (bad; *id and *ring
  * valid), or -EIO (corrupt ring, q broken). *ring: ring descriptors used.
  */
 static int vdqp_walk(struct vdq *q, uint16_t head_flags, struct vdq_chain *c, uint16_t *id,
-                     uint16_t *ring)
+                     uint16_t *ring, int resub)
 {
     struct vdqp_walk w = {0};
     uint32_t num = q->cfg.num, off = q->next_avail, n = 0;
@@ -303,18 +332,28 @@ static int vdqp_walk(struct vdq *q, uint16_t head_flags, struct vdq_chain *c, ui
             vdq_set_broken(q, "packed list longer than the ring", n, q->next_avail);
             return -EIO;
         }
-        if (n > 0) {
-            /* The rest of the list was written before the head's flags
-             * (2.8.6), so the head's load-acquire in vdqp_pop() covers it. */
-            flags = vr_le16_to_cpu(virt_read_once16(&q->pdesc[off].flags));
-            if (!pvirtq_is_avail(flags, wrap)) {
-                vdq_set_broken(q, "packed list continues into a descriptor not available", off,
-                               flags);
+        if (resub >= 0) {
+            /* Fetched before a restart: the ring may hold used elements
+             * over it by now; the region kept what we read then. */
+            if (vdqp_desc_copy(q, (uint16_t)resub, n, &d))
                 return -EIO;
+            flags = d.flags;
+        } else {
+            if (n > 0) {
+                /* The rest of the list was written before the head's flags
+                 * (2.8.6), so the head's load-acquire in vdqp_pop() covers it. */
+                flags = vr_le16_to_cpu(virt_read_once16(&q->pdesc[off].flags));
+                if (!pvirtq_is_avail(flags, wrap)) {
+                    vdq_set_broken(q, "packed list continues into a descriptor not available",
+                                   off, flags);
+                    return -EIO;
+                }
             }
+            vdqp_desc_read(&q->pdesc[off], &d);
+            d.flags = flags; /* the value we checked, not a second read */
+            if (q->ptracker)
+                vdqp_track_pop(q, &d, n == 0);
         }
-        vdqp_desc_read(&q->pdesc[off], &d);
-        d.flags = flags; /* the value we checked, not a second read */
         n++;
         c->ndesc++;
         if (++off == num) {
@@ -342,28 +381,40 @@ static int vdqp_walk(struct vdq *q, uint16_t head_flags, struct vdq_chain *c, ui
     return bad;
 }
 
+static void vdqp_publish(struct vdq *q);
+
 int vdqp_pop(struct vdq *q, struct vdq_chain *c)
 {
     uint16_t *ids = vdqp_ids(q);
 
     for (;;) {
-        uint16_t flags, id = 0, ring = 0;
+        uint16_t flags = 0, id = 0, ring = 0, rh;
         uint32_t off;
-        int bad;
+        int bad, resub = -1;
 
         if (q->broken)
             return -EIO;
-        /* 2.8.2: poll the one descriptor after the last list we took
-         * (2.8.12: lists are taken in ring order; 2.8.15: only once its
-         * AVAIL bit has changed, i.e. matches the wrap counter).
-         * Load-acquire: the descriptor's fields and the rest of its list,
-         * written by the driver before these flags, are visible to our
-         * later loads; pairs with the driver's write barrier before it
-         * stores the head's flags (2.8.21.1.1 "Updating flags"). */
-        flags = vr_le16_to_cpu(virt_load_acquire16(&q->pdesc[q->next_avail].flags));
-        if (!pvirtq_is_avail(flags, q->avail_wrap))
-            return -EAGAIN;
-        bad = vdqp_walk(q, flags, c, &id, &ring);
+        if (q->ptracker) {
+            /* A held batch settles before the next fetch (the tracking's
+             * fetch steps assume no open batch). */
+            vdqp_publish(q);
+            if (vdqip_next_resubmit(q->ptracker, &rh))
+                resub = rh; /* what was in flight before a restart, first */
+        }
+        if (resub < 0) {
+            /* 2.8.2: poll the one descriptor after the last list we took
+             * (2.8.12: lists are taken in ring order; 2.8.15: only once its
+             * AVAIL bit has changed, i.e. matches the wrap counter).
+             * Load-acquire: the descriptor's fields and the rest of its
+             * list, written by the driver before these flags, are visible
+             * to our later loads; pairs with the driver's write barrier
+             * before it stores the head's flags (2.8.21.1.1 "Updating
+             * flags"). */
+            flags = vr_le16_to_cpu(virt_load_acquire16(&q->pdesc[q->next_avail].flags));
+            if (!pvirtq_is_avail(flags, q->avail_wrap))
+                return -EAGAIN;
+        }
+        bad = vdqp_walk(q, flags, c, &id, &ring, resub);
         if (bad < 0)
             return bad;
         if (id >= q->cfg.num) {
@@ -377,7 +428,9 @@ int vdqp_pop(struct vdq *q, struct vdq_chain *c)
         ids[id] = ring;
         q->inflight++;
         q->more_valid = false; /* past a give-back: vdqp_unpop() sets it again */
-        off = q->next_avail + ring;
+        /* A resubmitted chain lies before next_avail already (the recovery
+         * put next_avail past every chain in flight). */
+        off = q->next_avail + (resub < 0 ? ring : 0);
         if (off >= q->cfg.num) {
             off -= q->cfg.num;
             q->avail_wrap = !q->avail_wrap;
@@ -422,6 +475,10 @@ static void vdqp_publish(struct vdq *q)
     /* Dirty log: marked again after this store (vdqp_push marked it when
      * it wrote id and len; the log may have been read and cleared since). */
     vdq_log_gpa(&q->mem, q->cfg.desc_gpa + 16ull * q->batch_off, 16);
+    if (q->ptracker) { /* the batch reached the driver: settle it */
+        vdqip_flags_written(q->ptracker);
+        vdqip_settle(q->ptracker);
+    }
 }
 
 int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
@@ -441,6 +498,11 @@ int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
     if (q->batch_pending && q->batch_off == q->next_used)
         vdqp_publish(q);
     n = ids[id];
+    /* Tracking: the chain goes back to the region's free list and the
+     * used position moves on before the flags (an id fetched before the
+     * tracker was attached is not in it: nothing to do). */
+    if (q->ptracker)
+        (void)vdqip_push(q->ptracker, id, n);
     e = &q->pdesc[q->next_used];
     /* 2.8.4: a used descriptor's len is the bytes written; 2.8.3: WRITE
      * says whether any were (len is reserved without it). */
@@ -458,6 +520,10 @@ int vdqp_push(struct vdq *q, uint16_t id, uint32_t len)
          * barrier between seeing USED == its wrap counter and reading id
          * and len (vq_get_buf()). */
         virt_store_release16(&e->flags, vr_cpu_to_le16(flags));
+        if (q->ptracker && !q->batch_pending) { /* a batch of one, visible */
+            vdqip_flags_written(q->ptracker);
+            vdqip_settle(q->ptracker);
+        }
     }
     /* Dirty log: the descriptor written back (a batch's first gets its
      * flags in vdqp_publish, which marks it again). */
@@ -545,6 +611,8 @@ bool vdqp_has_avail(struct vdq *q)
 
     if (q->broken)
         return false;
+    if (q->ptracker && q->ptracker->resubmit_next < q->ptracker->nresubmit)
+        return true; /* resubmissions first */
     flags = vr_le16_to_cpu(virt_read_once16(&q->pdesc[q->next_avail].flags));
     return pvirtq_is_avail(flags, q->avail_wrap);
 }
@@ -614,6 +682,13 @@ int vdqp_unpop(struct vdq *q, const uint16_t *heads, uint16_t chains)
     }
     if (total > q->cfg.num)
         return -EINVAL;
+    if (q->ptracker) {
+        if (q->ptracker->resubmit_next < q->ptracker->nresubmit || q->ptracker->resubmitted)
+            return -EBUSY; /* resubmitted chains are not in the ring to fetch again */
+        vdqp_publish(q);
+        for (i = chains; i-- > 0;)
+            vdqip_unpop(q->ptracker, heads[i]); /* fetched back: not in flight */
+    }
     if (chains) {
         q->more_off = q->next_avail;
         q->more_wrap = q->avail_wrap;

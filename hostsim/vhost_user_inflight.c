@@ -20,9 +20,14 @@
  * the next avail index is used->idx + those chains, whatever base the
  * frontend sent (after a crash QEMU can only send used->idx).
  *
- * Split rings only: with VIRTIO_F_RING_PACKED acked GET_INFLIGHT_FD
- * answers mmap_size 0 (QEMU then runs without a region) and
- * SET_INFLIGHT_FD is refused.
+ * Packed rings (VIRTIO_F_RING_PACKED acked before GET/SET): the region
+ * has the packed layout instead (QueueRegionPacked, hostsim/
+ * vdq_inflight_packed.h: copies of the fetched descriptors and the used
+ * position with its wrap counter, current and settled); at a ring start
+ * the recovery gives the ring's positions itself (after a crash QEMU has
+ * no packed base to send), and the chains in flight are walked from the
+ * copies. A ring started with the other layout than the region's is
+ * refused.
  *
  * Bad input (each one line, then the usual policy of vhost_user.h: GET
  * closes the connection, SET gets a REPLY_ACK error): a payload of the
@@ -85,9 +90,15 @@ static int vu_infl_parse(const struct vu_backend *b, const char *what, const uin
     return 0;
 }
 
-static struct vdqi_region *vu_infl_queue(const struct vu_inflight *in, unsigned i)
+/* One queue's bytes in the layout the region has (packed or split). */
+static uint64_t vu_infl_qbytes(bool packed, uint16_t queue_size)
 {
-    return (struct vdqi_region *)(in->base + (uint64_t)i * vdqi_queue_bytes(in->queue_size));
+    return packed ? vdqip_queue_bytes(queue_size) : vdqi_queue_bytes(queue_size);
+}
+
+static uint8_t *vu_infl_queue(const struct vu_inflight *in, unsigned i)
+{
+    return in->base + (uint64_t)i * vu_infl_qbytes(in->packed, in->queue_size);
 }
 
 void vu_inflight_drop(struct vu_backend *b)
@@ -105,7 +116,9 @@ void vu_inflight_drop(struct vu_backend *b)
 static int vu_infl_install(struct vu_backend *b, uint8_t *base, bool mapped,
                            const struct vu_infl_desc *d, uint64_t size)
 {
-    uint16_t *storage = virt_zalloc((size_t)d->num_queues * d->queue_size * sizeof(uint16_t));
+    bool packed = vu_is_packed(b);
+    size_t per = (size_t)d->queue_size * (packed ? VDQIP_STORAGE_PER_DESC : 1);
+    uint16_t *storage = virt_zalloc((size_t)d->num_queues * per * sizeof(uint16_t));
     struct vu_inflight *in = &b->infl;
     unsigned i;
 
@@ -122,9 +135,14 @@ static int vu_infl_install(struct vu_backend *b, uint8_t *base, bool mapped,
     in->num_queues = d->num_queues;
     in->queue_size = d->queue_size;
     in->storage = storage;
+    in->packed = packed;
     for (i = 0; i < d->num_queues; i++) {
-        vdqi_attach(&in->t[i], vu_infl_queue(in, i), d->queue_size,
-                    storage + (size_t)i * d->queue_size);
+        if (packed)
+            vdqip_attach(&in->pt[i], (struct vdqip_region *)vu_infl_queue(in, i), d->queue_size,
+                         storage + (size_t)i * per);
+        else
+            vdqi_attach(&in->t[i], (struct vdqi_region *)vu_infl_queue(in, i), d->queue_size,
+                        storage + (size_t)i * per);
         in->attached |= 1u << i;
     }
     /* A fresh region "recovers" too: vdqi_recover on a region with nothing
@@ -146,27 +164,21 @@ int vu_get_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, st
         return err;
     snap_put16(out + 16, d.num_queues);
     snap_put16(out + 18, d.queue_size);
-    if (vu_is_packed(b)) {
-        /* mmap_size 0: "no region", the frontend goes on without one. */
-        virt_log(VIRT_LOG_WARN,
-                 "vhost-user: GET_INFLIGHT_FD: inflight tracking is for split rings only");
-        snap_put32(r->buf, VU_GET_INFLIGHT_FD);
-        snap_put32(r->buf + 4, VU_FLAG_VERSION | VU_FLAG_REPLY);
-        snap_put32(r->buf + 8, size);
-        memcpy(r->buf + VU_HDR_BYTES, out, size);
-        r->len = VU_HDR_BYTES + size;
-        return 0;
-    }
-    bytes = (uint64_t)d.num_queues * vdqi_queue_bytes(d.queue_size);
+    bytes = (uint64_t)d.num_queues * vu_infl_qbytes(vu_is_packed(b), d.queue_size);
     base = b->ops->shm_create ? b->ops->shm_create(b->ctx, bytes, &fd) : NULL;
     if (!base) {
         virt_log(VIRT_LOG_ERR, "vhost-user: GET_INFLIGHT_FD: no shared memory for %llu bytes",
                  (unsigned long long)bytes);
         return -ENOMEM;
     }
-    for (i = 0; i < d.num_queues; i++)
-        vdqi_region_init((struct vdqi_region *)(base + i * vdqi_queue_bytes(d.queue_size)),
-                         d.queue_size);
+    for (i = 0; i < d.num_queues; i++) {
+        uint8_t *q = base + i * vu_infl_qbytes(vu_is_packed(b), d.queue_size);
+
+        if (vu_is_packed(b))
+            vdqip_region_init((struct vdqip_region *)q, d.queue_size);
+        else
+            vdqi_region_init((struct vdqi_region *)q, d.queue_size);
+    }
     err = vu_infl_install(b, base, false, &d, bytes);
     if (err) {
         vu_close(b, &fd);
@@ -180,8 +192,9 @@ int vu_get_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, st
     memcpy(r->buf + VU_HDR_BYTES, out, size);
     r->len = VU_HDR_BYTES + size;
     r->fd = fd;
-    virt_log(VIRT_LOG_INFO, "vhost-user: inflight region created: %u queues of %u, %llu bytes",
-             d.num_queues, d.queue_size, (unsigned long long)bytes);
+    virt_log(VIRT_LOG_INFO, "vhost-user: inflight region created: %u %s queues of %u, %llu bytes",
+             d.num_queues, vu_is_packed(b) ? "packed" : "split", d.queue_size,
+             (unsigned long long)bytes);
     return 0;
 }
 
@@ -201,11 +214,7 @@ int vu_set_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, co
         virt_log(VIRT_LOG_ERR, "vhost-user: SET_INFLIGHT_FD with %u fds", nfds);
         return -EINVAL;
     }
-    if (vu_is_packed(b)) {
-        virt_log(VIRT_LOG_ERR, "vhost-user: SET_INFLIGHT_FD: split rings only (packed acked)");
-        return -EOPNOTSUPP;
-    }
-    want = (uint64_t)d.num_queues * vdqi_queue_bytes(d.queue_size);
+    want = (uint64_t)d.num_queues * vu_infl_qbytes(vu_is_packed(b), d.queue_size);
     if (d.mmap_size != want) {
         virt_log(VIRT_LOG_ERR,
                  "vhost-user: SET_INFLIGHT_FD: region of %llu bytes, %u queues of %u need %llu",
@@ -226,12 +235,16 @@ int vu_set_inflight_fd(struct vu_backend *b, const uint8_t *p, uint32_t size, co
         return -EFAULT;
     }
     for (i = 0; i < d.num_queues; i++) {
-        struct vdqi_region *q = (struct vdqi_region *)(base + i * vdqi_queue_bytes(d.queue_size));
+        uint8_t *q = base + i * vu_infl_qbytes(vu_is_packed(b), d.queue_size);
+        int bad = vu_is_packed(b)
+                      ? vdqip_region_check((struct vdqip_region *)q, d.queue_size, &why)
+                      : vdqi_region_check((struct vdqi_region *)q, d.queue_size, &why);
 
-        if (vdqi_region_check(q, d.queue_size, &why)) {
+        if (bad) {
+            /* version and desc_num sit at the same offsets in both layouts */
             virt_log(VIRT_LOG_ERR, "vhost-user: SET_INFLIGHT_FD: queue %u: %s (version %u, "
                                    "desc_num %u)",
-                     i, why, q->version, q->desc_num);
+                     i, why, snap_get16(q + 8), snap_get16(q + 10));
             if (b->ops->unmap)
                 b->ops->unmap(b->ctx, base, d.mmap_offset, d.mmap_size);
             return -EINVAL;
@@ -252,8 +265,10 @@ int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint1
 
     if (!(in->attached & (1u << i)) || !(in->pending & (1u << i)))
         return 0;
-    if (vu_is_packed(b))
-        return 0; /* not attached below; said at GET/SET */
+    if (in->packed) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: split ring, packed inflight region", i);
+        return -EINVAL;
+    }
     /* Idempotent: a reload that fails later does it again. */
     if (vdqi_recover(&in->t[i], used_idx, b->rings[i].num, &n, &why)) {
         virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: inflight region refused: %s", i, why);
@@ -280,15 +295,59 @@ int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint1
     return 0;
 }
 
+int vu_inflight_start_packed(struct vu_backend *b, unsigned i, struct vdq_state *st)
+{
+    struct vu_inflight *in = &b->infl;
+    const struct pvirtq_desc *ring;
+    const char *why = NULL;
+    uint16_t ui, ai, n = 0;
+    bool uw, aw;
+
+    if (!(in->attached & (1u << i)) || !(in->pending & (1u << i)))
+        return 0;
+    if (!in->packed) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: packed ring, split inflight region", i);
+        return -EINVAL;
+    }
+    ring = vdq_mem_translate(&b->mem, st->desc_gpa, (uint64_t)st->size * 16);
+    if (!ring || st->size > in->queue_size) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: descriptor ring of %u outside memory or "
+                               "larger than the inflight region's %u", i, st->size, in->queue_size);
+        return -EINVAL;
+    }
+    /* Idempotent: a reload that fails later does it again. */
+    if (vdqip_recover(&in->pt[i], ring, st->size, &ui, &uw, &ai, &aw, &n, &why)) {
+        virt_log(VIRT_LOG_ERR, "vhost-user: ring %u: inflight region refused: %s", i, why);
+        return -EINVAL;
+    }
+    if (n || ai != st->next_avail || ui != st->next_used || aw != !!st->avail_wrap ||
+        uw != !!st->used_wrap)
+        virt_log(VIRT_LOG_INFO,
+                 "vhost-user: ring %u: %u request%s in flight before the restart, resubmitted "
+                 "first (packed: used %u wrap %u, next avail %u wrap %u; frontend base avail %u "
+                 "used %u)",
+                 i, n, n == 1 ? "" : "s", ui, uw, ai, aw, st->next_avail, st->next_used);
+    st->next_used = ui;
+    st->used_wrap = uw;
+    st->next_avail = ai;
+    st->avail_wrap = aw;
+    return 0;
+}
+
 void vu_inflight_attach(struct vu_backend *b, unsigned i, struct vdq *q, bool started)
 {
     struct vu_inflight *in = &b->infl;
+    uint16_t nresubmit;
+    int err;
 
-    if (!(in->attached & (1u << i)) || vu_is_packed(b)) {
+    if (!(in->attached & (1u << i))) {
         (void)vdq_set_inflight(q, NULL);
+        (void)vdq_set_inflight_packed(q, NULL);
         return;
     }
-    if (vdq_set_inflight(q, &in->t[i])) {
+    err = in->packed ? vdq_set_inflight_packed(q, &in->pt[i]) : vdq_set_inflight(q, &in->t[i]);
+    nresubmit = in->packed ? in->pt[i].nresubmit : in->t[i].nresubmit;
+    if (err) {
         /* Checked at start (ring <= desc_num); a queue vdq refuses is
          * served untracked rather than not at all. */
         virt_log(VIRT_LOG_WARN, "vhost-user: ring %u: not tracked (ring %u, region %u)", i,
@@ -298,6 +357,6 @@ void vu_inflight_attach(struct vu_backend *b, unsigned i, struct vdq *q, bool st
     if (started && (in->pending & (1u << i))) { /* vu_inflight_start recovered it */
         in->pending &= ~(1u << i);
         b->stats.inflight_recoveries++;
-        b->stats.inflight_resubmitted += in->t[i].nresubmit;
+        b->stats.inflight_resubmitted += nresubmit;
     }
 }

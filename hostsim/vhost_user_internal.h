@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "vdq_inflight.h"
+#include "vdq_inflight_packed.h"
 #include "vhost_user.h"
 #include "virtio_platform.h"
 
@@ -53,9 +54,11 @@ struct vu_inflight {
     uint64_t size, offset;
     uint16_t num_queues, queue_size;
     bool mapped;   /* base from ops->map (else ops->shm_create) */
-    uint8_t pad[3];
-    uint16_t *storage; /* resubmit lists: num_queues x queue_size */
+    bool packed;   /* the packed layout (vdq_inflight_packed.h): packed acked at GET/SET */
+    uint8_t pad[2];
+    uint16_t *storage; /* trackers' lists: num_queues x queue_size (x 5 packed) */
     struct vdq_inflight t[VU_MAX_RINGS];
+    struct vdq_inflight_packed pt[VU_MAX_RINGS];
     /* Ring i's tracker is attached (i < num_queues) / must recover at its
      * next start (SET_INFLIGHT_FD: the region is the previous backend's). */
     uint32_t attached, pending;
@@ -144,6 +147,10 @@ void vu_inflight_drop(struct vu_backend *b);
  * must; *next_avail becomes used_idx + chains in flight. 0, or -EINVAL
  * (logged): the region is refused. */
 int vu_inflight_start(struct vu_backend *b, unsigned i, uint16_t used_idx, uint16_t *next_avail);
+/* The same for a packed ring: st's positions and wrap counters become the
+ * region's (the used position after what completed, the avail position
+ * past every chain in flight: resubmitted from the region's copies). */
+int vu_inflight_start_packed(struct vu_backend *b, unsigned i, struct vdq_state *st);
 /* Locked, after ring i's vdq is rebuilt: put its tracker back on it;
  * started: at a start, after vu_inflight_start (the recovery is done). */
 void vu_inflight_attach(struct vu_backend *b, unsigned i, struct vdq *q, bool started);

@@ -345,14 +345,13 @@ static void vu_reload_locked(struct vdev *d, void *arg)
                 rl->bad_ring = (int)i;
                 return;
             }
-            /* INFLIGHT_SHMFD (split rings only): chains in flight before
-             * a restart come first and the avail ring goes on after them. */
-            if (!st[i].packed) {
-                rl->err = vu_inflight_start(b, i, st[i].next_used, &st[i].next_avail);
-                if (rl->err) {
-                    rl->bad_ring = (int)i;
-                    return;
-                }
+            /* INFLIGHT_SHMFD: chains in flight before a restart come
+             * first and the avail ring goes on after them. */
+            rl->err = st[i].packed ? vu_inflight_start_packed(b, i, &st[i])
+                                   : vu_inflight_start(b, i, st[i].next_used, &st[i].next_avail);
+            if (rl->err) {
+                rl->bad_ring = (int)i;
+                return;
             }
         }
         rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);

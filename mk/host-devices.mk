@@ -64,7 +64,7 @@ fuzz-devices: $(FUZZ_DIR)/fuzz_vmmio
 # check-host's smoke run like fuzz_vhost_user.
 #   make check-vdq-packed   just these cmocka suites
 #   make fuzz-vdq-packed [FUZZ_SECONDS=60]
-PACKED_DEV_TESTS := test_vdq_packed test_vdq_packed_event
+PACKED_DEV_TESTS := test_vdq_packed test_vdq_packed_event test_vdq_packed_inflight
 DEVICE_TESTS += $(PACKED_DEV_TESTS)
 DEVICE_TEST_BINS += $(PACKED_DEV_TESTS:%=$(HOST_DIR)/%)
 # (check-devices above was parsed before these were added: its prerequisites

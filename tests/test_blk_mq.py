@@ -78,6 +78,7 @@ def test_qemu_virtio_blk_pci_two_queues(boot):
         # Every request the bench put on queue q came back on queue q.
         assert sub - before[q][0] >= per[q] > 0, (q, before, after, per)
         assert sub == done and inflight == 0, after
+    print("virtio-blk-pci num-queues=2, guest per queue: %s" % after)
     ok(c, "blk fill %s 300 16 0x4d" % dev)
     ok(c, "blk flush %s" % dev)
     c.run_until_exit("poweroff 0", timeout=60)
@@ -123,6 +124,7 @@ def test_daemon_two_queues(boot):
         assert set(rings) == {0, 1}, log
         for q in (0, 1):
             assert rings[q] > 0 and per[q] > 0, (rings, per)
+        print("daemon rings: %s; guest bench per queue: %s" % (rings, per))
         data = b.file_bytes()
         assert data[1000 * SECTOR:1032 * SECTOR] == b"\x77" * 32 * SECTOR
     finally:

@@ -71,9 +71,13 @@ def wait_log(b, start, needle, timeout):
 # element not yet written), so a kill finds requests in flight in the
 # daemon and the next one must resubmit them; "plain": the normal daemon,
 # which completes each request before it takes the next (a kill rarely
-# finds one in flight).
-@pytest.mark.parametrize("mode", ["plain", "late"])
+# finds one in flight). "late-packed": "late" on packed rings (packed=on,
+# `virtio packed on` + a reset in the guest): the packed inflight region
+# (QueueRegionPacked), whose recovery also gives the ring positions.
+@pytest.mark.parametrize("mode", ["plain", "late", "late-packed"])
 def test_sigkill_restart_resubmits_inflight(boot, mode):
+    packed = mode.endswith("-packed")
+    mode = mode.replace("-packed", "")
     args = ["--verbose"]
     if mode == "late":
         args += ["--hostile", "complete-late,count=1000000"]
@@ -83,12 +87,20 @@ def test_sigkill_restart_resubmits_inflight(boot, mode):
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                 "-numa", "node,memdev=mem",
                 "-chardev", "socket,id=vu,path=%s,reconnect=1" % b.sock,
-                "-device", "vhost-user-blk-pci,chardev=vu,num-queues=1"]
+                "-device", "vhost-user-blk-pci,chardev=vu,num-queues=1" +
+                (",packed=on" if packed else "")]
         c = boot(argv)
         out = c.run("devices", timeout=30)
         m = re.search(r"^\s*(vblk\d+)\s+blk\s+pci", out, re.M)
         assert m, out
         dev = m.group(1)
+        if packed:
+            out = c.run("virtio packed on", timeout=30)
+            assert out.startswith("packed ring on"), out
+            out = c.run("virtio reset %s 1" % dev, timeout=60)
+            assert out.startswith("reset 1 cycles ok"), out
+            assert "ring=packed" in c.run("virtio info %s" % dev, timeout=30)
+            wait_log(b, 0, "inflight region created: 1 packed queues", 30)
         assert "INFLIGHT_FD" in b.log_text(), b.log_text()
         rounds = ROUNDS[mode]
         cmd = "blkverify %s %d %d %d %d %d 120" % (dev, LBA, BLOCKS, DEPTH, rounds, SEED)
@@ -109,6 +121,8 @@ def test_sigkill_restart_resubmits_inflight(boot, mode):
             assert "SET_INFLIGHT_FD" in log, log
             assert "GET_INFLIGHT_FD" not in log, log  # the old region, not a new one
             rm = re.search(r"ring 0: (\d+) requests? in flight before the restart", log)
+            if packed:
+                assert "packed rings" in log, log
             figures.append((int(rm.group(1)) if rm else 0, t_run - t_kill))
         c._expect_prompt(600, "blkverify to finish")
         took = time.monotonic() - t_start
@@ -133,8 +147,9 @@ def test_sigkill_restart_resubmits_inflight(boot, mode):
         for n, (inflight, resume) in enumerate(figures):
             print("kill %d: %d request(s) in flight in the daemon, resubmitted; "
                   "ring running again %.2f s after the kill" % (n + 1, inflight, resume))
-        print("guest (%s): max_in_flight=%s max_wait_ms=%s, %d requests in %.1f s"
-              % (mode, ok.group(1), ok.group(2), 2 * rounds * BLOCKS, took))
+        print("guest (%s%s): max_in_flight=%s max_wait_ms=%s, %d requests in %.1f s"
+              % (mode, ", packed" if packed else "", ok.group(1), ok.group(2),
+                 2 * rounds * BLOCKS, took))
         c.run_until_exit("poweroff 0", timeout=60)
     finally:
         b.close()

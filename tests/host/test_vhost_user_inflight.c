@@ -4,8 +4,8 @@
  * vhost-user handler (hostsim/vhost_user_inflight.c) through the fake
  * carrier with shared memory (vu_fixture.h, vufx_ops_shm): the region and
  * its fd come back with the reply, the frontend can hand it back, and
- * every bad input (payload size, fds, sizes, version, desc_num, packed)
- * is refused with an error, never a crash or a leaked fd. The tracking
+ * every bad input (payload size, fds, sizes, version, desc_num, a split-size
+ * region with packed acked) is refused with an error, never a crash or a leaked fd. The tracking
  * and its recovery are test_vdq_inflight's; the end to end run with QEMU
  * is tests/test_vhost_user_reconnect.py.
  */
@@ -23,6 +23,7 @@
 #include "snap_le.h"
 #include "vdev_models.h"
 #include "vdq_inflight.h"
+#include "vdq_inflight_packed.h"
 #include "vhost_user.h"
 #include "vhost_user_front.h"
 #include "vu_fixture.h"
@@ -222,11 +223,25 @@ static void test_get_bad_input_and_packed(void **state)
                                                 QS),
                                    NULL, 0, &t->r),
                      0);
+    /* Packed acked: the region has the packed layout (QueueRegionPacked
+     * headers, 32-byte DescStatePacked entries, free list 0 -> 1 -> ...). */
     assert_int_equal(t->r.len, VU_HDR_BYTES + VU_INFLIGHT_BYTES);
-    assert_int_equal(snap_get64(t->r.buf + VU_HDR_BYTES), 0);
-    assert_int_equal(t->r.fd, -1);
-    t->vf.shm_size = NQ * vdqi_queue_bytes(QS);
-    assert_int_not_equal(set_inflight(t, VU_INFLIGHT_BYTES, t->vf.shm_size, NQ, QS, 1), 0);
+    assert_int_equal(snap_get64(t->r.buf + VU_HDR_BYTES), NQ * vdqip_queue_bytes(QS));
+    assert_true(t->r.fd > 0);
+    t->vf.open[t->r.fd] = false; /* "sent" */
+    {
+        struct vdqip_region *q1 = (struct vdqip_region *)(t->vf.shm + vdqip_queue_bytes(QS));
+
+        assert_int_equal(q1->version, VDQIP_VERSION);
+        assert_int_equal(q1->desc_num, QS);
+        assert_int_equal(q1->used_wrap_counter, 1);
+        assert_int_equal(q1->desc[0].next, 1);
+        assert_int_equal(q1->desc[QS - 1].next, QS);
+    }
+    /* Handed back: accepted at the packed size, refused at the split size. */
+    assert_int_equal(set_inflight(t, VU_INFLIGHT_BYTES, NQ * vdqip_queue_bytes(QS), NQ, QS, 1), 0);
+    assert_int_not_equal(set_inflight(t, VU_INFLIGHT_BYTES, NQ * vdqi_queue_bytes(QS), NQ, QS, 1),
+                         0);
 }
 
 /* Without the protocol feature both are refused. */
