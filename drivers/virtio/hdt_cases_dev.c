@@ -703,6 +703,24 @@ static int pmem_writable_req(struct hdt_ctx *c)
     return post0(c);
 }
 
+/* The 4-byte request in two descriptors of 2 bytes: legal (2.7.4.1). */
+static int edge_pmem_split_req(struct hdt_ctx *c)
+{
+    struct virtq_desc *t = hdt_desc_table(c);
+    uint64_t a, b;
+    uint8_t *req = hdt_buf(c, 4, false, &a);
+    uint8_t *resp = hdt_buf(c, 4, true, &b);
+    uint32_t type = VIRTIO_PMEM_REQ_TYPE_FLUSH;
+
+    memcpy(req, &type, 4);
+    hdt_set_desc(t, 0, a, 2, F_N, 1);
+    hdt_set_desc(t, 1, a + 2, 2, F_N, 2);
+    hdt_set_desc(t, 2, b, 4, F_W, 0);
+    c->status_off = (int32_t)(resp - c->arena);
+    c->status_mask = PMEM_OK;
+    return post0(c);
+}
+
 static int pmem_resp_outside_ram(struct hdt_ctx *c)
 {
     (void)hdt_pmem_req(c, 0, VIRTIO_PMEM_REQ_TYPE_FLUSH);
@@ -850,6 +868,8 @@ static const struct hdt_case cases[] = {
       "a third, writable descriptor after the response"),
     C("pmem.writable_req", pmem_writable_req, PMEM, 0, 0, PMOP,
       "request descriptor device-writable"),
+    C("edge.pmem_split_req", edge_pmem_split_req, PMEM, 0, 0, ANY,
+      "FLUSH request split 2 + 2 over two descriptors"),
     C("pmem.resp_outside_ram", pmem_resp_outside_ram, PMEM, 0, 0,
       "2.7.5 (addr is a guest-physical buffer)", "response descriptor at 64 TiB"),
 };
