@@ -74,7 +74,7 @@ struct hdt_ctx {
     uint16_t aux_avail, aux_used, aux_qsize;
     uint64_t want_features;
     bool (*probe)(struct hdt_ctx *c);
-    uint32_t wr_outside; /* device-writable bytes the case put outside the arena */
+    uint32_t wr_outside; /* writable bytes outside the arena a used len may count (random mode) */
 };
 
 /* Session: reset and initialise the device for a case (modes above),
