@@ -3,4 +3,5 @@
 # the image's `hdt` command runs it against any blk device.
 CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c drivers/virtio/hdt_catalogue.c
 # Device-request classes (net, console, rng, pmem) and the seeded random mode.
-CORE_SRCS += drivers/virtio/hdt_dev.c drivers/virtio/hdt_cases_dev.c drivers/virtio/hdt_random.c
+CORE_SRCS += drivers/virtio/hdt_dev.c drivers/virtio/hdt_cases_dev.c drivers/virtio/hdt_cases_net.c \
+	drivers/virtio/hdt_random.c

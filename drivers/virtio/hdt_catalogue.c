@@ -12,6 +12,7 @@
 
 static const struct hdt_table *const tables[] = {
     &hdt_table_split,
+    &hdt_table_net,
     &hdt_table_dev,
 };
 

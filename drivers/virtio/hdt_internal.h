@@ -140,6 +140,7 @@ struct hdt_table {
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
 extern const struct hdt_table hdt_table_dev;   /* hdt_cases_dev.c */
+extern const struct hdt_table hdt_table_net;   /* hdt_cases_net.c */
 
 /* Per device type (hdt_dev.c): pick the queue, aux queue, probe and
  * features for case k on c->dev; set up the aux queue's rings (called by
