@@ -20,6 +20,7 @@
 #define HDT_IDLE_WAIT_NS 150000000ull /* nothing expected: how long we look */
 #define HDT_PROBE_WAIT_NS 1000000000ull
 #define HDT_CFG_IRQ_WAIT_NS 100000000ull
+#define HDT_LATE_WAIT_NS 700000000ull /* a second look before REJECT */
 
 static const char *const verdict_names[HDT_NV] = {"PASS",   "REJECT", "NEEDS_RESET",
                                                   "WEDGED", "FAIL",   "SKIP"};
@@ -512,7 +513,21 @@ static void hdt_judge(struct hdt_ctx *c, struct hdt_result *r, uint64_t cfg_irqs
         hdt_after_reset(c, r);
         return;
     }
-    if (!hdt_collect(c, r, &consumed, &len0) || !hdt_check_canary(c, r)) {
+    if (!hdt_collect(c, r, &consumed, &len0)) {
+        hdt_after_reset(c, r);
+        return;
+    }
+    /* Nothing used yet: look once more before calling it REJECT, so that a
+     * device CPU starved for a while (a loaded host, TCG) is not a verdict;
+     * a REJECT costs HDT_LATE_WAIT_NS more. */
+    if (!consumed && c->need_consume && c->nheads &&
+        !(hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
+        hdt_wait_used(c, (uint16_t)(c->used_seen + 1), HDT_LATE_WAIT_NS) &&
+        !hdt_collect(c, r, &consumed, &len0)) {
+        hdt_after_reset(c, r);
+        return;
+    }
+    if (!hdt_check_canary(c, r)) {
         hdt_after_reset(c, r);
         return;
     }
