@@ -360,3 +360,26 @@ def test_qemu_devices_smoke(qdevs):
             assert res[k][0] == v and res[k][1].startswith(start), (k, res[k], out)
     # The drivers are back: the rng driver reads.
     assert re.search(r"sha256 [0-9a-f]{64}", ok(c, "rng read %s 16" % devs["rng"]))
+
+
+def test_random_stops(console):
+    """The random mode stops after the first step that leaves the device not
+    serving (here a FAIL: our model writing into readable buffers on
+    purpose) and prints the command that re-runs up to it."""
+    try:
+        ok(console, "loopback hostile lblk0 write-readable")
+        steps, s, out = run_random(console, "lblk0", 3, 40)
+    finally:
+        ok(console, "loopback hostile lblk0 off")
+    assert s.group(10), out
+    stop = int(s.group(11))
+    assert len(steps) == stop + 1 and steps[-1][1] == "FAIL", out
+    assert "(re-run: hdt random lblk0 seed 3 count %d)" % (stop + 1) in out, out
+    assert all(st[1] != "FAIL" for st in steps[:-1]), out
+    # Reproducible: the re-run command ends at the same step with the same line.
+    ok(console, "loopback hostile lblk0 write-readable")
+    try:
+        again = run_random(console, "lblk0", 3, stop + 1)[0]
+    finally:
+        ok(console, "loopback hostile lblk0 off")
+    assert again == steps
