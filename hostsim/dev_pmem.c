@@ -10,13 +10,16 @@
  * struct virtio_pmem_req {le32 type} and then the device-writable
  * struct virtio_pmem_resp {le32 ret}; ret 0 is success, 1 failure. We look
  * at segments as the descriptors they came from (vdq keeps them in order:
- * readable ones first), and check, in this order (each a counted
+ * readable ones first), except that the request may be split over several
+ * readable descriptors (2.7.4.1: "The device MUST NOT make assumptions
+ * about the particular arrangement of descriptors"; hdt
+ * edge.pmem_split_req), and check, in this order (each a counted
  * vdev_pmem_err, logged once per kind):
  *   1. the first descriptor is device-writable       -> WRITABLE_HEAD
  *   2. there is no second descriptor                 -> SHORT_CHAIN
- *   3. the second descriptor is device-readable      -> READONLY_STATUS
- *   4. the request descriptor is not 4 bytes         -> REQ_LEN
- *   5. the response descriptor is not 4 bytes        -> RESP_LEN
+ *   3. no descriptor is device-writable              -> READONLY_STATUS
+ *   4. the readable part is not 4 bytes              -> REQ_LEN
+ *   5. the first writable descriptor is not 4 bytes  -> RESP_LEN
  *   6. the type is not VIRTIO_PMEM_REQ_TYPE_FLUSH    -> UNKNOWN_TYPE
  *   7. the flush hook fails                          -> FLUSH_FAILED
  * "Status written where the chain allows": on any error, ret = 1 goes into
@@ -96,20 +99,21 @@ static bool pmem_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, u
         pmem_count(p, VDEV_PMEM_ERR_SHORT_CHAIN, nseg);
         return true;
     }
-    if (c->nout >= 2) {
+    if (c->nin == 0) {
         pmem_count(p, VDEV_PMEM_ERR_READONLY_STATUS, c->nout);
         return true;
     }
-    /* Here: segment 0 readable (request), segment 1 writable (response). */
-    if (c->iov[0].len != sizeof(req)) {
+    /* Here: segments 0..nout-1 readable (the request), segment nout
+     * writable (the response). */
+    if (c->out_len != sizeof(req)) {
         e = VDEV_PMEM_ERR_REQ_LEN;
         goto err_resp;
     }
-    if (c->iov[1].len != sizeof(struct virtio_pmem_resp)) {
+    if (c->iov[c->nout].len != sizeof(struct virtio_pmem_resp)) {
         e = VDEV_PMEM_ERR_RESP_LEN;
         goto err_resp;
     }
-    memcpy(&req, c->iov[0].base, sizeof(req)); /* private copy: read once */
+    vdq_chain_read(c, 0, &req, sizeof(req)); /* private copy: read once */
     if (vr_le32_to_cpu(req.type) != VIRTIO_PMEM_REQ_TYPE_FLUSH) {
         e = VDEV_PMEM_ERR_UNKNOWN_TYPE;
         goto err_resp;
@@ -123,12 +127,13 @@ static bool pmem_chain(struct vdev *d, unsigned qi, const struct vdq_chain *c, u
      * durable before the response says so. */
     virt_mb();
     p->stats.flushes++;
-    *written = pmem_respond(c, 1, 0);
+    *written = pmem_respond(c, c->nout, 0);
     return false;
 
 err_resp:
     pmem_count(p, e, c->iov[0].len);
-    *written = pmem_respond(c, 1, 1);
+    /* A writable head: the second descriptor is the response, if writable. */
+    *written = pmem_respond(c, c->nout ? c->nout : 1, 1);
     return true;
 }
 

@@ -4,5 +4,6 @@
 CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c drivers/virtio/hdt_catalogue.c
 CORE_SRCS += drivers/virtio/hdt_packed.c drivers/virtio/hdt_cases_packed.c
 # Device-request classes (net, console, rng, pmem) and the seeded random mode.
-CORE_SRCS += drivers/virtio/hdt_dev.c drivers/virtio/hdt_cases_dev.c drivers/virtio/hdt_random.c
+CORE_SRCS += drivers/virtio/hdt_dev.c drivers/virtio/hdt_cases_dev.c drivers/virtio/hdt_cases_net.c \
+	drivers/virtio/hdt_random.c
 CORE_SRCS += drivers/virtio/hdt_oracle.c drivers/virtio/hdt_cases_xport.c drivers/virtio/hdt_cases_state.c

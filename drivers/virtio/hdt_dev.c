@@ -118,6 +118,68 @@ unsigned hdt_dev_valid_req(struct hdt_ctx *c, unsigned head)
     }
 }
 
+/* ---- shapes the case files share (hdt_cases_dev.c, hdt_cases_net.c) ---- */
+
+/* One descriptor at 0 of len bytes with flags, posted. */
+int hdt_one_desc(struct hdt_ctx *c, uint32_t len, uint16_t flags)
+{
+    uint64_t a;
+
+    (void)hdt_buf(c, len, flags & VIRTQ_DESC_F_WRITE, &a);
+    hdt_set_desc(hdt_desc_table(c), 0, a, len, flags, 0);
+    hdt_post(c, 0);
+    return 0;
+}
+
+/* The device's well-formed request at 0, posted (the controls). */
+int hdt_valid(struct hdt_ctx *c)
+{
+    (void)hdt_dev_valid_req(c, 0);
+    hdt_post(c, 0);
+    return 0;
+}
+
+int hdt_post0(struct hdt_ctx *c)
+{
+    hdt_post(c, 0);
+    return 0;
+}
+
+/* Receive side: kick the receive queue for what the case posted, then send
+ * one frame / bytes on the aux transmitq for the device to deliver. */
+int hdt_rx_go(struct hdt_ctx *c)
+{
+    hdt_kick(c);
+    c->no_kick = true;
+    (void)hdt_aux_tx(c, c->dev->device_id == VIRTIO_ID_NET ? HDT_NET_HDR + HDT_NET_FRAME : 8,
+                     false);
+    return 0;
+}
+
+/* One receive chain at head: descriptors of the given lengths and flags. */
+unsigned hdt_rx_chain(struct hdt_ctx *c, unsigned head, const uint32_t *len, const uint16_t *flags,
+                      unsigned n)
+{
+    struct virtq_desc *t = hdt_desc_table(c);
+    unsigned i;
+    uint64_t a;
+
+    for (i = 0; i < n; i++) {
+        (void)hdt_buf(c, len[i], flags[i] & VIRTQ_DESC_F_WRITE, &a);
+        hdt_set_desc(t, head + i, a, len[i],
+                     (uint16_t)(flags[i] | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
+                     (uint16_t)(head + i + 1));
+    }
+    return head + n;
+}
+
+int hdt_rx_one(struct hdt_ctx *c, uint32_t len, uint16_t flags)
+{
+    (void)hdt_rx_chain(c, 0, &len, &flags, 1);
+    hdt_post(c, 0);
+    return hdt_rx_go(c);
+}
+
 /* ---- the aux queue ---- */
 
 static struct virtq_desc *aux_desc(struct hdt_ctx *c)

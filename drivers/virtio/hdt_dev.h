@@ -62,4 +62,17 @@ unsigned hdt_dev_valid_req(struct hdt_ctx *c, unsigned head);
  * True when it was (or when not waiting). */
 bool hdt_aux_tx(struct hdt_ctx *c, uint32_t len, bool wait);
 
+/* Shapes the case files share: the device's valid request at 0 / one
+ * descriptor at 0 of len with flags, posted (hdt_post0: post head 0); a
+ * receive chain at head of n descriptors; one receive buffer posted and
+ * hdt_rx_go: kick the receive queue, then send a frame / bytes on the aux
+ * transmitq for the device to deliver. All return 0 (a case's run). */
+int hdt_valid(struct hdt_ctx *c);
+int hdt_one_desc(struct hdt_ctx *c, uint32_t len, uint16_t flags);
+int hdt_post0(struct hdt_ctx *c);
+unsigned hdt_rx_chain(struct hdt_ctx *c, unsigned head, const uint32_t *len, const uint16_t *flags,
+                      unsigned n);
+int hdt_rx_one(struct hdt_ctx *c, uint32_t len, uint16_t flags);
+int hdt_rx_go(struct hdt_ctx *c);
+
 #endif

@@ -123,7 +123,7 @@ struct hdt_ctx {
     uint16_t aux_avail, aux_used, aux_qsize;
     uint64_t want_features;
     bool (*probe)(struct hdt_ctx *c);
-    uint32_t wr_outside; /* device-writable bytes the case put outside the arena */
+    uint32_t wr_outside; /* writable bytes outside the arena a used len may count (random mode) */
     /* Transport/state cases and the interrupt oracle (hdt_oracle.c). */
     bool reject;     /* the device refused the hostile step: REJECT if it still serves */
     bool irq_lax;    /* the case makes interrupts unattributable: no interrupt oracle */
@@ -256,6 +256,7 @@ bool hdt_packed_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consu
 bool hdt_packed_writable(const struct hdt_ctx *c, uint32_t off);
 const char *hdt_packed_region(uint32_t off);
 extern const struct hdt_table hdt_table_dev;   /* hdt_cases_dev.c */
+extern const struct hdt_table hdt_table_net;   /* hdt_cases_net.c */
 
 /* Per device type (hdt_dev.c): pick the queue, aux queue, probe and
  * features for case k on c->dev; set up the aux queue's rings (called by
