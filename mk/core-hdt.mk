@@ -2,4 +2,5 @@
 # Issue 12: the hostile-driver device tester (drivers/virtio/hdt*.c), portable:
 # the image's `hdt` command runs it against any blk device.
 CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c drivers/virtio/hdt_catalogue.c
-CORE_SRCS += drivers/virtio/hdt_packed.c drivers/virtio/hdt_cases_packed.c
+CORE_SRCS += drivers/virtio/hdt_packed.c drivers/virtio/hdt_cases_packed.c \
+	drivers/virtio/hdt_cases_packed_el.c
