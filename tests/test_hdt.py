@@ -280,3 +280,11 @@ def test_qemu_blk_packed_smoke(boot, machine, device, transport):
     finally:
         os.unlink(os.path.join(d, "disk.img"))
         os.rmdir(d)
+
+
+def test_class_glob(console):
+    """`hdt run <dev> packed.*` picks a class; a glob matching nothing is an
+    unknown case."""
+    res = run_hdt(console, "lblk0 edge.packed_*")[0]
+    assert sorted(res) == sorted(i for i in catalogue(console) if i.startswith("edge.packed_"))
+    assert "error: hdt: unknown case 'nosuchclass.*'" in console.run("hdt run lblk0 nosuchclass.*")
