@@ -184,6 +184,50 @@ static int edge_header_split(struct hdt_ctx *c)
     return ppost_expect(c, s, 4, S_OK);
 }
 
+static int edge_extra_kicks(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = pread0(c, s), i;
+
+    /* 2.8.16: "A driver MAY send multiple available buffer notifications
+     * without making any new descriptors available to the device". */
+    for (i = 0; i < 3; i++)
+        hdt_kick(c);
+    return ppost_expect(c, s, n, S_OK);
+}
+
+static int edge_list_of_queue_size(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[HDT_QSIZE];
+    unsigned n = c->qsize, i;
+    uint8_t *h;
+    uint8_t *st;
+    uint64_t a;
+
+    if (n < 3) {
+        hdt_note(c->note, "queue smaller than 3");
+        return -ENOTSUP;
+    }
+    /* 2.8.17 forbids a list *longer* than the Queue Size: one of exactly
+     * Queue Size descriptors (header, n-2 sectors, status) is legal. */
+    h = hdt_blk_hdr(c, VIRTIO_BLK_T_IN, 0, 16);
+    memset(s, 0, sizeof(s));
+    s[0].addr = hdt_dma_of(c, h);
+    s[0].len = 16;
+    for (i = 1; i + 1 < n; i++) {
+        (void)hdt_buf(c, 512, true, &a);
+        s[i].addr = a;
+        s[i].len = 512;
+        s[i].flags = F_W;
+    }
+    st = hdt_buf(c, 1, true, &a);
+    s[n - 1].addr = a;
+    s[n - 1].len = 1;
+    s[n - 1].flags = F_W;
+    c->status_off = (int32_t)(st - c->arena);
+    return ppost_expect(c, s, n, S_OK);
+}
+
 /* ---- buffer ids ---- */
 
 static int id_oob(struct hdt_ctx *c)
@@ -382,6 +426,11 @@ static const struct hdt_case cases[] = {
       "2.7.4.1 (device MUST NOT assume arrangement)", "a zero-length writable element in a read"),
     C("edge.packed_header_split", edge_header_split, 0,
       "2.7.4.1 (device MUST NOT assume arrangement)", "header in two 8-byte descriptors"),
+    C("edge.packed_extra_kicks", edge_extra_kicks, 0, "2.8.16 (driver MAY notify with nothing new)",
+      "three notifications, then a read"),
+    C("edge.packed_list_of_queue_size", edge_list_of_queue_size, 0,
+      "2.8.17 (no list longer than the Queue Size: equal is legal)",
+      "a read as one list of exactly Queue Size descriptors"),
     C("packed.id_oob", id_oob, 0, "2.8.21.1 (a free buffer id; 2.8.22 asserts id < size)",
       "buffer id >= Queue Size"),
     C("packed.id_in_flight", id_in_flight, 0, "2.8.21.1 (the next free buffer id)",

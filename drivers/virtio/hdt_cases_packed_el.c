@@ -203,6 +203,23 @@ static int indirect_write_flag(struct hdt_ctx *c)
     return ppost_table(c, a, 48, F_I | F_W, S_ANY);
 }
 
+static int edge_indirect_zero_len(struct hdt_ctx *c)
+{
+    uint64_t a, z;
+    struct pvirtq_desc *t = pind_read0(c, 4, &a);
+
+    /* A zero-length writable element inside a table (legal as on the
+     * ring, 2.7.4.1): header, empty, data, status. */
+    (void)hdt_buf(c, 16, false, &z);
+    t[3] = t[2];
+    t[2] = t[1];
+    t[1].addr = z;
+    t[1].len = 0;
+    t[1].flags = F_W;
+    t[1].id = 0;
+    return ppost_table(c, a, 64, F_I, S_OK);
+}
+
 /* ---- Driver Event Suppression (2.8.10, 2.8.14) ---- */
 
 static int event_read0(struct hdt_ctx *c, uint16_t desc, uint16_t flags)
@@ -301,6 +318,24 @@ static int blk_data_wrong_direction(struct hdt_ctx *c)
     return ppost_expect(c, s, n, S_ANY); /* the readable buffer must not change */
 }
 
+static int blk_header_writable(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = pread0(c, s);
+
+    s[0].flags = F_W;
+    hdt_mark_writable(c, c->arena + (s[0].addr - c->dma), 16);
+    return ppost_expect(c, s, n, S_ERR);
+}
+
+static int blk_past_capacity(struct hdt_ctx *c)
+{
+    struct hdt_pseg s[3];
+    unsigned n = hdt_pblk_req(c, s, VIRTIO_BLK_T_IN, c->capacity, 512, F_W);
+
+    return ppost_expect(c, s, n, S_ERR);
+}
+
 static int blk_bad_type(struct hdt_ctx *c)
 {
     struct hdt_pseg s[3];
@@ -345,6 +380,9 @@ static const struct hdt_case cases[] = {
     C("packed.indirect_write_flag", indirect_write_flag, IND,
       "2.8.7 (WRITE reserved on an INDIRECT descriptor, ignored)",
       "INDIRECT descriptor with the WRITE flag"),
+    C("edge.packed_indirect_zero_len", edge_indirect_zero_len, IND,
+      "2.7.4.1 (device MUST NOT assume arrangement)",
+      "a zero-length writable element in an indirect table"),
     C("packed.event_flags_reserved", event_flags_reserved, 0, "2.8.10 (flags value 3 reserved)",
       "driver event suppression flags 3, then a read"),
     C("packed.event_desc_no_event_idx", event_desc_no_event_idx, 0,
@@ -361,6 +399,10 @@ static const struct hdt_case cases[] = {
       "header element of 8 bytes"),
     C("packed.blk_data_wrong_direction", blk_data_wrong_direction, 0,
       "5.2.6 (IN data is device-writable)", "read into a device-readable element"),
+    C("packed.blk_header_writable", blk_header_writable, 0, "5.2.6 (header is device-readable)",
+      "header element marked device-writable"),
+    C("packed.blk_past_capacity", blk_past_capacity, 0, "5.2.6.1 (no read beyond capacity)",
+      "read of the sector at capacity"),
     C("packed.blk_bad_type", blk_bad_type, 0, "5.2.6 (UNSUPP for unsupported requests)",
       "request type 0x7f0.. (unknown)"),
 };
