@@ -560,3 +560,11 @@ def test_random_stops(console):
     finally:
         ok(console, "loopback hostile lblk0 off")
     assert again == steps
+
+
+def test_class_glob(console):
+    """`hdt run <dev> packed.*` picks a class; a glob matching nothing is an
+    unknown case."""
+    res = run_hdt(console, "lblk0 edge.packed_*")[0]
+    assert sorted(res) == sorted(i for i in catalogue(console) if i.startswith("edge.packed_"))
+    assert "error: hdt: unknown case 'nosuchclass.*'" in console.run("hdt run lblk0 nosuchclass.*")

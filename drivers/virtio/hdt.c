@@ -474,13 +474,13 @@ static uint32_t hdt_writable_bytes(const struct hdt_ctx *c)
  * false (and a FAIL) on an impossible entry. */
 static bool hdt_collect(struct hdt_ctx *c, struct hdt_result *r, unsigned *consumed, uint32_t *len0)
 {
-    /* Acquire: pairs with the device's release of used->idx (2.7.8.2), so
-     * the elements and the bytes written into buffers are visible. */
     uint16_t u, n;
     unsigned i;
 
     if (c->packed)
         return hdt_packed_collect(c, r, consumed, len0);
+    /* Acquire: pairs with the device's release of used->idx (2.7.8.2), so
+     * the elements and the bytes written into buffers are visible. */
     u = virt_load_acquire16(&hdt_used(c)->idx);
     n = (uint16_t)(u - c->used_seen);
     *consumed = 0;

@@ -13,6 +13,7 @@
 static const struct hdt_table *const tables[] = {
     &hdt_table_split,
     &hdt_table_packed,
+    &hdt_table_packed_el,
     &hdt_table_net,
     &hdt_table_dev,
     &hdt_table_xport,

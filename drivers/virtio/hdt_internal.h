@@ -199,7 +199,8 @@ struct hdt_table {
     unsigned n;
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
-extern const struct hdt_table hdt_table_packed; /* hdt_cases_packed.c */
+extern const struct hdt_table hdt_table_packed;    /* hdt_cases_packed.c */
+extern const struct hdt_table hdt_table_packed_el; /* hdt_cases_packed_el.c */
 
 /* ---- packed ring engine (hdt_packed.c) ---- */
 
