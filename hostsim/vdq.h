@@ -190,13 +190,22 @@ struct vdq {
     bool notify_enabled;     /* driver kicks wanted (we publish avail_event) */
     bool broken;
     bool used_log;           /* vdq_set_used_log: log used-area writes */
-    uint8_t pad2[1];
+    bool corrupt_stall;      /* vdq_set_corrupt_stall: a corrupt ring waits */
     uint64_t used_log_gpa;   /* where the used area's first byte is logged */
     struct vdq_stats stats;
     /* Why the queue broke (NULL while it is not) and the two values that
      * showed it (e.g. avail->idx and next_avail), for its owner's report. */
     const char *broken_why;
     uint32_t broken_a, broken_b;
+    /* corrupt_stall (split only): what the ring waits on (VDQ_STALL_*),
+     * avail->idx when it began (and, for a bad head, the entry), why, and
+     * whether vdq_take_stall() has reported it; counters of each outcome. */
+    uint8_t stall;
+    bool stall_new;
+    uint16_t stall_idx, stall_at;
+    const char *stall_why;
+    uint32_t stall_a, stall_b;
+    uint32_t stalls, skipped_heads, resyncs;
     /* Inflight tracking (vdq_set_inflight; split only), NULL: none. */
     struct vdq_inflight *tracker;
 
@@ -290,6 +299,30 @@ bool vdq_is_broken(const struct vdq *q);
  * values that showed it. vdq logs it only at debug level: the device that
  * owns the queue reports it once, naming the queue (vmmio, vhost-user). */
 const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
+
+/*
+ * Corrupt-ring policy for a transport that cannot set DEVICE_NEEDS_RESET
+ * (vhost-user: the backend has only the error eventfd). With on (split
+ * rings; reset by every vdq_init*), a corrupt ring does not break the
+ * queue: nothing is consumed and the queue waits for the driver, so
+ * chains in flight still complete and later well-formed entries are
+ * served (virtio 1.2 2.1.2 makes NEEDS_RESET a MAY; split-ring.tex 2.7.13
+ * the driver's to get right). Stalls (vdq.c):
+ *  - avail->idx more than the size ahead of next_avail (a jump, or moving
+ *    back, 2.7.6.1): nothing is popped until either avail->idx is sane
+ *    against next_avail again (the driver repaired or rewound it: served
+ *    from next_avail), or the driver published more on top of the bad
+ *    value, at most a ring ahead of it (it took that index as its own:
+ *    next_avail jumps to it, the entries in between are never used);
+ *  - a head >= the size at next_avail: waits while avail->idx stays; the
+ *    entry is served if the driver rewrites it, skipped (never used) once
+ *    the driver publishes past it.
+ * Each new stall is reported once by vdq_take_stall() (why and the two
+ * values that showed it, as vdq_broken_reason()).
+ */
+enum { VDQ_STALL_NONE, VDQ_STALL_IDX, VDQ_STALL_HEAD };
+void vdq_set_corrupt_stall(struct vdq *q, bool on);
+bool vdq_take_stall(struct vdq *q, const char **why, uint32_t *a, uint32_t *b);
 
 /*
  * Give back the last `chains` chains vdq_pop() handed out, so the next pops
