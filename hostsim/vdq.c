@@ -381,10 +381,12 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
                 vdq_stall(q, VDQ_STALL_HEAD, "avail ring head out of range", head, q->cfg.num);
                 q->stall_at = q->next_avail;
                 q->stall_idx = q->avail_idx_seen;
-                return -EAGAIN;
+                if ((uint16_t)(q->avail_idx_seen - q->next_avail) <= 1)
+                    return -EAGAIN; /* the last entry: the driver may rewrite it */
             }
-            /* vdq_avail_pending let us here: the driver published past
-             * the bad entry. It is dropped, never used (vdq.h). */
+            /* The driver published past the bad entry (now, or while we
+             * waited: vdq_avail_pending let us here). It is dropped, never
+             * used (vdq.h). */
             q->stall = VDQ_STALL_NONE;
             q->skipped_heads++;
             q->next_avail++;

@@ -314,9 +314,10 @@ const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
  *    from next_avail), or the driver published more on top of the bad
  *    value, at most a ring ahead of it (it took that index as its own:
  *    next_avail jumps to it, the entries in between are never used);
- *  - a head >= the size at next_avail: waits while avail->idx stays; the
- *    entry is served if the driver rewrites it, skipped (never used) once
- *    the driver publishes past it.
+ *  - a head >= the size at next_avail: skipped (never used) when the
+ *    driver has published past it; while it is the last entry published
+ *    the queue waits: served if the driver rewrites it, skipped once the
+ *    driver publishes more.
  * Each new stall is reported once by vdq_take_stall() (why and the two
  * values that showed it, as vdq_broken_reason()).
  */

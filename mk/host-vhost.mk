@@ -5,7 +5,7 @@
 # memfd guest memory), and the message-parser fuzzer.
 #
 #   make check-vhost    test_vhost_user, _mem, _packed, _sock, _sock_slots, _sock_uring,
-#                       _inflight, _log, test_vdq_inflight (ASan+UBSan)
+#                       _inflight, _log, test_vdq_inflight, test_vdq_stall (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
@@ -14,7 +14,7 @@ VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_mem \
 		   $(HOST_DIR)/test_vhost_user_sock $(HOST_DIR)/test_vhost_user_sock_slots \
 		   $(HOST_DIR)/test_vhost_user_sock_uring \
 		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vhost_user_inflight \
-		   $(HOST_DIR)/test_vhost_user_log
+		   $(HOST_DIR)/test_vhost_user_log $(HOST_DIR)/test_vdq_stall
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 $(HOST_DIR)/test_vhost_user: $(HOST_DIR)/san/tests/host/test_vhost_user.o \
@@ -83,6 +83,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vhost_user
 	@echo "== $(HOST_DIR)/test_vdq_inflight"
 	$(HOST_DIR)/test_vdq_inflight
+	@echo "== $(HOST_DIR)/test_vdq_stall"
+	$(HOST_DIR)/test_vdq_stall
 	@echo "== $(HOST_DIR)/test_vhost_user_inflight"
 	$(HOST_DIR)/test_vhost_user_inflight
 	@echo "== $(HOST_DIR)/test_vhost_user_log"
