@@ -21,7 +21,10 @@
  *  - a corrupt ring (avail->idx more than the queue size ahead of next_avail,
  *    which includes avail->idx moving backwards, or a head index outside the
  *    table) leaves no chain to return: the queue becomes broken (the device
- *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO.
+ *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO;
+ *    with vdq_set_corrupt_stall() (a transport without DEVICE_NEEDS_RESET,
+ *    vhost-user) a split queue instead consumes nothing and waits for the
+ *    driver (below).
  *  Packed (vdq_packed.c): the same two classes; a chain with no end within
  *  the ring, a buffer id >= size or already in flight, or a continuation
  *  descriptor not available is a corrupt ring (there is no id to return).
