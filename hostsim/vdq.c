@@ -222,6 +222,7 @@ static uint16_t vdq_idx_stall(struct vdq *q, uint16_t avail_idx)
         return 0; /* nothing new, or nonsense again */
     /* The driver published on top of the bad index: it is the driver's
      * idea of where its ring is; the entries before it are never used. */
+    q->resync_skipped += (uint16_t)(q->stall_idx - q->next_avail);
     q->next_avail = q->stall_idx;
     q->resyncs++;
     q->stall = VDQ_STALL_NONE;

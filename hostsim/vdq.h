@@ -209,6 +209,7 @@ struct vdq {
     const char *stall_why;
     uint32_t stall_a, stall_b;
     uint32_t stalls, skipped_heads, resyncs;
+    uint32_t resync_skipped; /* avail entries jumped over by resyncs */
     /* Inflight tracking (vdq_set_inflight; split only), NULL: none. */
     struct vdq_inflight *tracker;
 
