@@ -68,9 +68,8 @@ static void fuzz_device(const struct fuzz_hdr *h, uint32_t num)
 
     bool stall = (h->flags >> 3) & 1;
 
-    if (vdq_init_state(&q, &mem, &st) != 0)
+    if ((stall ? vdq_init_state_stall : vdq_init_state)(&q, &mem, &st) != 0)
         return;
-    vdq_set_corrupt_stall(&q, stall);
     for (i = 0; i < 2 * num + 4; i++) {
         unsigned op = (h->ops >> (i % 16)) & 1;
         int rc = vdq_pop(&q, &c);

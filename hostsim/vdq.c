@@ -119,7 +119,21 @@ int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *
     return vdq_map_rings(q, mem, cfg);
 }
 
+static int vdq_init_state_as(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st,
+                             bool stall);
+
 int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st)
+{
+    return vdq_init_state_as(q, mem, st, false);
+}
+
+int vdq_init_state_stall(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st)
+{
+    return vdq_init_state_as(q, mem, st, true);
+}
+
+static int vdq_init_state_as(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st,
+                             bool stall)
 {
     struct vdq_config cfg = {
         .num = st->size,
@@ -141,13 +155,14 @@ int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_st
     /* Check everything before touching q: avail ahead of next_avail by at
      * most size, and at most size chains in flight. */
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&tmp.avail->idx));
-    if ((uint16_t)(avail_idx - st->next_avail) > st->size ||
+    if ((!stall && (uint16_t)(avail_idx - st->next_avail) > st->size) ||
         (uint16_t)(st->next_avail - st->next_used) > st->size)
         return -EINVAL;
     tmp.next_avail = st->next_avail;
     tmp.avail_idx_seen = st->next_avail;
     tmp.next_used = st->next_used;
     tmp.num_added = st->num_added;
+    tmp.corrupt_stall = stall;
     *q = tmp;
     return 0;
 }

@@ -327,6 +327,11 @@ const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
  */
 enum { VDQ_STALL_NONE, VDQ_STALL_IDX, VDQ_STALL_HEAD };
 void vdq_set_corrupt_stall(struct vdq *q, bool on);
+/* vdq_init_state with the policy on from the start: an avail->idx more than
+ * the size ahead of st->next_avail (the driver wrote it before the ring
+ * started) is a stall to wait out, not a refusal; next_avail against
+ * next_used is checked as ever. Packed: vdq_init_state. */
+int vdq_init_state_stall(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st);
 bool vdq_take_stall(struct vdq *q, const char **why, uint32_t *a, uint32_t *b);
 
 /*

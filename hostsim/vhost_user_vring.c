@@ -357,7 +357,9 @@ static void vu_reload_locked(struct vdev *d, void *arg)
                 }
             }
         }
-        rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
+        /* The driver's avail->idx is not the frontend's fault: one more
+         * than a ring ahead at the start is a stall (vdq.h corrupt_stall). */
+        rl->err = vdq_init_state_stall(&scratch, &b->mem, &st[i]);
         if (rl->err) {
             rl->bad_ring = (int)i;
             virt_log(VIRT_LOG_ERR,
@@ -373,7 +375,7 @@ static void vu_reload_locked(struct vdev *d, void *arg)
         if (!vdev_has_queue_state(d, i))
             continue;
         keep = d->queues[i].q.stats;
-        (void)vdq_init_state(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
+        (void)vdq_init_state_stall(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
         d->queues[i].q.stats = keep;
         vu_inflight_attach(b, i, &d->queues[i].q, rl->set_base); /* init_state dropped it */
         vu_log_attach(b, i, &d->queues[i].q); /* and the used-area logging */

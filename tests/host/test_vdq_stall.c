@@ -179,6 +179,32 @@ static void test_idx_rewind_served_from_next_avail(void **state)
     assert_int_equal(vdq_pop(&fx->q, &fx->chain), -EAGAIN);
 }
 
+/* The driver jumped avail->idx before the ring started (vhost-user: the
+ * guest runs while the backend starts the ring): the start is not refused,
+ * the queue waits and takes the driver's next publish. */
+static void test_start_with_jumped_idx(void **state)
+{
+    struct ring_fixture *fx = *state;
+    struct vdq_state st;
+    uint16_t j = 8 + 3;
+
+    vdq_get_state(&fx->q, &st);
+    fx->avail->idx = j;
+    fx->avail_idx = j;
+    assert_int_equal(vdq_init_state(&fx->q, &fx->q.mem, &st), -EINVAL); /* as ever */
+    assert_int_equal(vdq_init_state_stall(&fx->q, &fx->q.mem, &st), 0);
+    assert_true(fx->q.corrupt_stall);
+    expect_waiting(fx);
+    expect_told(fx, "avail idx more than the queue size ahead");
+    chain_at(fx, 6);
+    fx_publish(fx, 6);
+    expect_pop(fx, 6);
+    /* next_avail far from next_used is still refused: that is the
+     * frontend's base, not the driver's ring. */
+    st.next_avail = 40000;
+    assert_int_equal(vdq_init_state_stall(&fx->q, &fx->q.mem, &st), -EINVAL);
+}
+
 static void test_policy_off_still_breaks(void **state)
 {
     struct ring_fixture *fx = *state;
@@ -200,6 +226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idx_jump_waits_then_taken_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idx_jump_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idx_rewind_served_from_next_avail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_with_jumped_idx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_off_still_breaks, setup, teardown),
     };
 
