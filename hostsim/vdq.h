@@ -310,8 +310,12 @@ const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
  * rings; reset by every vdq_init*), a corrupt ring does not break the
  * queue: nothing is consumed and the queue waits for the driver, so
  * chains in flight still complete and later well-formed entries are
- * served (virtio 1.2 2.1.2 makes NEEDS_RESET a MAY; split-ring.tex 2.7.13
- * the driver's to get right). Stalls (vdq.c):
+ * served. virtio 1.2 2.1.2: "The device SHOULD set DEVICE_NEEDS_RESET
+ * when it enters an error state that a reset is needed"; a queue that
+ * waits for the driver needs no reset, and over vhost-user the bit cannot
+ * be set anyway. The ring is the driver's to get right (split-ring.tex
+ * 2.7.13: avail->idx counts the entries it added; 2.7.6.1: it MUST NOT
+ * decrement it). Stalls (vdq.c):
  *  - avail->idx more than the size ahead of next_avail (a jump, or moving
  *    back, 2.7.6.1): nothing is popped until either avail->idx is sane
  *    against next_avail again (the driver repaired or rewound it: served
