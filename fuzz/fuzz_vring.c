@@ -28,7 +28,8 @@
 
 struct fuzz_hdr {
     uint8_t log2num;     /* ring size 1 << (log2num % 10) */
-    uint8_t flags;       /* bit0 event_idx, bit1 indirect, bit2 driver part */
+    uint8_t flags;       /* bit0 event_idx, bit1 indirect, bit2 driver part,
+                            bit3 corrupt_stall (vdq_set_corrupt_stall) */
     uint16_t next_avail; /* device starts here (as after a restore) */
     uint16_t desc_off;   /* ring placement inside guest memory */
     uint16_t avail_off;
@@ -65,7 +66,9 @@ static void fuzz_device(const struct fuzz_hdr *h, uint32_t num)
     uint64_t us_lo = h->used_off, us_hi = us_lo + 4 + 8ull * num + 2;
     bool avail_written = us_lo < av_hi && av_lo < us_hi;
 
-    if (vdq_init_state(&q, &mem, &st) != 0)
+    bool stall = (h->flags >> 3) & 1;
+
+    if ((stall ? vdq_init_state_stall : vdq_init_state)(&q, &mem, &st) != 0)
         return;
     for (i = 0; i < 2 * num + 4; i++) {
         unsigned op = (h->ops >> (i % 16)) & 1;
@@ -94,10 +97,15 @@ static void fuzz_device(const struct fuzz_hdr *h, uint32_t num)
      * consumed (good ones by us, bad ones by vdq_pop itself), and, while
      * nothing the device wrote could move avail->idx, it consumed at most
      * what the ring held (one avail->idx, at most num ahead). */
+    /* With corrupt_stall the entries it skipped (bad heads, the ones a
+     * resync jumped over) were consumed without a used element, and a
+     * resync may move next_avail by more than a ring. */
     vdq_get_state(&q, &st);
-    if (st.next_avail != st.next_used)
+    if (st.next_avail != (uint16_t)(st.next_used + q.skipped_heads + q.resync_skipped))
         __builtin_trap();
-    if (!avail_written && (uint16_t)(st.next_avail - h->next_avail) > num)
+    if (stall && vdq_is_broken(&q) && !q.cfg.packed)
+        __builtin_trap(); /* a split queue with the policy never breaks on the ring */
+    if (!stall && !avail_written && (uint16_t)(st.next_avail - h->next_avail) > num)
         __builtin_trap();
 }
 

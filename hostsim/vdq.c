@@ -120,7 +120,21 @@ int vdq_init(struct vdq *q, const struct vdq_mem *mem, const struct vdq_config *
     return vdq_map_rings(q, mem, cfg);
 }
 
+static int vdq_init_state_as(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st,
+                             bool stall);
+
 int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st)
+{
+    return vdq_init_state_as(q, mem, st, false);
+}
+
+int vdq_init_state_stall(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st)
+{
+    return vdq_init_state_as(q, mem, st, true);
+}
+
+static int vdq_init_state_as(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st,
+                             bool stall)
 {
     struct vdq_config cfg = {
         .num = st->size,
@@ -142,13 +156,14 @@ int vdq_init_state(struct vdq *q, const struct vdq_mem *mem, const struct vdq_st
     /* Check everything before touching q: avail ahead of next_avail by at
      * most size, and at most size chains in flight. */
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&tmp.avail->idx));
-    if ((uint16_t)(avail_idx - st->next_avail) > st->size ||
+    if ((!stall && (uint16_t)(avail_idx - st->next_avail) > st->size) ||
         (uint16_t)(st->next_avail - st->next_used) > st->size)
         return -EINVAL;
     tmp.next_avail = st->next_avail;
     tmp.avail_idx_seen = st->next_avail;
     tmp.next_used = st->next_used;
     tmp.num_added = st->num_added;
+    tmp.corrupt_stall = stall;
     *q = tmp;
     return 0;
 }
@@ -198,11 +213,44 @@ static void vdq_desc_read(const struct virtq_desc *src, struct virtq_desc *d)
  * the shared line; only when they are used up (or `fresh` is asked for,
  * after a fence) is avail->idx re-read.
  */
+static void vdq_stall(struct vdq *q, uint8_t kind, const char *why, uint32_t a, uint32_t b)
+{
+    virt_log(VIRT_LOG_DEBUG, "vdq %p waits: %s (%u, %u)", (void *)q, why, a, b);
+    q->stall = kind;
+    q->stall_new = true;
+    q->stall_why = why;
+    q->stall_a = a;
+    q->stall_b = b;
+    q->stalls++;
+}
+
+/* corrupt_stall: avail_idx is more than the size ahead of next_avail (see
+ * vdq.h). Chains waiting from the index the driver went on from, or 0. */
+static uint16_t vdq_idx_stall(struct vdq *q, uint16_t avail_idx)
+{
+    if (q->stall != VDQ_STALL_IDX) {
+        vdq_stall(q, VDQ_STALL_IDX, "avail idx more than the queue size ahead", avail_idx,
+                  q->next_avail);
+        q->stall_idx = avail_idx;
+        return 0;
+    }
+    if (avail_idx == q->stall_idx || (uint16_t)(avail_idx - q->stall_idx) > q->cfg.num)
+        return 0; /* nothing new, or nonsense again */
+    /* The driver published on top of the bad index: it is the driver's
+     * idea of where its ring is; the entries before it are never used. */
+    q->resync_skipped += (uint16_t)(q->stall_idx - q->next_avail);
+    q->next_avail = q->stall_idx;
+    q->resyncs++;
+    q->stall = VDQ_STALL_NONE;
+    q->avail_idx_seen = avail_idx;
+    return (uint16_t)(avail_idx - q->next_avail);
+}
+
 static int vdq_avail_pending(struct vdq *q, bool fresh)
 {
     uint16_t avail_idx, n;
 
-    if (!fresh && q->avail_idx_seen != q->next_avail)
+    if (!fresh && !q->stall && q->avail_idx_seen != q->next_avail)
         return (uint16_t)(q->avail_idx_seen - q->next_avail);
     /* Load-acquire: the ring entry and descriptors the driver wrote before
      * this idx are visible to our later loads; pairs with the store-release
@@ -210,11 +258,36 @@ static int vdq_avail_pending(struct vdq *q, bool fresh)
     avail_idx = vr_le16_to_cpu(virt_load_acquire16(&q->avail->idx));
     n = (uint16_t)(avail_idx - q->next_avail);
     if (n > q->cfg.num) {
+        if (q->corrupt_stall)
+            return vdq_idx_stall(q, avail_idx);
         vdq_set_broken(q, "avail idx more than the queue size ahead", avail_idx, q->next_avail);
         return -EIO;
     }
+    if (q->stall == VDQ_STALL_IDX)
+        q->stall = VDQ_STALL_NONE; /* repaired, or rewound and gone on */
+    /* A bad head waits while avail->idx stays, unless rewritten (read
+     * once here; vdq_pop reads it again and judges that value). */
+    if (q->stall == VDQ_STALL_HEAD && n && avail_idx == q->stall_idx &&
+        vr_le16_to_cpu(virt_read_once16(&q->avail->ring[q->next_avail & q->mask])) >= q->cfg.num)
+        n = 0;
     q->avail_idx_seen = avail_idx;
     return n;
+}
+
+void vdq_set_corrupt_stall(struct vdq *q, bool on)
+{
+    q->corrupt_stall = on && !q->cfg.packed;
+}
+
+bool vdq_take_stall(struct vdq *q, const char **why, uint32_t *a, uint32_t *b)
+{
+    if (!q->stall_new)
+        return false;
+    q->stall_new = false;
+    *why = q->stall_why;
+    *a = q->stall_a;
+    *b = q->stall_b;
+    return true;
 }
 
 /* Walk chain `head`, filling c. Returns 0 or a vdq_bad reason + 1. */
@@ -317,9 +390,27 @@ int vdq_pop(struct vdq *q, struct vdq_chain *c)
             return n < 0 ? n : -EAGAIN;
         head = vr_le16_to_cpu(virt_read_once16(&q->avail->ring[q->next_avail & q->mask]));
         if (head >= q->cfg.num) {
-            vdq_set_broken(q, "avail ring head out of range", head, q->cfg.num);
-            return -EIO;
+            if (!q->corrupt_stall) {
+                vdq_set_broken(q, "avail ring head out of range", head, q->cfg.num);
+                return -EIO;
+            }
+            if (q->stall != VDQ_STALL_HEAD || q->stall_at != q->next_avail) {
+                vdq_stall(q, VDQ_STALL_HEAD, "avail ring head out of range", head, q->cfg.num);
+                q->stall_at = q->next_avail;
+                q->stall_idx = q->avail_idx_seen;
+                if ((uint16_t)(q->avail_idx_seen - q->next_avail) <= 1)
+                    return -EAGAIN; /* the last entry: the driver may rewrite it */
+            }
+            /* The driver published past the bad entry (now, or while we
+             * waited: vdq_avail_pending let us here). It is dropped, never
+             * used (vdq.h). */
+            q->stall = VDQ_STALL_NONE;
+            q->skipped_heads++;
+            q->next_avail++;
+            continue;
         }
+        if (q->stall == VDQ_STALL_HEAD)
+            q->stall = VDQ_STALL_NONE; /* the driver rewrote the entry */
         q->next_avail++;
         if (q->cfg.event_idx && q->notify_enabled) {
             /* 2.7.10: kick me for the entry after this one. No fence: going

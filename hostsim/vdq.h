@@ -21,7 +21,10 @@
  *  - a corrupt ring (avail->idx more than the queue size ahead of next_avail,
  *    which includes avail->idx moving backwards, or a head index outside the
  *    table) leaves no chain to return: the queue becomes broken (the device
- *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO.
+ *    should set DEVICE_NEEDS_RESET) and every later call returns -EIO;
+ *    with vdq_set_corrupt_stall() (a transport without DEVICE_NEEDS_RESET,
+ *    vhost-user) a split queue instead consumes nothing and waits for the
+ *    driver (below).
  *  Packed (vdq_packed.c): the same two classes; a chain with no end within
  *  the ring, a buffer id >= size or already in flight, or a continuation
  *  descriptor not available is a corrupt ring (there is no id to return).
@@ -191,13 +194,23 @@ struct vdq {
     bool notify_enabled;     /* driver kicks wanted (we publish avail_event) */
     bool broken;
     bool used_log;           /* vdq_set_used_log: log used-area writes */
-    uint8_t pad2[1];
+    bool corrupt_stall;      /* vdq_set_corrupt_stall: a corrupt ring waits */
     uint64_t used_log_gpa;   /* where the used area's first byte is logged */
     struct vdq_stats stats;
     /* Why the queue broke (NULL while it is not) and the two values that
      * showed it (e.g. avail->idx and next_avail), for its owner's report. */
     const char *broken_why;
     uint32_t broken_a, broken_b;
+    /* corrupt_stall (split only): what the ring waits on (VDQ_STALL_*),
+     * avail->idx when it began (and, for a bad head, the entry), why, and
+     * whether vdq_take_stall() has reported it; counters of each outcome. */
+    uint8_t stall;
+    bool stall_new;
+    uint16_t stall_idx, stall_at;
+    const char *stall_why;
+    uint32_t stall_a, stall_b;
+    uint32_t stalls, skipped_heads, resyncs;
+    uint32_t resync_skipped; /* avail entries jumped over by resyncs */
     /* Inflight tracking (vdq_set_inflight; split only), NULL: none. */
     struct vdq_inflight *tracker;
     /* The same for packed queues (vdq_set_inflight_packed). */
@@ -302,6 +315,40 @@ bool vdq_is_broken(const struct vdq *q);
  * values that showed it. vdq logs it only at debug level: the device that
  * owns the queue reports it once, naming the queue (vmmio, vhost-user). */
 const char *vdq_broken_reason(const struct vdq *q, uint32_t *a, uint32_t *b);
+
+/*
+ * Corrupt-ring policy for a transport that cannot set DEVICE_NEEDS_RESET
+ * (vhost-user: the backend has only the error eventfd). With on (split
+ * rings; reset by every vdq_init*), a corrupt ring does not break the
+ * queue: nothing is consumed and the queue waits for the driver, so
+ * chains in flight still complete and later well-formed entries are
+ * served. virtio 1.2 2.1.2: "The device SHOULD set DEVICE_NEEDS_RESET
+ * when it enters an error state that a reset is needed"; a queue that
+ * waits for the driver needs no reset, and over vhost-user the bit cannot
+ * be set anyway. The ring is the driver's to get right (split-ring.tex
+ * 2.7.13: avail->idx counts the entries it added; 2.7.6.1: it MUST NOT
+ * decrement it). Stalls (vdq.c):
+ *  - avail->idx more than the size ahead of next_avail (a jump, or moving
+ *    back, 2.7.6.1): nothing is popped until either avail->idx is sane
+ *    against next_avail again (the driver repaired or rewound it: served
+ *    from next_avail), or the driver published more on top of the bad
+ *    value, at most a ring ahead of it (it took that index as its own:
+ *    next_avail jumps to it, the entries in between are never used);
+ *  - a head >= the size at next_avail: skipped (never used) when the
+ *    driver has published past it; while it is the last entry published
+ *    the queue waits: served if the driver rewrites it, skipped once the
+ *    driver publishes more.
+ * Each new stall is reported once by vdq_take_stall() (why and the two
+ * values that showed it, as vdq_broken_reason()).
+ */
+enum { VDQ_STALL_NONE, VDQ_STALL_IDX, VDQ_STALL_HEAD };
+void vdq_set_corrupt_stall(struct vdq *q, bool on);
+/* vdq_init_state with the policy on from the start: an avail->idx more than
+ * the size ahead of st->next_avail (the driver wrote it before the ring
+ * started) is a stall to wait out, not a refusal; next_avail against
+ * next_used is checked as ever. Packed: vdq_init_state. */
+int vdq_init_state_stall(struct vdq *q, const struct vdq_mem *mem, const struct vdq_state *st);
+bool vdq_take_stall(struct vdq *q, const char **why, uint32_t *a, uint32_t *b);
 
 /*
  * Give back the last `chains` chains vdq_pop() handed out, so the next pops

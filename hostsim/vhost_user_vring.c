@@ -194,7 +194,7 @@ void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, 
                     void *ctx)
 {
     struct vu_backend *b = ctx;
-    bool told = false;
+    bool told = false, waits;
 
     (void)m;
     /* The line first: a frontend that sees the err fd finds it written
@@ -202,8 +202,10 @@ void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, 
     virt_lock_acquire(&b->fd_lock);
     told = qi < b->nrings && b->rings[qi].err_fd >= 0 && b->ops->signal;
     __atomic_fetch_add(&b->stats.ring_errors, 1, __ATOMIC_RELAXED);
-    virt_log(VIRT_LOG_ERR, "vhost-user %s: ring %u broken: %s (%u, %u); %s", b->dev->ops->type, qi,
-             why, va, vb, told ? "error fd signalled" : "no error fd to signal");
+    waits = qi < b->nrings && !vdq_is_broken(&b->dev->queues[qi].q);
+    virt_log(VIRT_LOG_ERR, "vhost-user %s: ring %u broken: %s (%u, %u); %s%s", b->dev->ops->type,
+             qi, why, va, vb, told ? "error fd signalled" : "no error fd to signal",
+             waits ? "; nothing consumed, later well-formed entries are served" : "");
     if (told)
         b->ops->signal(b->ctx, b->rings[qi].err_fd);
     virt_lock_release(&b->fd_lock);
@@ -354,7 +356,9 @@ static void vu_reload_locked(struct vdev *d, void *arg)
                 return;
             }
         }
-        rl->err = vdq_init_state(&scratch, &b->mem, &st[i]);
+        /* The driver's avail->idx is not the frontend's fault: one more
+         * than a ring ahead at the start is a stall (vdq.h corrupt_stall). */
+        rl->err = vdq_init_state_stall(&scratch, &b->mem, &st[i]);
         if (rl->err) {
             rl->bad_ring = (int)i;
             virt_log(VIRT_LOG_ERR,
@@ -370,10 +374,15 @@ static void vu_reload_locked(struct vdev *d, void *arg)
         if (!vdev_has_queue_state(d, i))
             continue;
         keep = d->queues[i].q.stats;
-        (void)vdq_init_state(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
+        (void)vdq_init_state_stall(&d->queues[i].q, &b->mem, &st[i]); /* checked above */
         d->queues[i].q.stats = keep;
         vu_inflight_attach(b, i, &d->queues[i].q, rl->set_base); /* init_state dropped it */
         vu_log_attach(b, i, &d->queues[i].q); /* and the used-area logging */
+        /* vhost-user has no DEVICE_NEEDS_RESET the backend could set (QEMU
+         * only logs the err eventfd): a corrupt ring waits, is told on
+         * the err fd and serves the driver's later well-formed entries
+         * (vdq.h corrupt_stall). */
+        vdq_set_corrupt_stall(&d->queues[i].q, true);
     }
 }
 

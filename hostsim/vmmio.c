@@ -176,6 +176,24 @@ static void vmmio_queue_broken(struct vmmio *m, unsigned qi)
     vmmio_needs_reset(m, true);
 }
 
+/* Queue qi's processing lock held: a queue with the corrupt_stall policy
+ * (vdq.h; vhost-user, which has no DEVICE_NEEDS_RESET to set) began to
+ * wait on a corrupt ring. Said once per stall through the owner's broken
+ * hook (or one line); the queue is not broken and the status stays. */
+static void vmmio_queue_stalled(struct vmmio *m, unsigned qi)
+{
+    const char *why;
+    uint32_t a, b;
+
+    if (!vdq_take_stall(&m->dev->queues[qi].q, &why, &a, &b))
+        return;
+    if (m->hooks.broken)
+        m->hooks.broken(m, qi, why, a, b, m->hooks.ctx);
+    else
+        virt_log(VIRT_LOG_ERR, "vmmio %s: queue %u: %s (%u, %u): not consumed, waiting",
+                 m->dev->ops->type, qi, why, a, b);
+}
+
 /* Locked: Status = 0 (4.2.2 "Writing zero (0x0) to this register triggers
  * a device reset"; "Upon reset, the device MUST clear all bits in
  * InterruptStatus and ready bits in the QueueReady register"). */
@@ -621,6 +639,7 @@ static int vmmio_queue_round(struct vmmio *m, unsigned qi, bool *more)
     if (!vdev_is_asleep(d) && (__atomic_fetch_and(&m->pending, ~bit, __ATOMIC_ACQUIRE) & bit) &&
         vdev_is_queue_live(d, qi)) {
         n = d->ops->process_queue(d, qi);
+        vmmio_queue_stalled(m, qi);
         if (__atomic_fetch_and(&d->more_work, ~bit, __ATOMIC_RELAXED) & bit) {
             __atomic_fetch_or(&m->pending, bit, __ATOMIC_RELAXED);
             *more = true;
@@ -758,6 +777,7 @@ int vmmio_process(struct vmmio *m)
         if (m->concurrent)
             virt_lock_acquire(&m->qlock[qi]); /* a worker may be on it */
         n = d->ops->process_queue(d, qi);
+        vmmio_queue_stalled(m, qi);
         if (n < 0)
             vmmio_queue_broken(m, qi); /* corrupt ring: the queue is broken */
         else

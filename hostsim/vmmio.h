@@ -38,7 +38,10 @@ struct vmmio_hooks {
      * values that showed it; called once per queue until the next reset,
      * from vmmio_process() with the lock held (same rules as interrupt).
      * DEVICE_NEEDS_RESET is set either way; with this hook the owner
-     * reports the queue (one line), without it vmmio logs that line. */
+     * reports the queue (one line), without it vmmio logs that line.
+     * Also called, with only that queue's processing lock held and
+     * without DEVICE_NEEDS_RESET, for each new stall of a queue with the
+     * vdq corrupt_stall policy (vdq.h; vdq_is_broken() then false). */
     void (*broken)(struct vmmio *m, unsigned queue, const char *why, uint32_t a, uint32_t b,
                    void *ctx);
 };

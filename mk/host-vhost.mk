@@ -5,7 +5,7 @@
 # memfd guest memory), and the message-parser fuzzer.
 #
 #   make check-vhost    test_vhost_user, _ring, _mem, _packed, _sock, _sock_slots, _sock_uring,
-#                       _inflight, _log, test_vdq_inflight (+ _packed) (ASan+UBSan)
+#                       _inflight, _log, test_vdq_inflight (+ _packed), test_vdq_stall (ASan+UBSan)
 #   make fuzz-vhost     fuzz_vhost_user for FUZZ_SECONDS
 #   make bench-vhost    IOPS vs qemu-storage-daemon (opt-in, minutes)
 #   build/host/ringloop-vhost-user-blk --socket PATH --disk FILE
@@ -16,7 +16,7 @@ VHOST_TEST_BINS := $(HOST_DIR)/test_vhost_user $(HOST_DIR)/test_vhost_user_ring 
 		   $(HOST_DIR)/test_vhost_user_sock_uring \
 		   $(HOST_DIR)/test_vdq_inflight $(HOST_DIR)/test_vdq_inflight_packed \
 		   $(HOST_DIR)/test_vhost_user_inflight \
-		   $(HOST_DIR)/test_vhost_user_log
+		   $(HOST_DIR)/test_vhost_user_log $(HOST_DIR)/test_vdq_stall
 VHOST_DAEMON := $(HOST_DIR)/ringloop-vhost-user-blk
 
 # The handler's tests, in two files over one frontend (tests/host/vu_tfx.c).
@@ -99,6 +99,8 @@ check-vhost: $(VHOST_TEST_BINS) $(VHOST_DAEMON) $(VHOST_DAEMON)-asan
 	$(HOST_DIR)/test_vdq_inflight
 	@echo "== $(HOST_DIR)/test_vdq_inflight_packed"
 	$(HOST_DIR)/test_vdq_inflight_packed
+	@echo "== $(HOST_DIR)/test_vdq_stall"
+	$(HOST_DIR)/test_vdq_stall
 	@echo "== $(HOST_DIR)/test_vhost_user_inflight"
 	$(HOST_DIR)/test_vhost_user_inflight
 	@echo "== $(HOST_DIR)/test_vhost_user_log"

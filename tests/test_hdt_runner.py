@@ -186,3 +186,29 @@ def test_device_presets():
                    "net.tx_gso_unknown": "PASS"}, p.stdout
     assert re.search(r"^net.tx_short_hdr +CRASH +QEMU exited", p.stdout, re.M), p.stdout
     assert "2 boot(s)" in p.stdout, p.stdout
+
+
+@pytest.mark.skipif(not os.path.exists(DAEMON), reason="make host builds the daemon")
+def test_our_daemon_whole_catalogue(tmp_path):
+    """Issue 12 for our vhost-user-blk daemon: the whole catalogue gives
+    only PASS/REJECT/NEEDS_RESET (SKIP where the transport cannot express
+    a case), in one boot. Over vhost-user the backend has no
+    DEVICE_NEEDS_RESET to set, so a corrupt ring waits (vdq corrupt_stall):
+    the bad avail entry is not consumed (REJECT), a jumped or rewound
+    avail idx leaves the ring serving the probe that follows (PASS); they
+    were WEDGED while a corrupt ring broke the queue for good."""
+    j = str(tmp_path / "r.json")
+    p = runner("--target", "vhost-user", "--json", j, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(j) as f:
+        doc = json.load(f)
+    (s,) = doc["targets"]
+    assert s["boots"] == 1 and s["error"] is None, s
+    got = {r["id"]: r["verdict"] for r in s["cases"]}
+    assert len(got) >= 40, got
+    bad = {k: v for k, v in got.items() if v not in ("PASS", "REJECT", "NEEDS_RESET", "SKIP")}
+    assert not bad, p.stdout
+    assert got["split.desc_index_oob"] == "REJECT", p.stdout
+    assert got["split.avail_idx_jump"] == "PASS", p.stdout
+    assert got["split.avail_idx_rewind"] == "PASS", p.stdout
+    assert got["ctl.read"] == "PASS", p.stdout

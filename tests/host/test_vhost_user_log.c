@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "hostile.h"
 #include "ring_fixture.h"
 #include "vdev_models.h"
 #include "vhost_user.h"
@@ -487,6 +488,48 @@ static void test_log_async_and_drain(void **state)
     assert_true(page_dirty(t, page_gpa(t, 4)));
 }
 
+/* The migration race of tests/test_vhost_user_migrate.py "late": a device
+ * holding completions (--hostile complete-late) must use them before
+ * GET_VRING_BASE answers, so that the base QEMU hands the destination is
+ * the used idx in memory (vhost-user.rst GET_VRING_BASE; vdev_sleep ->
+ * hostile_quiesce). Held across the stop, the chain was counted in the
+ * base and never used: the destination started at used->idx and served
+ * avail entries the source had completed. */
+static void test_log_held_completions_used_before_base(void **state)
+{
+    struct ltfx *t = *state;
+    static struct hostile h;
+    struct hostile_cfg cfg;
+    const uint8_t *used_idx;
+
+    backend_new(t, false);
+    assert_int_equal(hostile_parse("complete-late,count=1000", &cfg, NULL), 0);
+    memset(&h, 0, sizeof(h));
+    hostile_set(&h, &cfg);
+    t->dev.hostile = &h; /* before the start, as the daemon does */
+    /* As the daemon runs it: one round per kick (the single-threaded
+     * vu_process() would spin here until the held chain is due). */
+    assert_int_equal(vu_set_concurrent(t->b), 0);
+    memset(t->disk, 0x5a, 4096);
+    start(t, true, true);
+    used_idx = t->fx.arena + (t->used_gpa - FX_GPA_BASE) + 2;
+    memset(logmap(t), 0, LOG_NEED);
+    blk_submit(t, VIRTIO_BLK_T_IN, 0, 2, 4096, 3);
+    /* Served, its completion held back 20-50 ms: not used yet. */
+    assert_int_equal(h.nlate, 1);
+    assert_int_equal(snap_get16(used_idx), 0);
+    assert_int_equal(blk_complete(t, 3), -1);
+    assert_int_equal(send_fds(t, vuf_state(t->msg, VU_GET_VRING_BASE, 0, 0, 0), NULL, 0), 0);
+    assert_int_equal(snap_get32(t->r.buf + VU_HDR_BYTES + 4), 1);
+    assert_int_equal(h.nlate, 0);
+    assert_int_equal(snap_get16(used_idx), 1); /* base == used idx */
+    assert_true(page_dirty(t, t->used_gpa));   /* and the used ring logged */
+    assert_true(page_dirty(t, page_gpa(t, 2)));
+    assert_int_equal(blk_complete(t, 3), VIRTIO_BLK_S_OK);
+    assert_int_equal(page(t, 2)[4095], 0x5a);
+    t->dev.hostile = NULL; /* h is static: nothing may point at it later */
+}
+
 /* Packed: the descriptors written back are logged (at their own address),
  * the device event suppression area with the ring flag, data as before. */
 static void test_log_packed(void **state)
@@ -591,6 +634,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_exact_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_follows_features_and_ring_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_async_and_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_held_completions_used_before_base, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_log_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_used_past_log, setup, teardown),
