@@ -2,4 +2,4 @@
 # Issue 12: the hostile-driver device tester (drivers/virtio/hdt*.c), portable:
 # the image's `hdt` command runs it against any blk device.
 CORE_SRCS += drivers/virtio/hdt.c drivers/virtio/hdt_cases.c drivers/virtio/hdt_catalogue.c
-CORE_SRCS += drivers/virtio/hdt_oracle.c drivers/virtio/hdt_cases_xport.c drivers/virtio/hdt_cases_state.c
+CORE_SRCS += drivers/virtio/hdt_oracle.c drivers/virtio/hdt_cases_xport.c drivers/virtio/hdt_cases_pci.c drivers/virtio/hdt_cases_state.c

@@ -13,6 +13,7 @@
 static const struct hdt_table *const tables[] = {
     &hdt_table_split,
     &hdt_table_xport,
+    &hdt_table_pci,
     &hdt_table_state,
 };
 

@@ -141,6 +141,7 @@ struct hdt_table {
 };
 extern const struct hdt_table hdt_table_split; /* hdt_cases.c */
 extern const struct hdt_table hdt_table_xport; /* hdt_cases_xport.c */
+extern const struct hdt_table hdt_table_pci;   /* hdt_cases_pci.c */
 extern const struct hdt_table hdt_table_state; /* hdt_cases_state.c */
 
 /* ---- raw registers and the interrupt oracle (hdt_oracle.c) ---- */
