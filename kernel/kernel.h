@@ -61,6 +61,17 @@ void *page_alloc_raw(size_t npages);       /* like page_alloc, NOT zeroed */
 void page_free(void *p, size_t npages);
 size_t page_free_count(void);
 size_t page_total_count(void);
+/*
+ * Free-RAM canary (hdt's `ramcanary`, issue 12): arm fills every free page
+ * with a pattern of seed and physical address; check compares the pages
+ * that stayed free since (pages allocated meanwhile are their owner's),
+ * returns the 8-byte words found changed (first at *first_pa, in
+ * *pages_hit pages), refills them and arms pages freed since. Slow (all
+ * free RAM, twice per case under TCG): opt-in. 0 / -1 (no memory).
+ */
+int mm_canary_arm(uint64_t seed);
+size_t mm_canary_check(uint64_t *first_pa, size_t *pages_hit);
+void mm_canary_disarm(void);
 
 /* DMA-able memory: page-aligned, zeroed, physically contiguous. */
 void *dma_alloc(size_t size, uint64_t *phys);

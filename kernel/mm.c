@@ -36,6 +36,11 @@ static size_t hint;
 static struct spinlock mm_lock;
 static uint64_t *pml4;
 static struct spinlock map_lock; /* page-table updates; never held with mm_lock */
+/* Free-RAM canary (mm_canary_*): 1 = the page was free, holds the canary
+ * pattern and has not been allocated since. NULL: not armed. */
+static uint64_t *canary_map;
+static size_t canary_map_pages;
+static uint64_t canary_seed;
 
 static bool bit_get(size_t i)
 {
@@ -117,8 +122,11 @@ static void *alloc_locked(size_t npages, size_t lo, size_t hi)
             }
             if (++run == npages) {
                 size_t first = i + 1 - npages;
-                for (size_t j = first; j <= i; j++)
+                for (size_t j = first; j <= i; j++) {
                     bit_set(j);
+                    if (canary_map) /* its new owner may write it */
+                        canary_map[j / 64] &= ~(1ULL << (j % 64));
+                }
                 free_pages -= npages;
                 hint = i + 1;
                 return phys_to_virt((uint64_t)first * PAGE_SIZE);
@@ -195,6 +203,95 @@ void dma_free(void *p, size_t size)
 {
     if (p)
         page_free(p, ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE);
+}
+
+/* ---- free-RAM canary ---- */
+
+static uint64_t canary_word(uint64_t pa)
+{
+    return ((pa ^ canary_seed) * 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+/* mm_lock held, page i free: fill it and mark it armed. */
+static void canary_fill_page(size_t i)
+{
+    uint64_t *w = phys_to_virt((uint64_t)i * PAGE_SIZE);
+
+    for (size_t k = 0; k < PAGE_SIZE / 8; k++)
+        w[k] = canary_word((uint64_t)i * PAGE_SIZE + k * 8);
+    canary_map[i / 64] |= 1ULL << (i % 64);
+}
+
+int mm_canary_arm(uint64_t seed)
+{
+    size_t bytes = ALIGN_UP((bitmap_pages + 63) / 64 * 8, PAGE_SIZE);
+    uint64_t *map;
+
+    if (canary_map)
+        return 0;
+    map = page_alloc(bytes / PAGE_SIZE);
+    if (!map)
+        return -1;
+    canary_seed = seed;
+    canary_map_pages = bytes / PAGE_SIZE;
+    spin_lock(&mm_lock);
+    canary_map = map;
+    spin_unlock(&mm_lock);
+    (void)mm_canary_check(NULL, NULL); /* fills every free page */
+    return 0;
+}
+
+size_t mm_canary_check(uint64_t *first_pa, size_t *pages_hit)
+{
+    size_t bad = 0, hit = 0;
+
+    if (first_pa)
+        *first_pa = 0;
+    for (size_t i = 1; canary_map && i < bitmap_pages; i++) {
+        /* One page at a time under the lock: the allocator (other CPUs)
+         * goes on meanwhile, and a page is never both handed out and
+         * compared or filled. */
+        spin_lock(&mm_lock);
+        if (!bit_get(i)) {
+            if (canary_map[i / 64] & (1ULL << (i % 64))) {
+                const uint64_t *w = phys_to_virt((uint64_t)i * PAGE_SIZE);
+                size_t n = 0;
+
+                for (size_t k = 0; k < PAGE_SIZE / 8; k++) {
+                    uint64_t pa = (uint64_t)i * PAGE_SIZE + k * 8;
+
+                    if (w[k] != canary_word(pa)) {
+                        if (bad + n == 0 && first_pa)
+                            *first_pa = pa;
+                        n++;
+                    }
+                }
+                if (n) {
+                    bad += n;
+                    hit++;
+                    canary_fill_page(i); /* report each write once */
+                }
+            } else {
+                canary_fill_page(i); /* freed since: armed from now on */
+            }
+        }
+        spin_unlock(&mm_lock);
+    }
+    if (pages_hit)
+        *pages_hit = hit;
+    return bad;
+}
+
+void mm_canary_disarm(void)
+{
+    uint64_t *map;
+
+    spin_lock(&mm_lock);
+    map = canary_map;
+    canary_map = NULL;
+    spin_unlock(&mm_lock);
+    if (map)
+        page_free(map, canary_map_pages);
 }
 
 /* ---- paging ---- */

@@ -7,4 +7,5 @@ CORE_SRCS += drivers/virtio/hdt_packed.c drivers/virtio/hdt_cases_packed.c \
 # Device-request classes (net, console, rng, pmem) and the seeded random mode.
 CORE_SRCS += drivers/virtio/hdt_dev.c drivers/virtio/hdt_cases_dev.c drivers/virtio/hdt_cases_net.c \
 	drivers/virtio/hdt_random.c
-CORE_SRCS += drivers/virtio/hdt_oracle.c drivers/virtio/hdt_cases_xport.c drivers/virtio/hdt_cases_state.c
+CORE_SRCS += drivers/virtio/hdt_oracle.c drivers/virtio/hdt_cases_xport.c drivers/virtio/hdt_cases_pci.c \
+	drivers/virtio/hdt_cases_state.c

@@ -573,3 +573,17 @@ def test_class_glob(console):
     res = run_hdt(console, "lblk0 edge.packed_*")[0]
     assert sorted(res) == sorted(i for i in catalogue(console) if i.startswith("edge.packed_"))
     assert "error: hdt: unknown case 'nosuchclass.*'" in console.run("hdt run lblk0 nosuchclass.*")
+
+
+def test_ramcanary(console):
+    """The free-RAM canary (kernel/mm.c mm_canary_*): it catches a store
+    into a free page, and our loopback device writes no free RAM in a run
+    that includes a reset in mid-request (the details are the same as
+    without the canary, so nothing was charged to it)."""
+    out = ok(console, "hdt ramcanary-test", timeout=120)
+    assert "caught 1 word(s) in 1 page(s), at the poked address; then 0" in out, out
+    cases = "ctl.read split.next_loop state.reset_mid_request transport.queue_num_gt_max"
+    plain = run_hdt(console, "lblk0 " + cases)[0]
+    canary = run_hdt(console, "lblk0 %s ramcanary" % cases, timeout=300)[0]
+    assert canary == plain, (canary, plain)
+    assert all(v in ("PASS", "NEEDS_RESET") for v, _ in canary.values()), canary

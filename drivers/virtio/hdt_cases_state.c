@@ -139,6 +139,37 @@ static int no_version_1(struct hdt_ctx *c)
     return 0;
 }
 
+static int features_after_driver_ok(struct hdt_ctx *c)
+{
+    if (open_or_skip(c, 0) < 0)
+        return -EIO;
+    /* Features dropped (VERSION_1 too) while the device is live. */
+    c->dev->ops->set_features(c->dev, 0);
+    note_status(c, "status after the write ");
+    read0(c, S_OK);
+    return 0;
+}
+
+static int features_ok_without_driver(struct hdt_ctx *c)
+{
+    const struct virtio_transport_ops *ops = c->dev->ops;
+
+    if (open_or_skip(c, HDT_OPEN_NO_QUEUE) < 0)
+        return -EIO;
+    (void)ops->reset(c->dev);
+    ops->set_status(c->dev, VIRTIO_STATUS_ACKNOWLEDGE);
+    ops->set_features(c->dev, 1ull << VIRTIO_F_VERSION_1);
+    ops->set_status(c->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_FEATURES_OK);
+    if (hdt_status(c) & VIRTIO_STATUS_FEATURES_OK) {
+        hdt_note(c->note, "FEATURES_OK kept without DRIVER");
+        (void)hdt_open(c, 0, 0);
+        c->need_consume = false;
+        return 0;
+    }
+    refused(c, "FEATURES_OK without DRIVER refused");
+    return 0;
+}
+
 /* ---- status bits (2.1.1) ---- */
 
 static int skip_acknowledge(struct hdt_ctx *c)
@@ -185,6 +216,26 @@ static int failed_then_use(struct hdt_ctx *c)
         return 0;
     }
     hdt_note(c->note, ": served after FAILED");
+    c->no_kick = true;
+    return 0;
+}
+
+static int driver_ok_after_failed(struct hdt_ctx *c)
+{
+    const struct virtio_transport_ops *ops = c->dev->ops;
+
+    if (open_or_skip(c, HDT_OPEN_NO_DRIVER_OK) < 0)
+        return -EIO;
+    /* Give up, then carry on as if not: DRIVER_OK on a FAILED device. */
+    ops->set_status(c->dev, (uint8_t)(hdt_status(c) | VIRTIO_STATUS_FAILED));
+    ops->set_status(c->dev, (uint8_t)(hdt_status(c) | VIRTIO_STATUS_DRIVER_OK));
+    note_status(c, "status ");
+    c->irq_lax = true;
+    if (!try_read(c, S_ANY)) {
+        refused(c, ": not served");
+        return 0;
+    }
+    hdt_note(c->note, ": served");
     c->no_kick = true;
     return 0;
 }
@@ -418,6 +469,14 @@ static const struct hdt_case cases[] = {
       "other features and FEATURES_OK written a second time"),
     C("state.no_version_1", no_version_1, "6.1 (a driver MUST accept VERSION_1)",
       "FEATURES_OK with VERSION_1 not accepted"),
+    C("state.features_after_driver_ok", features_after_driver_ok,
+      "3.1.1 step 5 (no feature changes once negotiated)",
+      "driver features rewritten to 0 after DRIVER_OK, then a read"),
+    C("state.features_ok_without_driver", features_ok_without_driver,
+      "3.1.1 steps 2-6 (DRIVER before features)", "ACKNOWLEDGE, features, FEATURES_OK: no DRIVER"),
+    C("state.driver_ok_after_failed", driver_ok_after_failed,
+      "2.1.1 (after FAILED, reset before re-initialising)",
+      "FAILED set before DRIVER_OK, then DRIVER_OK and a read"),
     C("state.skip_acknowledge", skip_acknowledge, "3.1.1 step 2 (ACKNOWLEDGE first)",
       "DRIVER set without ACKNOWLEDGE, then the whole session"),
     C("state.clear_status_bits", clear_status_bits, "2.1.1 (MUST NOT clear a status bit)",

@@ -24,51 +24,14 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hdt_internal.h"
+#include "hdt_xport.h"
 #include "transport_pci.h"
 #include "virtio_mmio.h"
 #include "virtio_platform.h"
 
-#define S_OK (1u << VIRTIO_BLK_S_OK)
-#define S_ANY ((1u << VIRTIO_BLK_S_OK) | (1u << VIRTIO_BLK_S_IOERR) | (1u << VIRTIO_BLK_S_UNSUPP))
-#define BLK VIRTIO_ID_BLOCK
-#define MMIO VIRTIO_REGS_MMIO
-#define COMMON VIRTIO_REGS_PCI_COMMON
 /* Past any blk device's num_queues, but below QEMU's VIRTIO_QUEUE_MAX
  * (1024), so a device that range-checks its select against that keeps it. */
 #define QSEL_OOB 1000u
-
-static int need(struct hdt_ctx *c, enum hdt_xport x)
-{
-    if (hdt_xport(c) == x)
-        return 0;
-    hdt_note(c->note,
-             x == HDT_X_MMIO ? "not a virtio-mmio transport" : "not a virtio-pci transport");
-    return -ENOTSUP;
-}
-
-/* A read of sector 0 at descriptors 0..2, posted (the engine kicks). */
-static void read0(struct hdt_ctx *c, uint8_t mask)
-{
-    (void)hdt_blk_req(c, 0, VIRTIO_BLK_T_IN, 0, 512, VIRTQ_DESC_F_WRITE);
-    c->status_mask = mask;
-    hdt_post(c, 0);
-}
-
-static void note_val(struct hdt_ctx *c, const char *what, uint32_t v)
-{
-    hdt_note(c->note, what);
-    hdt_note_u(c->note, v, true);
-}
-
-/* The step was taken (PASS) or visibly not (REJECT), said in the note. */
-static void took(struct hdt_ctx *c, bool taken, const char *what)
-{
-    hdt_note(c->note, what);
-    hdt_note(c->note, taken ? " taken" : " ignored");
-    c->reject = !taken;
-    c->need_consume = false;
-}
 
 /* ---- MMIO: widths, undefined offsets, direction (4.2.2.2) ---- */
 
@@ -514,184 +477,100 @@ static int config_write_ro(struct hdt_ctx *c)
     return 0;
 }
 
-/* ---- PCI only: MSI-X, notify, ISR, read-only fields ---- */
+/* ---- more register misuse ---- */
 
-static int msix_oob(struct hdt_ctx *c, uint32_t off, bool queue)
+static int mmio_driver_features_sel_oob(struct hdt_ctx *c)
 {
-    uint32_t old, got;
+    const struct virtio_transport_ops *ops = c->dev->ops;
 
-    if (need(c, HDT_X_PCI))
+    if (need(c, HDT_X_MMIO))
         return -ENOTSUP;
-    if (queue && hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0))
-        return -ENOTSUP;
-    if (hdt_reg_rd(c, COMMON, off, 2, &old) || hdt_reg_wr(c, COMMON, off, 2, 0x7ffu) ||
-        hdt_reg_rd(c, COMMON, off, 2, &got))
-        return -ENOTSUP;
-    /* Put the transport's routing back, so the probe's interrupts (and a
-     * NEEDS_RESET config notification) still arrive. */
-    (void)hdt_reg_wr(c, COMMON, off, 2, old);
-    note_val(c, "vector 0x7ff reads back ", got);
-    /* 4.1.5.1.2: a mapping that failed reads NO_VECTOR; 0x7ff is past any
-     * MSI-X table (at most 2048 entries, and QEMU's blk has a few). */
-    if (got != VIRTIO_MSI_NO_VECTOR)
-        c->case_fail = true;
-    c->need_consume = false;
-    return 0;
-}
-
-static int pci_msix_config_oob(struct hdt_ctx *c)
-{
-    return msix_oob(c, VIRTIO_PCI_COMMON_MSIX, false);
-}
-
-static int pci_msix_queue_oob(struct hdt_ctx *c)
-{
-    return msix_oob(c, VIRTIO_PCI_COMMON_Q_MSIX, true);
-}
-
-/* Queue 0's notify offset in the notify region (4.1.4.4). */
-static int notify_off(struct hdt_ctx *c, uint32_t q, uint32_t *off)
-{
-    uint32_t noff;
-
-    if (need(c, HDT_X_PCI) || hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_Q_SELECT, 2, q) ||
-        hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_Q_NOFF, 2, &noff))
-        return -ENOTSUP;
-    *off = noff * virtio_pci_notify_multiplier(c->dev);
-    return 0;
-}
-
-static int pci_notify_wrong_value(struct hdt_ctx *c)
-{
-    uint32_t off;
-
-    if (notify_off(c, 0, &off))
-        return -ENOTSUP;
-    read0(c, S_OK);
-    virt_mb(); /* 2.7.13.4: the index before the notification */
-    /* 4.1.5.2: the driver writes the queue's index there; 5 is not it. */
-    if (hdt_reg_wr(c, VIRTIO_REGS_PCI_NOTIFY, off, 2, 5))
-        return -ENOTSUP;
-    c->no_kick = true;
-    c->need_consume = false;
-    return 0;
-}
-
-static int pci_notify_past_queues(struct hdt_ctx *c)
-{
-    uint32_t nq, mult, off;
-
-    if (need(c, HDT_X_PCI) || hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_NUMQ, 2, &nq))
-        return -ENOTSUP;
-    mult = virtio_pci_notify_multiplier(c->dev);
-    if (mult == 0) {
-        hdt_note(c->note, "notify_off_multiplier 0: one address for every queue");
-        return -ENOTSUP;
+    if (hdt_open(c, HDT_OPEN_NO_FEATURES_OK | HDT_OPEN_NO_QUEUE, 0) < 0) {
+        hdt_note(c->note, "session did not open");
+        return -EIO;
     }
-    off = (nq + (uint32_t)(c->seed % 4)) * mult;
-    if (off + 2 > virtio_pci_region_len(c->dev, VIRTIO_REGS_PCI_NOTIFY)) {
-        hdt_note(c->note, "the notify region ends at the last queue");
+    /* Words past 1 hold no features: all ones written there. */
+    if (hdt_reg_wr(c, MMIO, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 4, 2u + (uint32_t)(c->seed % 8)) ||
+        hdt_reg_wr(c, MMIO, VIRTIO_MMIO_DRIVER_FEATURES, 4, 0xffffffffu))
         return -ENOTSUP;
-    }
-    read0(c, S_OK);
-    virt_mb(); /* 2.7.13.4 */
-    if (hdt_reg_wr(c, VIRTIO_REGS_PCI_NOTIFY, off, 2, 0))
-        return -ENOTSUP;
-    note_val(c, "notify at +", off);
-    c->no_kick = true;
-    c->need_consume = false;
-    return 0;
-}
-
-static int pci_isr_write(struct hdt_ctx *c)
-{
-    uint32_t v;
-
-    if (need(c, HDT_X_PCI) || hdt_reg_wr(c, VIRTIO_REGS_PCI_ISR, 0, 1, 0xffu) ||
-        hdt_reg_rd(c, VIRTIO_REGS_PCI_ISR, 0, 1, &v))
-        return -ENOTSUP;
-    note_val(c, "ISR after writing 0xff reads ", v);
-    c->irq_lax = true;
-    read0(c, S_OK);
-    return 0;
-}
-
-static int pci_isr_read_clears(struct hdt_ctx *c)
-{
-    uint32_t a, b;
-    uint16_t u0, u1;
-
-    if (need(c, HDT_X_PCI))
-        return -ENOTSUP;
-    read0(c, S_OK);
-    hdt_kick(c);
-    if (!hdt_wait_used(c, 1, 1000000000ull)) {
-        hdt_note(c->note, "the read was not served");
-        c->no_kick = true;
+    ops->set_status(c->dev, (uint8_t)(hdt_status(c) | VIRTIO_STATUS_FEATURES_OK));
+    if (!(hdt_status(c) & VIRTIO_STATUS_FEATURES_OK)) {
+        hdt_note(c->note, "FEATURES_OK refused after ones in word 2+");
+        c->reject = true;
+        c->need_consume = false;
+        (void)hdt_open(c, 0, 0);
         return 0;
     }
-    u0 = virt_load_acquire16(&hdt_used(c)->idx);
-    if (hdt_reg_rd(c, VIRTIO_REGS_PCI_ISR, 0, 1, &a) ||
-        hdt_reg_rd(c, VIRTIO_REGS_PCI_ISR, 0, 1, &b))
-        return -ENOTSUP;
-    u1 = virt_load_acquire16(&hdt_used(c)->idx);
-    note_val(c, "ISR reads ", a);
-    note_val(c, " then ", b);
-    /* 4.1.4.5: "simply reading this register resets it to 0". */
-    if ((b & 1) && u0 == u1)
-        c->case_fail = true;
-    c->no_kick = true;
+    /* No queue yet: start over properly for the probe. */
+    hdt_note(c->note, "FEATURES_OK kept after ones in word 2+");
+    c->need_consume = false;
+    (void)hdt_open(c, 0, 0);
     return 0;
 }
 
-static int pci_ro_fields(struct hdt_ctx *c)
+static int mmio_queue_ready_2(struct hdt_ctx *c)
 {
-    uint32_t nq0, nq1, df0, df1, no0, no1;
-    unsigned changed = 0;
+    uint32_t qmax, ready;
 
-    if (need(c, HDT_X_PCI) || hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_NUMQ, 2, &nq0) ||
-        hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_DFSELECT, 4, 0) ||
-        hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_DF, 4, &df0) ||
-        hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0) ||
-        hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_Q_NOFF, 2, &no0))
+    if (need(c, HDT_X_MMIO))
         return -ENOTSUP;
-    /* 4.1.4.3.2: "The driver MUST NOT write to device_feature, num_queues,
-     * config_generation, queue_notify_off". */
-    (void)hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_NUMQ, 2, 0x7f);
-    (void)hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_DF, 4, 0xffffffffu);
-    (void)hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_Q_NOFF, 2, 0x55);
-    (void)hdt_reg_wr(c, COMMON, VIRTIO_PCI_COMMON_CFGGENERATION, 1, 0xaa);
-    (void)hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_NUMQ, 2, &nq1);
-    (void)hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_DF, 4, &df1);
-    (void)hdt_reg_rd(c, COMMON, VIRTIO_PCI_COMMON_Q_NOFF, 2, &no1);
-    changed = (nq0 != nq1) + (df0 != df1) + (no0 != no1);
-    hdt_note(c->note, "read-only fields changed: ");
-    hdt_note_u(c->note, changed, false);
-    c->irq_lax = true;
-    took(c, changed, ";");
+    /* 4.2.2: QueueReady is 0 or 1; write 2 while setting the queue up. */
+    if (hdt_open(c, HDT_OPEN_NO_QUEUE, 0) < 0)
+        return -EIO;
+    qmax = c->dev->ops->queue_max(c->dev, 0);
+    (void)qmax;
+    if (c->dev->ops->queue_setup(c->dev, 0, c->qsize, c->dma + HDT_DESC_OFF, c->dma + HDT_AVAIL_OFF,
+                                 c->dma + HDT_USED_OFF) < 0 ||
+        hdt_q_wr(c, HQ_READY, 2) || hdt_q_rd(c, HQ_READY, &ready))
+        return -ENOTSUP;
+    note_val(c, "QueueReady after writing 2 reads ", ready);
+    if (ready == 0) {
+        /* Refused: enable properly, then a read. */
+        (void)hdt_q_wr(c, HQ_READY, 1);
+        hdt_driver_ok(c);
+        c->reject = true;
+        c->need_consume = false;
+        return 0;
+    }
+    hdt_driver_ok(c);
     read0(c, S_OK);
-    c->need_consume = true;
     return 0;
 }
 
-static int pci_queue_enable_zero(struct hdt_ctx *c)
+static int mmio_queue_reset_unnegotiated(struct hdt_ctx *c)
 {
-    uint32_t v;
+    uint32_t ready;
 
-    if (need(c, HDT_X_PCI) || hdt_q_wr(c, HQ_SEL, 0) || hdt_q_wr(c, HQ_READY, 0) ||
-        hdt_q_rd(c, HQ_READY, &v))
+    if (need(c, HDT_X_MMIO))
         return -ENOTSUP;
-    note_val(c, "queue_enable after writing 0 reads ", v);
+    /* QueueReset exists only with VIRTIO_F_RING_RESET (not negotiated). */
+    if (hdt_q_wr(c, HQ_SEL, 0) || hdt_reg_wr(c, MMIO, VIRTIO_MMIO_QUEUE_RESET, 4, 1) ||
+        hdt_q_rd(c, HQ_READY, &ready))
+        return -ENOTSUP;
+    note_val(c, "QueueReady after QueueReset=1 reads ", ready);
     read0(c, S_OK);
     c->need_consume = false;
     return 0;
 }
 
-#define C(id, fn, fl, clause, text)                                                                \
-    {                                                                                              \
-        id, text, clause, BLK, fl, fn                                                              \
-    }
-#define OWN HDT_OWN_SESSION
+static int mmio_shm_sel_absent(struct hdt_ctx *c)
+{
+    uint32_t lo, hi;
+
+    if (need(c, HDT_X_MMIO) || hdt_reg_wr(c, MMIO, VIRTIO_MMIO_SHM_SEL, 4, 0xfeu) ||
+        hdt_reg_rd(c, MMIO, 0x0b0, 4, &lo) || hdt_reg_rd(c, MMIO, 0x0b4, 4, &hi))
+        return -ENOTSUP;
+    note_val(c, "SHMLen of region 0xfe reads ", hi);
+    note_val(c, ":", lo);
+    /* 4.2.2: "Reading from a non-existent region (i.e. where the ID
+     * written to SHMSel is unused) results in a length of -1." (blk has
+     * no shared memory regions at all.) */
+    if (lo != 0xffffffffu || hi != 0xffffffffu)
+        c->case_fail = true;
+    c->need_consume = false;
+    return 0;
+}
+
 #define MMIO_R "4.2.2.2 (content.tex 4.2 MMIO: 32-bit accesses only)"
 #define MMIO_D "4.2.2.2 (no access to undescribed locations, R not written, W not read)"
 #define MMIO_Q "4.2.2.2 (QueueNum <= QueueNumMax; nothing touched while QueueReady)"
@@ -746,24 +625,16 @@ static const struct hdt_case cases[] = {
       "4.1.4.3.1 (feature words past 1 read 0) / 4.2.2", "device feature word 2..9 read"),
     C("transport.config_write_ro", config_write_ro, 0, "2.5 / 5.2.4 (blk capacity is read-only)",
       "write blk capacity, check config_generation, then a read"),
-    C("transport.pci_msix_config_oob", pci_msix_config_oob, 0,
-      "4.1.5.1.2 (a failed mapping reads NO_VECTOR)", "config_msix_vector 0x7ff (past the table)"),
-    C("transport.pci_msix_queue_oob", pci_msix_queue_oob, 0,
-      "4.1.5.1.2 (a failed mapping reads NO_VECTOR)", "queue_msix_vector 0x7ff (past the table)"),
-    C("transport.pci_notify_wrong_value", pci_notify_wrong_value, 0,
-      "4.1.5.2 (the notification carries the queue index)",
-      "queue 0's doorbell written with index 5"),
-    C("transport.pci_notify_past_queues", pci_notify_past_queues, 0,
-      "4.1.4.4 (queue_notify_off * multiplier of an existing queue)",
-      "doorbell of a queue past num_queues"),
-    C("transport.pci_isr_write", pci_isr_write, 0, "4.1.4.5 (ISR status is read-only)",
-      "write 0xff to the ISR byte, then a read"),
-    C("transport.pci_isr_read_clears", pci_isr_read_clears, 0,
-      "4.1.4.5 (reading ISR resets it to 0)", "two ISR reads after a served read"),
-    C("transport.pci_ro_fields", pci_ro_fields, 0, PCI_C,
-      "writes to num_queues, device_feature, queue_notify_off, config_generation"),
-    C("transport.pci_queue_enable_zero", pci_queue_enable_zero, 0,
-      "4.1.4.3.2 (MUST NOT write 0 to queue_enable)", "queue_enable = 0 after DRIVER_OK"),
+    C("transport.mmio_driver_features_sel_oob", mmio_driver_features_sel_oob, OWN,
+      "4.2.2 (feature words past 1 hold nothing) / 2.2.1",
+      "ones written to DriverFeatures word 2..9, then FEATURES_OK"),
+    C("transport.mmio_queue_ready_2", mmio_queue_ready_2, OWN, "4.2.2 (QueueReady is 0 or 1)",
+      "QueueReady = 2 at setup, then a read"),
+    C("transport.mmio_queue_reset_unnegotiated", mmio_queue_reset_unnegotiated, 0,
+      "4.2.2 (QueueReset only with VIRTIO_F_RING_RESET)",
+      "QueueReset = 1 without RING_RESET, then a read"),
+    C("transport.mmio_shm_sel_absent", mmio_shm_sel_absent, 0,
+      "4.2.2 (a non-existent region reads length -1)", "SHMSel 0xfe, read SHMLen"),
 };
 
 const struct hdt_table hdt_table_xport = {cases, sizeof(cases) / sizeof(cases[0])};

@@ -17,6 +17,7 @@ static const struct hdt_table *const tables[] = {
     &hdt_table_net,
     &hdt_table_dev,
     &hdt_table_xport,
+    &hdt_table_pci,
     &hdt_table_state,
 };
 

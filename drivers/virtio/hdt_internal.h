@@ -265,6 +265,7 @@ extern const struct hdt_table hdt_table_net;   /* hdt_cases_net.c */
 void hdt_dev_prepare(struct hdt_ctx *c, const struct hdt_case *k);
 int hdt_dev_setup_aux(struct hdt_ctx *c);
 extern const struct hdt_table hdt_table_xport; /* hdt_cases_xport.c */
+extern const struct hdt_table hdt_table_pci;   /* hdt_cases_pci.c */
 extern const struct hdt_table hdt_table_state; /* hdt_cases_state.c */
 
 /* ---- raw registers and the interrupt oracle (hdt_oracle.c) ---- */

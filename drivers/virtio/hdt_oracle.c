@@ -18,7 +18,8 @@
  *    did not move and DEVICE_NEEDS_RESET is not set (4.1.4.3 / 4.2.2: the
  *    generation changes with the configuration; 2.1.2: NEEDS_RESET comes
  *    with a config notification; nothing else is a config change).
- * Neither rule is applied to a case that reset the device itself (a second
+ * Neither rule is applied once the device set DEVICE_NEEDS_RESET, nor to a
+ * case that reset the device itself (a second
  * session: what came across the reset is not attributable) or whose own
  * step makes them unattributable (irq_lax: it changes status or config on
  * purpose, or moves the rings). Interrupts are counted in interrupt
@@ -177,7 +178,11 @@ bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r)
     uint64_t dc = __atomic_load_n(&c->dev->config_interrupts, __ATOMIC_RELAXED) - c->irq_cfg;
     uint16_t used = virt_load_acquire16(&hdt_used(c)->idx);
 
-    if (c->opens > 1 || c->dev->polled || c->irq_lax)
+    /* A device that set DEVICE_NEEDS_RESET has given up on its queues: what
+     * it notified on the way (QEMU may notify a queue in the same breath as
+     * virtio_error) is not judged; the NEEDS_RESET verdict says enough. */
+    if (c->opens > 1 || c->dev->polled || c->irq_lax ||
+        (hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
         return true;
     if (dq && used == 0 && c->used_seen == 0) {
         r->verdict = HDT_FAIL;
@@ -186,8 +191,7 @@ bool hdt_irq_check(struct hdt_ctx *c, struct hdt_result *r)
         hdt_note(r->detail, " with no used-ring progress (2.7.7)");
         return false;
     }
-    if (dc && !(hdt_status(c) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
-        c->dev->ops->config_generation(c->dev) == c->gen0) {
+    if (dc && c->dev->ops->config_generation(c->dev) == c->gen0) {
         r->verdict = HDT_FAIL;
         hdt_note(r->detail, "config interrupt(s) ");
         hdt_note_u(r->detail, dc, false);

@@ -431,8 +431,12 @@ uint32_t virtio_handle_interrupt(struct virtio_device *dev)
     if (isr & VIRTIO_INT_USED_BUFFER) {
         /* With per-queue vectors the ISR's queue bit is set by every queue
          * interrupt and read only here, on the config vector: stale, not
-         * counted (the vector handler counts its queues). */
-        if (!dev->queue_irqs_per_vector)
+         * counted (the vector handler counts its queues). With the config
+         * bit the queue bit is not counted either: QEMU raises 0x3 for
+         * every config notification (virtio_notify_config), so it says
+         * nothing about used buffers. Undercounting only blunts the
+         * oracle; it never makes up an interrupt. */
+        if (!dev->queue_irqs_per_vector && !(isr & VIRTIO_INT_CONFIG_CHANGE))
             virtio_count_queue_interrupts(dev, (1u << VIRTIO_MAX_VQS) - 1);
         virtio_vqs_interrupt(dev, (1u << VIRTIO_MAX_VQS) - 1); /* (only q < nvqs have vqs) */
     }

@@ -5,9 +5,13 @@
  * loopback (lblk0) or a VMM's (vblk0 on PCI/MMIO).
  *
  *   hdt list                         one line per case: id, clause, text
- *   hdt run <dev> [<case>...|all] [seed N]
+ *   hdt run <dev> [<case>...|all] [seed N] [ramcanary]
  *   (a <case> ending in '*' picks every id starting with the rest: packed.*)
  *   hdt random <dev> seed N [count K]   seeded random mode (hdt_random.h)
+ *
+ * ramcanary: every free physical page is filled with a pattern before the
+ * run and checked after every case (kernel/mm.c mm_canary_*): a device
+ * that wrote anywhere in free RAM gets FAIL. Slow under TCG: opt-in.
  *
  * run prints "<id> <VERDICT> <detail>" per case and one summary line
  * "hdt: <dev> N cases: P PASS, R REJECT, ..."; the device's driver is
@@ -21,6 +25,7 @@
 
 #include "hdt.h"
 #include "hdt_random.h"
+#include "kernel.h"
 #include "kernel/shell/shell.h"
 #include "kernel/virtio/loopback.h"
 #include "kernel/virtio/virtio_bind.h"
@@ -46,6 +51,25 @@ static bool hdt_prefix_matches(const char *w)
     return false;
 }
 
+/* The free-RAM canary after a case (mm_canary_check): every free page
+ * outside what the case allocated (its arena is allocated, so not
+ * checked; the arena has hdt's own canary) must hold its pattern. The
+ * device was reset at the end of the case, so nothing may come later. */
+static void ram_canary_judge(struct hdt_result *r)
+{
+    uint64_t first;
+    size_t pages;
+    size_t bad = mm_canary_check(&first, &pages);
+    char buf[96];
+
+    if (!bad)
+        return;
+    r->verdict = HDT_FAIL;
+    snprintf(buf, sizeof(buf), "; device wrote %zu word(s) of free RAM in %zu page(s), first at %#llx",
+             bad, pages, (unsigned long long)first);
+    strncat(r->detail, buf, sizeof(r->detail) - strlen(r->detail) - 1);
+}
+
 static int cmd_hdt_run(int argc, char **argv)
 {
     struct virtio_device *dev;
@@ -53,6 +77,7 @@ static int cmd_hdt_run(int argc, char **argv)
     unsigned nwhich = 0, j;
     bool pick;
     unsigned long long seed = 1;
+    bool ramcanary = false;
     unsigned counts[HDT_NV] = {0};
     unsigned i, n = 0, v;
     int a, err;
@@ -69,6 +94,8 @@ static int cmd_hdt_run(int argc, char **argv)
         if (strcmp(argv[a], "seed") == 0 && a + 1 < argc) {
             if (shell_parse_u64("seed", argv[++a], ~0ull, &seed))
                 return 1;
+        } else if (strcmp(argv[a], "ramcanary") == 0) {
+            ramcanary = true;
         } else if (strcmp(argv[a], "all") == 0) {
             nwhich = 0;
         } else if ((hdt_find(argv[a]) || hdt_prefix_matches(argv[a])) &&
@@ -78,6 +105,10 @@ static int cmd_hdt_run(int argc, char **argv)
             printf("error: hdt: unknown case '%s' (`hdt list`)\n", argv[a]);
             return 1;
         }
+    }
+    if (ramcanary && mm_canary_arm(seed) < 0) {
+        printf("error: hdt: no memory for the RAM canary map\n");
+        return 1;
     }
     for (i = 0; i < hdt_count(); i++) {
         const struct hdt_case *k = hdt_case_at(i);
@@ -94,11 +125,15 @@ static int cmd_hdt_run(int argc, char **argv)
             printf("error: hdt: %s: %d\n", k->id, err);
             break;
         }
+        if (ramcanary)
+            ram_canary_judge(&r);
         printf("%s %s %s\n", k->id, hdt_verdict_name(r.verdict), r.detail);
         counts[r.verdict]++;
         n++;
     }
     hdt_finish(dev);
+    if (ramcanary)
+        mm_canary_disarm();
     err = virtio_bind_reinit(dev);
     printf("hdt: %s %u cases:", dev->name, n);
     for (v = 0; v < HDT_NV; v++)
@@ -165,6 +200,36 @@ static int cmd_hdt_random(int argc, char **argv)
     return err == 0 && stopped < 0 ? 0 : 1;
 }
 
+/* `hdt ramcanary-test`: the free-RAM canary against a write it must see
+ * (a stray store into a page that is free, as a device's DMA would be). */
+static int cmd_hdt_canary_test(void)
+{
+    uint64_t first = 0;
+    size_t pages = 0, caught, after;
+    volatile uint64_t *p;
+
+    if (mm_canary_arm(12) < 0) {
+        printf("error: hdt: no memory for the RAM canary map\n");
+        return 1;
+    }
+    p = page_alloc(1);
+    if (!p) {
+        mm_canary_disarm();
+        printf("error: hdt: no page\n");
+        return 1;
+    }
+    page_free((void *)p, 1);
+    (void)mm_canary_check(NULL, NULL); /* the freed page is armed again */
+    p[5] = 0x1234; /* into a free page */
+    caught = mm_canary_check(&first, &pages);
+    after = mm_canary_check(NULL, NULL);
+    mm_canary_disarm();
+    printf("hdt: ram canary caught %zu word(s) in %zu page(s), %s; then %zu\n", caught, pages,
+           first == virt_to_phys((const void *)(p + 5)) ? "at the poked address" : "ELSEWHERE",
+           after);
+    return caught == 1 && after == 0 ? 0 : 1;
+}
+
 static int cmd_hdt(int argc, char **argv)
 {
     unsigned i;
@@ -178,13 +243,16 @@ static int cmd_hdt(int argc, char **argv)
         printf("hdt: %u cases\n", hdt_count());
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "ramcanary-test") == 0)
+        return cmd_hdt_canary_test();
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return cmd_hdt_run(argc, argv);
     if (argc >= 3 && strcmp(argv[1], "random") == 0)
         return cmd_hdt_random(argc, argv);
-    printf("error: usage: hdt list | run <dev> [<case>...|all] [seed N] | random <dev> seed N "
-           "[count K]\n");
+    printf("error: usage: hdt list | ramcanary-test | run <dev> [<case>...|all] [seed N] "
+           "[ramcanary] | random <dev> seed N [count K]\n");
     return 1;
 }
-SHELL_COMMAND(hdt, "hdt", "list | run <dev> [<case>...|all] [seed N] | random <dev> seed N [count K]",
+SHELL_COMMAND(hdt, "hdt",
+              "list | run <dev> [<case>...|all] [seed N] [ramcanary] | random <dev> seed N [count K]",
               "hostile-driver device tester (virtio 1.2 driver MUSTs broken on purpose)", cmd_hdt);
