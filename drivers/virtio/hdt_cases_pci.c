@@ -130,6 +130,17 @@ static int pci_isr_read_clears(struct hdt_ctx *c)
         c->no_kick = true;
         return 0;
     }
+    /* The used idx can be seen before the interrupt that goes with it
+     * (a vhost-user backend's call eventfd reaches QEMU later, and QEMU
+     * sets the ISR bit only then): wait, bounded, for that interrupt to
+     * be counted, so that no ISR bit is still on its way between the two
+     * reads. A polled device has none to wait for. */
+    {
+        uint64_t t0 = virt_time_ns();
+
+        while (!c->dev->polled && hdt_irq_q0(c) == 0 && virt_time_ns() - t0 < 500000000ull)
+            ;
+    }
     u0 = virt_load_acquire16(&hdt_used(c)->idx);
     if (hdt_reg_rd(c, VIRTIO_REGS_PCI_ISR, 0, 1, &a) ||
         hdt_reg_rd(c, VIRTIO_REGS_PCI_ISR, 0, 1, &b))
