@@ -54,28 +54,37 @@ void vdqi_region_init(struct vdqi_region *r, uint32_t queue_size)
     r->version = VDQI_VERSION;
 }
 
-int vdqi_region_check(struct vdqi_region *r, uint32_t queue_size, const char **why)
+int vdq_inflight_header_check(const uint64_t *features, const uint16_t *version,
+                              const uint16_t *desc_num, uint16_t want_version,
+                              uint32_t queue_size, const char **why)
 {
-    uint16_t version = virt_read_once16(&r->version);
+    uint16_t v = virt_read_once16(version);
 
-    if (version == 0) {
-        /* "Zero value indicates an uninitialized buffer". */
-        vdqi_region_init(r, queue_size);
-        return 0;
-    }
-    if (version != VDQI_VERSION) {
+    if (v == 0)
+        return 1; /* "Zero value indicates an uninitialized buffer". */
+    if (v != want_version) {
         *why = "unknown region version";
         return -EINVAL;
     }
-    if (virt_read_once16(&r->desc_num) != queue_size) {
+    if (virt_read_once16(desc_num) != queue_size) {
         *why = "region desc_num is not the queue size";
         return -EINVAL;
     }
-    if (virt_read_once64(&r->features) != 0) {
+    if (virt_read_once64(features) != 0) {
         *why = "region features we do not know";
         return -EINVAL;
     }
     return 0;
+}
+
+int vdqi_region_check(struct vdqi_region *r, uint32_t queue_size, const char **why)
+{
+    int e = vdq_inflight_header_check(&r->features, &r->version, &r->desc_num, VDQI_VERSION,
+                                      queue_size, why);
+
+    if (e == 1)
+        vdqi_region_init(r, queue_size);
+    return e < 0 ? e : 0;
 }
 
 void vdqi_attach(struct vdq_inflight *t, struct vdqi_region *r, uint16_t desc_num,

@@ -52,6 +52,14 @@ struct vdqi_region {
     struct vdqi_desc desc[];
 };
 
+/* The header both inflight layouts of vhost-user.rst begin with (features,
+ * version, desc_num): 1 when version is 0 (a fresh region the caller must
+ * initialise), 0 when it is ours and sized for queue_size, -EINVAL (why
+ * set) otherwise. Read once each: the region is shared with the frontend. */
+int vdq_inflight_header_check(const uint64_t *features, const uint16_t *version,
+                              const uint16_t *desc_num, uint16_t want_version,
+                              uint32_t queue_size, const char **why);
+
 _Static_assert(sizeof(struct vdqi_desc) == 16, "DescStateSplit is 16 bytes");
 _Static_assert(__builtin_offsetof(struct vdqi_desc, next) == 6, "DescStateSplit.next");
 _Static_assert(__builtin_offsetof(struct vdqi_desc, counter) == 8, "DescStateSplit.counter");

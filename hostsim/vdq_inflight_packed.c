@@ -35,6 +35,7 @@
  * before it writes anything.
  */
 #include "vdq_inflight_packed.h"
+#include "vdq_inflight.h"
 
 #include <errno.h>
 #include <string.h>
@@ -72,26 +73,12 @@ void vdqip_region_init(struct vdqip_region *r, uint32_t queue_size)
 
 int vdqip_region_check(struct vdqip_region *r, uint32_t queue_size, const char **why)
 {
-    uint16_t version = virt_read_once16(&r->version);
+    int e = vdq_inflight_header_check(&r->features, &r->version, &r->desc_num, VDQIP_VERSION,
+                                      queue_size, why);
 
-    if (version == 0) {
-        /* "Zero value indicates an uninitialized buffer". */
+    if (e == 1)
         vdqip_region_init(r, queue_size);
-        return 0;
-    }
-    if (version != VDQIP_VERSION) {
-        *why = "unknown region version";
-        return -EINVAL;
-    }
-    if (virt_read_once16(&r->desc_num) != queue_size) {
-        *why = "region desc_num is not the queue size";
-        return -EINVAL;
-    }
-    if (virt_read_once64(&r->features) != 0) {
-        *why = "region features we do not know";
-        return -EINVAL;
-    }
-    return 0;
+    return e < 0 ? e : 0;
 }
 
 void vdqip_attach(struct vdq_inflight_packed *t, struct vdqip_region *r, uint16_t desc_num,
