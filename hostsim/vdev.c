@@ -186,14 +186,17 @@ void vdev_reset(struct vdev *d)
     /* sleeping survives reset: a sleeping device stays asleep until woken. */
 }
 
-static void vdev_raise(struct vdev *d, uint32_t bits)
+/* qi: the queue a used-buffer interrupt is for, or -1 (config). */
+static void vdev_raise(struct vdev *d, uint32_t bits, int qi)
 {
     /* Seq-cst: the status bit (and the used ring before it) is visible
      * before the interrupt is sent; pairs with the acquire load of
      * InterruptStatus in vmmio_read(). */
     bits = hostile_raise(d, bits);
     __atomic_fetch_or(&d->interrupt_status, bits, __ATOMIC_SEQ_CST);
-    if (d->irq)
+    if (qi >= 0 && bits == VIRTIO_INT_USED_BUFFER && d->irq_queue)
+        d->irq_queue(d, (unsigned)qi, d->irq_ctx);
+    else if (d->irq)
         d->irq(d, bits, d->irq_ctx);
 }
 
@@ -208,13 +211,13 @@ void vdev_signal_used(struct vdev *d, unsigned qi)
     n = d->hostile ? hostile_signal(d, qi) : vdq_interrupt_prepare(&d->queues[qi].q);
     for (; n; n--) {
         d->queues[qi].stats.interrupts++;
-        vdev_raise(d, VIRTIO_INT_USED_BUFFER);
+        vdev_raise(d, VIRTIO_INT_USED_BUFFER, (int)qi);
     }
 }
 
 void vdev_signal_config(struct vdev *d)
 {
-    vdev_raise(d, VIRTIO_INT_CONFIG_CHANGE);
+    vdev_raise(d, VIRTIO_INT_CONFIG_CHANGE, -1);
 }
 
 int vdev_queue_pop(struct vdev *d, unsigned qi, struct vdq_chain *c)

@@ -93,6 +93,10 @@ struct vdev_ops {
 
 /* Who to tell when the device wants an interrupt (set by the transport). */
 typedef void (*vdev_irq_fn)(struct vdev *d, uint32_t int_status_bits, void *ctx);
+/* Optional, same rules: a used-buffer interrupt that queue qi asked for
+ * (vdev_signal_used), for a transport with one interrupt per queue (a
+ * vhost-user call eventfd per ring). NULL: irq gets it, queue unnamed. */
+typedef void (*vdev_irq_queue_fn)(struct vdev *d, unsigned qi, void *ctx);
 
 struct vdev {
     const struct vdev_ops *ops;
@@ -110,6 +114,7 @@ struct vdev {
     struct vdev_queue queues[VDEV_MAX_QUEUES];
     struct vdq_mem mem; /* guest memory the rings and buffers live in */
     vdev_irq_fn irq;
+    vdev_irq_queue_fn irq_queue;
     void *irq_ctx;
     /* Queues whose vdev_queue_drain() stopped at its budget with chains
      * possibly left: the transport marks them pending again. Atomic (queues

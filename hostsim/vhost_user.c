@@ -511,7 +511,10 @@ const struct vdq_mem *vu_guest_mem(const struct vu_backend *b)
 
 int vu_attach(struct vu_backend *b, struct vdev *dev)
 {
-    struct vmmio_hooks hooks = {.interrupt = vu_irq_hook, .ctx = b, .broken = vu_broken_hook};
+    struct vmmio_hooks hooks = {.interrupt = vu_irq_hook,
+                                .queue_interrupt = vu_queue_irq_hook,
+                                .ctx = b,
+                                .broken = vu_broken_hook};
     int err;
 
     if (!b || !dev || b->dev || dev->ops->num_queues > VU_MAX_RINGS)

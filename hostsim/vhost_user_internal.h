@@ -175,6 +175,7 @@ void vu_log_drop(struct vu_backend *b);
 
 /* The register file's interrupt hook (vu_attach): signal the call fds. */
 void vu_irq_hook(struct vmmio *m, uint32_t int_status, void *ctx);
+void vu_queue_irq_hook(struct vmmio *m, unsigned qi, void *ctx);
 /* Its broken hook: ring qi is corrupt; signal its err fd, log one line. */
 void vu_broken_hook(struct vmmio *m, unsigned qi, const char *why, uint32_t va, uint32_t vb,
                     void *ctx);

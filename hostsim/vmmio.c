@@ -34,6 +34,18 @@ static void vmmio_irq(struct vdev *d, uint32_t bits, void *ctx)
                            m->hooks.ctx);
 }
 
+/* The same for a used-buffer interrupt of queue qi (vdev irq_queue), for
+ * an owner with a queue_interrupt hook: only that queue's interrupt goes
+ * out (a vhost-user ring's call eventfd), not one for every queue. */
+static void vmmio_irq_queue(struct vdev *d, unsigned qi, void *ctx)
+{
+    struct vmmio *m = ctx;
+
+    if (vdev_is_asleep(d))
+        return; /* the bit stays in InterruptStatus and goes out at wake */
+    m->hooks.queue_interrupt(m, qi, m->hooks.ctx);
+}
+
 int vmmio_create(struct vdev *dev, const struct vmmio_hooks *hooks, struct vmmio **out)
 {
     struct vmmio *m;
@@ -48,6 +60,7 @@ int vmmio_create(struct vdev *dev, const struct vmmio_hooks *hooks, struct vmmio
         m->hooks = *hooks;
     m->lock = (struct virt_lock)VIRT_LOCK_INIT;
     dev->irq = vmmio_irq;
+    dev->irq_queue = m->hooks.queue_interrupt ? vmmio_irq_queue : NULL;
     dev->irq_ctx = m;
     *out = m;
     return 0;
@@ -58,6 +71,7 @@ void vmmio_destroy(struct vmmio *m)
     if (!m)
         return;
     m->dev->irq = NULL;
+    m->dev->irq_queue = NULL;
     m->dev->irq_ctx = NULL;
     if (m->qiov) {
         memset(m->dev->qiov, 0, sizeof(m->dev->qiov));
@@ -283,6 +297,7 @@ struct vdev *vmmio_rebind(struct vmmio *m, struct vdev *dev)
     virt_lock_acquire(&m->lock);
     old = m->dev;
     dev->irq = vmmio_irq;
+    dev->irq_queue = m->hooks.queue_interrupt ? vmmio_irq_queue : NULL;
     dev->irq_ctx = m;
     memset(&m->st, 0, sizeof(m->st));
     m->logged = 0;
@@ -292,6 +307,7 @@ struct vdev *vmmio_rebind(struct vmmio *m, struct vdev *dev)
     __atomic_store_n(&m->dev, dev, __ATOMIC_RELEASE);
     virt_lock_release(&m->lock);
     old->irq = NULL;
+    old->irq_queue = NULL;
     old->irq_ctx = NULL;
     return old;
 }

@@ -34,6 +34,10 @@ struct vmmio_hooks {
     void (*notify)(struct vmmio *m, unsigned queue, void *ctx);
     void (*interrupt)(struct vmmio *m, uint32_t int_status, void *ctx);
     void *ctx;
+    /* Optional: a used-buffer interrupt for queue qi alone (same rules as
+     * interrupt; while asleep it is held and goes out through interrupt
+     * at wake). Without it, interrupt gets every one. */
+    void (*queue_interrupt)(struct vmmio *m, unsigned qi, void *ctx);
     /* Optional: queue went broken (a corrupt ring, vdq.h), why and the two
      * values that showed it; called once per queue until the next reset,
      * from vmmio_process() with the lock held (same rules as interrupt).

@@ -62,7 +62,15 @@ static void blk_rw_ring(struct tfx *t, struct virtqueue *vq, unsigned ring, uint
 
 /* A two-queue blk (VIRTIO_BLK_F_MQ) behind a new backend, both rings
  * started and enabled on t->vq and *vq1, each with an err fd. */
+static void start_two_rings_calls(struct tfx *t, struct virtqueue **vq1, int err[2], int call[2]);
+
 static void start_two_rings(struct tfx *t, struct virtqueue **vq1, int err[2])
+{
+    start_two_rings_calls(t, vq1, err, NULL);
+}
+
+/* The same, with ring i's call fd in call[i] (call may be NULL). */
+static void start_two_rings_calls(struct tfx *t, struct virtqueue **vq1, int err[2], int call[2])
 {
     struct vq_config cfg = {.num = QNUM};
     unsigned i;
@@ -81,7 +89,7 @@ static void start_two_rings(struct tfx *t, struct virtqueue **vq1, int err[2])
     for (i = 0; i < 2; i++) {
         err[i] = vt_fd_new(t);
         assert_int_equal(vt_acked(t, vuf_u64(t->msg, VU_SET_VRING_ERR, 0, i), &err[i], 1), 0);
-        vt_ring_setup_on(t, i, i ? *vq1 : t->vq, 0, NULL, NULL);
+        vt_ring_setup_on(t, i, i ? *vq1 : t->vq, 0, NULL, call ? &call[i] : NULL);
         vt_ok(t, vuf_state(t->msg, VU_SET_VRING_ENABLE, 0, i, 1));
     }
     assert_true(vu_is_running(t->b));
@@ -103,6 +111,28 @@ static uint32_t ring_restart(struct tfx *t, unsigned idx, struct virtqueue *vq)
     assert_int_equal(vt_acked(t, vuf_u64(t->msg, VU_SET_VRING_KICK, 0, idx), &kick, 1), 0);
     assert_true(vu_is_running(t->b));
     return base;
+}
+
+/* vhost-user.rst SET_VRING_CALL: one call fd per ring. A completion on
+ * one ring signals that ring's fd, not every ring's (the other ring's
+ * driver would see an interrupt with nothing used). */
+static void test_completion_signals_its_own_ring(void **state)
+{
+    struct tfx *t = *state;
+    struct virtqueue *vq1 = NULL;
+    int err[2], call[2], c0, c1;
+
+    start_two_rings_calls(t, &vq1, err, call);
+    c0 = t->vf.signals[call[0]];
+    c1 = t->vf.signals[call[1]];
+    blk_rw_ring(t, vq1, 1, 4, 0x41);
+    assert_int_equal(t->vf.signals[call[0]], c0);
+    assert_true(t->vf.signals[call[1]] > c1);
+    c1 = t->vf.signals[call[1]];
+    blk_rw_ring(t, t->vq, 0, 3, 0x31);
+    assert_true(t->vf.signals[call[0]] > c0);
+    assert_int_equal(t->vf.signals[call[1]], c1);
+    vq_destroy(vq1);
 }
 
 static void test_broken_ring_signals_err_fd_and_restarts(void **state)
@@ -455,6 +485,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, vt_setup, vt_teardown)
+        T(test_completion_signals_its_own_ring),
         T(test_broken_ring_signals_err_fd_and_restarts),
         T(test_head_out_of_range_breaks_ring),
         T(test_blk_wrong_direction_through_vhost_user),
