@@ -26,7 +26,7 @@ FUZZ_CC      := clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) -MMD -MP $(CORE_INCLUDES) -Ihost \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
-FUZZ_CHECK_SECONDS ?= 15
+FUZZ_CHECK_SECONDS ?= 5
 
 # Shared portable core + hosted platform, built twice: optimised and sanitized.
 HOST_LIB_SRCS := $(CORE_SRCS) host/platform_host.c
