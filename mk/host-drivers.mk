@@ -133,9 +133,9 @@ host: $(HOST_DIR)/vq_packed_2thread $(HOST_DIR)/vq_packed_2thread-asan
 check-drivers: check-packed-long
 check-packed-long: $(HOST_DIR)/vq_packed_2thread $(HOST_DIR)/vq_packed_2thread-asan
 	@echo "== packed ring long run (optimised)"
-	$(HOST_DIR)/vq_packed_2thread --requests 2000000
+	$(HOST_DIR)/vq_packed_2thread --requests 1000000
 	@echo "== packed ring long run (ASan+UBSan)"
-	$(HOST_DIR)/vq_packed_2thread-asan --requests 1000000
+	$(HOST_DIR)/vq_packed_2thread-asan --requests 300000
 .PHONY: check-packed-long
 
 # libFuzzer target for the packed driver under a device writing anything
